@@ -1,0 +1,103 @@
+"""Fixtures for tests against the real local stack: control plane, Prometheus, PostgreSQL.
+
+One dev cluster serves the whole session (it takes seconds to start once the
+binaries are cached); tests that stop or break a cluster start their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster.nodes import default_nodes
+from kcost.devcluster.postgres import ThrowawayPostgres
+from kcost.devcluster.scenario import library, loader
+from kcost.devcluster.scenario.model import Scenario
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("KCOST_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.fail(f"../shared/data not found at {SHARED_DATA}: set KCOST_SHARED_DATA")
+    return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def dev_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevCluster]:
+    cluster = DevCluster(tmp_path_factory.mktemp("dev-cluster"), Console(stderr=True))
+    try:
+        cluster.up(default_nodes())
+        yield cluster
+    finally:
+        cluster.down()
+
+
+@pytest.fixture(scope="session")
+def smoke() -> Scenario:
+    return library.smoke()
+
+
+@pytest.fixture(scope="session")
+def smoke_end_s(dev_cluster: DevCluster, smoke: Scenario) -> int:
+    """The smoke scenario loaded into the session cluster; its history's last timestamp."""
+    return loader.load(dev_cluster, smoke)
+
+
+class Prometheus:
+    """A tiny synchronous client for assertions."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def query(self, promql: str, at_s: float) -> list[dict[str, Any]]:
+        query = urllib.parse.urlencode({"query": promql, "time": str(at_s)})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=30) as response:
+            body = json.load(response)
+        assert body["status"] == "success", body
+        return list(body["data"]["result"])
+
+    def scalar(self, promql: str, at_s: float) -> float:
+        result = self.query(promql, at_s)
+        assert len(result) == 1, f"{promql} at {at_s}: expected one series, got {result}"
+        return float(result[0]["value"][1])
+
+
+@pytest.fixture(scope="session")
+def prometheus(dev_cluster: DevCluster) -> Prometheus:
+    return Prometheus(dev_cluster.require_state().prometheus_url)
+
+
+@pytest.fixture(scope="session")
+def kubectl(dev_cluster: DevCluster) -> Any:
+    """Run the real kubectl with the admin kubeconfig; returns the completed process."""
+    kubeconfig = str(dev_cluster.require_state().admin_kubeconfig)
+
+    def run(*args: str, input_text: str | None = None, kubeconfig_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["kubectl", f"--kubeconfig={kubeconfig_path or kubeconfig}", *args],
+            input=input_text, capture_output=True, text=True, timeout=120,
+        )
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[ThrowawayPostgres]:
+    server = ThrowawayPostgres().start()
+    try:
+        yield server
+    finally:
+        server.stop()

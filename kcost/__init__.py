@@ -1,0 +1,1 @@
+"""kcost: a Kubernetes-native cost optimizer."""

@@ -1,0 +1,1 @@
+"""The ``kcost`` command line."""

@@ -1,0 +1,23 @@
+"""``kcost``: run the operator and analyzers, drive the dev cluster, run benchmarks.
+
+Subcommands import their modules lazily so that ``kcost --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+
+from kcost.cli import devcluster
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="kcost")
+def cli() -> None:
+    """kcost: a Kubernetes-native cost optimizer."""
+
+
+cli.add_command(devcluster.dev_cluster)
+
+
+def main() -> None:
+    cli()

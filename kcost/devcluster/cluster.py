@@ -1,0 +1,344 @@
+"""The local control plane: etcd, kube-apiserver, controller-manager, scheduler, kwok, Prometheus.
+
+Everything binds to 127.0.0.1 on free ports and lives in one work folder:
+
+    <work dir>/state.json        ports and pids (see ``state.py``)
+    <work dir>/pki/              CA, serving and client certificates, service-account keys
+    <work dir>/kubeconfig        admin (client certificate in ``system:masters``)
+    <work dir>/kubeconfigs/      minted for other users and service accounts
+    <work dir>/etcd/ prometheus/ data
+    <work dir>/logs/<process>.log
+
+The API server runs the way envtest runs it (TLS, RBAC, service-account signing,
+admission webhooks on); kwok plays the kubelets, so pods on the simulated nodes
+reach Running and Ready.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import ssl
+import subprocess
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from rich.console import Console
+
+from kcost.devcluster import binaries, kubeconfig, pki, processes, prometheus
+from kcost.devcluster.nodes import NodeSpec, node_manifest
+from kcost.devcluster.state import ClusterState, Ports
+
+# Start order; stopped in reverse.
+PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
+SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
+POD_CIDR = "10.244.0.0/16"
+
+
+class DevClusterError(RuntimeError):
+    """The dev cluster could not do what was asked; the message says why."""
+
+
+@dataclass
+class DevCluster:
+    """A handle on one dev cluster work folder."""
+
+    work_dir: Path
+    console: Console
+
+    @property
+    def pki_dir(self) -> Path:
+        return self.work_dir / "pki"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.work_dir / "logs"
+
+    def state(self) -> ClusterState | None:
+        return ClusterState.load(self.work_dir)
+
+    def require_state(self) -> ClusterState:
+        state = self.state()
+        if state is None:
+            raise DevClusterError(f"no dev cluster in {self.work_dir}: run `kcost dev-cluster up` first")
+        return state
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def up(self, nodes: Sequence[NodeSpec] = ()) -> ClusterState:
+        """Start whatever is not running yet (idempotent) and create ``nodes``."""
+        binaries.ensure_built(self.console)
+        prometheus.require_installed()
+        state = self.state() or ClusterState(work_dir=self.work_dir, ports=_fresh_ports())
+        core = ("etcd", "kube-apiserver")
+        if not all(_running(state, name) for name in core):
+            # Without etcd or the API server every other process would need new ports or
+            # certificates anyway: restart the control plane as a whole.
+            for name in reversed(PROCESS_ORDER[:-1]):
+                if (pid := state.pids.pop(name, None)) is not None:
+                    processes.stop(pid)
+        state.ports = _keep_or_replace_ports(state)
+        self._ensure_pki(state)
+        for name in PROCESS_ORDER:
+            if _running(state, name):
+                continue
+            with self.console.status(f"starting {name}…"):
+                state.pids[name] = self._starters()[name](state)
+            state.save()
+        if nodes:
+            self.apply_nodes(nodes)
+        return state
+
+    def restart(self, name: str) -> None:
+        """Stop and start one process, e.g. Prometheus after new history blocks arrived."""
+        state = self.require_state()
+        if (pid := state.pids.pop(name, None)) is not None:
+            processes.stop(pid)
+        state.pids[name] = self._starters()[name](state)
+        state.save()
+
+    def _starters(self) -> dict[str, Callable[[ClusterState], int]]:
+        return {
+            "etcd": self._start_etcd,
+            "kube-apiserver": self._start_apiserver,
+            "kube-controller-manager": self._start_controller_manager,
+            "kube-scheduler": self._start_scheduler,
+            "kwok": self._start_kwok,
+            "prometheus": self._start_prometheus,
+        }
+
+    def down(self) -> None:
+        """Stop every process of this cluster; keep the work folder (``purge`` removes it)."""
+        state = self.state()
+        if state is None:
+            return
+        for name in reversed(PROCESS_ORDER):
+            pid = state.pids.pop(name, None)
+            if pid is not None:
+                processes.stop(pid)
+        state.save()
+
+    def purge(self) -> None:
+        self.down()
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+
+    def status(self) -> dict[str, str]:
+        """Process name → ``running (pid N)`` or ``stopped``."""
+        state = self.state()
+        pids = state.pids if state else {}
+        report = {}
+        for name in PROCESS_ORDER:
+            pid = pids.get(name)
+            report[name] = f"running (pid {pid})" if pid is not None and processes.is_alive(pid) else "stopped"
+        return report
+
+    # -- clients -----------------------------------------------------------------------
+
+    def kubectl(self, *args: str, input_text: str | None = None, kubeconfig_path: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run the real kubectl against this cluster."""
+        state = self.require_state()
+        command = ["kubectl", f"--kubeconfig={kubeconfig_path or state.admin_kubeconfig}", *args]
+        result = subprocess.run(command, input=input_text, capture_output=True, text=True, timeout=120)
+        if check and result.returncode != 0:
+            raise DevClusterError(f"`kubectl {' '.join(args)}` failed: {result.stderr.strip()}")
+        return result
+
+    def apply_nodes(self, nodes: Sequence[NodeSpec]) -> None:
+        """Create or update simulated nodes and wait until kwok reports them Ready."""
+        manifests = yaml.safe_dump_all([node_manifest(node) for node in nodes])
+        self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=manifests)
+        names = [node.name for node in nodes]
+        with self.console.status(f"waiting for {len(names)} simulated nodes to be Ready…"):
+            self.kubectl("wait", "--for=condition=Ready", "--timeout=60s", *[f"node/{name}" for name in names])
+
+    def mint_user_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:
+        """A kubeconfig for ``user`` (client certificate; groups as its O entries)."""
+        state = self.require_state()
+        ca = pki.KeyPair(self.pki_dir / "ca.crt", self.pki_dir / "ca.key")
+        safe = user.replace(":", "_").replace("/", "_")
+        client = pki.issue(ca, self.pki_dir, f"user-{safe}", common_name=user, organizations=tuple(groups))
+        target = self.work_dir / "kubeconfigs"
+        target.mkdir(exist_ok=True)
+        return kubeconfig.write(target / f"user-{safe}", server_url=state.apiserver_url, ca=ca, user_name=user, client=client)
+
+    def mint_service_account_kubeconfig(self, namespace: str, name: str, duration: str = "24h") -> Path:
+        """A kubeconfig with a bound token of ``namespace/name`` (created when missing)."""
+        state = self.require_state()
+        manifest = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name, "namespace": namespace}}
+        self.kubectl("create", "namespace", namespace, check=False)
+        self.kubectl("apply", "-f", "-", input_text=json.dumps(manifest))
+        token = self.kubectl("create", "token", name, "-n", namespace, f"--duration={duration}").stdout.strip()
+        ca = pki.KeyPair(self.pki_dir / "ca.crt", self.pki_dir / "ca.key")
+        target = self.work_dir / "kubeconfigs"
+        target.mkdir(exist_ok=True)
+        user = f"system:serviceaccount:{namespace}:{name}"
+        return kubeconfig.write(target / f"sa-{namespace}-{name}", server_url=state.apiserver_url, ca=ca, user_name=user, token=token)
+
+    # -- the processes -------------------------------------------------------------------
+
+    def _ensure_pki(self, state: ClusterState) -> None:
+        self.pki_dir.mkdir(parents=True, exist_ok=True)
+        ca = pki.create_ca(self.pki_dir)
+        pki.create_service_account_keys(self.pki_dir)
+        if not (self.pki_dir / "apiserver.crt").exists():
+            pki.issue(
+                ca, self.pki_dir, "apiserver", common_name="kube-apiserver", server=True,
+                dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
+                           "kubernetes.default.svc.cluster.local"),
+                ip_addresses=("127.0.0.1", "10.96.0.1"),
+            )
+        users = {
+            "admin": ("kcost-dev-admin", ("system:masters",)),
+            "controller-manager": ("system:kube-controller-manager", ()),
+            "scheduler": ("system:kube-scheduler", ()),
+        }
+        for name, (user, groups) in users.items():
+            client = pki.KeyPair(self.pki_dir / f"{name}.crt", self.pki_dir / f"{name}.key")
+            if not client.cert_path.exists():
+                client = pki.issue(ca, self.pki_dir, name, common_name=user, organizations=groups)
+            # Rewritten every start: the API server's port may have changed.
+            path = state.admin_kubeconfig if name == "admin" else self.work_dir / f"{name}.kubeconfig"
+            kubeconfig.write(path, server_url=state.apiserver_url, ca=ca, user_name=user, client=client)
+
+    def _start_etcd(self, state: ClusterState) -> int:
+        client_url = f"http://127.0.0.1:{state.ports.etcd_client}"
+        peer_url = f"http://127.0.0.1:{state.ports.etcd_peer}"
+        pid = processes.spawn("etcd", [
+            str(binaries.ETCD.binary("etcd")),
+            "--name=default", f"--data-dir={self.work_dir / 'etcd'}",
+            f"--listen-client-urls={client_url}", f"--advertise-client-urls={client_url}",
+            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
+            f"--initial-cluster=default={peer_url}",
+            # A throwaway cluster: durability is not worth the fsync latency.
+            "--unsafe-no-fsync", "--log-level=warn",
+        ], self.log_dir)
+        processes.wait_until(lambda: _http_ok(f"{client_url}/health"), what="etcd", timeout_s=30, pid=pid, log=self.log_dir / "etcd.log")
+        return pid
+
+    def _start_apiserver(self, state: ClusterState) -> int:
+        p = self.pki_dir
+        pid = processes.spawn("kube-apiserver", [
+            str(binaries.KUBE.binary("kube-apiserver")),
+            f"--etcd-servers=http://127.0.0.1:{state.ports.etcd_client}",
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={state.ports.apiserver}",
+            f"--tls-cert-file={p / 'apiserver.crt'}", f"--tls-private-key-file={p / 'apiserver.key'}",
+            f"--client-ca-file={p / 'ca.crt'}",
+            "--authorization-mode=RBAC",
+            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
+            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+            f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            # Loopback is not a valid endpoint address, so don't publish one for `kubernetes`.
+            "--endpoint-reconciler-type=none",
+            "--allow-privileged=true", "--profiling=false", "--v=1",
+        ], self.log_dir)
+        ca = str(p / "ca.crt")
+        client = (str(p / "admin.crt"), str(p / "admin.key"))
+        processes.wait_until(
+            lambda: _http_ok(f"{state.apiserver_url}/readyz", ca_file=ca, client=client),
+            what="kube-apiserver", timeout_s=90, pid=pid, log=self.log_dir / "kube-apiserver.log",
+        )
+        return pid
+
+    def _component_flags(self, name: str, port: int) -> list[str]:
+        kubeconfig_path = self.work_dir / f"{name}.kubeconfig"
+        return [
+            f"--kubeconfig={kubeconfig_path}",
+            f"--authentication-kubeconfig={kubeconfig_path}",
+            f"--authorization-kubeconfig={kubeconfig_path}",
+            "--bind-address=127.0.0.1", f"--secure-port={port}",
+            f"--cert-dir={self.work_dir / name}", "--leader-elect=false", "--v=1",
+        ]
+
+    def _start_controller_manager(self, state: ClusterState) -> int:
+        p = self.pki_dir
+        port = state.ports.controller_manager
+        pid = processes.spawn("kube-controller-manager", [
+            str(binaries.KUBE.binary("kube-controller-manager")),
+            *self._component_flags("controller-manager", port),
+            "--use-service-account-credentials=true",
+            f"--service-account-private-key-file={p / 'sa.key'}", f"--root-ca-file={p / 'ca.crt'}",
+            f"--cluster-signing-cert-file={p / 'ca.crt'}", f"--cluster-signing-key-file={p / 'ca.key'}",
+            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+        ], self.log_dir)
+        processes.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure=True),
+                             what="kube-controller-manager", timeout_s=60, pid=pid, log=self.log_dir / "kube-controller-manager.log")
+        return pid
+
+    def _start_scheduler(self, state: ClusterState) -> int:
+        port = state.ports.scheduler
+        pid = processes.spawn("kube-scheduler", [
+            str(binaries.KUBE.binary("kube-scheduler")), *self._component_flags("scheduler", port),
+        ], self.log_dir)
+        processes.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure=True),
+                             what="kube-scheduler", timeout_s=60, pid=pid, log=self.log_dir / "kube-scheduler.log")
+        return pid
+
+    def _start_kwok(self, state: ClusterState) -> int:
+        pid = processes.spawn("kwok", [
+            str(binaries.KWOK.binary("kwok")),
+            f"--kubeconfig={state.admin_kubeconfig}",
+            "--manage-all-nodes=false",
+            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+            "--manage-nodes-with-label-selector=", "--manage-single-node=",
+            f"--cidr={POD_CIDR}", "--node-ip=10.0.0.1", "--node-lease-duration-seconds=40",
+            f"--server-address=127.0.0.1:{state.ports.kwok}",
+            # The config file path must exist or kwok falls back to ~/.kwok; an empty one
+            # keeps kwok's built-in "fast" node and pod stages.
+            f"--config={self._kwok_config()}",
+        ], self.log_dir)
+        processes.wait_until(lambda: _http_ok(f"http://127.0.0.1:{state.ports.kwok}/healthz"),
+                             what="kwok", timeout_s=30, pid=pid, log=self.log_dir / "kwok.log")
+        return pid
+
+    def _kwok_config(self) -> Path:
+        path = self.work_dir / "kwok.yaml"
+        if not path.exists():
+            path.write_text("")
+        return path
+
+    def _start_prometheus(self, state: ClusterState) -> int:
+        return prometheus.start(self.work_dir / "prometheus", state.ports.prometheus, self.log_dir)
+
+
+def _running(state: ClusterState, name: str) -> bool:
+    pid = state.pids.get(name)
+    return pid is not None and processes.is_alive(pid)
+
+
+def _fresh_ports() -> Ports:
+    return Ports(
+        etcd_client=processes.free_port(), etcd_peer=processes.free_port(), apiserver=processes.free_port(),
+        controller_manager=processes.free_port(), scheduler=processes.free_port(), kwok=processes.free_port(),
+        prometheus=processes.free_port(),
+    )
+
+
+def _keep_or_replace_ports(state: ClusterState) -> Ports:
+    """Keep each port whose process still runs or that is still free; replace the rest."""
+    ports = state.ports.model_dump()
+    owners = {
+        "etcd_client": "etcd", "etcd_peer": "etcd", "apiserver": "kube-apiserver",
+        "controller_manager": "kube-controller-manager", "scheduler": "kube-scheduler",
+        "kwok": "kwok", "prometheus": "prometheus",
+    }
+    for field, port in ports.items():
+        if not _running(state, owners[field]) and not processes.port_is_free(port):
+            ports[field] = processes.free_port()
+    return Ports(**ports)
+
+
+def _http_ok(url: str, *, ca_file: str | None = None, client: tuple[str, str] | None = None, insecure: bool = False) -> bool:
+    context: ssl.SSLContext | None = None
+    if url.startswith("https"):
+        context = ssl.create_default_context(cafile=ca_file)
+        if insecure:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        if client is not None:
+            context.load_cert_chain(*client)
+    with urllib.request.urlopen(url, timeout=2, context=context) as response:
+        return int(response.status) == 200
