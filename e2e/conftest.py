@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from kcost.devcluster import binaries
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import default_nodes
 from kcost.devcluster.postgres import ThrowawayPostgres
@@ -85,10 +86,16 @@ def kubectl(dev_cluster: DevCluster) -> Any:
     """Run the real kubectl with the admin kubeconfig; returns the completed process."""
     kubeconfig = str(dev_cluster.require_state().admin_kubeconfig)
 
-    def run(*args: str, input_text: str | None = None, kubeconfig_path: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        *args: str, input_text: str | None = None, kubeconfig_path: Path | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["kubectl", f"--kubeconfig={kubeconfig_path or kubeconfig}", *args],
-            input=input_text, capture_output=True, text=True, timeout=120,
+            [binaries.kubectl(), f"--kubeconfig={kubeconfig_path or kubeconfig}", *args],
+            input=input_text,
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
 
     return run

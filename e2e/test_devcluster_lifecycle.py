@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from kcost.devcluster import processes
+from kcost.devcluster import binaries, processes
 from kcost.devcluster.cluster import PROCESS_ORDER, DevCluster
 from kcost.devcluster.nodes import default_nodes
 
@@ -38,8 +38,12 @@ def test_up_is_idempotent_restarts_after_a_crash_and_down_leaves_nothing(tmp_pat
         restarted = cluster.up()
         assert restarted.pids["kube-apiserver"] != first_pids["kube-apiserver"]
         assert not processes.is_alive(first_pids["kube-controller-manager"])
-        nodes = subprocess.run(["kubectl", f"--kubeconfig={restarted.admin_kubeconfig}", "get", "nodes", "-o", "name"],
-                               capture_output=True, text=True, check=True).stdout
+        nodes = subprocess.run(
+            [binaries.kubectl(), f"--kubeconfig={restarted.admin_kubeconfig}", "get", "nodes", "-o", "name"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         assert "node/ip-10-0-1-11" in nodes, "etcd data survives a restart"
 
         all_pids = list(restarted.pids.values())

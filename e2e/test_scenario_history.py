@@ -9,11 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from e2e.conftest import Prometheus
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.scenario import library, loader, traces, usage
 from kcost.devcluster.scenario.model import MIB, Scenario
-
-from e2e.conftest import Prometheus
 
 
 def _pod(scenario: Scenario, end_s: int, workload: str) -> usage.PodHistory:
@@ -28,12 +27,16 @@ def test_memory_samples_equal_the_generated_values(prometheus: Prometheus, smoke
     pod = _pod(smoke, smoke_end_s, "web")
     expected = pod.containers[0].memory_bytes
     for offset in (0, 1, len(expected) // 2, len(expected) - 1):
-        got = prometheus.scalar(f'container_memory_working_set_bytes{{namespace="shop",pod="{pod.name}",container="app"}}',
-                                _at(smoke, smoke_end_s, pod, offset))
+        got = prometheus.scalar(
+            f'container_memory_working_set_bytes{{namespace="shop",pod="{pod.name}",container="app"}}',
+            _at(smoke, smoke_end_s, pod, offset),
+        )
         assert got == pytest.approx(expected[offset], rel=1e-9)
 
 
-def test_cpu_counter_increments_equal_the_generated_usage(prometheus: Prometheus, smoke: Scenario, smoke_end_s: int) -> None:
+def test_cpu_counter_increments_equal_the_generated_usage(
+    prometheus: Prometheus, smoke: Scenario, smoke_end_s: int
+) -> None:
     pod = _pod(smoke, smoke_end_s, "web")
     cpu = pod.containers[0].cpu_cores
     selector = f'container_cpu_usage_seconds_total{{namespace="shop",pod="{pod.name}",container="app"}}'
@@ -46,30 +49,40 @@ def test_cpu_counter_increments_equal_the_generated_usage(prometheus: Prometheus
 
 def test_requests_limits_and_owners_match_the_spec(prometheus: Prometheus, smoke: Scenario, smoke_end_s: int) -> None:
     web = next(w for w in smoke.workloads if w.name == "web")
-    requests = prometheus.query('kube_pod_container_resource_requests{namespace="shop",resource="cpu",pod=~"web-.*"}', smoke_end_s)
+    requests = prometheus.query(
+        'kube_pod_container_resource_requests{namespace="shop",resource="cpu",pod=~"web-.*"}', smoke_end_s
+    )
     assert len(requests) == web.replicas
     assert {float(r["value"][1]) for r in requests} == {web.containers[0].cpu_request_cores}
-    limits = prometheus.query('kube_pod_container_resource_limits{namespace="shop",resource="memory",pod=~"web-.*"}', smoke_end_s)
+    limits = prometheus.query(
+        'kube_pod_container_resource_limits{namespace="shop",resource="memory",pod=~"web-.*"}', smoke_end_s
+    )
     assert {float(r["value"][1]) for r in limits} == {float(web.containers[0].memory_limit_bytes or 0)}
     # Pods resolve to their Deployment through the ReplicaSet owner series, across the rollout.
     owners = prometheus.query(
-        'count by (owner_name) (kube_pod_owner{namespace="shop",owner_kind="ReplicaSet"} * on (namespace, owner_name) '
-        'group_left () label_replace(max_over_time(kube_replicaset_owner{owner_name="api"}[3d]), "owner_name", "$1", "replicaset", "(.*)"))',
+        'count by (owner_name) (kube_pod_owner{namespace="shop",owner_kind="ReplicaSet"}'
+        " * on (namespace, owner_name) group_left () label_replace("
+        '  max_over_time(kube_replicaset_owner{owner_name="api"}[3d]), "owner_name", "$1", "replicaset", "(.*)"))',
         smoke_end_s,
     )
     assert len(owners) == 1, "only the current ReplicaSet of api has pods at the end"
-    replicasets = prometheus.query('count_over_time(kube_replicaset_owner{namespace="shop",owner_name="api"}[3d])', smoke_end_s)
+    replicasets = prometheus.query(
+        'count_over_time(kube_replicaset_owner{namespace="shop",owner_name="api"}[3d])', smoke_end_s
+    )
     assert len(replicasets) == 2, "the api rollout left an old and a new ReplicaSet"
 
 
-def test_memory_leak_is_oom_killed_with_counter_resets(prometheus: Prometheus, smoke: Scenario, smoke_end_s: int) -> None:
+def test_memory_leak_is_oom_killed_with_counter_resets(
+    prometheus: Prometheus, smoke: Scenario, smoke_end_s: int
+) -> None:
     pod = _pod(smoke, smoke_end_s, "leaky")
     container = pod.containers[0]
     assert container.oom_kill_offsets, "the leaking worker must hit its limit within two days"
     assert float(container.memory_bytes.max()) < float(container.spec.memory_limit_bytes or 0)
     selector = f'{{namespace="jobs",pod="{pod.name}",container="worker"}}'
-    reason = prometheus.query(f'kube_pod_container_status_last_terminated_reason{selector}', smoke_end_s)
-    assert reason and reason[0]["metric"]["reason"] == "OOMKilled"
+    reason = prometheus.query(f"kube_pod_container_status_last_terminated_reason{selector}", smoke_end_s)
+    assert len(reason) == 1
+    assert reason[0]["metric"]["reason"] == "OOMKilled"
     restarts = prometheus.scalar(f"kube_pod_container_status_restarts_total{selector}", smoke_end_s)
     assert restarts == len(container.oom_kill_offsets)
     resets = prometheus.scalar(f"resets(container_cpu_usage_seconds_total{selector}[3d])", smoke_end_s)
@@ -77,14 +90,20 @@ def test_memory_leak_is_oom_killed_with_counter_resets(prometheus: Prometheus, s
 
 
 def test_batch_runs_idle_nodes_and_hpa(prometheus: Prometheus, smoke: Scenario, smoke_end_s: int) -> None:
-    runs = prometheus.query('count_over_time(kube_job_owner{namespace="jobs",owner_name="nightly-report"}[3d])', smoke_end_s)
+    runs = prometheus.query(
+        'count_over_time(kube_job_owner{namespace="jobs",owner_name="nightly-report"}[3d])', smoke_end_s
+    )
     expected_runs = [p for p in usage.pods(smoke, smoke_end_s) if p.workload.name == "nightly-report"]
     assert len(runs) == len(expected_runs) == int(smoke.days * 24 / 6)
-    idle = prometheus.scalar('max_over_time(rate(container_network_receive_bytes_total{namespace="sandbox"}[5m])[2d:5m])', smoke_end_s)
+    idle = prometheus.scalar(
+        'max_over_time(rate(container_network_receive_bytes_total{namespace="sandbox"}[5m])[2d:5m])', smoke_end_s
+    )
     assert idle == 0.0
     node = prometheus.query('kube_node_labels{label_node_kubernetes_io_instance_type="m5.large"}', smoke_end_s)
     assert {n["metric"]["node"] for n in node} == {n.name for n in smoke.nodes if n.instance_type == "m5.large"}
-    target = prometheus.scalar('kube_horizontalpodautoscaler_spec_target_metric{horizontalpodautoscaler="api"}', smoke_end_s)
+    target = prometheus.scalar(
+        'kube_horizontalpodautoscaler_spec_target_metric{horizontalpodautoscaler="api"}', smoke_end_s
+    )
     assert target == 70
 
 
@@ -96,8 +115,12 @@ def test_live_objects_match_the_scenario(kubectl: Any, smoke: Scenario, smoke_en
     resources = web["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert resources == {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
     kinds = kubectl("get", "statefulsets,daemonsets,cronjobs,hpa", "-A", "-o", "name").stdout.split()
-    assert {"statefulset.apps/search", "daemonset.apps/log-agent", "cronjob.batch/nightly-report",
-            "horizontalpodautoscaler.autoscaling/api"} <= set(kinds)
+    assert {
+        "statefulset.apps/search",
+        "daemonset.apps/log-agent",
+        "cronjob.batch/nightly-report",
+        "horizontalpodautoscaler.autoscaling/api",
+    } <= set(kinds)
 
 
 def test_reloading_keeps_the_same_history(dev_cluster: DevCluster, smoke: Scenario, smoke_end_s: int) -> None:
@@ -115,5 +138,6 @@ def test_trace_file_replays_into_prometheus(dev_cluster: DevCluster, prometheus:
         got = prometheus.scalar(f'container_memory_working_set_bytes{{namespace="e2e-traces",pod="{pod.name}"}}', end)
         assert got == pytest.approx(vm.mem_mib[-1] * MIB, rel=1e-9), "the trace's last sample lands at the end"
         request = prometheus.scalar(
-            f'kube_pod_container_resource_requests{{namespace="e2e-traces",pod="{pod.name}",resource="cpu"}}', end)
+            f'kube_pod_container_resource_requests{{namespace="e2e-traces",pod="{pod.name}",resource="cpu"}}', end
+        )
         assert request == pytest.approx(float(np.median(vm.cpu_cores_provisioned)))

@@ -14,7 +14,10 @@ if TYPE_CHECKING:
     from kcost.devcluster.scenario.model import Scenario
 
 work_dir_option = click.option(
-    "--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+    "--dir",
+    "work_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
     help="Work folder of the cluster [default: $KCOST_DEV_DIR or ./.kcost/dev-cluster].",
 )
 
@@ -36,7 +39,9 @@ def _scenario(name: str | None, trace: Path | None, trace_vms: int) -> Scenario 
     if name is None:
         return None
     if name not in library.BUILT_IN:
-        raise click.BadParameter(f"unknown scenario {name!r}; built in: {', '.join(library.BUILT_IN)}", param_hint="--scenario")
+        raise click.BadParameter(
+            f"unknown scenario {name!r}; built in: {', '.join(library.BUILT_IN)}", param_hint="--scenario"
+        )
     return library.BUILT_IN[name]()
 
 
@@ -61,8 +66,12 @@ def dev_cluster() -> None:
 @dev_cluster.command()
 @work_dir_option
 @click.option("--scenario", default=None, help="Load a built-in scenario (smoke, demo) after start.")
-@click.option("--trace", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
-              help="Load a usage trace file (schema of ../shared/data/traces) as workloads.")
+@click.option(
+    "--trace",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Load a usage trace file (schema of ../shared/data/traces) as workloads.",
+)
 @click.option("--trace-vms", default=20, show_default=True, help="How many VMs of the trace to load.")
 def up(work_dir: Path | None, scenario: str | None, trace: Path | None, trace_vms: int) -> None:
     """Start the cluster (idempotent: starts only what is not running)."""
@@ -100,8 +109,8 @@ def status(work_dir: Path | None) -> None:
     """Show which processes run; exit 1 when any is stopped."""
     cluster = _cluster(work_dir)
     report = cluster.status()
-    for name, state in report.items():
-        click.echo(f"{name:<25} {state}")
+    for name, process_state in report.items():
+        click.echo(f"{name:<25} {process_state}")
     state = cluster.state()
     if state is not None:
         for key, value in state.exports().items():
@@ -118,8 +127,12 @@ def env(work_dir: Path | None) -> None:
     if state is None:
         _fail(RuntimeError(f"no dev cluster in {cluster.work_dir}: run `kcost dev-cluster up` first"))
         return
+    from kcost.devcluster import binaries
+
     for key, value in state.exports().items():
         click.echo(f"export {key}={shlex.quote(value)}")
+    # kubectl of the cluster's own release first: the machine's may be too old for it.
+    click.echo(f'export PATH={shlex.quote(str(binaries.KUBE.bin_dir))}:"$PATH"')
 
 
 @dev_cluster.command()
@@ -147,7 +160,9 @@ def load(work_dir: Path | None, scenario: str | None, trace: Path | None, trace_
 @work_dir_option
 @click.option("--user", default=None, help="Mint for this user name (client certificate).")
 @click.option("--group", "groups", multiple=True, help="Group of --user (repeatable).")
-@click.option("--service-account", default=None, metavar="NAMESPACE/NAME", help="Mint a token for this service account.")
+@click.option(
+    "--service-account", default=None, metavar="NAMESPACE/NAME", help="Mint a token for this service account."
+)
 def kubeconfig(work_dir: Path | None, user: str | None, groups: tuple[str, ...], service_account: str | None) -> None:
     """Mint a kubeconfig for another identity and print its path (to test RBAC)."""
     if (user is None) == (service_account is None):

@@ -75,6 +75,8 @@ KUBE = Component(
         "k8s.io/kubernetes/cmd/kube-apiserver",
         "k8s.io/kubernetes/cmd/kube-controller-manager",
         "k8s.io/kubernetes/cmd/kube-scheduler",
+        # kubectl of the same release: the machine's may be too far behind the server.
+        "k8s.io/kubernetes/cmd/kubectl",
     ),
     ldflags=_version_ldflags(),
 )
@@ -82,6 +84,12 @@ KUBE = Component(
 ETCD = Component(name="etcd", version=ETCD_VERSION, packages=("kcost.dev/devcluster/etcd",))
 KWOK = Component(name="kwok", version=KWOK_VERSION, packages=("sigs.k8s.io/kwok/cmd/kwok",))
 COMPONENTS = (ETCD, KUBE, KWOK)
+
+
+def kubectl() -> str:
+    """The kubectl built with the control plane, else the one on PATH."""
+    built = KUBE.binary("kubectl")
+    return str(built) if built.is_file() else "kubectl"
 
 
 class BuildError(RuntimeError):
@@ -109,13 +117,17 @@ def _build(go: str, component: Component, console: Console) -> None:
     environment = {**os.environ, "CGO_ENABLED": "0"}
     started = time.monotonic()
     log_path = staging / "build.log"
-    with console.status(f"building {component.name} {component.version} from Go modules (first run only, minutes)…"):
-        with log_path.open("w") as log:
-            result = subprocess.run(command, cwd=GOMOD_DIR / component.name, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    status = console.status(f"building {component.name} {component.version} from Go modules (first run only, minutes)…")
+    with status, log_path.open("w") as log:
+        result = subprocess.run(
+            command, cwd=GOMOD_DIR / component.name, env=environment, stdout=log, stderr=subprocess.STDOUT, check=False
+        )
     if result.returncode != 0:
         tail = "\n".join(log_path.read_text().splitlines()[-30:])
         raise BuildError(f"building {component.name} {component.version} failed (exit {result.returncode}):\n{tail}")
     for command_name in component.commands:
         (staging / command_name).replace(component.binary(command_name))
     shutil.rmtree(staging, ignore_errors=True)
-    console.print(f"built {component.name} {component.version} in {time.monotonic() - started:.0f} s → {component.bin_dir}")
+    console.print(
+        f"built {component.name} {component.version} in {time.monotonic() - started:.0f} s → {component.bin_dir}"
+    )

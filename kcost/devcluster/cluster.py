@@ -137,11 +137,13 @@ class DevCluster:
 
     # -- clients -----------------------------------------------------------------------
 
-    def kubectl(self, *args: str, input_text: str | None = None, kubeconfig_path: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def kubectl(
+        self, *args: str, input_text: str | None = None, kubeconfig_path: Path | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against this cluster."""
         state = self.require_state()
-        command = ["kubectl", f"--kubeconfig={kubeconfig_path or state.admin_kubeconfig}", *args]
-        result = subprocess.run(command, input=input_text, capture_output=True, text=True, timeout=120)
+        command = [binaries.kubectl(), f"--kubeconfig={kubeconfig_path or state.admin_kubeconfig}", *args]
+        result = subprocess.run(command, input=input_text, capture_output=True, text=True, timeout=120, check=False)
         if check and result.returncode != 0:
             raise DevClusterError(f"`kubectl {' '.join(args)}` failed: {result.stderr.strip()}")
         return result
@@ -162,7 +164,9 @@ class DevCluster:
         client = pki.issue(ca, self.pki_dir, f"user-{safe}", common_name=user, organizations=tuple(groups))
         target = self.work_dir / "kubeconfigs"
         target.mkdir(exist_ok=True)
-        return kubeconfig.write(target / f"user-{safe}", server_url=state.apiserver_url, ca=ca, user_name=user, client=client)
+        return kubeconfig.write(
+            target / f"user-{safe}", server_url=state.apiserver_url, ca=ca, user_name=user, client=client
+        )
 
     def mint_service_account_kubeconfig(self, namespace: str, name: str, duration: str = "24h") -> Path:
         """A kubeconfig with a bound token of ``namespace/name`` (created when missing)."""
@@ -175,7 +179,9 @@ class DevCluster:
         target = self.work_dir / "kubeconfigs"
         target.mkdir(exist_ok=True)
         user = f"system:serviceaccount:{namespace}:{name}"
-        return kubeconfig.write(target / f"sa-{namespace}-{name}", server_url=state.apiserver_url, ca=ca, user_name=user, token=token)
+        return kubeconfig.write(
+            target / f"sa-{namespace}-{name}", server_url=state.apiserver_url, ca=ca, user_name=user, token=token
+        )
 
     # -- the processes -------------------------------------------------------------------
 
@@ -185,9 +191,18 @@ class DevCluster:
         pki.create_service_account_keys(self.pki_dir)
         if not (self.pki_dir / "apiserver.crt").exists():
             pki.issue(
-                ca, self.pki_dir, "apiserver", common_name="kube-apiserver", server=True,
-                dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                           "kubernetes.default.svc.cluster.local"),
+                ca,
+                self.pki_dir,
+                "apiserver",
+                common_name="kube-apiserver",
+                server=True,
+                dns_names=(
+                    "localhost",
+                    "kubernetes",
+                    "kubernetes.default",
+                    "kubernetes.default.svc",
+                    "kubernetes.default.svc.cluster.local",
+                ),
                 ip_addresses=("127.0.0.1", "10.96.0.1"),
             )
         users = {
@@ -206,40 +221,63 @@ class DevCluster:
     def _start_etcd(self, state: ClusterState) -> int:
         client_url = f"http://127.0.0.1:{state.ports.etcd_client}"
         peer_url = f"http://127.0.0.1:{state.ports.etcd_peer}"
-        pid = processes.spawn("etcd", [
-            str(binaries.ETCD.binary("etcd")),
-            "--name=default", f"--data-dir={self.work_dir / 'etcd'}",
-            f"--listen-client-urls={client_url}", f"--advertise-client-urls={client_url}",
-            f"--listen-peer-urls={peer_url}", f"--initial-advertise-peer-urls={peer_url}",
-            f"--initial-cluster=default={peer_url}",
-            # A throwaway cluster: durability is not worth the fsync latency.
-            "--unsafe-no-fsync", "--log-level=warn",
-        ], self.log_dir)
-        processes.wait_until(lambda: _http_ok(f"{client_url}/health"), what="etcd", timeout_s=30, pid=pid, log=self.log_dir / "etcd.log")
+        pid = processes.spawn(
+            "etcd",
+            [
+                str(binaries.ETCD.binary("etcd")),
+                "--name=default",
+                f"--data-dir={self.work_dir / 'etcd'}",
+                f"--listen-client-urls={client_url}",
+                f"--advertise-client-urls={client_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                # A throwaway cluster: durability is not worth the fsync latency.
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+            self.log_dir,
+        )
+        processes.wait_until(
+            lambda: _http_ok(f"{client_url}/health"), what="etcd", timeout_s=30, pid=pid, log=self.log_dir / "etcd.log"
+        )
         return pid
 
     def _start_apiserver(self, state: ClusterState) -> int:
         p = self.pki_dir
-        pid = processes.spawn("kube-apiserver", [
-            str(binaries.KUBE.binary("kube-apiserver")),
-            f"--etcd-servers=http://127.0.0.1:{state.ports.etcd_client}",
-            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", f"--secure-port={state.ports.apiserver}",
-            f"--tls-cert-file={p / 'apiserver.crt'}", f"--tls-private-key-file={p / 'apiserver.key'}",
-            f"--client-ca-file={p / 'ca.crt'}",
-            "--authorization-mode=RBAC",
-            "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
-            "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-            f"--service-account-key-file={p / 'sa.pub'}", f"--service-account-signing-key-file={p / 'sa.key'}",
-            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-            # Loopback is not a valid endpoint address, so don't publish one for `kubernetes`.
-            "--endpoint-reconciler-type=none",
-            "--allow-privileged=true", "--profiling=false", "--v=1",
-        ], self.log_dir)
+        pid = processes.spawn(
+            "kube-apiserver",
+            [
+                str(binaries.KUBE.binary("kube-apiserver")),
+                f"--etcd-servers=http://127.0.0.1:{state.ports.etcd_client}",
+                "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1",
+                f"--secure-port={state.ports.apiserver}",
+                f"--tls-cert-file={p / 'apiserver.crt'}",
+                f"--tls-private-key-file={p / 'apiserver.key'}",
+                f"--client-ca-file={p / 'ca.crt'}",
+                "--authorization-mode=RBAC",
+                "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
+                "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+                f"--service-account-key-file={p / 'sa.pub'}",
+                f"--service-account-signing-key-file={p / 'sa.key'}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+                # Loopback is not a valid endpoint address, so don't publish one for `kubernetes`.
+                "--endpoint-reconciler-type=none",
+                "--allow-privileged=true",
+                "--profiling=false",
+                "--v=1",
+            ],
+            self.log_dir,
+        )
         ca = str(p / "ca.crt")
         client = (str(p / "admin.crt"), str(p / "admin.key"))
         processes.wait_until(
             lambda: _http_ok(f"{state.apiserver_url}/readyz", ca_file=ca, client=client),
-            what="kube-apiserver", timeout_s=90, pid=pid, log=self.log_dir / "kube-apiserver.log",
+            what="kube-apiserver",
+            timeout_s=90,
+            pid=pid,
+            log=self.log_dir / "kube-apiserver.log",
         )
         return pid
 
@@ -249,49 +287,85 @@ class DevCluster:
             f"--kubeconfig={kubeconfig_path}",
             f"--authentication-kubeconfig={kubeconfig_path}",
             f"--authorization-kubeconfig={kubeconfig_path}",
-            "--bind-address=127.0.0.1", f"--secure-port={port}",
-            f"--cert-dir={self.work_dir / name}", "--leader-elect=false", "--v=1",
+            "--bind-address=127.0.0.1",
+            f"--secure-port={port}",
+            f"--cert-dir={self.work_dir / name}",
+            "--leader-elect=false",
+            "--v=1",
         ]
 
     def _start_controller_manager(self, state: ClusterState) -> int:
         p = self.pki_dir
         port = state.ports.controller_manager
-        pid = processes.spawn("kube-controller-manager", [
-            str(binaries.KUBE.binary("kube-controller-manager")),
-            *self._component_flags("controller-manager", port),
-            "--use-service-account-credentials=true",
-            f"--service-account-private-key-file={p / 'sa.key'}", f"--root-ca-file={p / 'ca.crt'}",
-            f"--cluster-signing-cert-file={p / 'ca.crt'}", f"--cluster-signing-key-file={p / 'ca.key'}",
-            f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-        ], self.log_dir)
-        processes.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure=True),
-                             what="kube-controller-manager", timeout_s=60, pid=pid, log=self.log_dir / "kube-controller-manager.log")
+        pid = processes.spawn(
+            "kube-controller-manager",
+            [
+                str(binaries.KUBE.binary("kube-controller-manager")),
+                *self._component_flags("controller-manager", port),
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={p / 'sa.key'}",
+                f"--root-ca-file={p / 'ca.crt'}",
+                f"--cluster-signing-cert-file={p / 'ca.crt'}",
+                f"--cluster-signing-key-file={p / 'ca.key'}",
+                f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
+            ],
+            self.log_dir,
+        )
+        processes.wait_until(
+            lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure=True),
+            what="kube-controller-manager",
+            timeout_s=60,
+            pid=pid,
+            log=self.log_dir / "kube-controller-manager.log",
+        )
         return pid
 
     def _start_scheduler(self, state: ClusterState) -> int:
         port = state.ports.scheduler
-        pid = processes.spawn("kube-scheduler", [
-            str(binaries.KUBE.binary("kube-scheduler")), *self._component_flags("scheduler", port),
-        ], self.log_dir)
-        processes.wait_until(lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure=True),
-                             what="kube-scheduler", timeout_s=60, pid=pid, log=self.log_dir / "kube-scheduler.log")
+        pid = processes.spawn(
+            "kube-scheduler",
+            [
+                str(binaries.KUBE.binary("kube-scheduler")),
+                *self._component_flags("scheduler", port),
+            ],
+            self.log_dir,
+        )
+        processes.wait_until(
+            lambda: _http_ok(f"https://127.0.0.1:{port}/healthz", insecure=True),
+            what="kube-scheduler",
+            timeout_s=60,
+            pid=pid,
+            log=self.log_dir / "kube-scheduler.log",
+        )
         return pid
 
     def _start_kwok(self, state: ClusterState) -> int:
-        pid = processes.spawn("kwok", [
-            str(binaries.KWOK.binary("kwok")),
-            f"--kubeconfig={state.admin_kubeconfig}",
-            "--manage-all-nodes=false",
-            "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-            "--manage-nodes-with-label-selector=", "--manage-single-node=",
-            f"--cidr={POD_CIDR}", "--node-ip=10.0.0.1", "--node-lease-duration-seconds=40",
-            f"--server-address=127.0.0.1:{state.ports.kwok}",
-            # The config file path must exist or kwok falls back to ~/.kwok; an empty one
-            # keeps kwok's built-in "fast" node and pod stages.
-            f"--config={self._kwok_config()}",
-        ], self.log_dir)
-        processes.wait_until(lambda: _http_ok(f"http://127.0.0.1:{state.ports.kwok}/healthz"),
-                             what="kwok", timeout_s=30, pid=pid, log=self.log_dir / "kwok.log")
+        pid = processes.spawn(
+            "kwok",
+            [
+                str(binaries.KWOK.binary("kwok")),
+                f"--kubeconfig={state.admin_kubeconfig}",
+                "--manage-all-nodes=false",
+                "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
+                "--manage-nodes-with-label-selector=",
+                "--manage-single-node=",
+                f"--cidr={POD_CIDR}",
+                "--node-ip=10.0.0.1",
+                "--node-lease-duration-seconds=40",
+                f"--server-address=127.0.0.1:{state.ports.kwok}",
+                # The config file path must exist or kwok falls back to ~/.kwok; an empty one
+                # keeps kwok's built-in "fast" node and pod stages.
+                f"--config={self._kwok_config()}",
+            ],
+            self.log_dir,
+        )
+        processes.wait_until(
+            lambda: _http_ok(f"http://127.0.0.1:{state.ports.kwok}/healthz"),
+            what="kwok",
+            timeout_s=30,
+            pid=pid,
+            log=self.log_dir / "kwok.log",
+        )
         return pid
 
     def _kwok_config(self) -> Path:
@@ -311,8 +385,12 @@ def _running(state: ClusterState, name: str) -> bool:
 
 def _fresh_ports() -> Ports:
     return Ports(
-        etcd_client=processes.free_port(), etcd_peer=processes.free_port(), apiserver=processes.free_port(),
-        controller_manager=processes.free_port(), scheduler=processes.free_port(), kwok=processes.free_port(),
+        etcd_client=processes.free_port(),
+        etcd_peer=processes.free_port(),
+        apiserver=processes.free_port(),
+        controller_manager=processes.free_port(),
+        scheduler=processes.free_port(),
+        kwok=processes.free_port(),
         prometheus=processes.free_port(),
     )
 
@@ -321,9 +399,13 @@ def _keep_or_replace_ports(state: ClusterState) -> Ports:
     """Keep each port whose process still runs or that is still free; replace the rest."""
     ports = state.ports.model_dump()
     owners = {
-        "etcd_client": "etcd", "etcd_peer": "etcd", "apiserver": "kube-apiserver",
-        "controller_manager": "kube-controller-manager", "scheduler": "kube-scheduler",
-        "kwok": "kwok", "prometheus": "prometheus",
+        "etcd_client": "etcd",
+        "etcd_peer": "etcd",
+        "apiserver": "kube-apiserver",
+        "controller_manager": "kube-controller-manager",
+        "scheduler": "kube-scheduler",
+        "kwok": "kwok",
+        "prometheus": "prometheus",
     }
     for field, port in ports.items():
         if not _running(state, owners[field]) and not processes.port_is_free(port):
@@ -331,7 +413,9 @@ def _keep_or_replace_ports(state: ClusterState) -> Ports:
     return Ports(**ports)
 
 
-def _http_ok(url: str, *, ca_file: str | None = None, client: tuple[str, str] | None = None, insecure: bool = False) -> bool:
+def _http_ok(
+    url: str, *, ca_file: str | None = None, client: tuple[str, str] | None = None, insecure: bool = False
+) -> bool:
     context: ssl.SSLContext | None = None
     if url.startswith("https"):
         context = ssl.create_default_context(cafile=ca_file)

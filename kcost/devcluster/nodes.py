@@ -69,8 +69,14 @@ def default_nodes() -> list[NodeSpec]:
         NodeSpec(name="ip-10-0-1-11", zone="us-east-1a"),
         NodeSpec(name="ip-10-0-2-12", zone="us-east-1b"),
         NodeSpec(name="ip-10-0-1-21", instance_type="m5.xlarge", zone="us-east-1a", cpu_cores=4, memory_bytes=16 * GIB),
-        NodeSpec(name="ip-10-0-3-31", instance_type="m5.xlarge", zone="us-east-1c", capacity_type="spot",
-                 cpu_cores=4, memory_bytes=16 * GIB),
+        NodeSpec(
+            name="ip-10-0-3-31",
+            instance_type="m5.xlarge",
+            zone="us-east-1c",
+            capacity_type="spot",
+            cpu_cores=4,
+            memory_bytes=16 * GIB,
+        ),
     ]
 
 
@@ -79,8 +85,22 @@ def mixed_cloud_nodes() -> list[NodeSpec]:
     return [
         NodeSpec(name="aws-m5-large", zone="us-east-1a"),
         NodeSpec(name="aws-m5-large-spot", zone="us-east-1b", capacity_type="spot"),
-        NodeSpec(name="gcp-e2-standard-4", provider="gcp", instance_type="e2-standard-4", region="us-central1",
-                 zone="us-central1-a", cpu_cores=4, memory_bytes=16 * GIB),
-        NodeSpec(name="azure-d4s-v5", provider="azure", instance_type="Standard_D4s_v5", region="eastus",
-                 zone="eastus-1", cpu_cores=4, memory_bytes=16 * GIB),
+        NodeSpec(
+            name="gcp-e2-standard-4",
+            provider="gcp",
+            instance_type="e2-standard-4",
+            region="us-central1",
+            zone="us-central1-a",
+            cpu_cores=4,
+            memory_bytes=16 * GIB,
+        ),
+        NodeSpec(
+            name="azure-d4s-v5",
+            provider="azure",
+            instance_type="Standard_D4s_v5",
+            region="eastus",
+            zone="eastus-1",
+            cpu_cores=4,
+            memory_bytes=16 * GIB,
+        ),
     ]

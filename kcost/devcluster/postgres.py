@@ -21,7 +21,7 @@ SUPERUSER = "kcost"
 DATABASE = "kcost"
 
 
-class PostgresMissing(RuntimeError):
+class PostgresMissingError(RuntimeError):
     """No PostgreSQL server binaries were found."""
 
 
@@ -32,7 +32,10 @@ def server_bin_dir() -> Path:
         return Path(override)
     candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=lambda p: int(Path(p).parts[-3]))
     if not candidates:
-        raise PostgresMissing("PostgreSQL server not found: install Debian's package with `apt-get install postgresql` (or run `make install`)")
+        raise PostgresMissingError(
+            "PostgreSQL server not found: install Debian's package with `apt-get install postgresql` "
+            "(or run `make install`)"
+        )
     return Path(candidates[-1]).parent
 
 
@@ -67,24 +70,48 @@ class ThrowawayPostgres:
             shutil.chown(self.root, user=user, group=user)
         subprocess.run(
             [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-sync"],
-            check=True, capture_output=True, user=user,
+            check=True,
+            capture_output=True,
+            user=user,
         )
-        self.pid = processes.spawn("postgres", [
-            str(bin_dir / "postgres"), "-D", str(data), "-p", str(self.port), "-k", str(self.root),
-            "-c", "listen_addresses=127.0.0.1",
-            # A test database: durability is not worth the latency.
-            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-        ], self.root, user=user)
-        processes.wait_until(self._accepts_connections, what="postgres", timeout_s=30, pid=self.pid, log=self.root / "postgres.log")
+        self.pid = processes.spawn(
+            "postgres",
+            [
+                str(bin_dir / "postgres"),
+                "-D",
+                str(data),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                # A test database: durability is not worth the latency.
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            self.root,
+            user=user,
+        )
+        processes.wait_until(
+            self._accepts_connections, what="postgres", timeout_s=30, pid=self.pid, log=self.root / "postgres.log"
+        )
         subprocess.run(
             [str(bin_dir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", SUPERUSER, DATABASE],
-            check=True, capture_output=True,
+            check=True,
+            capture_output=True,
         )
         return self
 
     def _accepts_connections(self) -> bool:
         check = subprocess.run(
-            [str(server_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)], capture_output=True
+            [str(server_bin_dir() / "pg_isready"), "-h", "127.0.0.1", "-p", str(self.port)],
+            capture_output=True,
+            check=False,
         )
         return check.returncode == 0
 

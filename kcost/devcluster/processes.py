@@ -34,7 +34,9 @@ def port_is_free(port: int) -> bool:
         return True
 
 
-def spawn(name: str, argv: Sequence[str], log_dir: Path, *, user: str | None = None, env: dict[str, str] | None = None) -> int:
+def spawn(
+    name: str, argv: Sequence[str], log_dir: Path, *, user: str | None = None, env: dict[str, str] | None = None
+) -> int:
     """Start ``argv`` detached, logging to ``log_dir/name.log``; returns its pid."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with (log_dir / f"{name}.log").open("ab") as log:
@@ -93,7 +95,9 @@ def group_members(pgid: int) -> list[int]:
     return members
 
 
-def wait_until(check: Callable[[], bool], *, what: str, timeout_s: float, pid: int | None = None, log: Path | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], *, what: str, timeout_s: float, pid: int | None = None, log: Path | None = None
+) -> None:
     """Poll ``check`` until it holds; fail early when ``pid`` died, quoting its log."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:

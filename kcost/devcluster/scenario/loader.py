@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -13,7 +15,7 @@ import yaml
 
 from kcost.devcluster import binaries, prometheus
 from kcost.devcluster.cluster import DevCluster
-from kcost.devcluster.scenario import manifests, openmetrics
+from kcost.devcluster.scenario import manifests, openmetrics, usage
 from kcost.devcluster.scenario.model import Scenario
 
 # History ends on the hour, so the block cache is reused for up to an hour.
@@ -25,21 +27,29 @@ def aligned_end(now_s: float | None = None) -> int:
     return int(now // END_ALIGNMENT_S * END_ALIGNMENT_S)
 
 
+def history_key(scenario: Scenario, end_s: int) -> str:
+    """Key of the history cache: the whole definition, the end time and the generator's version."""
+    document = {"scenario": scenario.model_dump(mode="json"), "end_s": end_s, "generator": usage.GENERATOR_VERSION}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def blocks_for(scenario: Scenario, end_s: int, cluster: DevCluster) -> Path:
     """TSDB blocks of the scenario's history, from the cache or built now."""
-    key = scenario.content_hash(end_s)
+    key = history_key(scenario, end_s)
     cached = binaries.cache_root() / "scenarios" / f"{scenario.name}-{key}"
     if (cached / "complete").exists():
         return cached
     shards = max(1, min(4, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="kcost-history-") as scratch:
         work = Path(scratch)
-        with cluster.console.status(f"writing {scenario.name} history ({scenario.days:g} days at {scenario.step_s} s)…"):
+        with cluster.console.status(
+            f"writing {scenario.name} history ({scenario.days:g} days at {scenario.step_s} s)…"
+        ):
             files, samples = openmetrics.write(scenario, end_s, work, shards)
         blocks = work / "blocks"
-        with cluster.console.status(f"promtool: building TSDB blocks from {samples:,} samples…"):
-            with ThreadPoolExecutor(max_workers=shards) as pool:
-                list(pool.map(lambda index: prometheus.create_blocks(files[index], blocks / str(index)), range(shards)))
+        status = cluster.console.status(f"promtool: building TSDB blocks from {samples:,} samples…")
+        with status, ThreadPoolExecutor(max_workers=shards) as pool:
+            list(pool.map(lambda index: prometheus.create_blocks(files[index], blocks / str(index)), range(shards)))
         staging = cached.with_name(cached.name + ".partial")
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
@@ -76,5 +86,11 @@ def _wait_for_workloads(cluster: DevCluster, scenario: Scenario) -> None:
     rolled = [w for w in scenario.workloads if w.kind in ("Deployment", "StatefulSet", "DaemonSet")]
     with cluster.console.status(f"waiting for {len(rolled)} workloads to roll out…"):
         for workload in rolled:
-            cluster.kubectl("rollout", "status", f"{workload.kind.lower()}/{workload.name}",
-                            "-n", workload.namespace, "--timeout=120s")
+            cluster.kubectl(
+                "rollout",
+                "status",
+                f"{workload.kind.lower()}/{workload.name}",
+                "-n",
+                workload.namespace,
+                "--timeout=120s",
+            )

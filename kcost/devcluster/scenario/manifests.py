@@ -59,29 +59,64 @@ def workload_manifests(scenario: Scenario, workload: WorkloadSpec) -> list[Manif
         spec: Manifest = {"replicas": workload.replicas, "selector": selector, "template": template}
         objects = [{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata, "spec": spec}]
     elif workload.kind == "StatefulSet":
-        service = {"apiVersion": "v1", "kind": "Service", "metadata": metadata,
-                   "spec": {"clusterIP": "None", "selector": selector["matchLabels"], "ports": [{"port": 80}]}}
+        service = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": metadata,
+            "spec": {"clusterIP": "None", "selector": selector["matchLabels"], "ports": [{"port": 80}]},
+        }
         spec = {"replicas": workload.replicas, "serviceName": workload.name, "selector": selector, "template": template}
         objects = [service, {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": metadata, "spec": spec}]
     elif workload.kind == "DaemonSet":
-        objects = [{"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": metadata,
-                    "spec": {"selector": selector, "template": template}}]
+        objects = [
+            {
+                "apiVersion": "apps/v1",
+                "kind": "DaemonSet",
+                "metadata": metadata,
+                "spec": {"selector": selector, "template": template},
+            }
+        ]
     else:
         job_template = {"spec": {"template": _pod_template(workload, "OnFailure"), "backoffLimit": 0}}
-        objects = [{"apiVersion": "batch/v1", "kind": "CronJob", "metadata": metadata,
-                    "spec": {"schedule": workload.schedule, "jobTemplate": job_template,
-                             "successfulJobsHistoryLimit": 1, "failedJobsHistoryLimit": 1,
-                             "concurrencyPolicy": "Forbid"}}]
+        objects = [
+            {
+                "apiVersion": "batch/v1",
+                "kind": "CronJob",
+                "metadata": metadata,
+                "spec": {
+                    "schedule": workload.schedule,
+                    "jobTemplate": job_template,
+                    "successfulJobsHistoryLimit": 1,
+                    "failedJobsHistoryLimit": 1,
+                    "concurrencyPolicy": "Forbid",
+                },
+            }
+        ]
     if workload.hpa is not None:
-        objects.append({
-            "apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": metadata,
-            "spec": {
-                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": workload.kind, "name": workload.name},
-                "minReplicas": workload.hpa.min_replicas, "maxReplicas": workload.hpa.max_replicas,
-                "metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {
-                    "type": "Utilization", "averageUtilization": workload.hpa.target_cpu_utilization_pct}}}],
-            },
-        })
+        objects.append(
+            {
+                "apiVersion": "autoscaling/v2",
+                "kind": "HorizontalPodAutoscaler",
+                "metadata": metadata,
+                "spec": {
+                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": workload.kind, "name": workload.name},
+                    "minReplicas": workload.hpa.min_replicas,
+                    "maxReplicas": workload.hpa.max_replicas,
+                    "metrics": [
+                        {
+                            "type": "Resource",
+                            "resource": {
+                                "name": "cpu",
+                                "target": {
+                                    "type": "Utilization",
+                                    "averageUtilization": workload.hpa.target_cpu_utilization_pct,
+                                },
+                            },
+                        }
+                    ],
+                },
+            }
+        )
     return objects
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from enum import StrEnum
 from typing import Literal, Self
 
@@ -84,7 +82,6 @@ class WorkloadSpec(BaseModel):
         None, gt=0, lt=1, description="a rollout replaces all pods at this point of the window"
     )
 
-
     @model_validator(mode="after")
     def _replicas_within_hpa(self) -> Self:
         if self.hpa and not self.hpa.min_replicas <= self.replicas <= self.hpa.max_replicas:
@@ -109,13 +106,6 @@ class Scenario(BaseModel):
     def namespaces(self) -> list[str]:
         return sorted({workload.namespace for workload in self.workloads})
 
-    def content_hash(self, end_s: int) -> str:
-        """Key of the history cache: the whole definition, the end time and the generator."""
-        from kcost.devcluster.scenario import usage
-
-        document = {"scenario": self.model_dump(mode="json"), "end_s": end_s, "generator": usage.GENERATOR_VERSION}
-        return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()[:16]
-
     @model_validator(mode="after")
     def _fits_the_nodes(self) -> Self:
         names = [workload.namespace + "/" + workload.name for workload in self.workloads]
@@ -124,7 +114,13 @@ class Scenario(BaseModel):
             raise ValueError(f"scenario {self.name!r}: workloads defined twice: {', '.join(duplicates)}")
         cpu = memory = 0.0
         for workload in self.workloads:
-            pods = len(self.nodes) if workload.kind == "DaemonSet" else 1 if workload.kind == "CronJob" else workload.replicas
+            pods = (
+                len(self.nodes)
+                if workload.kind == "DaemonSet"
+                else 1
+                if workload.kind == "CronJob"
+                else workload.replicas
+            )
             cpu += pods * sum(c.cpu_request_cores for c in workload.containers)
             memory += pods * sum(c.memory_request_bytes for c in workload.containers)
         cpu_capacity = sum(node.cpu_cores for node in self.nodes)

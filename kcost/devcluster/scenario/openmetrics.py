@@ -47,7 +47,12 @@ def node_series(node: NodeSpec, length: int) -> Iterator[Series]:
     labels = {"node": node.name, **KSM}
     node_labels = {_label_name(key): value for key, value in node.cloud_labels().items()}
     yield "kube_node_labels", {**labels, **node_labels}, _constant(1, length), 0
-    yield "kube_node_info", {**labels, "kubelet_version": "kwok", "provider_id": f"{node.provider}://{node.name}"}, _constant(1, length), 0
+    yield (
+        "kube_node_info",
+        {**labels, "kubelet_version": "kwok", "provider_id": f"{node.provider}://{node.name}"},
+        _constant(1, length),
+        0,
+    )
     for metric in ("kube_node_status_capacity", "kube_node_status_allocatable"):
         yield metric, {**labels, "resource": "cpu", "unit": "core"}, _constant(node.cpu_cores, length), 0
         yield metric, {**labels, "resource": "memory", "unit": "byte"}, _constant(node.memory_bytes, length), 0
@@ -58,27 +63,59 @@ def pod_series(pod: PodHistory, step_s: int) -> Iterator[Series]:
     ns = pod.workload.namespace
     base = {"namespace": ns, "pod": pod.name}
     ksm = {**base, **KSM}
-    yield "kube_pod_owner", {**ksm, "owner_kind": pod.owner_kind, "owner_name": pod.owner_name, "owner_is_controller": "true"}, _constant(1, length), pod.start
-    yield "kube_pod_info", {**ksm, "node": pod.node, "created_by_kind": pod.owner_kind, "created_by_name": pod.owner_name}, _constant(1, length), pod.start
+    yield (
+        "kube_pod_owner",
+        {**ksm, "owner_kind": pod.owner_kind, "owner_name": pod.owner_name, "owner_is_controller": "true"},
+        _constant(1, length),
+        pod.start,
+    )
+    yield (
+        "kube_pod_info",
+        {**ksm, "node": pod.node, "created_by_kind": pod.owner_kind, "created_by_name": pod.owner_name},
+        _constant(1, length),
+        pod.start,
+    )
     pod_labels = {_label_name(key): value for key, value in pod.workload.labels.items()}
-    yield "kube_pod_labels", {**ksm, _label_name("app.kubernetes.io/name"): pod.workload.name, **pod_labels}, _constant(1, length), pod.start
+    yield (
+        "kube_pod_labels",
+        {**ksm, _label_name("app.kubernetes.io/name"): pod.workload.name, **pod_labels},
+        _constant(1, length),
+        pod.start,
+    )
     network = {**base, **CADVISOR, "interface": "eth0", "node": pod.node}
     yield "container_network_receive_bytes_total", network, _counter(pod.network_rx_bytes_per_s * step_s, []), pod.start
-    yield "container_network_transmit_bytes_total", network, _counter(pod.network_rx_bytes_per_s * step_s / 2, []), pod.start
+    yield (
+        "container_network_transmit_bytes_total",
+        network,
+        _counter(pod.network_rx_bytes_per_s * step_s / 2, []),
+        pod.start,
+    )
     for container in pod.containers:
         spec = container.spec
         ksm_c = {**ksm, "container": spec.name, "node": pod.node}
         cadvisor = {**base, **CADVISOR, "container": spec.name, "node": pod.node, "image": spec.image}
-        yield "container_cpu_usage_seconds_total", cadvisor, _counter(container.cpu_cores * step_s, container.oom_kill_offsets), pod.start
+        yield (
+            "container_cpu_usage_seconds_total",
+            cadvisor,
+            _counter(container.cpu_cores * step_s, container.oom_kill_offsets),
+            pod.start,
+        )
         yield "container_memory_working_set_bytes", cadvisor, container.memory_bytes, pod.start
         if spec.cpu_limit_cores is not None:
             periods = _constant(CFS_PERIODS_PER_S * step_s, length)
             yield "container_cpu_cfs_periods_total", cadvisor, _counter(periods, container.oom_kill_offsets), pod.start
-            yield "container_cpu_cfs_throttled_periods_total", cadvisor, _counter(periods * container.throttled_share, container.oom_kill_offsets), pod.start
-        resources = [("kube_pod_container_resource_requests", "cpu", "core", spec.cpu_request_cores),
-                     ("kube_pod_container_resource_requests", "memory", "byte", spec.memory_request_bytes),
-                     ("kube_pod_container_resource_limits", "cpu", "core", spec.cpu_limit_cores),
-                     ("kube_pod_container_resource_limits", "memory", "byte", spec.memory_limit_bytes)]
+            yield (
+                "container_cpu_cfs_throttled_periods_total",
+                cadvisor,
+                _counter(periods * container.throttled_share, container.oom_kill_offsets),
+                pod.start,
+            )
+        resources = [
+            ("kube_pod_container_resource_requests", "cpu", "core", spec.cpu_request_cores),
+            ("kube_pod_container_resource_requests", "memory", "byte", spec.memory_request_bytes),
+            ("kube_pod_container_resource_limits", "cpu", "core", spec.cpu_limit_cores),
+            ("kube_pod_container_resource_limits", "memory", "byte", spec.memory_limit_bytes),
+        ]
         for metric, resource, unit, value in resources:
             if value is not None:
                 yield metric, {**ksm_c, "resource": resource, "unit": unit}, _constant(value, length), pod.start
@@ -89,7 +126,12 @@ def pod_series(pod: PodHistory, step_s: int) -> Iterator[Series]:
         if container.oom_kill_offsets:
             first = container.oom_kill_offsets[0]
             reason = {**ksm, "container": spec.name, "reason": "OOMKilled"}
-            yield "kube_pod_container_status_last_terminated_reason", reason, _constant(1, length - first), pod.start + first
+            yield (
+                "kube_pod_container_status_last_terminated_reason",
+                reason,
+                _constant(1, length - first),
+                pod.start + first,
+            )
 
 
 def owner_series(scenario: Scenario, all_pods: list[PodHistory], length: int) -> Iterator[Series]:
@@ -116,7 +158,12 @@ def owner_series(scenario: Scenario, all_pods: list[PodHistory], length: int) ->
         info = {**hpa, "scaletargetref_kind": workload.kind, "scaletargetref_name": workload.name}
         yield "kube_horizontalpodautoscaler_info", info, _constant(1, length), 0
         target = {**hpa, "metric_name": "cpu", "metric_target_type": "utilization"}
-        yield "kube_horizontalpodautoscaler_spec_target_metric", target, _constant(workload.hpa.target_cpu_utilization_pct, length), 0
+        yield (
+            "kube_horizontalpodautoscaler_spec_target_metric",
+            target,
+            _constant(workload.hpa.target_cpu_utilization_pct, length),
+            0,
+        )
         yield "kube_horizontalpodautoscaler_spec_min_replicas", hpa, _constant(workload.hpa.min_replicas, length), 0
         yield "kube_horizontalpodautoscaler_spec_max_replicas", hpa, _constant(workload.hpa.max_replicas, length), 0
 
@@ -143,7 +190,11 @@ def _write_series(out: TextIO, item: Series, times: np.ndarray) -> int:
     name, labels, values, start = item
     prefix = _format_labels(name, labels)
     stamps = times[start : start + len(values)]
-    out.write("".join(f"{prefix} {value:.12g} {stamp}\n" for value, stamp in zip(values.tolist(), stamps.tolist(), strict=True)))
+    out.write(
+        "".join(
+            f"{prefix} {value:.12g} {stamp}\n" for value, stamp in zip(values.tolist(), stamps.tolist(), strict=True)
+        )
+    )
     return len(values)
 
 

@@ -57,15 +57,15 @@ def load(path: Path) -> dict[str, VmSeries]:
         if missing:
             raise TraceFormatError(f"{path}: missing column(s) {', '.join(missing)}; expected {', '.join(COLUMNS)}")
         for line, row in enumerate(reader, start=2):
-            vm = columns.setdefault(row["vm"], {column: [] for column in COLUMNS[2:]})
+            vm_columns = columns.setdefault(row["vm"], {column: [] for column in COLUMNS[2:]})
             for column in COLUMNS[2:]:
                 try:
-                    vm[column].append(float(row[column]))
+                    vm_columns[column].append(float(row[column]))
                 except (TypeError, ValueError):
                     raise TraceFormatError(
                         f"{path}, line {line}: column {column!r} is {row[column]!r}, expected a number"
                     ) from None
-    series = {}
+    series: dict[str, VmSeries] = {}
     for vm, values in columns.items():
         arrays = {column: np.asarray(values[column], dtype=np.float64) for column in COLUMNS[2:]}
         order = np.argsort(arrays["ts"], kind="stable")

@@ -66,6 +66,18 @@ def _suffix(scenario: Scenario, length: int, *parts: str) -> str:
     return "".join(alphabet[i] for i in rng.integers(0, len(alphabet), length))
 
 
+@dataclass(frozen=True)
+class PodSlot:
+    """Where and when one pod of a workload lives; ``node`` is None where the scheduler picks."""
+
+    name: str
+    owner_kind: str
+    owner_name: str
+    start: int
+    stop: int
+    node: str | None = None
+
+
 def pods(scenario: Scenario, end_s: int) -> list[PodHistory]:
     """Every pod the scenario's history contains, in a stable order."""
     times = timeline(scenario, end_s)
@@ -73,11 +85,12 @@ def pods(scenario: Scenario, end_s: int) -> list[PodHistory]:
     node_names = [node.name for node in scenario.nodes]
     placement = 0
     for workload in scenario.workloads:
-        for name, owner_kind, owner_name, start, stop, node in _pod_slots(scenario, workload, times, node_names):
+        for slot in _pod_slots(scenario, workload, times, node_names):
+            node = slot.node
             if node is None:
                 node = node_names[placement % len(node_names)]
                 placement += 1
-            result.append(_pod_history(scenario, workload, times, name, node, owner_kind, owner_name, start, stop))
+            result.append(_pod_history(scenario, workload, times, slot, node))
     return result
 
 
@@ -90,9 +103,7 @@ def job_name(workload: WorkloadSpec, scheduled_s: int) -> str:
     return f"{workload.name}-{scheduled_s // 60}"
 
 
-def _pod_slots(
-    scenario: Scenario, workload: WorkloadSpec, times: np.ndarray, node_names: list[str]
-) -> list[tuple[str, str, str, int, int, str | None]]:
+def _pod_slots(scenario: Scenario, workload: WorkloadSpec, times: np.ndarray, node_names: list[str]) -> list[PodSlot]:
     count = len(times)
     ns, wl = workload.namespace, workload.name
     if workload.kind == "Deployment":
@@ -103,12 +114,15 @@ def _pod_slots(
             rs = replicaset_name(scenario, workload, generation)
             for replica in range(workload.replicas):
                 pod = f"{rs}-{_suffix(scenario, 5, ns, wl, str(generation), str(replica))}"
-                slots.append((pod, "ReplicaSet", rs, start, stop, None))
+                slots.append(PodSlot(pod, "ReplicaSet", rs, start, stop))
         return slots
     if workload.kind == "StatefulSet":
-        return [(f"{wl}-{i}", "StatefulSet", wl, 0, count, None) for i in range(workload.replicas)]
+        return [PodSlot(f"{wl}-{i}", "StatefulSet", wl, 0, count) for i in range(workload.replicas)]
     if workload.kind == "DaemonSet":
-        return [(f"{wl}-{_suffix(scenario, 5, ns, wl, node)}", "DaemonSet", wl, 0, count, node) for node in node_names]
+        return [
+            PodSlot(f"{wl}-{_suffix(scenario, 5, ns, wl, node)}", "DaemonSet", wl, 0, count, node)
+            for node in node_names
+        ]
     # CronJob: one pod per scheduled run inside the window.
     step = scenario.step_s
     run_samples = max(1, workload.run_minutes * 60 // step)
@@ -118,7 +132,8 @@ def _pod_slots(
     while (scheduled := int(schedule.get_next(float))) <= int(times[-1]):
         start = int(np.searchsorted(times, scheduled))
         job = job_name(workload, scheduled)
-        slots.append((f"{job}-{_suffix(scenario, 5, ns, job)}", "Job", job, start, min(count, start + run_samples), None))
+        pod = f"{job}-{_suffix(scenario, 5, ns, job)}"
+        slots.append(PodSlot(pod, "Job", job, start, min(count, start + run_samples)))
     return slots
 
 
@@ -131,7 +146,8 @@ def _shape(pattern: UsagePattern, rng: np.random.Generator, times: np.ndarray, s
         # Peak mid-afternoon UTC, trough at night; weekends lighter.
         daily = 1.0 + 0.7 * np.sin(2 * math.pi * (hour - 9.0) / 24.0)
         weekend = np.where(((times // 86400) + 4) % 7 >= 5, 0.6, 1.0)
-        return np.clip(daily * weekend + noise, 0.02, None)
+        diurnal: np.ndarray = np.clip(daily * weekend + noise, 0.02, None)
+        return diurnal
     if pattern is UsagePattern.BURSTY:
         level = np.full(n, 0.6) + noise
         burst_len = max(1, 600 // step_s)
@@ -144,14 +160,14 @@ def _shape(pattern: UsagePattern, rng: np.random.Generator, times: np.ndarray, s
 
 
 def _container_history(
-    scenario: Scenario, workload: WorkloadSpec, pod: str, spec: ContainerSpec, times: np.ndarray, shape: np.ndarray
+    scenario: Scenario, workload: WorkloadSpec, pod: str, spec: ContainerSpec, *, window: np.ndarray, shape: np.ndarray
 ) -> ContainerHistory:
     rng = _rng(scenario, workload.namespace, pod, spec.name)
     if spec.trace is not None:
-        cpu_raw, memory = traces.resample(spec.trace, times)
+        cpu_raw, memory = traces.resample(spec.trace, window)
     else:
         cpu_raw = spec.cpu_usage_cores * shape
-        memory = spec.memory_usage_bytes * np.clip(1.0 + rng.normal(0.0, 0.02, len(times)), 0.5, None)
+        memory = spec.memory_usage_bytes * np.clip(1.0 + rng.normal(0.0, 0.02, len(window)), 0.5, None)
         if workload.pattern is UsagePattern.DIURNAL:
             memory = memory * (0.8 + 0.2 * shape / max(float(shape.mean()), 1e-9))
     cpu = cpu_raw if spec.cpu_limit_cores is None else np.minimum(cpu_raw, spec.cpu_limit_cores)
@@ -179,12 +195,22 @@ def _leak(base: np.ndarray, bytes_per_hour: int, limit_bytes: int, step_s: int) 
     return memory, kills
 
 
-def _pod_history(
-    scenario: Scenario, workload: WorkloadSpec, times: np.ndarray, name: str, node: str,
-    owner_kind: str, owner_name: str, start: int, stop: int,
-) -> PodHistory:
-    window = times[start:stop]
-    shape = _shape(workload.pattern, _rng(scenario, workload.namespace, name, "shape"), window, scenario.step_s)
-    containers = [_container_history(scenario, workload, name, spec, window, shape) for spec in workload.containers]
-    network = workload.network_bytes_per_s * (shape if workload.pattern is not UsagePattern.IDLE else np.zeros_like(shape))
-    return PodHistory(workload, name, node, owner_kind, owner_name, start, stop, containers, network)
+def _pod_history(scenario: Scenario, workload: WorkloadSpec, times: np.ndarray, slot: PodSlot, node: str) -> PodHistory:
+    window = times[slot.start : slot.stop]
+    shape = _shape(workload.pattern, _rng(scenario, workload.namespace, slot.name, "shape"), window, scenario.step_s)
+    containers = [
+        _container_history(scenario, workload, slot.name, spec, window=window, shape=shape)
+        for spec in workload.containers
+    ]
+    traffic = shape if workload.pattern is not UsagePattern.IDLE else np.zeros_like(shape)
+    return PodHistory(
+        workload,
+        slot.name,
+        node,
+        slot.owner_kind,
+        slot.owner_name,
+        slot.start,
+        slot.stop,
+        containers,
+        workload.network_bytes_per_s * traffic,
+    )

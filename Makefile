@@ -1,0 +1,113 @@
+# kcost — run `make help` for the targets. Every target installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := $(CURDIR)/.venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.9.11
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+export PATH := $(VENV)/bin:$(PATH)
+# Debian packages the local stack needs: Prometheus (with promtool) and PostgreSQL.
+APT_PACKAGES := prometheus postgresql
+PYTEST_FLAGS ?=
+
+##@ General
+
+.PHONY: help
+help: ## Show this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} \
+	  /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } \
+	  /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Setup
+
+.PHONY: install
+install: system-deps venv binaries ## Install everything: Debian packages, Python environment, Kubernetes binaries.
+
+.PHONY: system-deps
+system-deps: ## Install Prometheus and PostgreSQL from Debian when missing; check Go.
+	@missing=""; \
+	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  echo "==> installing Debian packages:$$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	else echo "==> Debian packages present: $(APT_PACKAGES)"; fi
+	@command -v go >/dev/null || { echo "error: the Go toolchain (go) is needed to build the Kubernetes binaries"; exit 1; }
+	@echo "==> $$(go version)"
+
+.PHONY: venv
+venv: $(VENV)/.installed ## Create the Python environment (.venv) from requirements.lock.
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@echo "==> Python environment in $(VENV)"
+	@[ -x $(PY) ] || python3 -m venv $(VENV)
+	@$(PY) -m pip --version >/dev/null 2>&1 || $(PY) -m ensurepip >/dev/null
+	@$(PY) -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	@VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q -r requirements.lock
+	@VIRTUAL_ENV=$(VENV) $(VENV)/bin/uv pip install -q --no-deps -e .
+	@touch $@
+
+.PHONY: lock
+lock: venv ## Re-resolve requirements.lock from pyproject.toml (after changing a pin).
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -p 3.11 --quiet --no-header -o requirements.lock
+
+.PHONY: binaries
+binaries: venv system-deps ## Build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok (cached in ~/.cache/kcost).
+	@$(PY) -c "from kcost.devcluster import binaries; binaries.ensure_built()"
+
+##@ Development
+
+.PHONY: lint
+lint: venv ## ruff, mypy --strict and the import-linter layer contracts.
+	ruff check kcost tests e2e bench
+	ruff format --check kcost tests e2e bench
+	mypy -p kcost -p tests -p e2e -p bench
+	lint-imports
+
+.PHONY: fmt
+fmt: venv ## Format and autofix with ruff.
+	ruff format kcost tests e2e bench
+	ruff check --fix kcost tests e2e bench
+
+.PHONY: test
+test: install ## Run every test: unit, then e2e against the real local stack.
+	pytest $(PYTEST_FLAGS) tests e2e
+
+.PHONY: test-unit
+test-unit: venv ## Run the fast tests only (no cluster).
+	pytest $(PYTEST_FLAGS) tests
+
+.PHONY: test-e2e
+test-e2e: install ## Run the tests against the real control plane, Prometheus and PostgreSQL.
+	pytest $(PYTEST_FLAGS) e2e
+
+##@ Local stack
+
+.PHONY: dev-cluster
+dev-cluster: install ## Start the local control plane and Prometheus (idempotent).
+	kcost dev-cluster up
+	@echo 'use it with: eval "$$(.venv/bin/kcost dev-cluster env)"'
+
+.PHONY: dev-cluster-down
+dev-cluster-down: venv ## Stop the local stack.
+	kcost dev-cluster down
+
+.PHONY: demo
+demo: install ## Bring up the local stack with the demo scenario (14 days of history).
+	kcost dev-cluster up --scenario demo
+	@echo; echo "==> the demo cluster:"; \
+	eval "$$(kcost dev-cluster env)"; kubectl get nodes -L node.kubernetes.io/instance-type,karpenter.sh/capacity-type; \
+	echo; kubectl get deployments,statefulsets,daemonsets,cronjobs -A -l kcost.dev/scenario=demo
+	@echo; echo 'explore it with: eval "$$(.venv/bin/kcost dev-cluster env)"; kubectl get pods -A'
+	@echo 'stop it with:     make demo-down'
+
+.PHONY: demo-down
+demo-down: venv ## Stop the demo stack.
+	kcost dev-cluster down
+
+##@ Benchmarks
+
+.PHONY: bench
+bench: install ## Run the benchmarks under bench/ and print their tables.
+	python bench/devcluster_start.py

@@ -1,0 +1,1 @@
+"""The kcost API (``optimizer.kcost.dev``): typed models shared by every layer."""

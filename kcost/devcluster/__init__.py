@@ -1,0 +1,1 @@
+"""The dev cluster: a real local control plane, Prometheus and PostgreSQL for demos and tests."""

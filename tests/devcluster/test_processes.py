@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+import socket
+import sys
+from pathlib import Path
+
+import pytest
+
+from kcost.devcluster import processes
+
+
+def test_stop_ends_the_whole_process_group(tmp_path: Path) -> None:
+    # A parent that starts a child which ignores SIGTERM: both must be gone after stop.
+    script = (
+        "import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)']); time.sleep(60)"
+    )
+    pid = processes.spawn("family", [sys.executable, "-c", script], tmp_path)
+    processes.wait_until(lambda: len(processes.group_members(pid)) == 2, what="child", timeout_s=10)
+    processes.stop(pid, timeout_s=1)
+    assert not processes.is_alive(pid)
+    assert processes.group_members(pid) == []
+
+
+def test_wait_until_reports_a_dead_process_with_its_log(tmp_path: Path) -> None:
+    pid = processes.spawn("crasher", [sys.executable, "-c", "print('bad flag --x'); raise SystemExit(3)"], tmp_path)
+    with pytest.raises(RuntimeError, match=r"(?s)crasher: the process exited while starting.*bad flag --x"):
+        processes.wait_until(lambda: False, what="crasher", timeout_s=10, pid=pid, log=tmp_path / "crasher.log")
+
+
+def test_wait_until_times_out() -> None:
+    with pytest.raises(TimeoutError, match="never: not ready"):
+        processes.wait_until(lambda: False, what="never", timeout_s=0.3)
+
+
+def test_port_is_free_sees_a_listener() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        assert not processes.port_is_free(sock.getsockname()[1])
+    assert processes.port_is_free(processes.free_port())
