@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 UV_VERSION := 0.9.11
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 export PATH := $(VENV)/bin:$(PATH)
+# `python -m …` would put the repository root first on sys.path, where the top-level
+# operator/ folder shadows the standard library's `operator` (see README, Layout).
+export PYTHONSAFEPATH := 1
 # Debian packages the local stack needs: Prometheus (with promtool) and PostgreSQL.
 APT_PACKAGES := prometheus postgresql
 PYTEST_FLAGS ?=
