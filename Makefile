@@ -68,6 +68,10 @@ lint: venv ## ruff, mypy --strict and the import-linter layer contracts.
 	mypy -p kcost -p tests -p e2e -p bench
 	lint-imports
 
+.PHONY: manifests
+manifests: venv ## Regenerate crds/ and helm/kcost/crds/ from the API models.
+	kcost manifests
+
 .PHONY: fmt
 fmt: venv ## Format and autofix with ruff.
 	ruff format kcost tests e2e bench

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import devcluster
+from kcost.cli import devcluster, manifests
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +17,7 @@ def cli() -> None:
 
 
 cli.add_command(devcluster.dev_cluster)
+cli.add_command(manifests.manifests)
 
 
 def main() -> None:

@@ -1,0 +1,210 @@
+"""OptimizationRecommendation: one proposed change with its evidence (namespaced, ``rec``).
+
+One live object per (workload, type) with a deterministic name (``recommendation_name``),
+so a re-run updates the pending proposal instead of piling up duplicates.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field
+
+from kcost.api.v1alpha1.common import ApiModel, Condition, CrdInfo, Duration, Quantity, Resource, conditions_field
+
+
+class RecommendationType(StrEnum):
+    RIGHT_SIZING = "right-sizing"
+    REPLICAS = "replicas"
+    IDLE_WORKLOAD = "idle-workload"
+    SPOT = "spot"
+    NODE_CONSOLIDATION = "node-consolidation"
+    STORAGE = "storage"
+
+
+class RiskLevel(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 0, "medium": 1, "high": 2}[self.value]
+
+
+class RecommendationPhase(StrEnum):
+    PROPOSED = "Proposed"
+    APPROVED = "Approved"
+    APPLYING = "Applying"
+    APPLIED = "Applied"
+    ROLLED_BACK = "RolledBack"
+    FAILED = "Failed"
+    REJECTED = "Rejected"
+    SUPERSEDED = "Superseded"
+    EXPIRED = "Expired"
+
+
+# A newer run may rewrite a recommendation only while nobody acted on it.
+OPEN_PHASES = frozenset({RecommendationPhase.PROPOSED, RecommendationPhase.SUPERSEDED, RecommendationPhase.EXPIRED})
+TARGET_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Rollout")
+
+
+class TargetRef(ApiModel):
+    api_version: str = Field(pattern=r"^([a-z0-9.-]+/)?v[0-9]+((alpha|beta)[0-9]+)?$", description="e.g. apps/v1")
+    kind: str = Field(json_schema_extra={"enum": list(TARGET_KINDS)}, description="the workload kind")
+    name: str = Field(min_length=1, max_length=253, description="the workload, in the recommendation's namespace")
+
+
+class ResourceValues(ApiModel):
+    cpu: Quantity | None = Field(None, description="CPU, e.g. 250m")
+    memory: Quantity | None = Field(None, description="memory, e.g. 512Mi")
+
+
+class ContainerResources(ApiModel):
+    name: str = Field(description="container name")
+    requests: ResourceValues | None = None
+    limits: ResourceValues | None = None
+
+
+class WorkloadShape(ApiModel):
+    """What a workload asks for: per container resources and replicas."""
+
+    containers: list[ContainerResources] = Field(
+        default_factory=list,
+        max_length=64,
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    replicas: int | None = Field(None, ge=0, description="desired replicas (0 scales to zero)")
+
+
+class UsageStats(ApiModel):
+    """Percentiles and peak of one resource over the window (cores, or bytes)."""
+
+    p50: float | None = Field(None, ge=0)
+    p90: float | None = Field(None, ge=0)
+    p95: float | None = Field(None, ge=0)
+    p99: float | None = Field(None, ge=0)
+    max: float | None = Field(None, ge=0)
+
+
+class ContainerEvidence(ApiModel):
+    name: str
+    cpu_cores: UsageStats | None = None
+    memory_bytes: UsageStats | None = None
+    oom_events: int = Field(0, ge=0, description="OOM kills seen in the window")
+    cpu_throttled_percent: float | None = Field(None, ge=0, le=100)
+
+
+class Evidence(ApiModel):
+    window: Duration | None = Field(None, description="the window the numbers cover, e.g. 14d")
+    window_start: datetime.datetime | None = None
+    window_end: datetime.datetime | None = None
+    sample_count: int = Field(0, ge=0, description="samples behind the numbers")
+    method: str = Field(description="the strategy and its settings, e.g. kcost(p95+15%, half-life 48h)")
+    containers: list[ContainerEvidence] = Field(default_factory=list, max_length=64)
+    network_bytes_per_second: float | None = Field(None, ge=0, description="traffic, for idle workloads")
+    usage_sparkline: list[float] = Field(default_factory=list, max_length=64, description="daily CPU use, cores")
+    notes: list[str] = Field(default_factory=list, max_length=20)
+
+
+class AnalysisRef(ApiModel):
+    name: str = Field(description="the Analysis that produced this")
+    run_id: str = Field(description="its run")
+    analyzer: str = Field(description="the analyzer that produced this")
+
+
+class Approval(ApiModel):
+    """Set by a user (``approved``); ``approvedBy``/``approvedAt`` are stamped by the webhook, never trusted."""
+
+    approved: bool = Field(False, description="true to apply the change")
+    rejected: bool = Field(False, description="true to dismiss it")
+    approved_by: str | None = Field(None, description="stamped from the requesting user")
+    approved_at: datetime.datetime | None = Field(None, description="stamped when approved")
+    reason: str | None = Field(None, max_length=1024)
+
+
+class OptimizationRecommendationSpec(ApiModel):
+    target_ref: TargetRef = Field(description="the workload to change")
+    type: RecommendationType = Field(description="what kind of change")
+    changes: WorkloadShape = Field(description="the proposed values")
+    current: WorkloadShape = Field(description="the values they replace")
+    estimated_monthly_savings: float = Field(ge=0, description="estimated savings per month, in the profile's currency")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    confidence: float = Field(ge=0, le=1, description="0 to 1: how sure kcost is")
+    risk_level: RiskLevel = Field(description="low, medium or high")
+    evidence: Evidence = Field(description="what the numbers rest on")
+    analysis_ref: AnalysisRef | None = Field(None, description="which run produced it")
+    approval: Approval = Field(default_factory=Approval)
+
+
+class RolloutObservation(ApiModel):
+    time: datetime.datetime
+    step: int = Field(ge=0)
+    healthy: bool
+    message: str = ""
+
+
+class RolloutStatus(ApiModel):
+    step: int = Field(0, ge=0, description="current canary step")
+    canary_name: str | None = None
+    started_at: datetime.datetime | None = None
+    step_started_at: datetime.datetime | None = None
+    observations: list[RolloutObservation] = Field(default_factory=list, max_length=50)
+
+
+class OptimizationRecommendationStatus(ApiModel):
+    observed_generation: int | None = Field(None, ge=0)
+    phase: RecommendationPhase | None = None
+    rollout: RolloutStatus | None = None
+    previous: dict[str, Any] | None = Field(
+        None,
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+        description="the exact spec needed to roll back",
+    )
+    applied_at: datetime.datetime | None = None
+    realized_monthly_savings: float | None = Field(None, description="measured after the change")
+    last_seen_run_id: str | None = Field(None, description="the latest run that still proposed this")
+    conditions: list[Condition] = conditions_field("Ready, and what the rollout reports")
+
+
+class OptimizationRecommendation(Resource):
+    crd: ClassVar[CrdInfo] = CrdInfo(
+        kind="OptimizationRecommendation",
+        plural="optimizationrecommendations",
+        singular="optimizationrecommendation",
+        short_names=["rec"],
+        scope="Namespaced",
+        printer_columns=[
+            {"name": "Target", "type": "string", "jsonPath": ".spec.targetRef.name"},
+            {"name": "Kind", "type": "string", "jsonPath": ".spec.targetRef.kind", "priority": 1},
+            {"name": "Type", "type": "string", "jsonPath": ".spec.type"},
+            {
+                "name": "Savings",
+                "type": "number",
+                "jsonPath": ".spec.estimatedMonthlySavings",
+                "description": "per month",
+            },
+            {"name": "Confidence", "type": "number", "jsonPath": ".spec.confidence"},
+            {"name": "Risk", "type": "string", "jsonPath": ".spec.riskLevel"},
+            {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+        ],
+    )
+    kind: str = "OptimizationRecommendation"
+    spec: OptimizationRecommendationSpec
+    status: OptimizationRecommendationStatus = Field(default_factory=OptimizationRecommendationStatus)
+
+
+def recommendation_name(kind: str, workload: str, recommendation_type: str) -> str:
+    """Deterministic object name for (workload, type): ``deployment-web-right-sizing``.
+
+    Long names are cut and keep a hash of the whole, so two workloads never share one.
+    """
+    name = f"{kind}-{workload}-{recommendation_type}".lower()
+    if len(name) <= 63:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[:54].rstrip('-.')}-{digest}"
