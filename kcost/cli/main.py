@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import devcluster, manifests
+from kcost.cli import devcluster, manifests, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -18,6 +18,8 @@ def cli() -> None:
 
 cli.add_command(devcluster.dev_cluster)
 cli.add_command(manifests.manifests)
+cli.add_command(run.operator)
+cli.add_command(run.analyzer)
 
 
 def main() -> None:

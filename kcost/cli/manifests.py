@@ -20,8 +20,13 @@ def render() -> dict[str, str]:
 
 
 @click.command("manifests")
-@click.option("--out", "targets", multiple=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Folder to write into (repeatable) [default: crds/ and helm/kcost/crds/].")
+@click.option(
+    "--out",
+    "targets",
+    multiple=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder to write into (repeatable) [default: crds/ and helm/kcost/crds/].",
+)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if a folder is out of date.")
 def manifests(targets: tuple[Path, ...], check: bool) -> None:
     """Generate the CRD manifests from the pydantic models."""
@@ -42,4 +47,7 @@ def manifests(targets: tuple[Path, ...], check: bool) -> None:
                 (folder / extra).unlink()
     if check and stale:
         raise click.ClickException(f"out of date (run `make manifests`): {', '.join(stale)}")
-    click.echo(f"{'checked' if check else 'wrote'} {len(rendered)} CRDs" + (f"; updated {len(stale)} files" if stale and not check else ""))
+    click.echo(
+        f"{'checked' if check else 'wrote'} {len(rendered)} CRDs"
+        + (f"; updated {len(stale)} files" if stale and not check else "")
+    )

@@ -99,13 +99,13 @@ class AnalysisSpec(ApiModel):
 class AnalyzerStatus(ApiModel):
     """One analyzer's part of the status; only that analyzer writes it (its own field manager)."""
 
-    phase: AnalyzerPhase = Field(AnalyzerPhase.PENDING)
+    phase: AnalyzerPhase = Field(AnalyzerPhase.PENDING, description="Pending, Running, Succeeded or Failed")
     run_id: str | None = Field(None, description="the run this section belongs to")
     claimed_by: str | None = Field(None, description="the analyzer instance working on it")
     heartbeat_time: datetime.datetime | None = Field(None, description="last sign of life of the claimant")
-    started_at: datetime.datetime | None = None
-    finished_at: datetime.datetime | None = None
-    duration_seconds: float | None = Field(None, ge=0)
+    started_at: datetime.datetime | None = Field(None, description="when it claimed the run")
+    finished_at: datetime.datetime | None = Field(None, description="when it reported")
+    duration_seconds: float | None = Field(None, ge=0, description="how long it worked")
     workloads: int | None = Field(None, ge=0, description="workloads analyzed")
     recommendations: int | None = Field(None, ge=0, description="recommendations made or updated")
     monthly_savings: float | None = Field(None, ge=0, description="their estimated savings per month")
@@ -117,39 +117,45 @@ class AnalyzerStatus(ApiModel):
 
 
 class Progress(ApiModel):
-    workloads_total: int = Field(0, ge=0)
-    workloads_done: int = Field(0, ge=0)
+    """How far the run is."""
+
+    workloads_total: int = Field(0, ge=0, description="workloads the analyzers reported so far")
+    workloads_done: int = Field(0, ge=0, description="of those, the ones whose analyzer finished")
 
 
 class Summary(ApiModel):
-    current_monthly_cost: float | None = Field(None, ge=0)
-    optimized_monthly_cost: float | None = Field(None, ge=0)
-    potential_monthly_savings: float = Field(0, ge=0)
-    recommendations: int = Field(0, ge=0)
-    recommendations_by_type: dict[str, int] = Field(default_factory=dict)
-    savings_by_type: dict[str, float] = Field(default_factory=dict)
+    """What the run found, from the recommendations it made."""
+
+    current_monthly_cost: float | None = Field(None, ge=0, description="monthly cost of the scope today")
+    optimized_monthly_cost: float | None = Field(None, ge=0, description="after every recommendation")
+    potential_monthly_savings: float = Field(0, ge=0, description="sum of the recommendations' savings")
+    recommendations: int = Field(0, ge=0, description="recommendations made or confirmed by this run")
+    recommendations_by_type: dict[str, int] = Field(default_factory=dict, description="their count by type")
+    savings_by_type: dict[str, float] = Field(default_factory=dict, description="their savings by type")
 
 
 class PastRun(ApiModel):
-    run_id: str
-    phase: AnalysisPhase
-    finished_at: datetime.datetime | None = None
-    potential_monthly_savings: float = Field(0, ge=0)
-    reason: str | None = None
+    """A finished run, kept for the record."""
+
+    run_id: str = Field(description="its id")
+    phase: AnalysisPhase = Field(description="how it ended")
+    finished_at: datetime.datetime | None = Field(None, description="when it ended")
+    potential_monthly_savings: float = Field(0, ge=0, description="what it found")
+    reason: str | None = Field(None, description="the Ready reason it ended with")
 
 
 class AnalysisStatus(ApiModel):
-    observed_generation: int | None = Field(None, ge=0)
-    phase: AnalysisPhase | None = None
+    observed_generation: int | None = Field(None, ge=0, description="the generation the current run started from")
+    phase: AnalysisPhase | None = Field(None, description="Pending, Running, Succeeded or Failed")
     run_id: str | None = Field(None, description="identifies the current run; frozen while it runs")
     window_start: datetime.datetime | None = Field(None, description="every analyzer reads metrics from here…")
     window_end: datetime.datetime | None = Field(None, description="…to here")
-    started_at: datetime.datetime | None = None
-    finished_at: datetime.datetime | None = None
+    started_at: datetime.datetime | None = Field(None, description="when the current run started")
+    finished_at: datetime.datetime | None = Field(None, description="when it ended")
     next_run_at: datetime.datetime | None = Field(None, description="with a schedule: when the next run starts")
-    progress: Progress | None = None
+    progress: Progress | None = Field(None, description="workloads analyzed so far")
     analyzers: dict[str, AnalyzerStatus] = Field(default_factory=dict, description="one section per analyzer")
-    summary: Summary | None = None
+    summary: Summary | None = Field(None, description="what the last finished run found")
     past_runs: list[PastRun] = Field(default_factory=list, max_length=10, description="the latest finished runs")
     conditions: list[Condition] = conditions_field("<Analyzer>Complete for each analyzer, and Ready")
 

@@ -46,16 +46,22 @@ class AutoApprove(ApiModel):
 
 
 class ExcludedWorkload(ApiModel):
+    """A workload kcost must never change."""
+
     kind: str = Field(description="e.g. Deployment")
-    name: str
-    namespace: str
+    name: str = Field(description="its name")
+    namespace: str = Field(description="its namespace")
 
 
 class Constraints(ApiModel):
+    """Limits every change must respect."""
+
     min_cpu: Quantity | None = Field(None, description="no container gets a CPU request below this")
     min_memory: Quantity | None = Field(None, description="no container gets a memory request below this")
     max_reduction_percent: float = Field(50, gt=0, le=100, description="no single change cuts a value by more")
-    excluded_workloads: list[ExcludedWorkload] = Field(default_factory=list, max_length=500)
+    excluded_workloads: list[ExcludedWorkload] = Field(
+        default_factory=list, max_length=500, description="never changed"
+    )
 
 
 class CanaryStep(ApiModel):
@@ -85,10 +91,12 @@ class PromQLCheck(ApiModel):
 
 
 class HealthChecks(ApiModel):
+    """What decides that a rollout step is healthy."""
+
     readiness: bool = Field(True, description="every pod on the new values must be Ready")
     max_restarts: int = Field(0, ge=0, description="container restarts tolerated per step")
     oom_killed: bool = Field(True, description="any OOMKilled fails the step")
-    promql: list[PromQLCheck] = Field(default_factory=list, max_length=10)
+    promql: list[PromQLCheck] = Field(default_factory=list, max_length=10, description="extra checks in PromQL")
 
 
 def _steps_rule() -> str:
@@ -103,9 +111,11 @@ def _steps_rule() -> str:
 
 
 class RolloutStrategy(ApiModel):
+    """How an approved change reaches the workload."""
+
     model_config = validations(cel(_steps_rule(), "canary steps must increase and end at 100%", ".steps"))
 
-    type: RolloutType = Field(RolloutType.CANARY)
+    type: RolloutType = Field(RolloutType.CANARY, description="canary (steps below) or all-at-once")
     steps: list[CanaryStep] = Field(
         default_factory=lambda: [
             CanaryStep(replicas="20%", duration="5m"),
@@ -115,7 +125,7 @@ class RolloutStrategy(ApiModel):
         max_length=MAX_CANARY_STEPS,
         description="canary steps, increasing to 100%",
     )
-    health_checks: HealthChecks = Field(default_factory=HealthChecks)
+    health_checks: HealthChecks = Field(default_factory=HealthChecks, description="watched during every step")
 
     @model_validator(mode="after")
     def _steps_increase_to_100(self) -> Self:
@@ -140,22 +150,26 @@ class OptimizationPolicySpec(ApiModel):
         PolicyMode.RECOMMEND, description="recommend only, apply approved changes, or publish patches"
     )
     auto_approve: AutoApprove | None = Field(None, description="what is approved without a person (auto-apply)")
-    constraints: Constraints = Field(default_factory=Constraints)
-    rollout_strategy: RolloutStrategy = Field(default_factory=RolloutStrategy)
-    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list, max_length=20)
+    constraints: Constraints = Field(default_factory=Constraints, description="limits every change respects")
+    rollout_strategy: RolloutStrategy = Field(default_factory=RolloutStrategy, description="how changes are rolled out")
+    maintenance_windows: list[MaintenanceWindow] = Field(
+        default_factory=list, max_length=20, description="changes start only inside one; none means any time"
+    )
     cooldown: Duration = Field("24h", description="at least this long between two changes of one workload")
 
 
 class PolicyCounts(ApiModel):
-    approved: int = Field(0, ge=0)
-    applied: int = Field(0, ge=0)
-    rolled_back: int = Field(0, ge=0)
+    """Recommendations this policy covered, by outcome."""
+
+    approved: int = Field(0, ge=0, description="approved")
+    applied: int = Field(0, ge=0, description="applied")
+    rolled_back: int = Field(0, ge=0, description="rolled back")
 
 
 class OptimizationPolicyStatus(ApiModel):
-    observed_generation: int | None = Field(None, ge=0)
-    matched_namespaces: list[str] = Field(default_factory=list)
-    counts: PolicyCounts | None = None
+    observed_generation: int | None = Field(None, ge=0, description="the generation this status was computed from")
+    matched_namespaces: list[str] = Field(default_factory=list, description="namespaces the policy covers now")
+    counts: PolicyCounts | None = Field(None, description="outcomes so far")
     conditions: list[Condition] = conditions_field("Ready")
 
 

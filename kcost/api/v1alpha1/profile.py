@@ -156,32 +156,38 @@ class NodeTypePrice(ApiModel):
 
 
 class CostBreakdown(ApiModel):
-    cpu: float = Field(0, ge=0)
-    memory: float = Field(0, ge=0)
-    gpu: float = Field(0, ge=0)
-    storage: float = Field(0, ge=0)
-    network: float = Field(0, ge=0)
+    """Cost by resource, in the profile's currency."""
+
+    cpu: float = Field(0, ge=0, description="CPU allocated to workloads")
+    memory: float = Field(0, ge=0, description="memory allocated to workloads")
+    gpu: float = Field(0, ge=0, description="GPUs allocated to workloads")
+    storage: float = Field(0, ge=0, description="persistent volumes")
+    network: float = Field(0, ge=0, description="egress")
     idle: float = Field(0, ge=0, description="node cost not allocated to any workload")
-    total: float = Field(0, ge=0)
+    total: float = Field(0, ge=0, description="everything: allocated plus idle")
 
 
 class NamespaceCost(ApiModel):
-    namespace: str
-    monthly_cost: float = Field(ge=0)
+    """One namespace's share of the cost."""
+
+    namespace: str = Field(description="the namespace")
+    monthly_cost: float = Field(ge=0, description="its cost per month")
 
 
 class ClusterCostProfileStatus(ApiModel):
-    observed_generation: int | None = Field(None, ge=0)
+    observed_generation: int | None = Field(None, ge=0, description="the generation this status was computed from")
     nodes: list[NodeTypePrice] = Field(
         default_factory=list, description="node inventory priced by type and capacity type"
     )
     hourly_cost: CostBreakdown | None = Field(None, description="cluster cost per hour by resource")
     monthly_cost: CostBreakdown | None = Field(None, description="cluster cost per month (730 h) by resource")
-    top_namespaces: list[NamespaceCost] = Field(default_factory=list, max_length=20)
-    currency: str | None = None
+    top_namespaces: list[NamespaceCost] = Field(
+        default_factory=list, max_length=20, description="the costliest namespaces"
+    )
+    currency: str | None = Field(None, description="currency of every figure here")
     prices_as_of: datetime.datetime | None = Field(None, description="age of the oldest price in use")
-    month_to_date_cost: float | None = Field(None, ge=0)
-    projected_monthly_cost: float | None = Field(None, ge=0)
+    month_to_date_cost: float | None = Field(None, ge=0, description="cost since the first of the month")
+    projected_monthly_cost: float | None = Field(None, ge=0, description="month-to-date plus the projection to its end")
     conditions: list[Condition] = conditions_field("PricingReady, MetricsReady, Ready")
 
 

@@ -64,9 +64,11 @@ class ResourceValues(ApiModel):
 
 
 class ContainerResources(ApiModel):
+    """One container's requests and limits."""
+
     name: str = Field(description="container name")
-    requests: ResourceValues | None = None
-    limits: ResourceValues | None = None
+    requests: ResourceValues | None = Field(None, description="resource requests")
+    limits: ResourceValues | None = Field(None, description="resource limits")
 
 
 class WorkloadShape(ApiModel):
@@ -75,6 +77,7 @@ class WorkloadShape(ApiModel):
     containers: list[ContainerResources] = Field(
         default_factory=list,
         max_length=64,
+        description="per container values",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
     replicas: int | None = Field(None, ge=0, description="desired replicas (0 scales to zero)")
@@ -83,31 +86,33 @@ class WorkloadShape(ApiModel):
 class UsageStats(ApiModel):
     """Percentiles and peak of one resource over the window (cores, or bytes)."""
 
-    p50: float | None = Field(None, ge=0)
-    p90: float | None = Field(None, ge=0)
-    p95: float | None = Field(None, ge=0)
-    p99: float | None = Field(None, ge=0)
-    max: float | None = Field(None, ge=0)
+    p50: float | None = Field(None, ge=0, description="median")
+    p90: float | None = Field(None, ge=0, description="90th percentile")
+    p95: float | None = Field(None, ge=0, description="95th percentile")
+    p99: float | None = Field(None, ge=0, description="99th percentile")
+    max: float | None = Field(None, ge=0, description="peak")
 
 
 class ContainerEvidence(ApiModel):
-    name: str
-    cpu_cores: UsageStats | None = None
-    memory_bytes: UsageStats | None = None
+    """Usage of one container over the window."""
+
+    name: str = Field(description="container name")
+    cpu_cores: UsageStats | None = Field(None, description="CPU use in cores")
+    memory_bytes: UsageStats | None = Field(None, description="working set in bytes")
     oom_events: int = Field(0, ge=0, description="OOM kills seen in the window")
-    cpu_throttled_percent: float | None = Field(None, ge=0, le=100)
+    cpu_throttled_percent: float | None = Field(None, ge=0, le=100, description="share of CFS periods throttled")
 
 
 class Evidence(ApiModel):
     window: Duration | None = Field(None, description="the window the numbers cover, e.g. 14d")
-    window_start: datetime.datetime | None = None
-    window_end: datetime.datetime | None = None
+    window_start: datetime.datetime | None = Field(None, description="first sample time")
+    window_end: datetime.datetime | None = Field(None, description="last sample time")
     sample_count: int = Field(0, ge=0, description="samples behind the numbers")
     method: str = Field(description="the strategy and its settings, e.g. kcost(p95+15%, half-life 48h)")
-    containers: list[ContainerEvidence] = Field(default_factory=list, max_length=64)
+    containers: list[ContainerEvidence] = Field(default_factory=list, max_length=64, description="per container usage")
     network_bytes_per_second: float | None = Field(None, ge=0, description="traffic, for idle workloads")
     usage_sparkline: list[float] = Field(default_factory=list, max_length=64, description="daily CPU use, cores")
-    notes: list[str] = Field(default_factory=list, max_length=20)
+    notes: list[str] = Field(default_factory=list, max_length=20, description="caveats worth reading")
 
 
 class AnalysisRef(ApiModel):
@@ -123,7 +128,7 @@ class Approval(ApiModel):
     rejected: bool = Field(False, description="true to dismiss it")
     approved_by: str | None = Field(None, description="stamped from the requesting user")
     approved_at: datetime.datetime | None = Field(None, description="stamped when approved")
-    reason: str | None = Field(None, max_length=1024)
+    reason: str | None = Field(None, max_length=1024, description="why it was approved or rejected")
 
 
 class OptimizationRecommendationSpec(ApiModel):
@@ -132,7 +137,7 @@ class OptimizationRecommendationSpec(ApiModel):
     changes: WorkloadShape = Field(description="the proposed values")
     current: WorkloadShape = Field(description="the values they replace")
     estimated_monthly_savings: float = Field(ge=0, description="estimated savings per month, in the profile's currency")
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency of the savings")
     confidence: float = Field(ge=0, le=1, description="0 to 1: how sure kcost is")
     risk_level: RiskLevel = Field(description="low, medium or high")
     evidence: Evidence = Field(description="what the numbers rest on")
@@ -141,30 +146,36 @@ class OptimizationRecommendationSpec(ApiModel):
 
 
 class RolloutObservation(ApiModel):
-    time: datetime.datetime
-    step: int = Field(ge=0)
-    healthy: bool
-    message: str = ""
+    """One health check during a rollout."""
+
+    time: datetime.datetime = Field(description="when it was checked")
+    step: int = Field(ge=0, description="the canary step")
+    healthy: bool = Field(description="whether every check passed")
+    message: str = Field("", description="what was seen")
 
 
 class RolloutStatus(ApiModel):
+    """Where an approved change's rollout is; kept here so a restarted operator resumes it."""
+
     step: int = Field(0, ge=0, description="current canary step")
-    canary_name: str | None = None
-    started_at: datetime.datetime | None = None
-    step_started_at: datetime.datetime | None = None
-    observations: list[RolloutObservation] = Field(default_factory=list, max_length=50)
+    canary_name: str | None = Field(None, description="the canary workload, if one was made")
+    started_at: datetime.datetime | None = Field(None, description="when the rollout started")
+    step_started_at: datetime.datetime | None = Field(None, description="when the current step started")
+    observations: list[RolloutObservation] = Field(
+        default_factory=list, max_length=50, description="health seen so far"
+    )
 
 
 class OptimizationRecommendationStatus(ApiModel):
-    observed_generation: int | None = Field(None, ge=0)
-    phase: RecommendationPhase | None = None
-    rollout: RolloutStatus | None = None
+    observed_generation: int | None = Field(None, ge=0, description="the generation the phase was set from")
+    phase: RecommendationPhase | None = Field(None, description="where the recommendation is in its lifecycle")
+    rollout: RolloutStatus | None = Field(None, description="the rollout of an approved change")
     previous: dict[str, Any] | None = Field(
         None,
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
         description="the exact spec needed to roll back",
     )
-    applied_at: datetime.datetime | None = None
+    applied_at: datetime.datetime | None = Field(None, description="when the change was promoted")
     realized_monthly_savings: float | None = Field(None, description="measured after the change")
     last_seen_run_id: str | None = Field(None, description="the latest run that still proposed this")
     conditions: list[Condition] = conditions_field("Ready, and what the rollout reports")

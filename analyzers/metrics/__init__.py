@@ -1,0 +1,1 @@
+"""Loading metrics: the Prometheus client and the queries analyzers share."""

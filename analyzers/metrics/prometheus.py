@@ -1,0 +1,138 @@
+"""An async Prometheus HTTP API client: auth and TLS from Secrets, timeouts, retries with backoff.
+
+Thanos, Mimir and VictoriaMetrics speak the same API. Credentials are passed in
+already read (see ``credentials_from_secrets``) and never logged: errors carry the
+URL and the query, never headers.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from kcost.api.v1alpha1.profile import PrometheusSpec
+from kcost.kube.client import KubeClient
+
+
+class PrometheusError(Exception):
+    """The query could not be answered; the message says which Prometheus and why."""
+
+
+class PrometheusUnavailable(PrometheusError):  # noqa: N818 - reads as the condition it names
+    """Network error, timeout or 5xx: worth retrying later."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    bearer_token: str | None = None
+    basic_auth: tuple[str, str] | None = None
+    ca_pem: str | None = None
+    insecure_skip_verify: bool = False
+
+    def __repr__(self) -> str:  # never print secrets, even by accident
+        return "Credentials(<redacted>)"
+
+
+async def credentials_from_secrets(kube: KubeClient, spec: PrometheusSpec, default_namespace: str) -> Credentials:
+    """Read the Secrets a profile points at."""
+
+    async def read(ref: Any) -> str | None:
+        if ref is None:
+            return None
+        namespace = ref.namespace or default_namespace
+        secret = await kube.core.read_namespaced_secret(ref.name, namespace)
+        data = (secret.data or {}).get(ref.key)
+        if data is None:
+            raise PrometheusError(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
+        return base64.b64decode(data).decode()
+
+    basic = await read(spec.basic_auth_secret_ref)
+    user, _, password = (basic or "").partition(":")
+    return Credentials(
+        bearer_token=await read(spec.bearer_token_secret_ref),
+        basic_auth=(user, password) if basic else None,
+        ca_pem=await read(spec.ca_secret_ref),
+        insecure_skip_verify=spec.insecure_skip_verify,
+    )
+
+
+@dataclass
+class PrometheusClient:
+    """One Prometheus; count of queries kept for benchmarks (``queries``)."""
+
+    url: str
+    timeout_s: float = 60.0
+    credentials: Credentials = field(default_factory=Credentials)
+    attempts: int = 3
+    queries: int = 0
+
+    def _headers(self) -> dict[str, str]:
+        if self.credentials.bearer_token:
+            return {"Authorization": f"Bearer {self.credentials.bearer_token}"}
+        return {}
+
+    def _ssl(self) -> ssl.SSLContext | bool:
+        if self.credentials.insecure_skip_verify:
+            return False
+        if self.credentials.ca_pem:
+            return ssl.create_default_context(cadata=self.credentials.ca_pem)
+        return True
+
+    async def _get(self, path: str, params: dict[str, str]) -> Any:
+        auth = aiohttp.BasicAuth(*self.credentials.basic_auth) if self.credentials.basic_auth else None
+        timeout = aiohttp.ClientTimeout(total=self.timeout_s)
+        url = self.url.rstrip("/") + path
+        self.queries += 1
+        async with aiohttp.ClientSession(timeout=timeout, headers=self._headers(), auth=auth) as session:
+            try:
+                async with session.get(url, params=params, ssl=self._ssl()) as response:
+                    if response.status >= 500 or response.status == 429:
+                        raise PrometheusUnavailable(f"{url}: HTTP {response.status}")
+                    try:
+                        body = await response.json(content_type=None)
+                    except ValueError:
+                        raise PrometheusError(f"{url}: HTTP {response.status}, not a Prometheus API answer") from None
+            except (aiohttp.ClientError, TimeoutError) as error:
+                raise PrometheusUnavailable(f"{url}: {type(error).__name__}: {error or 'timed out'}") from None
+        if not isinstance(body, dict) or body.get("status") != "success":
+            detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
+            raise PrometheusError(f"{url} refused {params.get('query', '')!r}: {detail}")
+        return body["data"]
+
+    async def _retrying(self, path: str, params: dict[str, str]) -> Any:
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=0.5, max=8),
+            retry=retry_if_exception_type(PrometheusUnavailable),
+            reraise=True,
+        ):
+            with attempt:
+                return await self._get(path, params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def query(self, promql: str, at_s: float | None = None) -> list[dict[str, Any]]:
+        """An instant query: the result vector (``metric`` labels and ``value``)."""
+        params = {"query": promql}
+        if at_s is not None:
+            params["time"] = f"{at_s:.3f}"
+        data = await self._retrying("/api/v1/query", params)
+        return list(data.get("result", []))
+
+    async def query_range(self, promql: str, start_s: float, end_s: float, step_s: float) -> list[dict[str, Any]]:
+        params = {"query": promql, "start": f"{start_s:.3f}", "end": f"{end_s:.3f}", "step": f"{step_s:g}"}
+        data = await self._retrying("/api/v1/query_range", params)
+        return list(data.get("result", []))
+
+    async def scalar(self, promql: str, at_s: float | None = None) -> float | None:
+        """The single value of an instant query; None for no series; NaN is None too."""
+        result = await self.query(promql, at_s)
+        if not result:
+            return None
+        value = float(result[0]["value"][1])
+        return None if math.isnan(value) else value

@@ -1,0 +1,90 @@
+"""Run one analyzer as its own process: find work, claim it, execute, repeat.
+
+The loop polls the Analysis list (a handful of cluster-scoped objects) every
+``poll_interval``; an Analysis is worked on by at most one instance at a time, and
+an instance that dies mid-run is replaced once its heartbeat is older than
+``stale_after``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from kcost.analyzers import contract
+from kcost.api.v1alpha1.analysis import Analysis
+from kcost.kube.client import KubeClient
+
+log = logging.getLogger("kcost.analyzers.runtime")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    poll_interval: datetime.timedelta = datetime.timedelta(seconds=2)
+    heartbeat_every: datetime.timedelta = datetime.timedelta(seconds=10)
+    stale_after: datetime.timedelta = datetime.timedelta(seconds=60)
+
+    @classmethod
+    def from_env(cls) -> RuntimeSettings:
+        """``KCOST_ANALYZER_POLL_SECONDS``, ``…_HEARTBEAT_SECONDS``, ``…_STALE_SECONDS``."""
+
+        def seconds(name: str, default: datetime.timedelta) -> datetime.timedelta:
+            value = os.environ.get(f"KCOST_ANALYZER_{name}_SECONDS")
+            return datetime.timedelta(seconds=float(value)) if value else default
+
+        defaults = cls()
+        return cls(
+            poll_interval=seconds("POLL", defaults.poll_interval),
+            heartbeat_every=seconds("HEARTBEAT", defaults.heartbeat_every),
+            stale_after=seconds("STALE", defaults.stale_after),
+        )
+
+
+def instance_id() -> str:
+    """Who claims: the Pod's name (or host) plus a random part, unique per process."""
+    return f"{os.environ.get('POD_NAME') or socket.gethostname()}-{uuid.uuid4().hex[:6]}"
+
+
+async def serve_once(
+    kube: KubeClient, analyzer: contract.Analyzer[Any], instance: str, settings: RuntimeSettings
+) -> int:
+    """One pass over the Analyses; returns how many runs this instance executed."""
+    executed = 0
+    now = datetime.datetime.now(datetime.UTC)
+    for body in await kube.list_objects(Analysis):
+        try:
+            analysis = Analysis.model_validate(body)
+        except Exception:  # noqa: BLE001 - the operator reports invalid objects; skip them here
+            continue
+        if not contract.needs_work(analysis, analyzer.name, now, settings.stale_after):
+            continue
+        claimed = await contract.claim(kube, analysis, analyzer.name, instance)
+        if claimed is None:
+            log.info("Analysis %s: another instance claimed %s first", analysis.name, analyzer.name)
+            continue
+        log.info("Analysis %s run %s: %s claimed by %s", analysis.name, claimed.status.run_id, analyzer.name, instance)
+        phase = await contract.execute(kube, analyzer, claimed, instance, heartbeat_every=settings.heartbeat_every)
+        log.info("Analysis %s run %s: %s finished: %s", analysis.name, claimed.status.run_id, analyzer.name, phase)
+        executed += 1
+    return executed
+
+
+async def serve(kube: KubeClient, analyzer: contract.Analyzer[Any], settings: RuntimeSettings | None = None) -> None:
+    """Work forever (until cancelled)."""
+    settings = settings or RuntimeSettings.from_env()
+    instance = instance_id()
+    log.info("analyzer %s started as %s", analyzer.name, instance)
+    while True:
+        try:
+            await serve_once(kube, analyzer, instance, settings)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - an API hiccup must not end the process
+            log.warning("analyzer %s: pass failed; retrying", analyzer.name, exc_info=True)
+        await asyncio.sleep(settings.poll_interval.total_seconds())

@@ -1,0 +1,59 @@
+"""``kcost operator``, ``kcost analyzer``: the long-running processes.
+
+This is the one CLI module allowed to import the operator and the analyzers: it
+starts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+
+import click
+
+
+def _logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+@click.command("operator")
+@click.option("-v", "--verbose", is_flag=True)
+def operator(verbose: bool) -> None:
+    """Run the kcost operator (reconciles the four kinds) against $KUBECONFIG or in-cluster."""
+    _logging(verbose)
+    from kcost.operator import main
+
+    asyncio.run(main.run())
+
+
+@click.command("analyzer")
+@click.argument("name", required=False)
+@click.option("--plugin", default=None, metavar="MODULE:CLASS", help="Load the analyzer from here instead of by name.")
+@click.option("-v", "--verbose", is_flag=True)
+def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
+    """Run one analyzer as its own process: it works on every Running Analysis that enables it.
+
+    \b
+    Examples:
+      kcost analyzer rightsizing
+      kcost analyzer --plugin my_company.analyzers:GpuIdle
+    """
+    _logging(verbose)
+    from kcost.analyzers import registry, runtime
+    from kcost.kube import client
+
+    try:
+        chosen = registry.load_plugin(plugin) if plugin else registry.load(name or "")
+    except (registry.UnknownAnalyzerError, ImportError, AttributeError) as error:
+        raise click.ClickException(str(error)) from None
+
+    async def serve() -> None:
+        async with client.connect() as kube:
+            await runtime.serve(kube, chosen)
+
+    asyncio.run(serve())

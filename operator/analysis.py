@@ -1,0 +1,332 @@
+"""Reconcile an Analysis: Pending → Running (frozen run) → Succeeded | Failed, schedules, TTL.
+
+Level-based: every call looks at the whole object and moves it one step; calling it
+again changes nothing. The operator owns the run's frame (phase, runId, window,
+summary, Ready); each analyzer owns its own ``status.analyzers.<name>`` section and
+``<Name>Complete`` condition (see ``kcost.analyzers.contract``).
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+import kopf
+from croniter import croniter
+
+from kcost.analyzers.contract import LABEL_ANALYSIS, LABEL_ANALYZER
+from kcost.api.v1alpha1.analysis import (
+    Analysis,
+    AnalysisPhase,
+    AnalyzerPhase,
+    PastRun,
+    Progress,
+    Summary,
+)
+from kcost.api.v1alpha1.common import parse_duration
+from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.api.v1alpha1.recommendation import (
+    OptimizationRecommendation,
+    RecommendationPhase,
+)
+from kcost.kube.client import KubeClient
+from kcost.operator import recommendation
+from kcost.operator import status as status_io
+
+log = logging.getLogger("kcost.operator.analysis")
+PAST_RUNS_KEPT = 10
+
+
+@dataclass
+class Event:
+    reason: str
+    message: str
+    type: str = "Normal"
+
+
+@dataclass
+class Step:
+    """What one reconcile decided."""
+
+    analysis: Analysis
+    events: list[Event] = field(default_factory=list)
+    changed: bool = False
+    delete: bool = False
+    sweep: bool = False
+
+
+def new_run_id(now: datetime.datetime) -> str:
+    return f"{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def start_run(analysis: Analysis, now: datetime.datetime) -> Step:
+    """Freeze a new run: its id, the window every analyzer must use, and the generation it reads."""
+    status = analysis.status.model_copy(deep=True)
+    window = parse_duration(analysis.spec.window)
+    if status.phase in (AnalysisPhase.SUCCEEDED, AnalysisPhase.FAILED) and status.run_id:
+        status.past_runs = [_past(status), *status.past_runs][:PAST_RUNS_KEPT]
+    status.phase = AnalysisPhase.RUNNING
+    status.run_id = new_run_id(now)
+    status.window_end = now
+    status.window_start = now - window
+    status.started_at = now
+    status.finished_at = None
+    status.summary = None
+    status.progress = Progress()
+    status.observed_generation = analysis.generation
+    names = ", ".join(a.name for a in analysis.spec.enabled_analyzers())
+    status.conditions = status_io.ready(
+        status.conditions, False, "Running", f"waiting for analyzers: {names}", analysis.generation
+    )
+    updated = analysis.model_copy(update={"status": status})
+    return Step(
+        updated,
+        [Event("AnalysisStarted", f"run {status.run_id} over {analysis.spec.window} with {names}")],
+        changed=True,
+    )
+
+
+def _past(status: Any) -> PastRun:
+    reason = next((c.reason for c in status.conditions if c.type == status_io.READY), None)
+    savings = status.summary.potential_monthly_savings if status.summary else 0.0
+    return PastRun(
+        run_id=status.run_id,
+        phase=status.phase,
+        finished_at=status.finished_at,
+        potential_monthly_savings=savings,
+        reason=reason,
+    )
+
+
+def next_scheduled(analysis: Analysis, after: datetime.datetime) -> datetime.datetime | None:
+    if not analysis.spec.schedule or analysis.spec.suspend:
+        return None
+    following: datetime.datetime = croniter(analysis.spec.schedule, after).get_next(datetime.datetime)
+    return following if following.tzinfo else following.replace(tzinfo=datetime.UTC)
+
+
+def advance_running(analysis: Analysis, now: datetime.datetime) -> Step:
+    """A running run: fail on an analyzer failure or on timeout; note who we still wait for.
+
+    Success needs the run's recommendations for the summary, so ``finish`` does it.
+    """
+    status = analysis.status
+    enabled = [a.name for a in analysis.spec.enabled_analyzers()]
+    sections = {name: status.analyzers.get(name) for name in enabled}
+    current = {name: s for name, s in sections.items() if s is not None and s.run_id == status.run_id}
+    failed = {name: s for name, s in current.items() if s.phase is AnalyzerPhase.FAILED}
+    if failed:
+        detail = "; ".join(f"analyzer {name} failed: {s.error or 'no error given'}" for name, s in failed.items())
+        return _finish_failed(analysis, now, "AnalyzerFailed", detail)
+    waiting = [name for name in enabled if name not in current or current[name].phase is not AnalyzerPhase.SUCCEEDED]
+    if not waiting:
+        return Step(analysis, sweep=True)
+    started = status.started_at or now
+    timeout = parse_duration(analysis.spec.timeout)
+    if now - started > timeout:
+        return _finish_failed(analysis, now, "Timeout", _timeout_message(analysis, waiting, current, now))
+    message = "waiting for analyzers: " + ", ".join(
+        f"{name} ({'not claimed yet' if name not in current else current[name].phase.value.lower()})"
+        for name in waiting
+    )
+    updated_status = status.model_copy(deep=True)
+    updated_status.conditions = status_io.ready(
+        status.conditions, False, "Running", message, status.observed_generation or analysis.generation
+    )
+    updated_status.progress = Progress(
+        workloads_total=sum(s.workloads or 0 for s in current.values()),
+        workloads_done=sum(s.workloads or 0 for s in current.values() if s.phase is AnalyzerPhase.SUCCEEDED),
+    )
+    changed = updated_status.to_api() != status.to_api()
+    return Step(analysis.model_copy(update={"status": updated_status}), changed=changed)
+
+
+def _timeout_message(analysis: Analysis, waiting: list[str], current: dict[str, Any], now: datetime.datetime) -> str:
+    parts = []
+    for name in waiting:
+        section = current.get(name)
+        if section is None:
+            parts.append(f"{name} never started (is the kcost analyzer '{name}' running?)")
+        else:
+            beat = section.heartbeat_time or section.started_at
+            age = f"{int((now - beat).total_seconds())} s ago" if beat else "never"
+            parts.append(f"{name} still {section.phase.value.lower()} (last heartbeat {age}, by {section.claimed_by})")
+    return f"analyzers did not finish within {analysis.spec.timeout}: " + "; ".join(parts)
+
+
+def _finish_failed(analysis: Analysis, now: datetime.datetime, reason: str, message: str) -> Step:
+    status = analysis.status.model_copy(deep=True)
+    status.phase = AnalysisPhase.FAILED
+    status.finished_at = now
+    status.next_run_at = next_scheduled(analysis, now)
+    status.conditions = status_io.ready(
+        status.conditions, False, reason, message, status.observed_generation or analysis.generation
+    )
+    return Step(
+        analysis.model_copy(update={"status": status}), [Event("AnalysisFailed", message, "Warning")], changed=True
+    )
+
+
+def summarize(analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> Summary:
+    """The run's summary from the recommendations it produced (or re-confirmed)."""
+    run = [r for r in recommendations if r.status.last_seen_run_id == analysis.status.run_id]
+    by_type: dict[str, int] = {}
+    savings_by_type: dict[str, float] = {}
+    for rec in run:
+        kind = rec.spec.type.value
+        by_type[kind] = by_type.get(kind, 0) + 1
+        savings_by_type[kind] = round(savings_by_type.get(kind, 0.0) + rec.spec.estimated_monthly_savings, 2)
+    savings = round(sum(savings_by_type.values()), 2)
+    costs = [
+        s.scope_monthly_cost
+        for s in analysis.status.analyzers.values()
+        if s.run_id == analysis.status.run_id and s.scope_monthly_cost is not None
+    ]
+    current = round(max(costs), 2) if costs else None
+    return Summary(
+        current_monthly_cost=current,
+        optimized_monthly_cost=round(max(current - savings, 0.0), 2) if current is not None else None,
+        potential_monthly_savings=savings,
+        recommendations=len(run),
+        recommendations_by_type=by_type,
+        savings_by_type=savings_by_type,
+    )
+
+
+def finish_succeeded(analysis: Analysis, now: datetime.datetime, summary: Summary) -> Step:
+    status = analysis.status.model_copy(deep=True)
+    status.phase = AnalysisPhase.SUCCEEDED
+    status.finished_at = now
+    status.summary = summary
+    status.next_run_at = next_scheduled(analysis, now)
+    total = sum(s.workloads or 0 for name, s in status.analyzers.items() if s.run_id == status.run_id)
+    status.progress = Progress(workloads_total=total, workloads_done=total)
+    message = f"{summary.recommendations} recommendations, {summary.potential_monthly_savings:.2f} per month potential savings"
+    status.conditions = status_io.ready(
+        status.conditions, True, "Succeeded", message, status.observed_generation or analysis.generation
+    )
+    return Step(
+        analysis.model_copy(update={"status": status}),
+        [Event("AnalysisSucceeded", f"run {status.run_id}: {message}")],
+        changed=True,
+    )
+
+
+def plan_idle(analysis: Analysis, now: datetime.datetime) -> Step:
+    """A finished run: start the next one (schedule or spec change), or expire (TTL)."""
+    status = analysis.status
+    if analysis.generation != status.observed_generation and not analysis.spec.suspend:
+        return start_run(analysis, now)
+    if status.next_run_at is not None and now >= status.next_run_at and not analysis.spec.suspend:
+        return start_run(analysis, now)
+    if analysis.spec.schedule and not analysis.spec.suspend and status.next_run_at is None and status.finished_at:
+        updated = status.model_copy(update={"next_run_at": next_scheduled(analysis, status.finished_at)})
+        return Step(analysis.model_copy(update={"status": updated}), changed=True)
+    if analysis.spec.ttl_after_finished and status.finished_at and not analysis.spec.schedule:
+        if now >= status.finished_at + parse_duration(analysis.spec.ttl_after_finished):
+            return Step(
+                analysis,
+                [Event("Expired", f"deleted {analysis.spec.ttl_after_finished} after it finished")],
+                delete=True,
+            )
+    return Step(analysis)
+
+
+def operator_part(analysis: Analysis) -> dict[str, Any]:
+    """The status fields the operator owns, complete (server-side apply drops what is left out)."""
+    data = analysis.status.to_api()
+    data.pop("analyzers", None)
+    data["conditions"] = status_io.owned_conditions(analysis.status.conditions, {status_io.READY})
+    return data
+
+
+async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.datetime | None = None) -> Step:
+    """One idempotent step for one Analysis."""
+    analysis = parse(body)
+    now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    phase = analysis.status.phase
+    if phase in (None, AnalysisPhase.PENDING):
+        step = await _plan_pending(kube, analysis, now)
+    elif phase is AnalysisPhase.RUNNING:
+        step = advance_running(analysis, now)
+        if step.sweep:
+            recommendations = await _recommendations(kube, analysis)
+            step = finish_succeeded(analysis, now, summarize(analysis, recommendations))
+            await _sweep(kube, analysis, recommendations)
+    else:
+        step = plan_idle(analysis, now)
+    await _carry_out(kube, step)
+    return step
+
+
+def parse(body: dict[str, Any]) -> Analysis:
+    from pydantic import ValidationError
+
+    try:
+        return Analysis.model_validate(body)
+    except ValidationError as error:
+        name = body.get("metadata", {}).get("name", "?")
+        raise kopf.PermanentError(status_io.describe_validation_error("Analysis", name, error)) from None
+
+
+async def _plan_pending(kube: KubeClient, analysis: Analysis, now: datetime.datetime) -> Step:
+    profile = analysis.spec.profile_ref.name
+    if await kube.get(ClusterCostProfile, profile) is None:
+        message = f"ClusterCostProfile {profile!r} not found: create it, or fix spec.profileRef.name"
+        status = analysis.status.model_copy(deep=True)
+        status.phase = AnalysisPhase.PENDING
+        status.conditions = status_io.ready(status.conditions, False, "ProfileNotFound", message, analysis.generation)
+        pending = analysis.model_copy(update={"status": status})
+        changed = status.to_api() != analysis.status.to_api()
+        return Step(pending, [Event("ProfileNotFound", message, "Warning")] if changed else [], changed=changed)
+    return start_run(analysis, now)
+
+
+async def _recommendations(kube: KubeClient, analysis: Analysis) -> list[OptimizationRecommendation]:
+    bodies = await kube.list_objects(OptimizationRecommendation, label_selector=f"{LABEL_ANALYSIS}={analysis.name}")
+    return [OptimizationRecommendation.model_validate(body) for body in bodies]
+
+
+async def _sweep(kube: KubeClient, analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> None:
+    """Proposals a successful run did not make again: Expired if the workload is gone, else Superseded."""
+    succeeded = {
+        name
+        for name, s in analysis.status.analyzers.items()
+        if s.run_id == analysis.status.run_id and s.phase is AnalyzerPhase.SUCCEEDED
+    }
+    for rec in recommendations:
+        analyzer = rec.metadata.get("labels", {}).get(LABEL_ANALYZER)
+        stale = rec.status.last_seen_run_id != analysis.status.run_id
+        if rec.status.phase is not RecommendationPhase.PROPOSED or analyzer not in succeeded or not stale:
+            continue
+        if await recommendation.target_exists(kube, rec):
+            message = f"run {analysis.status.run_id} found no {rec.spec.type.value} change worth making"
+            updated = recommendation.transition(
+                rec, RecommendationPhase.SUPERSEDED, False, "NoLongerQualifies", message
+            )
+        else:
+            target = rec.spec.target_ref
+            message = f"{target.kind} {rec.namespace}/{target.name} no longer exists"
+            updated = recommendation.transition(rec, RecommendationPhase.EXPIRED, False, "TargetGone", message)
+        await status_io.apply_status(kube, updated, recommendation.operator_part(updated), check_version=False)
+        await kube.event(
+            rec.model_dump(by_alias=True, mode="json"),
+            reason=updated.status.phase.value if updated.status.phase else "",
+            message=message,
+        )
+
+
+async def _carry_out(kube: KubeClient, step: Step) -> None:
+    body = step.analysis.model_dump(by_alias=True, mode="json")
+    if step.delete:
+        await kube.delete(Analysis, step.analysis.name)
+    elif step.changed:
+        await status_io.apply_status(kube, step.analysis, operator_part(step.analysis))
+    for event in step.events:
+        try:
+            await kube.event(body, reason=event.reason, message=event.message, event_type=event.type)
+        except Exception:  # noqa: BLE001 - an Event is a courtesy; never fail the reconcile for it
+            log.warning("could not record event %s on %s", event.reason, step.analysis.display_name, exc_info=True)

@@ -1,0 +1,106 @@
+"""kopf registrations only: each handler delegates to the reconcile of its kind.
+
+Every kind is reconciled on create, update and resume, and on a timer, by one
+idempotent ``reconcile()``; handler errors are mirrored into the Ready condition.
+Kopf keeps its own state under the ``kcost.dev/`` annotation prefix. Replicas meet
+in the ClusterKopfPeering named by ``KCOST_PEERING_NAME``; each gets a distinct
+priority, so exactly one acts and another takes over when it goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from kcost.api.v1alpha1.common import GROUP, VERSION
+from kcost.kube import client as kube_client
+from kcost.operator import analysis, policy, profile, recommendation
+from kcost.operator import status as status_io
+from kcost.operator.config import OperatorConfig
+
+log = logging.getLogger("kcost.operator")
+CONFIG = OperatorConfig.from_env()
+Reconcile = Callable[[kube_client.KubeClient, dict[str, Any]], Awaitable[Any]]
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kcost.dev")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix="kcost.dev", key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = "kcost.dev/finalizer"
+    settings.peering.name = CONFIG.peering_name
+    settings.peering.priority = CONFIG.priority
+    settings.peering.mandatory = True
+    settings.peering.clusterwide = True
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 120
+    memo.kube_context = kube_client.connect()
+    memo.kube = await memo.kube_context.__aenter__()
+    await _ensure_peering(memo.kube)
+
+
+@kopf.on.cleanup()
+async def close(memo: kopf.Memo, **_: Any) -> None:
+    await memo.kube_context.__aexit__(None, None, None)
+
+
+async def _ensure_peering(kube: kube_client.KubeClient) -> None:
+    body = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": CONFIG.peering_name}}
+    try:
+        await kube.custom.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", body)
+    except ApiException as error:
+        if error.status != 409:
+            raise
+
+
+async def _run(fn: Reconcile, body: kopf.Body, memo: kopf.Memo) -> None:
+    raw = dict(body)
+    try:
+        await fn(memo.kube, raw)
+    except kopf.PermanentError as error:
+        await status_io.mirror_error(memo.kube, raw, error, "InvalidSpec")
+        raise
+    except kopf.TemporaryError:
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        # Unexpected: keep retrying with kopf's backoff, and say so where users look.
+        await status_io.mirror_error(memo.kube, raw, kopf.TemporaryError(str(error)), "ReconcileError")
+        raise kopf.TemporaryError(f"{type(error).__name__}: {error}", delay=10) from error
+
+
+def _register(plural: str, fn: Reconcile, interval_s: float) -> None:
+    async def handler(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _run(fn, body, memo)
+
+    for cause in (kopf.on.create, kopf.on.update, kopf.on.resume):
+        cause(GROUP, VERSION, plural, id=f"reconcile-{plural}")(handler)
+    kopf.timer(GROUP, VERSION, plural, id=f"timer-{plural}", interval=interval_s, initial_delay=interval_s / 2)(handler)
+
+
+async def _profile(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
+    return await profile.reconcile(kube, body, CONFIG.prometheus_timeout_s)
+
+
+_register("analyses", analysis.reconcile, CONFIG.timer_interval_s)
+_register("optimizationrecommendations", recommendation.reconcile, CONFIG.timer_interval_s * 3)
+_register("optimizationpolicies", policy.reconcile, CONFIG.timer_interval_s * 6)
+_register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
+
+
+async def run() -> None:
+    """Run the operator until cancelled (``kcost operator``)."""
+    await kopf.operator(
+        clusterwide=True,
+        peering_name=CONFIG.peering_name,
+        priority=CONFIG.priority,
+        liveness_endpoint=CONFIG.liveness_endpoint,
+    )

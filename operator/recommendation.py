@@ -1,0 +1,114 @@
+"""Reconcile an OptimizationRecommendation's lifecycle up to approval.
+
+Proposed (new, or re-proposed by a run) → Approved when a user approves (the webhook
+checks who may) → the rollout engine takes over; Rejected when dismissed; Expired
+when its workload is gone. Superseded is set by the Analysis that no longer proposes
+it (see ``analysis._sweep``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import kopf
+from pydantic import ValidationError
+
+from kcost.api.v1alpha1.recommendation import OPEN_PHASES, OptimizationRecommendation, RecommendationPhase
+from kcost.kube.client import KubeClient
+from kcost.operator import status as status_io
+
+log = logging.getLogger("kcost.operator.recommendation")
+WORKLOAD_PLURALS = {
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "CronJob": "cronjobs",
+    "Job": "jobs",
+    "Rollout": "rollouts",
+}
+
+
+def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:
+    """The status fields the operator owns on a recommendation, complete."""
+    part: dict[str, Any] = {"conditions": status_io.owned_conditions(rec.status.conditions, {status_io.READY})}
+    if rec.status.phase is not None:
+        part["phase"] = rec.status.phase.value
+    if rec.status.observed_generation is not None:
+        part["observedGeneration"] = rec.status.observed_generation
+    return part
+
+
+def transition(
+    rec: OptimizationRecommendation, phase: RecommendationPhase, ready: bool, reason: str, message: str
+) -> OptimizationRecommendation:
+    status = rec.status.model_copy(deep=True)
+    status.phase = phase
+    status.observed_generation = rec.generation
+    status.conditions = status_io.ready(status.conditions, ready, reason, message, rec.generation)
+    return rec.model_copy(update={"status": status})
+
+
+async def target_exists(kube: KubeClient, rec: OptimizationRecommendation) -> bool:
+    target = rec.spec.target_ref
+    plural = WORKLOAD_PLURALS.get(target.kind, target.kind.lower() + "s")
+    return await kube.get_workload(target.api_version, plural, rec.namespace or "", target.name) is not None
+
+
+def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecommendation | None:
+    """The next state, or None when there is nothing to change."""
+    phase = rec.status.phase
+    approval = rec.spec.approval
+    target = f"{rec.spec.target_ref.kind} {rec.namespace}/{rec.spec.target_ref.name}"
+    if phase in OPEN_PHASES or phase is None:
+        if approval.rejected:
+            return transition(
+                rec, RecommendationPhase.REJECTED, True, "Rejected", approval.reason or "dismissed by a user"
+            )
+        if not exists:
+            if phase is RecommendationPhase.EXPIRED:
+                return None
+            return transition(rec, RecommendationPhase.EXPIRED, False, "TargetGone", f"{target} no longer exists")
+        if approval.approved and phase is not RecommendationPhase.SUPERSEDED:
+            who = approval.approved_by or "a user"
+            return transition(
+                rec, RecommendationPhase.APPROVED, True, "Approved", f"approved by {who}; waiting for rollout"
+            )
+        ready = next((c for c in rec.status.conditions if c.type == status_io.READY), None)
+        if phase is None or (phase is RecommendationPhase.PROPOSED and (ready is None or ready.reason != "Proposed")):
+            # New, or proposed again by a later run after being superseded or expired.
+            return transition(
+                rec,
+                RecommendationPhase.PROPOSED,
+                True,
+                "Proposed",
+                f"saves {rec.spec.estimated_monthly_savings:.2f} {rec.spec.currency}/month; approve to apply",
+            )
+    return None
+
+
+async def reconcile(kube: KubeClient, body: dict[str, Any]) -> OptimizationRecommendation | None:
+    try:
+        rec = OptimizationRecommendation.model_validate(body)
+    except ValidationError as error:
+        meta = body.get("metadata", {})
+        raise kopf.PermanentError(
+            status_io.describe_validation_error(
+                "OptimizationRecommendation", f"{meta.get('namespace')}/{meta.get('name')}", error
+            )
+        ) from None
+    updated = decide(rec, await target_exists(kube, rec))
+    if updated is None:
+        return None
+    await status_io.apply_status(kube, updated, operator_part(updated))
+    ready = next(c for c in updated.status.conditions if c.type == status_io.READY)
+    try:
+        await kube.event(
+            body,
+            reason=ready.reason,
+            message=ready.message,
+            event_type="Normal" if ready.status.value == "True" else "Warning",
+        )
+    except Exception:  # noqa: BLE001
+        log.warning("could not record an event on %s", updated.display_name, exc_info=True)
+    return updated
