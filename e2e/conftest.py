@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
+import sys
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +20,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from kcost.devcluster import binaries
+from kcost.devcluster import binaries, processes
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import default_nodes
 from kcost.devcluster.postgres import ThrowawayPostgres
@@ -99,6 +101,66 @@ def kubectl(dev_cluster: DevCluster) -> Any:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def kcost_crds(dev_cluster: DevCluster) -> DevCluster:
+    """The generated CRDs installed, and established, in the session cluster."""
+    dev_cluster.kubectl("apply", "--server-side", "-f", str(REPO_ROOT / "crds"))
+    dev_cluster.kubectl(
+        "wait", "--for=condition=Established", "--timeout=60s", "crd", "-l", "app.kubernetes.io/part-of=kcost"
+    )
+    return dev_cluster
+
+
+class KcostProcess:
+    """``kcost operator`` or ``kcost analyzer …`` as a separate process against the dev cluster."""
+
+    def __init__(
+        self, cluster: DevCluster, name: str, args: list[str], log_dir: Path, env: dict[str, str] | None = None
+    ) -> None:
+        self.name = name
+        self.log = log_dir / f"{name}.log"
+        environment = {
+            "KUBECONFIG": str(cluster.require_state().admin_kubeconfig),
+            "KCOST_TIMER_SECONDS": "1",
+            # A killed replica stops counting after this; later tests must not wait a minute for it.
+            "KCOST_PEERING_LIFETIME_SECONDS": "6",
+            "KCOST_ANALYZER_POLL_SECONDS": "0.5",
+            "KCOST_ANALYZER_HEARTBEAT_SECONDS": "1",
+            "KCOST_ANALYZER_STALE_SECONDS": "5",
+            "PYTHONPATH": str(REPO_ROOT / "e2e" / "plugins"),
+            **(env or {}),
+        }
+        self.pid = processes.spawn(name, [KCOST, *args], log_dir, env=environment)
+
+    def kill(self) -> None:
+        os.killpg(self.pid, signal.SIGKILL)
+        processes.wait_until(lambda: not processes.is_alive(self.pid), what=f"{self.name} killed", timeout_s=10)
+
+    def stop(self) -> None:
+        processes.stop(self.pid, timeout_s=10)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+KCOST = str(Path(sys.executable).with_name("kcost"))
+
+
+@pytest.fixture
+def spawn(dev_cluster: DevCluster, tmp_path: Path) -> Iterator[Any]:
+    """Start kcost processes; all are stopped at the end of the test."""
+    started: list[KcostProcess] = []
+
+    def start(name: str, *args: str, env: dict[str, str] | None = None) -> KcostProcess:
+        process = KcostProcess(dev_cluster, name, list(args), tmp_path, env)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
 
 
 @pytest.fixture(scope="session")

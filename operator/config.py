@@ -22,6 +22,8 @@ class OperatorConfig:
     peering_name: str = "kcost"
     #: KCOST_PRIORITY: this replica's priority (default: random, unique in practice).
     priority: int = field(default_factory=_random_priority)
+    #: KCOST_PEERING_LIFETIME_SECONDS: how long a silent replica still counts as alive.
+    peering_lifetime_s: int = 60
     #: KCOST_PROMETHEUS_TIMEOUT_SECONDS: per-check timeout for a profile's Prometheus.
     prometheus_timeout_s: float = 10.0
     #: KCOST_LIVENESS_ENDPOINT: e.g. http://0.0.0.0:8080/healthz; empty for none.
@@ -35,6 +37,7 @@ class OperatorConfig:
             timer_interval_s=float(env.get("KCOST_TIMER_SECONDS", defaults.timer_interval_s)),
             peering_name=env.get("KCOST_PEERING_NAME", defaults.peering_name),
             priority=int(env["KCOST_PRIORITY"]) if env.get("KCOST_PRIORITY") else defaults.priority,
+            peering_lifetime_s=int(env.get("KCOST_PEERING_LIFETIME_SECONDS", defaults.peering_lifetime_s)),
             prometheus_timeout_s=float(env.get("KCOST_PROMETHEUS_TIMEOUT_SECONDS", defaults.prometheus_timeout_s)),
             liveness_endpoint=env.get("KCOST_LIVENESS_ENDPOINT") or None,
         )

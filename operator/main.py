@@ -37,6 +37,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     settings.persistence.finalizer = "kcost.dev/finalizer"
     settings.peering.name = CONFIG.peering_name
     settings.peering.priority = CONFIG.priority
+    settings.peering.lifetime = CONFIG.peering_lifetime_s
     settings.peering.mandatory = True
     settings.peering.clusterwide = True
     settings.posting.level = logging.WARNING

@@ -66,13 +66,20 @@ def _proposal(namespace: str, deployment: dict, context: RunContext[FixtureSetti
         requests = (container.get("resources") or {}).get("requests") or {}
         cpu = parse_quantity(requests.get("cpu", "100m"))
         current.append(ContainerResources(name=container["name"], requests=ResourceValues(cpu=f"{round(cpu * 1000)}m")))
-        changes.append(ContainerResources(name=container["name"], requests=ResourceValues(cpu=f"{max(1, round(cpu * 500))}m")))
+        changes.append(
+            ContainerResources(name=container["name"], requests=ResourceValues(cpu=f"{max(1, round(cpu * 500))}m"))
+        )
         savings += cpu / 2 * 0.031611 * 730
     spec = OptimizationRecommendationSpec(
         target_ref=TargetRef(api_version="apps/v1", kind="Deployment", name=deployment["metadata"]["name"]),
         type=RecommendationType.RIGHT_SIZING,
-        current=WorkloadShape(containers=current), changes=WorkloadShape(containers=changes),
-        estimated_monthly_savings=round(savings, 2), confidence=0.9, risk_level=RiskLevel.LOW,
-        evidence=Evidence(method="fixture(halve CPU)", window_start=context.window_start, window_end=context.window_end),
+        current=WorkloadShape(containers=current),
+        changes=WorkloadShape(containers=changes),
+        estimated_monthly_savings=round(savings, 2),
+        confidence=0.9,
+        risk_level=RiskLevel.LOW,
+        evidence=Evidence(
+            method="fixture(halve CPU)", window_start=context.window_start, window_end=context.window_end
+        ),
     )
     return Proposal(namespace=namespace, spec=spec)

@@ -33,20 +33,8 @@ def _structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
             return merged
     result: Schema = {}
     for key, value in schema.items():
-        if key in DROPPED_KEYS:
-            continue
-        if key == "properties":
-            result[key] = {name: _structural(sub, defs) for name, sub in value.items()}
-        elif key in ("items", "additionalProperties") and isinstance(value, dict):
-            result[key] = _structural(value, defs) if value else {"x-kubernetes-preserve-unknown-fields": True}
-        elif key == "exclusiveMinimum":
-            result["minimum"], result["exclusiveMinimum"] = value, True
-        elif key == "exclusiveMaximum":
-            result["maximum"], result["exclusiveMaximum"] = value, True
-        elif key == "const":
-            result["enum"] = [value]
-        else:
-            result[key] = value
+        if key not in DROPPED_KEYS:
+            result.update(_convert(key, value, defs))
     if result.get("x-kubernetes-preserve-unknown-fields"):
         result.setdefault("type", "object")
         result.pop("additionalProperties", None)
@@ -57,6 +45,21 @@ def _structural(schema: Schema, defs: dict[str, Schema]) -> Schema:
         del result["additionalProperties"]
         result["x-kubernetes-preserve-unknown-fields"] = True
     return result
+
+
+def _convert(key: str, value: Any, defs: dict[str, Schema]) -> Schema:
+    """One JSON Schema 2020 keyword as OpenAPI 3.0 (the dialect CRDs speak)."""
+    if key == "properties":
+        return {key: {name: _structural(sub, defs) for name, sub in value.items()}}
+    if key in ("items", "additionalProperties") and isinstance(value, dict):
+        return {key: _structural(value, defs) if value else {"x-kubernetes-preserve-unknown-fields": True}}
+    if key == "exclusiveMinimum":
+        return {"minimum": value, "exclusiveMinimum": True}
+    if key == "exclusiveMaximum":
+        return {"maximum": value, "exclusiveMaximum": True}
+    if key == "const":
+        return {"enum": [value]}
+    return {key: value}
 
 
 def openapi_schema(kind: type[Resource]) -> Schema:

@@ -7,16 +7,24 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from kcost.api.crds import openapi_schema
 from kcost.api.v1alpha1 import KINDS, Analysis, ClusterCostProfile, OptimizationPolicy, OptimizationRecommendation
 from kcost.api.v1alpha1.analysis import complete_condition_type
-from kcost.api.v1alpha1.common import Conditions, ConditionStatus, LabelSelector, parse_duration, parse_quantity
+from kcost.api.v1alpha1.common import (
+    Conditions,
+    ConditionStatus,
+    LabelSelector,
+    Resource,
+    parse_duration,
+    parse_quantity,
+)
 from kcost.api.v1alpha1.recommendation import recommendation_name
 
 SAMPLES = Path(__file__).resolve().parents[2] / "config" / "samples"
 
 
 @pytest.mark.parametrize("kind", KINDS, ids=lambda k: k.crd.kind)
-def test_every_sample_parses_into_its_type_and_round_trips(kind: type) -> None:
+def test_every_sample_parses_into_its_type_and_round_trips(kind: type[Resource]) -> None:
     path = SAMPLES / f"optimizer_v1alpha1_{kind.crd.singular}.yaml"
     body = yaml.safe_load(path.read_text())
     parsed = kind.model_validate(body)
@@ -26,8 +34,6 @@ def test_every_sample_parses_into_its_type_and_round_trips(kind: type) -> None:
 
 
 def test_every_field_has_a_description() -> None:
-    from kcost.api.crds import openapi_schema
-
     def walk(schema: dict, path: str) -> list[str]:  # type: ignore[type-arg]
         missing = []
         for name, sub in schema.get("properties", {}).items():

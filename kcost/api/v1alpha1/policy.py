@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from enum import StrEnum
 from typing import ClassVar, Self
 
@@ -130,7 +131,7 @@ class RolloutStrategy(ApiModel):
     @model_validator(mode="after")
     def _steps_increase_to_100(self) -> Self:
         percents = [step.percent for step in self.steps]
-        increasing = all(a < b for a, b in zip(percents, percents[1:], strict=False))
+        increasing = all(a < b for a, b in itertools.pairwise(percents))
         if self.type is RolloutType.CANARY and not (increasing and percents[-1] == 100):
             raise ValueError(f"rolloutStrategy.steps: replicas must increase and end at 100%, got {percents}")
         return self

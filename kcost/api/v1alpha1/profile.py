@@ -123,7 +123,8 @@ class HistorySpec(ApiModel):
 class ClusterCostProfileSpec(ApiModel):
     model_config = validations(
         cel(
-            "self.provider != 'onprem' || !has(self.pricing) || !has(self.pricing.source) || self.pricing.source != 'api'",
+            "self.provider != 'onprem' || !has(self.pricing) || !has(self.pricing.source)"
+            " || self.pricing.source != 'api'",
             "an onprem cluster has no price API: set pricing.source to custom or catalog",
             ".pricing.source",
         )
