@@ -63,8 +63,8 @@ binaries: venv system-deps ## Build etcd, kube-apiserver, controller-manager, sc
 
 .PHONY: lint
 lint: venv ## ruff, mypy --strict and the import-linter layer contracts.
-	ruff check kcost tests e2e bench
-	ruff format --check kcost tests e2e bench
+	ruff check kcost operator analyzers webhooks tests e2e bench
+	ruff format --check kcost operator analyzers webhooks tests e2e bench
 	mypy -p kcost -p tests -p e2e -p bench
 	lint-imports
 
@@ -74,8 +74,8 @@ manifests: venv ## Regenerate crds/ and helm/kcost/crds/ from the API models.
 
 .PHONY: fmt
 fmt: venv ## Format and autofix with ruff.
-	ruff format kcost tests e2e bench
-	ruff check --fix kcost tests e2e bench
+	ruff format kcost operator analyzers webhooks tests e2e bench
+	ruff check --fix kcost operator analyzers webhooks tests e2e bench
 
 .PHONY: test
 test: install ## Run every test: unit, then e2e against the real local stack.

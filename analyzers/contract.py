@@ -40,6 +40,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from kcost.api.scope import select_namespaces
 from kcost.api.v1alpha1.analysis import (
     Analysis,
     AnalysisPhase,
@@ -47,7 +48,6 @@ from kcost.api.v1alpha1.analysis import (
     AnalyzerStatus,
     complete_condition_type,
 )
-from kcost.api.scope import select_namespaces
 from kcost.api.v1alpha1.common import Conditions, ConditionStatus, parse_duration
 from kcost.api.v1alpha1.recommendation import (
     OPEN_PHASES,
@@ -286,12 +286,12 @@ async def execute(
 ) -> AnalyzerPhase | None:
     """Run a claimed analysis to the end and report; None when the run went away meanwhile."""
     started = analysis.status.analyzers[analyzer.name].started_at or _now()
-    beating = asyncio.create_task(_beat(kube, analysis, analyzer.name, instance, started, heartbeat_every))
+    beating = asyncio.create_task(_beat(kube, analysis, analyzer.name, instance, started, every=heartbeat_every))
     try:
         result = await _run(kube, analyzer, analysis)
     except AnalyzerError as error:
         outcome: AnalyzerResult | str = str(error)
-    except Exception as error:  # noqa: BLE001 - any crash becomes a Failed section, never a silent hang
+    except Exception as error:
         log.exception("analyzer %s failed on Analysis %s", analyzer.name, analysis.name)
         outcome = f"{type(error).__name__}: {error}"
     else:
@@ -353,13 +353,14 @@ async def _beat(
     analyzer: str,
     instance: str,
     started: datetime.datetime,
+    *,
     every: datetime.timedelta,
 ) -> None:
     while True:
         await asyncio.sleep(every.total_seconds())
         try:
             await heartbeat(kube, analysis, analyzer, instance, started)
-        except Exception:  # noqa: BLE001 - a missed heartbeat is retried at the next beat
+        except Exception:
             log.warning("heartbeat for Analysis %s failed", analysis.name, exc_info=True)
 
 

@@ -60,7 +60,9 @@ async def serve_once(
     for body in await kube.list_objects(Analysis):
         try:
             analysis = Analysis.model_validate(body)
-        except Exception:  # noqa: BLE001 - the operator reports invalid objects; skip them here
+        except ValueError:
+            # The operator reports invalid objects in their status; nothing to analyze here.
+            log.debug("skipping invalid Analysis %s", body.get("metadata", {}).get("name"))
             continue
         if not contract.needs_work(analysis, analyzer.name, now, settings.stale_after):
             continue
@@ -85,6 +87,6 @@ async def serve(kube: KubeClient, analyzer: contract.Analyzer[Any], settings: Ru
             await serve_once(kube, analyzer, instance, settings)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - an API hiccup must not end the process
+        except Exception:
             log.warning("analyzer %s: pass failed; retrying", analyzer.name, exc_info=True)
         await asyncio.sleep(settings.poll_interval.total_seconds())

@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 from croniter import croniter
+from pydantic import ValidationError
 
 from kcost.analyzers.contract import LABEL_ANALYSIS, LABEL_ANALYZER
 from kcost.api.v1alpha1.analysis import (
@@ -204,7 +205,8 @@ def finish_succeeded(analysis: Analysis, now: datetime.datetime, summary: Summar
     status.next_run_at = next_scheduled(analysis, now)
     total = sum(s.workloads or 0 for name, s in status.analyzers.items() if s.run_id == status.run_id)
     status.progress = Progress(workloads_total=total, workloads_done=total)
-    message = f"{summary.recommendations} recommendations, {summary.potential_monthly_savings:.2f} per month potential savings"
+    savings = f"{summary.potential_monthly_savings:.2f}"
+    message = f"{summary.recommendations} recommendations, {savings} per month potential savings"
     status.conditions = status_io.ready(
         status.conditions, True, "Succeeded", message, status.observed_generation or analysis.generation
     )
@@ -225,13 +227,9 @@ def plan_idle(analysis: Analysis, now: datetime.datetime) -> Step:
     if analysis.spec.schedule and not analysis.spec.suspend and status.next_run_at is None and status.finished_at:
         updated = status.model_copy(update={"next_run_at": next_scheduled(analysis, status.finished_at)})
         return Step(analysis.model_copy(update={"status": updated}), changed=True)
-    if analysis.spec.ttl_after_finished and status.finished_at and not analysis.spec.schedule:
-        if now >= status.finished_at + parse_duration(analysis.spec.ttl_after_finished):
-            return Step(
-                analysis,
-                [Event("Expired", f"deleted {analysis.spec.ttl_after_finished} after it finished")],
-                delete=True,
-            )
+    ttl = analysis.spec.ttl_after_finished
+    if ttl and status.finished_at and not analysis.spec.schedule and now >= status.finished_at + parse_duration(ttl):
+        return Step(analysis, [Event("Expired", f"deleted {ttl} after it finished")], delete=True)
     return Step(analysis)
 
 
@@ -263,8 +261,6 @@ async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.dateti
 
 
 def parse(body: dict[str, Any]) -> Analysis:
-    from pydantic import ValidationError
-
     try:
         return Analysis.model_validate(body)
     except ValidationError as error:
@@ -328,5 +324,5 @@ async def _carry_out(kube: KubeClient, step: Step) -> None:
     for event in step.events:
         try:
             await kube.event(body, reason=event.reason, message=event.message, event_type=event.type)
-        except Exception:  # noqa: BLE001 - an Event is a courtesy; never fail the reconcile for it
+        except Exception:
             log.warning("could not record event %s on %s", event.reason, step.analysis.display_name, exc_info=True)

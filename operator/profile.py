@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import kopf
+from kubernetes_asyncio.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
-from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus
+from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, ConfigMapKeyRef
 from kcost.api.v1alpha1.profile import ClusterCostProfile, PricingSource
 from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
@@ -68,7 +69,10 @@ def _catalog_header(path: Path) -> list[str]:
         return next(csv.reader(handle), [])
 
 
-async def check_pricing(kube: KubeClient, profile: ClusterCostProfile) -> tuple[ConditionStatus, str, str]:
+PricingCheck = tuple[ConditionStatus, str, str]
+
+
+async def check_pricing(kube: KubeClient, profile: ClusterCostProfile) -> PricingCheck:
     pricing = profile.spec.pricing
     if pricing.source is PricingSource.CUSTOM:
         rates = pricing.custom_rates
@@ -78,52 +82,37 @@ async def check_pricing(kube: KubeClient, profile: ClusterCostProfile) -> tuple[
     if pricing.source is PricingSource.CATALOG:
         catalog = pricing.catalog
         if catalog is None:
-            return (
-                ConditionStatus.FALSE,
-                "MissingCatalog",
-                "spec.pricing.catalog: give path or configMapRef for source catalog",
-            )
+            return ConditionStatus.FALSE, "MissingCatalog", "spec.pricing.catalog: give path or configMapRef"
         if catalog.path is not None:
-            path = Path(catalog.path)
-            try:
-                header = await asyncio.to_thread(_catalog_header, path)
-            except OSError as error:
-                return (
-                    ConditionStatus.FALSE,
-                    "CatalogUnreadable",
-                    f"spec.pricing.catalog.path {path}: {error.strerror or error}",
-                )
-            missing = [c for c in CATALOG_COLUMNS if c not in header]
-            if missing:
-                return (
-                    ConditionStatus.FALSE,
-                    "CatalogMalformed",
-                    f"spec.pricing.catalog.path {path}: missing columns {', '.join(missing)}",
-                )
-            return ConditionStatus.TRUE, "CatalogFound", f"priced from {path}"
-        ref = catalog.config_map_ref
-        assert ref is not None
-        namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
-        try:
-            config_map = await kube.core.read_namespaced_config_map(ref.name, namespace)
-        except Exception as error:  # noqa: BLE001
-            return (
-                ConditionStatus.FALSE,
-                "CatalogUnreadable",
-                f"spec.pricing.catalog.configMapRef {namespace}/{ref.name}: {getattr(error, 'reason', error)}",
-            )
-        if ref.key not in (config_map.data or {}):
-            return (
-                ConditionStatus.FALSE,
-                "CatalogUnreadable",
-                f"ConfigMap {namespace}/{ref.name} has no key {ref.key!r}",
-            )
-        return ConditionStatus.TRUE, "CatalogFound", f"priced from ConfigMap {namespace}/{ref.name}"
-    return (
-        ConditionStatus.UNKNOWN,
-        "CheckedByCostAnalyzer",
-        f"the {profile.spec.provider.value} price API is checked by the cost analyzer",
-    )
+            return await _check_catalog_file(Path(catalog.path))
+        assert catalog.config_map_ref is not None  # the model requires one of the two
+        return await _check_catalog_config_map(kube, catalog.config_map_ref)
+    provider = profile.spec.provider.value
+    return ConditionStatus.UNKNOWN, "CheckedByCostAnalyzer", f"the {provider} price API is checked by the cost analyzer"
+
+
+async def _check_catalog_file(path: Path) -> PricingCheck:
+    where = f"spec.pricing.catalog.path {path}"
+    try:
+        header = await asyncio.to_thread(_catalog_header, path)
+    except OSError as error:
+        return ConditionStatus.FALSE, "CatalogUnreadable", f"{where}: {error.strerror or error}"
+    missing = [c for c in CATALOG_COLUMNS if c not in header]
+    if missing:
+        return ConditionStatus.FALSE, "CatalogMalformed", f"{where}: missing columns {', '.join(missing)}"
+    return ConditionStatus.TRUE, "CatalogFound", f"priced from {path}"
+
+
+async def _check_catalog_config_map(kube: KubeClient, ref: ConfigMapKeyRef) -> PricingCheck:
+    namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
+    where = f"spec.pricing.catalog.configMapRef {namespace}/{ref.name}"
+    try:
+        config_map = await kube.core.read_namespaced_config_map(ref.name, namespace)
+    except ApiException as error:
+        return ConditionStatus.FALSE, "CatalogUnreadable", f"{where}: {error.reason}"
+    if ref.key not in (config_map.data or {}):
+        return ConditionStatus.FALSE, "CatalogUnreadable", f"{where}: no key {ref.key!r}"
+    return ConditionStatus.TRUE, "CatalogFound", f"priced from ConfigMap {namespace}/{ref.name}"
 
 
 def operator_part(profile: ClusterCostProfile) -> dict[str, Any]:
@@ -174,6 +163,6 @@ async def reconcile(kube: KubeClient, body: dict[str, Any], timeout_s: float = 1
                     message="; ".join(problems) or "metrics and pricing usable",
                     event_type="Normal" if ok else "Warning",
                 )
-            except Exception:  # noqa: BLE001
+            except Exception:
                 log.warning("could not record an event on %s", profile.display_name, exc_info=True)
     return updated

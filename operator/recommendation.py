@@ -109,6 +109,6 @@ async def reconcile(kube: KubeClient, body: dict[str, Any]) -> OptimizationRecom
             message=ready.message,
             event_type="Normal" if ready.status.value == "True" else "Warning",
         )
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.warning("could not record an event on %s", updated.display_name, exc_info=True)
     return updated

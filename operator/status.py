@@ -14,6 +14,7 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
+from kcost.api.v1alpha1 import KINDS
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, Resource
 from kcost.kube.client import Conflict, KubeClient
 
@@ -86,6 +87,4 @@ async def mirror_error(
 
 
 def _kind_of(body: dict[str, Any]) -> type[Resource] | None:
-    from kcost.api.v1alpha1 import KINDS
-
     return next((kind for kind in KINDS if kind.crd.kind == body.get("kind")), None)
