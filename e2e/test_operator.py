@@ -245,3 +245,30 @@ def test_only_one_of_two_replicas_acts_and_the_other_takes_over(workloads: list[
     assert "reconcile-analyses" in low.output()
     for name in ("peered", "after-failover"):
         delete_analysis(kubectl, name)
+
+
+def _conditions(kubectl: Any, name: str) -> dict[str, dict[str, Any]]:
+    body = _get(kubectl, "ccp", name)
+    return {c["type"]: c for c in body.get("status", {}).get("conditions", [])}
+
+
+def test_profiles_report_metrics_and_pricing(
+    workloads: list[str], kubectl: Any, spawn: Any, prometheus: Any, smoke_end_s: int
+) -> None:
+    live = PROFILE.replace("name: e2e}", "name: e2e-live}").replace("http://127.0.0.1:1", prometheus.url)
+    assert kubectl("apply", "-f", "-", input_text=live).returncode == 0
+    spawn("operator", "operator")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        down, up = _conditions(kubectl, "e2e"), _conditions(kubectl, "e2e-live")
+        if "Ready" in down and "Ready" in up:
+            break
+        time.sleep(0.5)
+    assert down["MetricsReady"]["status"] == "False"
+    assert down["MetricsReady"]["reason"] == "PrometheusUnreachable"
+    assert "spec.prometheus.url: http://127.0.0.1:1" in down["MetricsReady"]["message"]
+    assert down["PricingReady"]["status"] == "True"
+    assert down["Ready"]["status"] == "False"
+    assert up["MetricsReady"]["status"] == "True", up["MetricsReady"]["message"]
+    assert up["Ready"]["status"] == "True"
+    kubectl("delete", "ccp", "e2e-live", "--timeout=30s")
