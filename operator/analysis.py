@@ -14,9 +14,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-import kopf
 from croniter import croniter
-from pydantic import ValidationError
 
 from kcost.analyzers.contract import LABEL_ANALYSIS, LABEL_ANALYZER
 from kcost.api.v1alpha1.analysis import (
@@ -243,7 +241,7 @@ def operator_part(analysis: Analysis) -> dict[str, Any]:
 
 async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.datetime | None = None) -> Step:
     """One idempotent step for one Analysis."""
-    analysis = parse(body)
+    analysis = status_io.parse(Analysis, body)
     now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     phase = analysis.status.phase
     if phase in (None, AnalysisPhase.PENDING):
@@ -258,14 +256,6 @@ async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.dateti
         step = plan_idle(analysis, now)
     await _carry_out(kube, step)
     return step
-
-
-def parse(body: dict[str, Any]) -> Analysis:
-    try:
-        return Analysis.model_validate(body)
-    except ValidationError as error:
-        name = body.get("metadata", {}).get("name", "?")
-        raise kopf.PermanentError(status_io.describe_validation_error("Analysis", name, error)) from None
 
 
 async def _plan_pending(kube: KubeClient, analysis: Analysis, now: datetime.datetime) -> Step:

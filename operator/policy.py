@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import kopf
-from pydantic import ValidationError
-
 from kcost.api.scope import select_namespaces
 from kcost.api.v1alpha1.policy import OptimizationPolicy
 from kcost.kube.client import KubeClient
@@ -20,12 +17,7 @@ def operator_part(policy: OptimizationPolicy) -> dict[str, Any]:
 
 
 async def reconcile(kube: KubeClient, body: dict[str, Any]) -> OptimizationPolicy:
-    try:
-        policy = OptimizationPolicy.model_validate(body)
-    except ValidationError as error:
-        raise kopf.PermanentError(
-            status_io.describe_validation_error("OptimizationPolicy", body.get("metadata", {}).get("name", "?"), error)
-        ) from None
+    policy = status_io.parse(OptimizationPolicy, body)
     matched = select_namespaces(policy.spec.namespaces, policy.spec.namespace_selector, await kube.namespaces())
     status = policy.status.model_copy(deep=True)
     status.matched_namespaces = matched

@@ -16,9 +16,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
-from pydantic import ValidationError
 
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, ConfigMapKeyRef
@@ -123,12 +121,7 @@ def operator_part(profile: ClusterCostProfile) -> dict[str, Any]:
 
 
 async def reconcile(kube: KubeClient, body: dict[str, Any], timeout_s: float = 10.0) -> ClusterCostProfile:
-    try:
-        profile = ClusterCostProfile.model_validate(body)
-    except ValidationError as error:
-        raise kopf.PermanentError(
-            status_io.describe_validation_error("ClusterCostProfile", body.get("metadata", {}).get("name", "?"), error)
-        ) from None
+    profile = status_io.parse(ClusterCostProfile, body)
     metrics_ok, metrics_reason, metrics_message = await check_metrics(kube, profile, timeout_s)
     pricing_status, pricing_reason, pricing_message = await check_pricing(kube, profile)
     generation = profile.generation

@@ -11,9 +11,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-import kopf
-from pydantic import ValidationError
-
 from kcost.api.v1alpha1.recommendation import OPEN_PHASES, OptimizationRecommendation, RecommendationPhase
 from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
@@ -88,15 +85,7 @@ def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecomme
 
 
 async def reconcile(kube: KubeClient, body: dict[str, Any]) -> OptimizationRecommendation | None:
-    try:
-        rec = OptimizationRecommendation.model_validate(body)
-    except ValidationError as error:
-        meta = body.get("metadata", {})
-        raise kopf.PermanentError(
-            status_io.describe_validation_error(
-                "OptimizationRecommendation", f"{meta.get('namespace')}/{meta.get('name')}", error
-            )
-        ) from None
+    rec = status_io.parse(OptimizationRecommendation, body)
     updated = decide(rec, await target_exists(kube, rec))
     if updated is None:
         return None

@@ -9,7 +9,7 @@ carries the operator's whole part: ``operator_part`` builds it from the model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import kopf
 from pydantic import ValidationError
@@ -50,6 +50,19 @@ def ready(conditions: list[Condition], ok: bool, reason: str, message: str, gene
     return Conditions.set(
         conditions, READY, ConditionStatus.TRUE if ok else ConditionStatus.FALSE, reason, message, generation=generation
     )
+
+
+ResourceT = TypeVar("ResourceT", bound=Resource)
+
+
+def parse(kind: type[ResourceT], body: dict[str, Any]) -> ResourceT:
+    """Parse at the edge: an invalid object is a PermanentError naming the object and each field."""
+    try:
+        return kind.model_validate(body)
+    except ValidationError as error:
+        metadata = body.get("metadata", {})
+        name = "/".join(str(part) for part in (metadata.get("namespace"), metadata.get("name", "?")) if part)
+        raise kopf.PermanentError(describe_validation_error(kind.crd.kind, name, error)) from None
 
 
 def describe_validation_error(kind: str, name: str, error: ValidationError) -> str:
