@@ -40,8 +40,11 @@ class NodeSpec(BaseModel):
         if self.provider == "aws":
             labels["karpenter.sh/capacity-type"] = self.capacity_type
             labels["eks.amazonaws.com/capacityType"] = "SPOT" if spot else "ON_DEMAND"
-        elif self.provider == "gcp" and spot:
-            labels["cloud.google.com/gke-spot"] = "true"
+        elif self.provider == "gcp":
+            labels["cloud.google.com/gke-nodepool"] = "default-pool"
+            labels["cloud.google.com/machine-family"] = self.instance_type.split("-")[0]
+            if spot:
+                labels["cloud.google.com/gke-spot"] = "true"
         elif self.provider == "azure":
             labels["kubernetes.azure.com/scalesetpriority"] = "spot" if spot else "regular"
         return {**labels, **self.labels}

@@ -9,6 +9,7 @@ from typing import Any
 import kopf
 import pytest
 
+from kcost.analyzers.cost import checks
 from kcost.api.v1alpha1.common import ConditionStatus
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.operator import policy, profile
@@ -62,7 +63,7 @@ async def test_pricing_checks(tmp_path: Path) -> None:
         ({"source": "api"}, ConditionStatus.UNKNOWN, "checked by the cost analyzer"),
     ]
     for pricing, status, fragment in cases:
-        got, _, message = await profile.check_pricing(kube, _profile(pricing))
+        got, _, message = await checks.check_pricing(kube, _profile(pricing))
         assert got is status, pricing
         assert fragment in message, (pricing, message)
 

@@ -1,0 +1,315 @@
+"""The cost analyzer: prices the cluster on a timer and reports in each ClusterCostProfile.
+
+For every profile it prices every node (through a ``Pricer``: live API, last known,
+catalog or default rates — whichever answers first), allocates node cost to the
+running containers (max(request, usage), OpenCost-style), and writes the profile's
+status with its own field manager: node inventory by type and capacity type with
+where each price came from and when, hourly and monthly cost by resource and idle,
+the top namespaces, ``pricesAsOf``, ``PricingReady`` and ``WithinBudget``. Daily
+cost rows go to the history store when one is configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import logging
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from kcost.analyzers.cost import checks, model
+from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, parse_quantity
+from kcost.api.v1alpha1.profile import (
+    ClusterCostProfile,
+    CostBreakdown,
+    NamespaceCost,
+    NodeTypePrice,
+)
+from kcost.kube.client import KubeClient
+
+log = logging.getLogger("kcost.analyzers.cost")
+FIELD_MANAGER = "kcost-analyzer-cost"
+PRICING_READY = "PricingReady"
+WITHIN_BUDGET = "WithinBudget"
+TOP_NAMESPACES = 10
+
+
+@dataclass(frozen=True)
+class PriceQuote:
+    usd_per_hour: float
+    source: str
+    fetched_at: datetime.datetime | None
+    problem: str | None = None  # a self-check finding worth a warning
+
+
+class Pricer(Protocol):
+    """Prices one node type; None when no source knows it (the default rates apply)."""
+
+    async def price(self, identity: model.NodeIdentity) -> PriceQuote | None: ...
+
+
+PricerFactory = Callable[[ClusterCostProfile], Awaitable[Pricer]]
+
+
+@dataclass
+class ProfileReport:
+    """What one pass computed for one profile (also what tests look at)."""
+
+    status: dict[str, Any]
+    allocation: model.Allocation
+    problems: list[str]
+    events: list[tuple[str, str, str]]
+
+
+def _node_capacity(node: dict[str, Any]) -> tuple[float, float, float]:
+    capacity = (node.get("status") or {}).get("capacity") or {}
+    cpu = parse_quantity(capacity.get("cpu", "0"))
+    memory_gib = parse_quantity(capacity.get("memory", "0")) / model.GIB
+    gpus = parse_quantity(capacity.get("nvidia.com/gpu", "0"))
+    return cpu, memory_gib, gpus
+
+
+def containers_of(pods: list[dict[str, Any]]) -> list[model.ContainerUse]:
+    """Requests of every container of every scheduled, non-finished pod."""
+    uses = []
+    for pod in pods:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        phase = (pod.get("status") or {}).get("phase")
+        if not spec.get("nodeName") or phase in ("Succeeded", "Failed"):
+            continue
+        owner: dict[str, Any] = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), {})
+        for container in spec.get("containers", []):
+            requests = (container.get("resources") or {}).get("requests") or {}
+            uses.append(
+                model.ContainerUse(
+                    namespace=meta["namespace"],
+                    pod=meta["name"],
+                    container=container["name"],
+                    node=spec["nodeName"],
+                    workload_kind=owner.get("kind", ""),
+                    workload_name=owner.get("name", ""),
+                    labels=meta.get("labels") or {},
+                    cpu_request_cores=parse_quantity(requests.get("cpu", "0")),
+                    memory_request_bytes=parse_quantity(requests.get("memory", "0")),
+                    gpu_request=parse_quantity(requests.get("nvidia.com/gpu", "0")),
+                )
+            )
+    return uses
+
+
+async def price_nodes(
+    profile: ClusterCostProfile, nodes: list[dict[str, Any]], pricer: Pricer
+) -> tuple[list[model.PricedNode], list[NodeTypePrice], list[str]]:
+    """Every node priced, the inventory by type, and the price problems found."""
+    priced: list[model.PricedNode] = []
+    problems: list[str] = []
+    notes: list[str] = []
+    inventory: dict[tuple[str, str, str], NodeTypePrice] = {}
+    discount = 1 - profile.spec.pricing.discount_percent / 100
+    for node in nodes:
+        labels = node["metadata"].get("labels") or {}
+        identity = model.node_identity(labels, profile.spec.provider.value, profile.spec.region or "")
+        cpu, memory_gib, gpus = _node_capacity(node)
+        quote = await pricer.price(identity)
+        region = identity.region or "unknown region"
+        what = f"{identity.instance_type or 'unknown type'} ({identity.capacity_type}, {region})"
+        if cpu <= 0 or memory_gib <= 0:
+            problems.append(f"node {node['metadata']['name']} reports no CPU or memory capacity: cannot price it")
+            continue
+        if quote is None:
+            note = f"no price for {what}: default unit rates used"
+            if note not in notes:
+                notes.append(note)
+        elif quote.problem:
+            problems.append(quote.problem)
+        hourly = quote.usd_per_hour * discount if quote is not None else None
+        node_priced = model.price_node(
+            node["metadata"]["name"],
+            identity,
+            cpu,
+            memory_gib,
+            gpus,
+            hourly_price=hourly,
+            price_source=quote.source if quote else "default",
+        )
+        priced.append(node_priced)
+        key = (identity.instance_type or "unknown", identity.region, identity.capacity_type)
+        entry = inventory.get(key)
+        if entry is None:
+            inventory[key] = NodeTypePrice(
+                instance_type=key[0],
+                region=key[1],
+                capacity_type=key[2],
+                count=1,
+                hourly_price=round(node_priced.hourly_price, 6),
+                price_source=node_priced.price_source,
+                priced_at=quote.fetched_at if quote else None,
+            )
+        else:
+            entry.count += 1
+    return priced, sorted(inventory.values(), key=lambda n: (n.instance_type, n.capacity_type)), problems + notes
+
+
+def breakdown(allocation: model.Allocation, scale: float = 1.0) -> CostBreakdown:
+    cpu = sum(c.cpu for c in allocation.containers) * scale
+    memory = sum(c.memory for c in allocation.containers) * scale
+    gpu = sum(c.gpu for c in allocation.containers) * scale
+    idle = allocation.idle * scale
+    return CostBreakdown(
+        cpu=round(cpu, 4),
+        memory=round(memory, 4),
+        gpu=round(gpu, 4),
+        idle=round(idle, 4),
+        total=round(allocation.total * scale, 4),
+    )
+
+
+def budget_condition(
+    profile: ClusterCostProfile, month_to_date: float, projected: float
+) -> tuple[ConditionStatus, str, str] | None:
+    budget = profile.spec.budget
+    if budget is None:
+        return None
+    share = projected / budget.monthly * 100
+    crossed = [t for t in sorted(budget.alert_thresholds_percent) if share >= t]
+    currency = profile.spec.pricing.currency
+    detail = (
+        f"projected {projected:,.2f} {currency} this month ({month_to_date:,.2f} so far) "
+        f"is {share:.0f}% of the {budget.monthly:,.2f} budget"
+    )
+    if crossed:
+        return ConditionStatus.FALSE, f"Above{crossed[-1]}Percent", f"{detail} (threshold {crossed[-1]}%)"
+    return ConditionStatus.TRUE, "WithinBudget", detail
+
+
+async def analyze_profile(
+    kube: KubeClient,
+    profile: ClusterCostProfile,
+    pricer: Pricer,
+    now: datetime.datetime,
+) -> ProfileReport:
+    nodes = [kube.api.sanitize_for_serialization(n) for n in (await kube.core.list_node()).items]
+    pods = [kube.api.sanitize_for_serialization(p) for p in (await kube.core.list_pod_for_all_namespaces()).items]
+    priced, inventory, findings = await price_nodes(profile, nodes, pricer)
+    problems = [f for f in findings if not f.startswith("no price for ")]
+    notes = [f for f in findings if f.startswith("no price for ")]
+    allocation = model.allocate(priced, containers_of(pods), hours=1.0)
+    hourly = breakdown(allocation)
+    monthly = breakdown(allocation, model.HOURS_PER_MONTH)
+    by_namespace = allocation.by("namespace")
+    top = sorted(by_namespace.items(), key=lambda item: -item[1])[:TOP_NAMESPACES]
+    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    next_month = (month_start + datetime.timedelta(days=32)).replace(day=1)
+    hours_so_far = (now - month_start).total_seconds() / 3600
+    hours_left = (next_month - now).total_seconds() / 3600
+    month_to_date = allocation.total * hours_so_far
+    projected = month_to_date + allocation.total * hours_left
+
+    conditions: list[Condition] = profile.status.conditions
+    sources = Counter(node.price_source for node in priced)
+    summary = ", ".join(f"{count} from {source}" for source, count in sorted(sources.items()))
+    events: list[tuple[str, str, str]] = []
+    pricing: tuple[ConditionStatus, str, str]
+    source_status, source_reason, source_message = await checks.check_pricing(kube, profile)
+    if source_status is ConditionStatus.FALSE:
+        pricing = (source_status, source_reason, f"{source_message}; nodes priced meanwhile: {summary}")
+    elif problems:
+        pricing = (
+            ConditionStatus.FALSE,
+            "PriceSuspicious" if any("730" in p or "list price" in p for p in problems) else "Unpriced",
+            "; ".join(problems)[:1024],
+        )
+    else:
+        pricing = (ConditionStatus.TRUE, "Priced", "; ".join([f"{len(priced)} nodes priced: {summary}", *notes])[:1024])
+    before = Conditions.find(conditions, PRICING_READY)
+    conditions = Conditions.set(conditions, PRICING_READY, *pricing, generation=profile.generation, now=now)
+    if pricing[0] is ConditionStatus.FALSE and (before is None or before.message != pricing[2]):
+        events.append(("Warning", pricing[1], pricing[2]))
+    budget = budget_condition(profile, month_to_date, projected)
+    if budget is not None:
+        previous = Conditions.find(conditions, WITHIN_BUDGET)
+        conditions = Conditions.set(conditions, WITHIN_BUDGET, *budget, generation=profile.generation, now=now)
+        if budget[0] is ConditionStatus.FALSE and (previous is None or previous.reason != budget[1]):
+            events.append(("Warning", "BudgetThresholdCrossed", budget[2]))
+    dated = [n.priced_at for n in inventory if n.priced_at is not None]
+    status = {
+        "nodes": [n.to_api() for n in inventory],
+        "hourlyCost": hourly.to_api(),
+        "monthlyCost": monthly.to_api(),
+        "topNamespaces": [
+            NamespaceCost(namespace=ns, monthly_cost=round(cost * model.HOURS_PER_MONTH, 2)).to_api()
+            for ns, cost in top
+        ],
+        "currency": profile.spec.pricing.currency,
+        "monthToDateCost": round(month_to_date, 2),
+        "projectedMonthlyCost": round(projected, 2),
+        "conditions": [c.to_api() for c in conditions if c.type in (PRICING_READY, WITHIN_BUDGET)],
+    }
+    if dated:
+        status["pricesAsOf"] = min(dated).isoformat().replace("+00:00", "Z")
+    return ProfileReport(status, allocation, problems, events)
+
+
+async def run_once(
+    kube: KubeClient,
+    pricer_for: PricerFactory,
+    now: datetime.datetime | None = None,
+    on_report: Callable[[ClusterCostProfile, ProfileReport], Awaitable[None]] | None = None,
+) -> int:
+    """Price and report every profile once; returns how many were updated."""
+    now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    updated = 0
+    for body in await kube.list_objects(ClusterCostProfile):
+        try:
+            profile = ClusterCostProfile.model_validate(body)
+        except ValueError:
+            continue  # the operator reports invalid profiles
+        report = await analyze_profile(kube, profile, await pricer_for(profile), now)
+        await kube.apply(
+            ClusterCostProfile,
+            {"metadata": {"name": profile.name}, "status": report.status},
+            field_manager=FIELD_MANAGER,
+            status=True,
+        )
+        for event_type, reason, message in report.events:
+            try:
+                await kube.event(body, reason=reason, message=message, event_type=event_type, component=FIELD_MANAGER)
+            except Exception:
+                log.warning("could not record event %s on %s", reason, profile.display_name, exc_info=True)
+        if on_report is not None:
+            await on_report(profile, report)
+        updated += 1
+    return updated
+
+
+async def serve(
+    kube: KubeClient,
+    pricer_for: PricerFactory,
+    interval: datetime.timedelta,
+    on_report: Callable[[ClusterCostProfile, ProfileReport], Awaitable[None]] | None = None,
+) -> None:
+    """Price the cluster every ``interval`` until cancelled."""
+    while True:
+        try:
+            await run_once(kube, pricer_for, on_report=on_report)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.warning("cost pass failed; retrying", exc_info=True)
+        await asyncio.sleep(interval.total_seconds())
+
+
+def daily_rows(allocation: model.Allocation) -> dict[str, dict[str, float]]:
+    """Cost per namespace for a full day at the current rate, by resource (for the history store)."""
+    rows: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for cost in allocation.containers:
+        row = rows[cost.use.namespace]
+        row["cpu"] += cost.cpu * 24
+        row["memory"] += cost.memory * 24
+        row["gpu"] += cost.gpu * 24
+        row["total"] += cost.total * 24
+    rows["__idle__"]["idle"] = allocation.idle * 24
+    rows["__idle__"]["total"] = allocation.idle * 24
+    return {ns: dict(values) for ns, values in rows.items()}
