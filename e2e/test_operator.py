@@ -267,8 +267,11 @@ def test_profiles_report_metrics_and_pricing(
     assert down["MetricsReady"]["status"] == "False"
     assert down["MetricsReady"]["reason"] == "PrometheusUnreachable"
     assert "spec.prometheus.url: http://127.0.0.1:1" in down["MetricsReady"]["message"]
-    assert down["PricingReady"]["status"] == "True"
     assert down["Ready"]["status"] == "False"
+    assert down["Ready"]["reason"] == "MetricsNotReady"
     assert up["MetricsReady"]["status"] == "True", up["MetricsReady"]["message"]
-    assert up["Ready"]["status"] == "True"
+    # Pricing is the cost analyzer's part (see test_cost); without it the profile says what is missing.
+    assert up["Ready"]["status"] == "False"
+    assert up["Ready"]["reason"] == "PricingNotReady"
+    assert "is the kcost cost analyzer running?" in up["Ready"]["message"]
     kubectl("delete", "ccp", "e2e-live", "--timeout=30s")
