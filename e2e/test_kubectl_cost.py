@@ -1,0 +1,175 @@
+"""`kubectl cost`, found by the real kubectl through its plugin discovery."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rich.console import Console
+
+from kcost.api.v1alpha1 import OptimizationRecommendation
+from kcost.devcluster import binaries
+from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster.nodes import default_nodes
+
+NAMESPACE = "e2e-cli"
+BIN = str(Path(sys.executable).parent)
+
+
+def kubectl_cost(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "KUBECONFIG": str(kubeconfig)}
+    return subprocess.run(
+        [binaries.kubectl(), "cost", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def _rec(name: str, target: str, savings: float, rec_type: str = "right-sizing") -> dict[str, Any]:
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "OptimizationRecommendation",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "type": rec_type,
+            "current": {"containers": [{"name": "app", "requests": {"cpu": "1", "memory": "1Gi"}}]},
+            "changes": {"containers": [{"name": "app", "requests": {"cpu": "250m", "memory": "512Mi"}}]},
+            "estimatedMonthlySavings": savings,
+            "confidence": 0.9,
+            "riskLevel": "low",
+            "evidence": {
+                "method": "test",
+                "sampleCount": 4032,
+                "window": "14d",
+                "usageSparkline": [0.1, 0.3, 0.2],
+                "containers": [
+                    {
+                        "name": "app",
+                        "cpuCores": {"p50": 0.1, "p95": 0.2, "max": 0.3},
+                        "memoryBytes": {"p95": 400000000, "max": 450000000},
+                        "oomEvents": 1,
+                    }
+                ],
+            },
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def cli_recs(kcost_crds: DevCluster, kubectl: Any) -> Path:
+    kubectl("create", "namespace", NAMESPACE)
+    docs = [
+        _rec("deployment-web-right-sizing", "web", 40.5),
+        _rec("deployment-api-right-sizing", "api", 12.25),
+        _rec("deployment-old-idle-workload", "old", 7.0, "idle-workload"),
+    ]
+    applied = kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(docs))
+    assert applied.returncode == 0, applied.stderr
+    return kcost_crds.require_state().admin_kubeconfig
+
+
+def test_plugin_is_found_by_kubectl(cli_recs: Path) -> None:
+    plugins = subprocess.run(
+        [binaries.kubectl(), "plugin", "list"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"},
+    )
+    assert "kubectl-cost" in plugins.stdout
+    result = kubectl_cost(cli_recs, "--help")
+    assert result.returncode == 0
+    for command in ("summary", "recommendations", "show", "analyze"):
+        assert command in result.stdout
+
+
+def test_recommendations_sorted_filtered_with_total(cli_recs: Path) -> None:
+    table = kubectl_cost(cli_recs, "recs", "-n", NAMESPACE)
+    assert table.returncode == 0, table.stderr
+    lines = [line for line in table.stdout.splitlines() if "deployment-" in line]
+    assert [line.split()[1] for line in lines] == [
+        "deployment-web-right-sizing",
+        "deployment-api-right-sizing",
+        "deployment-old-idle-workload",
+    ]
+    assert "3 recommendations, 59.75 per month in total" in table.stdout
+    assert "\x1b[" not in table.stdout, "no colour when not on a terminal"
+    filtered = kubectl_cost(cli_recs, "recs", "-A", "--type", "right-sizing", "--min-savings", "20", "-o", "wide")
+    assert "deployment-web-right-sizing" in filtered.stdout
+    assert "deployment-api-right-sizing" not in filtered.stdout
+    assert "METHOD" in filtered.stdout
+
+
+@pytest.mark.parametrize("output", ["json", "yaml"])
+def test_machine_outputs_round_trip_into_the_api_types(cli_recs: Path, output: str) -> None:
+    result = kubectl_cost(cli_recs, "recs", "-n", NAMESPACE, "-o", output)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout) if output == "json" else yaml.safe_load(result.stdout)
+    recs = [OptimizationRecommendation.model_validate(item) for item in document["items"]]
+    assert {r.name for r in recs} == {
+        "deployment-web-right-sizing",
+        "deployment-api-right-sizing",
+        "deployment-old-idle-workload",
+    }
+    shown = kubectl_cost(cli_recs, "show", "-n", NAMESPACE, "deployment-web-right-sizing", "-o", output)
+    item = (json.loads(shown.stdout) if output == "json" else yaml.safe_load(shown.stdout))["items"][0]
+    assert OptimizationRecommendation.model_validate(item).spec.estimated_monthly_savings == 40.5
+
+
+def test_show_prints_the_evidence(cli_recs: Path) -> None:
+    result = kubectl_cost(cli_recs, "show", "-n", NAMESPACE, "deployment-web-right-sizing")
+    assert result.returncode == 0, result.stderr
+    for fragment in (
+        "Deployment/web",
+        "40.50 USD/month",
+        "cpu request 1",
+        "250m",
+        "memory request 1Gi",
+        "512Mi",
+        "OOM kills 1",
+        "daily CPU use: ▃█▅",
+    ):
+        assert fragment in result.stdout, fragment
+    missing = kubectl_cost(cli_recs, "show", "-n", NAMESPACE, "nope")
+    assert missing.returncode == 6
+    assert "no recommendation 'nope' in namespace e2e-cli" in missing.stderr
+
+
+def test_summary_in_every_format(cli_recs: Path) -> None:
+    table = kubectl_cost(cli_recs, "summary")
+    assert table.returncode == 0, table.stderr
+    assert "Potential savings:" in table.stdout
+    document = json.loads(kubectl_cost(cli_recs, "summary", "-o", "json").stdout)["items"][0]
+    assert document["savingsByType"]["right-sizing"] >= 52.75
+    assert document["openRecommendations"] >= 3
+
+
+def test_errors_a_user_can_act_on(dev_cluster: DevCluster, cli_recs: Path, tmp_path: Path) -> None:
+    nobody = dev_cluster.mint_user_kubeconfig("nobody")
+    forbidden = kubectl_cost(nobody, "recs", "-A")
+    assert forbidden.returncode == 4
+    assert "forbidden" in forbidden.stderr
+    assert "optimizationrecommendations" in forbidden.stderr
+    unreachable = tmp_path / "kubeconfig"
+    unreachable.write_text(
+        cli_recs.read_text().replace(dev_cluster.require_state().apiserver_url, "https://127.0.0.1:1")
+    )
+    down = kubectl_cost(unreachable, "recs", "-A")
+    assert down.returncode == 5
+    assert "no cluster reachable" in down.stderr
+
+
+def test_a_cluster_without_kcost_says_so(tmp_path: Path) -> None:
+    bare = DevCluster(tmp_path / "bare", Console(stderr=True))
+    try:
+        state = bare.up(default_nodes()[:1])
+        result = kubectl_cost(state.admin_kubeconfig, "recs", "-A")
+    finally:
+        bare.down()
+    assert result.returncode == 3
+    assert "kcost is not installed in this cluster" in result.stderr
