@@ -67,13 +67,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="kcost-bench-") as scratch:
         for run in range(args.runs):
             cluster = DevCluster(Path(scratch) / f"run-{run}", quiet)
-            fresh.append(_timed_up(cluster))
-            cluster.down()
-            warm.append(_timed_up(cluster))
-            loader.load(cluster, library.smoke())
-            state = cluster.require_state()
-            memory.append({name: _rss_mib(pid) for name, pid in state.pids.items()})
-            cluster.down()
+            try:
+                fresh.append(_timed_up(cluster))
+                cluster.down()
+                warm.append(_timed_up(cluster))
+                loader.load(cluster, library.smoke())
+                state = cluster.require_state()
+                memory.append({name: _rss_mib(pid) for name, pid in state.pids.items()})
+            finally:
+                cluster.down()
             console.print(f"run {run + 1}/{args.runs}: fresh {fresh[-1]:.1f} s, warm {warm[-1]:.1f} s")
         write_rate, build_rate, samples = _history_throughput(library.smoke(), Path(scratch))
 

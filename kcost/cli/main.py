@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import devcluster, manifests, run
+from kcost.cli import bench, devcluster, manifests, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +20,7 @@ cli.add_command(devcluster.dev_cluster)
 cli.add_command(manifests.manifests)
 cli.add_command(run.operator)
 cli.add_command(run.analyzer)
+cli.add_command(bench.bench)
 
 
 def main() -> None:

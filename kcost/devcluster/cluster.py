@@ -340,6 +340,11 @@ class DevCluster:
         return pid
 
     def _start_kwok(self, state: ClusterState) -> int:
+        # A previous kwok's node leases would keep this one off those nodes until they
+        # expire; every node here is kwok's, so hand them over at once.
+        self.kubectl(
+            "delete", "leases", "--all", "-n", "kube-node-lease", "--ignore-not-found", "--wait=false", check=False
+        )
         pid = processes.spawn(
             "kwok",
             [
@@ -351,7 +356,7 @@ class DevCluster:
                 "--manage-single-node=",
                 f"--cidr={POD_CIDR}",
                 "--node-ip=10.0.0.1",
-                "--node-lease-duration-seconds=40",
+                "--node-lease-duration-seconds=10",
                 f"--server-address=127.0.0.1:{state.ports.kwok}",
                 # The config file path must exist or kwok falls back to ~/.kwok; an empty one
                 # keeps kwok's built-in "fast" node and pod stages.

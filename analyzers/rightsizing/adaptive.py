@@ -1,0 +1,176 @@
+"""kcost's own right-sizing strategy (``kcost``).
+
+The method, for one container over the last ``history_days``:
+
+1. **Weights.** Each sample counts for the time it stands for (so irregular scraping and
+   gaps do not bias anything) times a recency decay (half-life ``half_life_days``), so a
+   workload that changed recently is sized for what it is now.
+2. **CPU request** = the weighted ``cpu_percentile`` (p85) × (1 + ``cpu_margin``). A
+   margin on top of a slightly lower percentile covers nearly every sample of a steady
+   container for little, while a spiky one is not charged full price for rare bursts,
+   which it can still take from idle node capacity: no CPU limit is set. This puts the
+   shortfall where covering it is most expensive, instead of spreading it evenly.
+3. **Memory request** = the weighted ``memory_percentile`` (p95) of the working set ×
+   (1 + ``memory_headroom``). No trend here: the limit catches a rising series, and a
+   trend read from noise would make every request dearer.
+4. **Memory limit** = the peak × (1 + ``memory_limit_margin`` + ``memory_limit_volatility``
+   × the coefficient of variation of the daily peaks), at least the peak plus
+   ``memory_limit_min_headroom_mib``, plus the growth expected over ``horizon_days``
+   (the Theil–Sen slope of the daily peaks, if rising). Requests are what is billed and
+   what the scheduler reserves; the limit only caps, so it is sized to avoid OOM
+   kills: steady containers get a modest margin, volatile or leaking ones more. An
+   OOM kill in the window counts as a peak of the memory at the kill × (1 +
+   ``oom_bump_fraction``).
+5. **Short history.** With fewer observed days than the horizon, the tail left
+   uncovered shrinks in proportion (p85 from 14 days becomes p92.5 from 7) and the
+   limit margin grows with √(horizon ÷ observed days): less evidence, more safety.
+
+Why it generalizes: every quantity is relative to the container's own distribution
+(percentiles, ratios, coefficients of variation, its own trend); samples are weighted
+by time, so the sampling interval does not matter; nothing is fitted per fleet, and
+each setting has a meaning an operator can reason about. The only absolute amounts
+are the floors and the 256 MiB minimum limit headroom, for small containers whose
+memory can double from one day to the next. The defaults are round numbers, checked
+(not fitted series by series) on the Bitbrains trace over several train/eval splits.
+A resource that was not measured (all zeros) gets its floor and, for memory, no limit.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import Field
+
+from kcost.analyzers.rightsizing import stats
+from kcost.analyzers.rightsizing.base import MIB, Sizing, Strategy, StrategySettings
+from kcost.analyzers.rightsizing.history import UsageHistory
+from kcost.analyzers.rightsizing.recommendation import NotEnoughData
+from kcost.api.v1alpha1.recommendation import RiskLevel
+
+# Growth of the peak over the horizon, as a share of the peak, above which a series is risky.
+STEEP_GROWTH_FRACTION = 0.25
+# Share of the window's samples above the CPU request above which CPU is a risk.
+CPU_SHORTFALL_RISK_FRACTION = 0.10
+
+
+class AdaptiveSettings(StrategySettings):
+    """kcost's settings; the defaults are meant to be left alone."""
+
+    half_life_days: float = Field(7, gt=0, le=365, description="Recency weighting: a sample this old counts half.")
+    horizon_days: float = Field(14, gt=0, le=365, description="How long the values should hold: trends run this far.")
+    cpu_percentile: float = Field(85, ge=50, le=100, description="Weighted percentile of CPU use behind the request.")
+    cpu_margin: float = Field(0.15, ge=0, le=10, description="Added to that percentile, as a fraction.")
+    memory_percentile: float = Field(95, ge=50, le=100, description="Weighted percentile of memory behind the request.")
+    memory_headroom: float = Field(0.2, ge=0, le=10, description="Added to that percentile, as a fraction.")
+    memory_limit_margin: float = Field(0.3, ge=0, le=10, description="Memory limit above the peak, as a fraction.")
+    memory_limit_volatility: float = Field(
+        1.0, ge=0, le=10, description="Extra limit margin per unit of coefficient of variation of the daily peaks."
+    )
+    memory_limit_min_headroom_mib: float = Field(
+        256, ge=0, le=65536, description="The memory limit is at least this far above the peak."
+    )
+    oom_bump_fraction: float = Field(0.2, ge=0, le=10, description="An OOM kill counts as its memory times 1 + this.")
+    min_samples: int = Field(48, ge=1, le=1_000_000, description="Fewer samples give no recommendation.")
+    min_history_hours: float = Field(12, ge=0, le=24 * 365, description="A shorter history gives no recommendation.")
+
+
+@dataclass(frozen=True)
+class _MemorySizing:
+    """Memory values and the figures the risk rests on."""
+
+    request_bytes: float
+    limit_bytes: float | None
+    growth_bytes: float
+    peak_bytes: float
+
+
+class AdaptiveStrategy(Strategy[AdaptiveSettings]):
+    name = "kcost"
+    settings_model = AdaptiveSettings
+
+    def size(self, window: UsageHistory) -> Sizing | NotEnoughData:
+        s = self.settings
+        history_hours = window.span_s / stats.HOUR_S
+        if window.sample_count < s.min_samples or history_hours < s.min_history_hours:
+            return NotEnoughData(
+                reason=(
+                    f"not enough data: {window.sample_count} samples over {history_hours:.1f}h; "
+                    f"kcost needs {s.min_samples} samples and {s.min_history_hours:g}h"
+                ),
+                sample_count=window.sample_count,
+                history_hours=history_hours,
+            )
+        intervals_s = stats.sample_intervals_s(window.ts_s)
+        weights = intervals_s * stats.decay_weights(window.ts_s, float(window.ts_s[-1]), s.half_life_days * stats.DAY_S)
+        # Observed time, not span: a week of data with a three-day hole is four days of evidence.
+        observed_days = max(float(intervals_s.sum()) / stats.DAY_S, 1 / 24)
+        coverage = min(1.0, observed_days / s.horizon_days)
+        notes: list[str] = []
+
+        cpu_request = self._cpu_request(window, weights, coverage, notes)
+        memory = self._memory(window, weights, coverage, notes)
+        shortfall = float(np.mean(window.cpu_cores > cpu_request))
+        return Sizing(
+            cpu_request_cores=cpu_request,
+            cpu_limit_cores=None,
+            memory_request_bytes=memory.request_bytes,
+            memory_limit_bytes=memory.limit_bytes,
+            confidence=coverage,
+            risk_level=_risk(window, memory, coverage, shortfall),
+            method=(
+                f"kcost(cpu p{s.cpu_percentile:g}+{s.cpu_margin:.0%}, memory p{s.memory_percentile:g}"
+                f"+{s.memory_headroom:.0%}, limit peak+{s.memory_limit_margin:.0%}+{s.memory_limit_volatility:g}"
+                f"×cv(daily peaks)+trend, half-life {s.half_life_days:g}d, horizon {s.horizon_days:g}d)"
+            ),
+            notes=tuple(notes),
+        )
+
+    def _cpu_request(self, window: UsageHistory, weights: stats.FloatArray, coverage: float, notes: list[str]) -> float:
+        s = self.settings
+        if not window.cpu_cores.any():
+            notes.append("CPU use is all zero (not measured?): the request is the floor")
+            return 0.0
+        quantile = 1 - (1 - s.cpu_percentile / 100) * coverage
+        return stats.weighted_quantile(window.cpu_cores, weights, quantile) * (1 + s.cpu_margin)
+
+    def _memory(
+        self, window: UsageHistory, weights: stats.FloatArray, coverage: float, notes: list[str]
+    ) -> _MemorySizing:
+        s = self.settings
+        memory = window.memory_bytes
+        if not memory.any() and not window.oom_events:
+            notes.append("memory use is all zero (not measured?): the request is the floor, no limit")
+            return _MemorySizing(request_bytes=0.0, limit_bytes=None, growth_bytes=0.0, peak_bytes=0.0)
+        peak_ts_s, daily_peaks = stats.interval_peaks(window.ts_s, memory, float(window.ts_s[0]), stats.DAY_S)
+        # Three days make the first trend that one odd day cannot set alone.
+        slope_per_day = stats.theil_sen_slope(peak_ts_s / stats.DAY_S, daily_peaks) if daily_peaks.size >= 3 else 0.0
+        growth_bytes = max(slope_per_day, 0.0) * s.horizon_days
+        mean_peak = float(daily_peaks.mean())
+        volatility = float(daily_peaks.std()) / mean_peak if daily_peaks.size >= 2 and mean_peak > 0 else 0.0
+        peak_bytes = float(memory.max())
+        if window.oom_events:
+            oom_bytes = max(event.memory_bytes for event in window.oom_events)
+            peak_bytes = max(peak_bytes, oom_bytes * (1 + s.oom_bump_fraction))
+            notes.append(f"{len(window.oom_events)} OOM kill(s), at up to {oom_bytes / MIB:.0f} MiB")
+        if growth_bytes > 0:
+            notes.append(f"memory peaks grow {slope_per_day / MIB:.1f} MiB/day")
+
+        quantile = 1 - (1 - s.memory_percentile / 100) * coverage
+        request = stats.weighted_quantile(memory, weights, quantile) * (1 + s.memory_headroom)
+        margin = (s.memory_limit_margin + s.memory_limit_volatility * volatility) * math.sqrt(1 / coverage)
+        limit = max(peak_bytes * (1 + margin), peak_bytes + s.memory_limit_min_headroom_mib * MIB) + growth_bytes
+        return _MemorySizing(
+            request_bytes=min(request, limit), limit_bytes=limit, growth_bytes=growth_bytes, peak_bytes=peak_bytes
+        )
+
+
+def _risk(window: UsageHistory, memory: _MemorySizing, coverage: float, cpu_shortfall: float) -> RiskLevel:
+    """High after OOM kills or with steeply growing memory; medium with short history, frequent CPU
+    use above the request, or any memory growth; low otherwise."""
+    if window.oom_events or memory.growth_bytes > STEEP_GROWTH_FRACTION * memory.peak_bytes:
+        return RiskLevel.HIGH
+    if coverage < 0.5 or cpu_shortfall > CPU_SHORTFALL_RISK_FRACTION or memory.growth_bytes > 0:
+        return RiskLevel.MEDIUM
+    return RiskLevel.LOW

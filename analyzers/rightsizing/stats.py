@@ -1,0 +1,92 @@
+"""Statistics shared by the strategies and the benchmark: quantiles, sample weights, peaks, trends."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from kcost.api.v1alpha1.recommendation import UsageStats
+
+FloatArray = npt.NDArray[np.float64]
+
+DAY_S = 86_400.0
+HOUR_S = 3_600.0
+
+
+def usage_stats(values: FloatArray) -> UsageStats:
+    """p50, p90, p95, p99 and max of ``values`` (linear interpolation, as numpy and PromQL do)."""
+    if values.size == 0:
+        return UsageStats()
+    p50, p90, p95, p99 = (float(v) for v in np.percentile(values, [50, 90, 95, 99]))
+    return UsageStats(p50=p50, p90=p90, p95=p95, p99=p99, max=float(values.max()))
+
+
+def weighted_quantile(values: FloatArray, weights: FloatArray, quantile: float) -> float:
+    """The smallest value whose cumulative weight reaches ``quantile`` of the total (0 ≤ quantile ≤ 1)."""
+    if values.size == 0:
+        raise ValueError("weighted_quantile of no values")
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    total = cumulative[-1]
+    if total <= 0:
+        return float(values[order][-1])
+    # A tiny tolerance so that a quantile that lands exactly on a boundary picks that value.
+    index = int(np.searchsorted(cumulative, quantile * total * (1 - 1e-12), side="left"))
+    return float(values[order][min(index, values.size - 1)])
+
+
+def median_interval_s(ts_s: FloatArray) -> float:
+    """The usual time between two samples (0 when there are fewer than two distinct times)."""
+    steps = np.diff(ts_s)
+    steps = steps[steps > 0]
+    return float(np.median(steps)) if steps.size else 0.0
+
+
+def sample_intervals_s(ts_s: FloatArray, end_s: float | None = None) -> FloatArray:
+    """How long each sample stands for: until the next sample, at most one usual interval.
+
+    Capping at the median interval makes a gap in the data count as unobserved time
+    instead of stretching the sample before it; a repeated timestamp stands for nothing.
+    The last sample stands for one usual interval, cut at ``end_s`` when given.
+    """
+    if ts_s.size == 0:
+        return np.zeros(0)
+    usual_s = median_interval_s(ts_s)
+    following = np.append(ts_s[1:], ts_s[-1] + usual_s)
+    if end_s is not None:
+        following = np.minimum(following, end_s)
+    return np.clip(following - ts_s, 0.0, usual_s)
+
+
+def decay_weights(ts_s: FloatArray, end_s: float, half_life_s: float) -> FloatArray:
+    """Exponential-decay weights: 1 at ``end_s``, ½ one half-life earlier."""
+    return np.exp2((ts_s - end_s) / half_life_s)
+
+
+def interval_peaks(
+    ts_s: FloatArray, values: FloatArray, start_s: float, interval_s: float
+) -> tuple[FloatArray, FloatArray]:
+    """The peak of ``values`` in each ``interval_s`` slot from ``start_s`` that has samples.
+
+    Returns (time of each peak, peak value), in time order.
+    """
+    if ts_s.size == 0:
+        return np.zeros(0), np.zeros(0)
+    slots = np.floor((ts_s - start_s) / interval_s).astype(np.int64)
+    # Sort by slot, then by value, so the last row of each slot holds its peak.
+    order = np.lexsort((values, slots))
+    last_of_slot = np.append(slots[order][1:] != slots[order][:-1], True)
+    chosen = order[last_of_slot]
+    return ts_s[chosen], values[chosen]
+
+
+def theil_sen_slope(xs: FloatArray, ys: FloatArray) -> float:
+    """The median of pairwise slopes: a trend that a few outliers cannot drag (0 for < 2 points)."""
+    if xs.size < 2:
+        return 0.0
+    i, j = np.triu_indices(xs.size, k=1)
+    dx = xs[j] - xs[i]
+    valid = dx > 0
+    if not valid.any():
+        return 0.0
+    return float(np.median((ys[j] - ys[i])[valid] / dx[valid]))

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from kcost.analyzers.rightsizing import stats
+
+
+def test_weighted_quantile_follows_the_weights() -> None:
+    values = np.array([1.0, 2.0, 3.0, 4.0])
+    assert stats.weighted_quantile(values, np.ones(4), 0.5) == 2.0
+    assert stats.weighted_quantile(values, np.ones(4), 0.51) == 3.0
+    # The last value carries 70% of the weight: it is the median.
+    assert stats.weighted_quantile(values, np.array([0.1, 0.1, 0.1, 0.7]), 0.5) == 4.0
+    assert stats.weighted_quantile(values[::-1], np.ones(4), 1.0) == 4.0
+
+
+def test_weighted_quantile_of_nothing_is_an_error() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        stats.weighted_quantile(np.zeros(0), np.zeros(0), 0.5)
+
+
+def test_sample_intervals_count_gaps_and_repeats_as_unobserved() -> None:
+    ts_s = np.array([0.0, 300.0, 300.0, 600.0, 3600.0, 3900.0])
+    assert stats.sample_intervals_s(ts_s).tolist() == [300, 0, 300, 300, 300, 300]
+    assert stats.sample_intervals_s(ts_s, end_s=4000.0).tolist() == [300, 0, 300, 300, 300, 100]
+
+
+def test_interval_peaks_take_the_highest_sample_of_each_slot() -> None:
+    ts_s = np.array([0.0, 10.0, 20.0, 100.0, 130.0, 250.0])
+    values = np.array([5.0, 9.0, 1.0, 2.0, 7.0, 3.0])
+    peak_ts_s, peaks = stats.interval_peaks(ts_s, values, start_s=0.0, interval_s=100.0)
+    assert peak_ts_s.tolist() == [10.0, 130.0, 250.0]
+    assert peaks.tolist() == [9.0, 7.0, 3.0]
+
+
+def test_theil_sen_slope_ignores_an_outlier() -> None:
+    days = np.arange(7, dtype=np.float64)
+    peaks = 100 + 10 * days
+    peaks[3] = 10_000
+    assert stats.theil_sen_slope(days, peaks) == pytest.approx(10.0)
+    assert stats.theil_sen_slope(days[:1], peaks[:1]) == 0.0
+
+
+def test_usage_stats_percentiles_and_max() -> None:
+    usage = stats.usage_stats(np.arange(101, dtype=np.float64))
+    assert (usage.p50, usage.p90, usage.p95, usage.p99, usage.max) == (50, 90, 95, 99, 100)
