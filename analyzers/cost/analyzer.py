@@ -15,7 +15,7 @@ import asyncio
 import datetime
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -45,9 +45,11 @@ class PriceQuote:
 
 
 class Pricer(Protocol):
-    """Prices one node type; None when no source knows it (the default rates apply)."""
+    """Prices one node; None when no source knows its type (the default rates apply)."""
 
-    async def price(self, identity: model.NodeIdentity) -> PriceQuote | None: ...
+    async def price(
+        self, identity: model.NodeIdentity, labels: Mapping[str, str], cpu_cores: float, memory_gib: float, gpus: float
+    ) -> PriceQuote | None: ...
 
 
 PricerFactory = Callable[[ClusterCostProfile], Awaitable[Pricer]]
@@ -112,7 +114,7 @@ async def price_nodes(
         labels = node["metadata"].get("labels") or {}
         identity = model.node_identity(labels, profile.spec.provider.value, profile.spec.region or "")
         cpu, memory_gib, gpus = _node_capacity(node)
-        quote = await pricer.price(identity)
+        quote = await pricer.price(identity, labels, cpu, memory_gib, gpus)
         region = identity.region or "unknown region"
         what = f"{identity.instance_type or 'unknown type'} ({identity.capacity_type}, {region})"
         if cpu <= 0 or memory_gib <= 0:

@@ -62,14 +62,14 @@ def node_identity(labels: Mapping[str, str], provider_hint: str = "", region_hin
         or labels.get("cloud.google.com/gke-preemptible") == "true"
         or labels.get("kubernetes.azure.com/scalesetpriority") == "spot"
     )
+    # The node's own labels win over the profile's provider: a cluster can span clouds.
     provider = provider_hint
-    if not provider:
-        if any(key.startswith(("eks.amazonaws.com/", "karpenter.k8s.aws/")) for key in labels):
-            provider = "aws"
-        elif any(key.startswith("cloud.google.com/") for key in labels):
-            provider = "gcp"
-        elif any(key.startswith("kubernetes.azure.com/") for key in labels):
-            provider = "azure"
+    if any(key.startswith(("eks.amazonaws.com/", "karpenter.k8s.aws/")) for key in labels):
+        provider = "aws"
+    elif any(key.startswith("cloud.google.com/") for key in labels):
+        provider = "gcp"
+    elif any(key.startswith("kubernetes.azure.com/") for key in labels):
+        provider = "azure"
     return NodeIdentity(
         provider=provider,
         region=labels.get("topology.kubernetes.io/region", region_hint),

@@ -31,6 +31,20 @@ def operator(verbose: bool) -> None:
     asyncio.run(main.run())
 
 
+async def _serve_cost() -> None:
+    """The cost analyzer: prices every ClusterCostProfile's cluster every KCOST_COST_INTERVAL_SECONDS."""
+    import datetime
+    import os
+
+    from kcost.analyzers.cost import analyzer as cost
+    from kcost.analyzers.cost.pricer import PricerFactory
+    from kcost.kube import client
+
+    interval = datetime.timedelta(seconds=float(os.environ.get("KCOST_COST_INTERVAL_SECONDS", "300")))
+    async with client.connect() as kube:
+        await cost.serve(kube, PricerFactory(kube), interval)
+
+
 @click.command("analyzer")
 @click.argument("name", required=False)
 @click.option("--plugin", default=None, metavar="MODULE:CLASS", help="Load the analyzer from here instead of by name.")
@@ -46,6 +60,10 @@ def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
     _logging(verbose)
     from kcost.analyzers import registry, runtime
     from kcost.kube import client
+
+    if name == "cost" and not plugin:
+        asyncio.run(_serve_cost())
+        return
 
     try:
         chosen = registry.load_plugin(plugin) if plugin else registry.load(name or "")

@@ -16,7 +16,7 @@ class TablePricer:
     def __init__(self, prices: dict[tuple[str, str], analyzer.PriceQuote]) -> None:
         self.prices = prices
 
-    async def price(self, identity: model.NodeIdentity) -> analyzer.PriceQuote | None:
+    async def price(self, identity: model.NodeIdentity, *_: Any) -> analyzer.PriceQuote | None:
         return self.prices.get((identity.instance_type, identity.capacity_type))
 
 
