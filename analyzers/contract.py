@@ -233,6 +233,19 @@ async def upsert(kube: KubeClient, analysis: Analysis, analyzer: str, proposal: 
         if phase is not None and RecommendationPhase(phase) not in OPEN_PHASES:
             return False
     manager = field_manager(analyzer)
+    owner = {
+        "apiVersion": analysis.api_version,
+        "kind": "Analysis",
+        "name": analysis.name,
+        "uid": analysis.uid,
+        "controller": True,
+        "blockOwnerDeletion": False,
+    }
+    if existing is not None and existing["metadata"].get("ownerReferences") not in (None, [owner]):
+        # Another Analysis produced it last; apply would merge the two owners (and two controllers are invalid).
+        await kube.merge_patch(
+            OptimizationRecommendation, name, proposal.namespace, {"metadata": {"ownerReferences": [owner]}}
+        )
     body = {
         "metadata": {
             "name": name,
@@ -243,16 +256,7 @@ async def upsert(kube: KubeClient, analysis: Analysis, analyzer: str, proposal: 
                 LABEL_TYPE: spec.type.value,
                 "app.kubernetes.io/managed-by": "kcost",
             },
-            "ownerReferences": [
-                {
-                    "apiVersion": analysis.api_version,
-                    "kind": "Analysis",
-                    "name": analysis.name,
-                    "uid": analysis.uid,
-                    "controller": True,
-                    "blockOwnerDeletion": False,
-                }
-            ],
+            "ownerReferences": [owner],
         },
         # Approval belongs to users and the webhook, never to an analyzer.
         "spec": {k: v for k, v in spec.to_api().items() if k != "approval"},

@@ -135,6 +135,19 @@ class KubeClient:
             return created
         return dict(result)
 
+    async def merge_patch(self, kind: type[Resource], name: str, namespace: str | None, patch: Body) -> None:
+        """A JSON merge patch, for what server-side apply cannot express (taking a field from another manager)."""
+        options: dict[str, Any] = {"_content_type": MERGE}
+        try:
+            if kind.crd.scope == "Cluster":
+                await self.custom.patch_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name, patch, **options)
+            else:
+                await self.custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, _ns(namespace), kind.crd.plural, name, patch, **options
+                )
+        except ApiException as error:
+            raise _translate(error) from error
+
     async def delete(self, kind: type[Resource], name: str, namespace: str | None = None) -> None:
         try:
             if kind.crd.scope == "Cluster":

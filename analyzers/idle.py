@@ -1,0 +1,122 @@
+"""The ``idle`` analyzer: workloads that did (almost) nothing for the whole window.
+
+Near-zero CPU and network for every sample of the window → scale to zero. The risk
+is low only when the workload received no traffic at all; a trickle of traffic (a
+health check, a forgotten client) makes it medium. CronJobs and DaemonSets are left
+to right-sizing: scaling them to zero means something else.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
+from kcost.analyzers.cost import model as cost
+from kcost.analyzers.metrics import scope
+from kcost.analyzers.metrics.workloads import Workload
+from kcost.api.v1alpha1.recommendation import (
+    ContainerEvidence,
+    Evidence,
+    OptimizationRecommendationSpec,
+    RecommendationType,
+    RiskLevel,
+    TargetRef,
+    UsageStats,
+    WorkloadShape,
+)
+
+
+class IdleSettings(AnalyzerSettings):
+    max_cpu_cores: float = Field(0.005, ge=0, alias="maxCpuCores", description="idle below this CPU use, every sample")
+    max_network_bytes_per_second: float = Field(
+        64, ge=0, alias="maxNetworkBytesPerSecond", description="idle below this traffic, every sample"
+    )
+    min_days: float = Field(3, gt=0, alias="minDays", description="history needed before calling anything idle")
+
+
+def _monthly_cost(workload: Workload) -> float:
+    total = 0.0
+    for container in workload.template_containers():
+        requests = workload.requests(container["name"])
+        total += (requests["cpu_request"] or 0.0) * cost.DEFAULT_ON_DEMAND.cpu_core_hour + (
+            requests["memory_request"] or 0.0
+        ) / cost.GIB * cost.DEFAULT_ON_DEMAND.memory_gib_hour
+    return total * workload.replicas * cost.HOURS_PER_MONTH
+
+
+class IdleAnalyzer(Analyzer[IdleSettings]):
+    name = "idle"
+    settings_model = IdleSettings
+    types = (RecommendationType.IDLE_WORKLOAD,)
+
+    async def run(self, context: RunContext[IdleSettings]) -> AnalyzerResult:
+        settings = context.settings
+        workloads, _ = await scope.load(context)
+        result = AnalyzerResult(workloads=len(workloads), scope_monthly_cost=0.0)
+        for workload in workloads:
+            monthly = _monthly_cost(workload)
+            result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + monthly
+            if workload.kind not in ("Deployment", "StatefulSet") or workload.replicas == 0:
+                continue
+            if workload.hpa_cpu_target_pct is not None:
+                continue  # an HPA owns the replica count
+            proposal = self._judge(workload, settings, context, monthly, result)
+            if proposal is not None:
+                result.proposals.append(proposal)
+        result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
+        return result
+
+    def _judge(
+        self,
+        workload: Workload,
+        settings: IdleSettings,
+        context: RunContext[IdleSettings],
+        monthly: float,
+        result: AnalyzerResult,
+    ) -> Proposal | None:
+        evidence, samples, peak_cpu, first, last = [], 0, 0.0, float("inf"), 0.0
+        for name, series in sorted(workload.containers.items()):
+            ts_s, cpu_cores, memory_bytes = series.arrays()
+            if ts_s.size == 0:
+                continue
+            samples += int(ts_s.size)
+            peak_cpu = max(peak_cpu, float(cpu_cores.max()))
+            first, last = min(first, float(ts_s[0])), max(last, float(ts_s[-1]))
+            evidence.append(
+                ContainerEvidence(
+                    name=name,
+                    cpu_cores=UsageStats(p50=float(sorted(cpu_cores)[len(cpu_cores) // 2]), max=float(cpu_cores.max())),
+                    memory_bytes=UsageStats(max=float(memory_bytes.max())),
+                    oom_events=series.oom_kills,
+                )
+            )
+        if samples == 0 or (last - first) < settings.min_days * 86400:
+            result.skipped["NotEnoughData"] = result.skipped.get("NotEnoughData", 0) + 1
+            return None
+        traffic = workload.network_max_bytes_per_s
+        if peak_cpu > settings.max_cpu_cores or (traffic or 0.0) > settings.max_network_bytes_per_second:
+            return None
+        silent = not traffic
+        spec = OptimizationRecommendationSpec(
+            target_ref=TargetRef(api_version=workload.api_version, kind=workload.kind, name=workload.name),
+            type=RecommendationType.IDLE_WORKLOAD,
+            current=WorkloadShape(replicas=workload.replicas),
+            changes=WorkloadShape(replicas=0),
+            estimated_monthly_savings=round(monthly, 2),
+            confidence=0.95 if silent else 0.7,
+            risk_level=RiskLevel.LOW if silent else RiskLevel.MEDIUM,
+            evidence=Evidence(
+                window=context.analysis.spec.window,
+                window_start=context.window_start,
+                window_end=context.window_end,
+                sample_count=samples,
+                method=f"idle(cpu<={settings.max_cpu_cores} cores, "
+                f"traffic<={settings.max_network_bytes_per_second} B/s, whole window)",
+                containers=evidence,
+                network_bytes_per_second=traffic or 0.0,
+                notes=[
+                    "no traffic at all in the window" if silent else f"a trickle of traffic: peak {traffic:.1f} B/s"
+                ],
+            ),
+        )
+        return Proposal(namespace=workload.namespace, spec=spec)

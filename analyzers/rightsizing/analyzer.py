@@ -1,0 +1,200 @@
+"""The ``rightsizing`` analyzer: per container requests and limits from real usage.
+
+Each workload's containers are sized by a strategy (``kcost`` by default, or the
+``vpa`` / ``krr-simple`` re-implementations) from the usage of all of its pods over
+the frozen window. A workload an HPA scales on CPU keeps its CPU request (the HPA's
+utilization target is relative to it) and gets only memory advice; no replica count
+is ever proposed for it. A change becomes a recommendation when it saves at least
+``minMonthlySavings`` or when it raises memory for a container that was OOM-killed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field
+
+from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
+from kcost.analyzers.cost import model as cost
+from kcost.analyzers.metrics import scope
+from kcost.analyzers.metrics.workloads import Workload
+from kcost.analyzers.rightsizing import strategies
+from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
+from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
+from kcost.api.v1alpha1.recommendation import (
+    ContainerEvidence,
+    ContainerResources,
+    Evidence,
+    OptimizationRecommendationSpec,
+    RecommendationType,
+    ResourceValues,
+    RiskLevel,
+    TargetRef,
+    WorkloadShape,
+)
+
+GIB = 1024**3
+MIB = 1024**2
+
+
+class RightsizingSettings(AnalyzerSettings):
+    strategy: str = Field("kcost", description="kcost, vpa or krr-simple")
+    strategy_settings: dict[str, Any] = Field(default_factory=dict, alias="strategySettings")
+    min_monthly_savings: float = Field(
+        1.0, ge=0, alias="minMonthlySavings", description="smaller changes are not proposed"
+    )
+    cpu_limits: bool = Field(False, alias="cpuLimits", description="also propose CPU limits")
+
+
+def _cpu(cores: float | None) -> str | None:
+    return None if cores is None else f"{max(1, round(cores * 1000))}m"
+
+
+def _memory(size_bytes: float | None) -> str | None:
+    return None if size_bytes is None else f"{max(1, round(size_bytes / MIB))}Mi"
+
+
+def _monthly_cost(cpu_cores: float, memory_bytes: float, replicas: int) -> float:
+    rates = cost.DEFAULT_ON_DEMAND
+    return (
+        (cpu_cores * rates.cpu_core_hour + memory_bytes / GIB * rates.memory_gib_hour) * replicas * cost.HOURS_PER_MONTH
+    )
+
+
+def history_of(workload: Workload, name: str) -> UsageHistory:
+    series = workload.containers[name]
+    ts_s, cpu_cores, memory_bytes = series.arrays()
+    current = workload.requests(name)
+    limit = current["memory_limit"]
+    oom = (
+        tuple(OomEvent(float(ts_s[-1]), float(limit or memory_bytes.max(initial=0.0))) for _ in range(series.oom_kills))
+        if ts_s.size
+        else ()
+    )
+    return UsageHistory(
+        ts_s=ts_s,
+        cpu_cores=cpu_cores,
+        memory_bytes=memory_bytes,
+        oom_events=oom,
+        current=CurrentResources(current["cpu_request"], current["cpu_limit"], current["memory_request"], limit),
+    )
+
+
+def _sparkline(history: UsageHistory) -> list[float]:
+    if history.ts_s.size == 0:
+        return []
+    days = ((history.ts_s - history.ts_s[0]) // 86400).astype(int)
+    return [
+        round(float(history.cpu_cores[days == day].mean()), 4)
+        for day in range(int(days.max()) + 1)
+        if (days == day).any()
+    ][-64:]
+
+
+class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
+    name = "rightsizing"
+    settings_model = RightsizingSettings
+    types = (RecommendationType.RIGHT_SIZING,)
+
+    async def run(self, context: RunContext[RightsizingSettings]) -> AnalyzerResult:
+        settings = context.settings
+        strategy = strategies.create(settings.strategy, settings.strategy_settings)
+        workloads, _ = await scope.load(context)
+        result = AnalyzerResult(workloads=len(workloads), scope_monthly_cost=0.0)
+        for workload in workloads:
+            proposal = self._propose(workload, strategy, settings, context, result)
+            if proposal is not None:
+                result.proposals.append(proposal)
+        result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
+        return result
+
+    def _propose(
+        self,
+        workload: Workload,
+        strategy: Any,
+        settings: RightsizingSettings,
+        context: RunContext[RightsizingSettings],
+        result: AnalyzerResult,
+    ) -> Proposal | None:
+        if not workload.containers:
+            result.skipped["NoMetrics"] = result.skipped.get("NoMetrics", 0) + 1
+            return None
+        current, changes, evidence = [], [], []
+        before = after = 0.0
+        samples = 0
+        oom_fix = False
+        confidence, risk = 1.0, RiskLevel.LOW
+        notes: list[str] = []
+        for name in sorted(workload.containers):
+            history = history_of(workload, name)
+            requests = workload.requests(name)
+            answer = strategy.recommend(history)
+            cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
+            before += _monthly_cost(cpu_now, memory_now, workload.replicas)
+            if not isinstance(answer, ContainerRecommendation):
+                result.skipped["NotEnoughData"] = result.skipped.get("NotEnoughData", 0) + 1
+                notes.append(f"{name}: not enough data ({answer.reason})")
+                after += _monthly_cost(cpu_now, memory_now, workload.replicas)
+                continue
+            cpu_new = answer.cpu_request_cores
+            if workload.hpa_cpu_target_pct is not None and requests["cpu_request"]:
+                cpu_new = requests["cpu_request"]  # the HPA's target is a share of this request
+                notes.append(f"{name}: CPU request kept, an HPA scales on {workload.hpa_cpu_target_pct}% of it")
+            after += _monthly_cost(cpu_new, answer.memory_request_bytes, workload.replicas)
+            samples += answer.evidence.sample_count
+            confidence = min(confidence, answer.confidence)
+            risk = max(risk, answer.risk_level, key=lambda level: level.rank)
+            raised = (answer.memory_limit_bytes or 0) > (requests["memory_limit"] or 0)
+            oom_fix = oom_fix or (bool(history.oom_events) and raised)
+            current.append(
+                ContainerResources(
+                    name=name,
+                    requests=ResourceValues(
+                        cpu=_cpu(requests["cpu_request"]), memory=_memory(requests["memory_request"])
+                    ),
+                    limits=ResourceValues(cpu=_cpu(requests["cpu_limit"]), memory=_memory(requests["memory_limit"])),
+                )
+            )
+            changes.append(
+                ContainerResources(
+                    name=name,
+                    requests=ResourceValues(cpu=_cpu(cpu_new), memory=_memory(answer.memory_request_bytes)),
+                    limits=ResourceValues(
+                        cpu=_cpu(answer.cpu_limit_cores) if settings.cpu_limits else _cpu(requests["cpu_limit"]),
+                        memory=_memory(answer.memory_limit_bytes),
+                    ),
+                )
+            )
+            evidence.append(
+                ContainerEvidence(
+                    name=name,
+                    cpu_cores=answer.evidence.cpu_cores,
+                    memory_bytes=answer.evidence.memory_bytes,
+                    oom_events=answer.evidence.oom_events,
+                )
+            )
+            notes.extend(answer.evidence.notes)
+        result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + before
+        savings = before - after
+        if not changes or (savings < settings.min_monthly_savings and not oom_fix):
+            return None
+        spec = OptimizationRecommendationSpec(
+            target_ref=TargetRef(api_version=workload.api_version, kind=workload.kind, name=workload.name),
+            type=RecommendationType.RIGHT_SIZING,
+            current=WorkloadShape(containers=current),
+            changes=WorkloadShape(containers=changes),
+            estimated_monthly_savings=round(max(savings, 0.0), 2),
+            confidence=round(confidence, 3),
+            risk_level=risk,
+            evidence=Evidence(
+                window=context.analysis.spec.window,
+                window_start=context.window_start,
+                window_end=context.window_end,
+                sample_count=samples,
+                method=f"{strategy.name}({settings.strategy_settings or 'defaults'})",
+                containers=evidence,
+                usage_sparkline=_sparkline(history_of(workload, sorted(workload.containers)[0])),
+                notes=(notes + (["raises memory: the container was OOM-killed"] if oom_fix else []))[:20],
+            ),
+        )
+        return Proposal(namespace=workload.namespace, spec=spec)

@@ -1,0 +1,143 @@
+"""The rightsizing and idle analyzers on the smoke scenario: real Prometheus history, real workloads."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from e2e.conftest import Prometheus
+from kcost.api.v1alpha1.common import parse_quantity
+from kcost.devcluster.cluster import DevCluster
+
+PROFILE = "e2e-smoke"
+
+
+def _apply(kubectl: Any, document: dict[str, Any]) -> None:
+    result = kubectl("apply", "-f", "-", input_text=json.dumps(document))
+    assert result.returncode == 0, result.stderr
+
+
+def _analysis(name: str, profile: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "Analysis",
+        "metadata": {"name": name},
+        "spec": {
+            "profileRef": {"name": profile},
+            "namespaces": ["shop", "jobs", "sandbox"],
+            "window": "3d",
+            "resolution": "1m",
+            "timeout": "3m",
+            "analyzers": [{"name": "rightsizing"}, {"name": "idle", "settings": {"minDays": 1}}],
+        },
+    }
+
+
+def _wait(kubectl: Any, name: str, timeout_s: float = 90) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        body = json.loads(kubectl("get", "kca", name, "-o", "json").stdout)
+        if (body.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"{name} did not finish: {json.dumps(body.get('status'), indent=1)}")
+
+
+def _recs(kubectl: Any, analysis: str) -> dict[str, dict[str, Any]]:
+    items = json.loads(kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", "json").stdout)[
+        "items"
+    ]
+    return {f"{i['metadata']['namespace']}/{i['metadata']['name']}": i for i in items}
+
+
+def _container(rec: dict[str, Any], part: str) -> dict[str, Any]:
+    return dict(rec["spec"][part]["containers"][0])
+
+
+@pytest.fixture
+def analyzers(kcost_crds: DevCluster, kubectl: Any, spawn: Any, prometheus: Prometheus, smoke_end_s: int) -> Any:
+    _apply(
+        kubectl,
+        {
+            "apiVersion": "optimizer.kcost.dev/v1alpha1",
+            "kind": "ClusterCostProfile",
+            "metadata": {"name": PROFILE},
+            "spec": {
+                "provider": "aws",
+                "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
+                "prometheus": {"url": prometheus.url},
+            },
+        },
+    )
+    spawn("operator", "operator")
+    spawn("rightsizing", "analyzer", "rightsizing")
+    spawn("idle", "analyzer", "idle")
+    yield
+    kubectl("delete", "ccp", PROFILE, "--timeout=30s")
+
+
+def test_recommendations_have_the_right_direction_and_evidence(analyzers: Any, kubectl: Any) -> None:
+    _apply(kubectl, _analysis("smoke-analysis", PROFILE))
+    body = _wait(kubectl, "smoke-analysis")
+    assert body["status"]["phase"] == "Succeeded", body["status"]
+    recs = _recs(kubectl, "smoke-analysis")
+
+    web = recs["shop/deployment-web-right-sizing"]  # 0.5 cores requested, ~0.1 used, steady
+    new_cpu = parse_quantity(_container(web, "changes")["requests"]["cpu"])
+    assert 0.1 <= new_cpu <= 0.25, "an over-provisioned steady service shrinks, with headroom"
+    assert web["spec"]["estimatedMonthlySavings"] > 0
+    evidence = web["spec"]["evidence"]
+    assert evidence["sampleCount"] > 1000
+    assert evidence["containers"][0]["cpuCores"]["p95"] == pytest.approx(0.1, rel=0.3)
+    assert evidence["windowStart"]
+    assert evidence["method"].startswith("kcost")
+
+    leaky = recs["jobs/deployment-leaky-right-sizing"]  # leaks into its 512Mi limit and is OOM-killed
+    limit = parse_quantity(_container(leaky, "changes")["limits"]["memory"])
+    assert limit > 512 * 2**20, "a leaking, OOM-killed container gets more memory"
+    assert leaky["spec"]["evidence"]["containers"][0]["oomEvents"] >= 2
+    assert leaky["spec"]["riskLevel"] == "high"
+
+    api = recs.get("shop/deployment-api-right-sizing")  # scaled by an HPA on CPU
+    if api is not None:
+        assert _container(api, "changes")["requests"]["cpu"] == _container(api, "current")["requests"]["cpu"]
+        assert api["spec"]["changes"].get("replicas") is None, "no replica advice for an HPA-scaled workload"
+    assert not any(r["spec"]["type"] == "idle-workload" and "api" in name for name, r in recs.items())
+
+    idle = recs["sandbox/deployment-old-prototype-idle-workload"]  # no CPU, no traffic
+    assert idle["spec"]["changes"]["replicas"] == 0
+    assert idle["spec"]["riskLevel"] == "low"
+    assert idle["spec"]["evidence"]["networkBytesPerSecond"] == 0
+    assert "shop/deployment-web-idle-workload" not in recs, "a busy service is not idle"
+    summary = body["status"]["summary"]
+    assert summary["recommendationsByType"]["idle-workload"] >= 1
+    assert summary["potentialMonthlySavings"] > 0
+
+
+def test_prometheus_down_fails_the_run_and_proposes_nothing(analyzers: Any, kubectl: Any) -> None:
+    _apply(
+        kubectl,
+        {
+            "apiVersion": "optimizer.kcost.dev/v1alpha1",
+            "kind": "ClusterCostProfile",
+            "metadata": {"name": "e2e-down"},
+            "spec": {
+                "provider": "aws",
+                "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
+                "prometheus": {"url": "http://127.0.0.1:1", "timeoutSeconds": 2},
+            },
+        },
+    )
+    _apply(kubectl, _analysis("no-prometheus", "e2e-down"))
+    body = _wait(kubectl, "no-prometheus")
+    ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
+    assert body["status"]["phase"] == "Failed"
+    assert ready["reason"] == "AnalyzerFailed"
+    assert "could not read usage from Prometheus" in ready["message"]
+    assert "no recommendation was made" in ready["message"]
+    assert _recs(kubectl, "no-prometheus") == {}
+    kubectl("delete", "ccp", "e2e-down", "--timeout=30s")
