@@ -101,13 +101,8 @@ dev-cluster-down: venv ## Stop the local stack.
 	kcost dev-cluster down
 
 .PHONY: demo
-demo: install ## Bring up the local stack with the demo scenario (14 days of history).
-	kcost dev-cluster up --scenario demo
-	@echo; echo "==> the demo cluster:"; \
-	eval "$$(kcost dev-cluster env)"; kubectl get nodes -L node.kubernetes.io/instance-type,karpenter.sh/capacity-type; \
-	echo; kubectl get deployments,statefulsets,daemonsets,cronjobs -A -l kcost.dev/scenario=demo
-	@echo; echo 'explore it with: eval "$$(.venv/bin/kcost dev-cluster env)"; kubectl get pods -A'
-	@echo 'stop it with:     make demo-down'
+demo: install ## The local stack with a demo cluster (14 days of history), kcost running on it, and its findings.
+	kcost demo
 
 .PHONY: demo-down
 demo-down: venv ## Stop the demo stack.

@@ -170,15 +170,22 @@ def _finish_failed(analysis: Analysis, now: datetime.datetime, reason: str, mess
 
 
 def summarize(analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> Summary:
-    """The run's summary from the recommendations it produced (or re-confirmed)."""
+    """The run's summary from the recommendations it produced (or re-confirmed).
+
+    Two proposals for one workload (say, idle and right-sizing) are alternatives: the
+    potential savings count the larger one only.
+    """
     run = [r for r in recommendations if r.status.last_seen_run_id == analysis.status.run_id]
     by_type: dict[str, int] = {}
     savings_by_type: dict[str, float] = {}
+    best_by_target: dict[tuple[str, str, str], float] = {}
     for rec in run:
         kind = rec.spec.type.value
         by_type[kind] = by_type.get(kind, 0) + 1
         savings_by_type[kind] = round(savings_by_type.get(kind, 0.0) + rec.spec.estimated_monthly_savings, 2)
-    savings = round(sum(savings_by_type.values()), 2)
+        target = (rec.namespace or "", rec.spec.target_ref.kind, rec.spec.target_ref.name)
+        best_by_target[target] = max(best_by_target.get(target, 0.0), rec.spec.estimated_monthly_savings)
+    savings = round(sum(best_by_target.values()), 2)
     costs = [
         s.scope_monthly_cost
         for s in analysis.status.analyzers.values()

@@ -441,7 +441,7 @@ def _summary_document(
         "hourlyCost": status.get("hourlyCost"),
         "monthlyCost": status.get("monthlyCost"),
         "topNamespaces": status.get("topNamespaces", []),
-        "potentialMonthlySavings": round(sum(by_type.values()), 2),
+        "potentialMonthlySavings": round(sum(best_by_target.values()), 2),
         "savingsByType": {k: round(v, 2) for k, v in sorted(by_type.items())},
         "openRecommendations": len(open_recs),
         "lastAnalysis": None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import bench, devcluster, manifests, run
+from kcost.cli import bench, demo, devcluster, manifests, run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -21,6 +21,8 @@ cli.add_command(manifests.manifests)
 cli.add_command(run.operator)
 cli.add_command(run.analyzer)
 cli.add_command(bench.bench)
+cli.add_command(run.run_all)
+cli.add_command(demo.demo)
 
 
 def main() -> None:

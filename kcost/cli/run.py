@@ -75,3 +75,29 @@ def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
             await runtime.serve(kube, chosen)
 
     asyncio.run(serve())
+
+
+@click.command("run")
+@click.option("--analyzer", "analyzers", multiple=True, default=("rightsizing", "idle", "cost"), show_default=True)
+def run_all(analyzers: tuple[str, ...]) -> None:
+    """Run the operator and the analyzers together, one process each (for local use)."""
+    import signal
+    import subprocess
+    from pathlib import Path
+
+    kcost = str(Path(sys.executable).with_name("kcost"))
+    children = [subprocess.Popen([kcost, "operator"])]
+    children += [subprocess.Popen([kcost, "analyzer", name]) for name in analyzers]
+
+    def stop(*_: object) -> None:
+        for child in children:
+            child.terminate()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    # If any process exits, stop the rest: a partial kcost would quietly do less than it says.
+    while all(child.poll() is None for child in children):
+        signal.sigtimedwait([signal.SIGCHLD], 1.0)
+    stop()
+    for child in children:
+        child.wait(timeout=30)

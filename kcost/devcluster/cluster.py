@@ -115,7 +115,9 @@ class DevCluster:
         state = self.state()
         if state is None:
             return
-        for name in reversed(PROCESS_ORDER):
+        # Extra processes first (kcost itself, started by `kcost demo`), then the stack in reverse.
+        extras = [name for name in state.pids if name not in PROCESS_ORDER]
+        for name in [*extras, *reversed(PROCESS_ORDER)]:
             pid = state.pids.pop(name, None)
             if pid is not None:
                 processes.stop(pid)

@@ -1,0 +1,133 @@
+"""``kcost demo``: the local stack with a realistic cluster, kcost running on it, and what it found."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+PROFILE = "default"
+ANALYSIS = "demo"
+
+
+def _shared_catalog() -> Path | None:
+    root = Path(os.environ.get("KCOST_SHARED_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data"))
+    path = root / "pricing" / "cloud-instance-prices.csv.gz"
+    return path if path.is_file() else None
+
+
+def _profile(prometheus_url: str) -> dict[str, object]:
+    catalog = _shared_catalog()
+    pricing: dict[str, object] = (
+        {"source": "catalog", "catalog": {"path": str(catalog)}}
+        if catalog
+        else {"source": "custom", "customRates": {"cpuCoreHour": 0.031611, "memoryGiBHour": 0.004237}}
+    )
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": PROFILE},
+        "spec": {
+            "provider": "aws",
+            "region": "us-east-1",
+            "pricing": pricing,
+            "prometheus": {"url": prometheus_url},
+            "budget": {"monthly": 2500, "alertThresholdsPercent": [80, 100]},
+        },
+    }
+
+
+def _analysis() -> dict[str, object]:
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "Analysis",
+        "metadata": {"name": ANALYSIS},
+        "spec": {
+            "profileRef": {"name": PROFILE},
+            "window": "14d",
+            "resolution": "5m",
+            "timeout": "10m",
+            "analyzers": [{"name": "rightsizing"}, {"name": "idle"}],
+        },
+    }
+
+
+@click.command("demo")
+@click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait for the analysis.")
+def demo(work_dir: Path | None, timeout_s: float) -> None:
+    """Bring up the local stack with the demo scenario, run kcost on it, and show what it found (idempotent)."""
+    from rich.console import Console
+
+    from kcost.devcluster import binaries, processes
+    from kcost.devcluster.cluster import DevCluster
+    from kcost.devcluster.scenario import library, loader
+    from kcost.devcluster.state import default_work_dir
+
+    console = Console(stderr=True)
+    cluster = DevCluster((work_dir or default_work_dir()).absolute(), console)
+    scenario = library.demo()
+    console.rule("1/5 local control plane and Prometheus")
+    state = cluster.up(scenario.nodes)
+    console.rule("2/5 the demo cluster: workloads and 14 days of history")
+    loader.load(cluster, scenario)
+    console.rule("3/5 kcost: CRDs, profile, operator and analyzers")
+    repo = Path(__file__).resolve().parents[2]
+    cluster.kubectl("apply", "--server-side", "-f", str(repo / "crds"))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=kcost", "--timeout=60s"
+    )
+    cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(_profile(state.prometheus_url))
+    )
+    state = cluster.require_state()
+    running = state.pids.get("kcost")
+    if running is None or not processes.is_alive(running):
+        env = {
+            "KUBECONFIG": str(state.admin_kubeconfig),
+            "KCOST_TIMER_SECONDS": "2",
+            "KCOST_COST_INTERVAL_SECONDS": "30",
+            "KCOST_ANALYZER_POLL_SECONDS": "1",
+        }
+        state.pids["kcost"] = processes.spawn(
+            "kcost", [str(Path(sys.executable).with_name("kcost")), "run"], cluster.log_dir, env=env
+        )
+        state.save()
+    console.rule("4/5 an analysis of the whole cluster")
+    existing = cluster.kubectl("get", "kca", ANALYSIS, "-o", "json", check=False)
+    if existing.returncode != 0:
+        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis()))
+    deadline = time.monotonic() + timeout_s
+    phase = ""
+    with console.status("analyzing 14 days of the demo cluster…") as status:
+        while time.monotonic() < deadline:
+            body = json.loads(cluster.kubectl("get", "kca", ANALYSIS, "-o", "json").stdout)
+            phase = (body.get("status") or {}).get("phase") or "Pending"
+            status.update(f"analysis {phase.lower()}…")
+            if phase in ("Succeeded", "Failed"):
+                break
+            time.sleep(1)
+    console.rule("5/5 what kcost found")
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(state.admin_kubeconfig),
+        "PATH": f"{Path(sys.executable).parent}:{binaries.KUBE.bin_dir}:{os.environ.get('PATH', '')}",
+    }
+    for args in (["cost", "summary"], ["cost", "recommendations", "-A"]):
+        subprocess.run([binaries.kubectl(), *args], env=env, check=False)
+    click.echo("""
+Explore it:
+  eval "$(.venv/bin/kcost dev-cluster env)"
+  kubectl get kcost -A
+  kubectl cost show -n shop deployment-frontend-right-sizing
+Stop it:
+  make demo-down
+""")
+    if phase != "Succeeded":
+        click.secho(f"the analysis ended {phase or 'unfinished'}: kubectl describe kca {ANALYSIS}", fg="red", err=True)
+        sys.exit(1)
