@@ -424,10 +424,13 @@ def _summary_document(
 
     open_recs = [r for r in recs if (r.get("status") or {}).get("phase") in (None, "Proposed", "Approved")]
     by_type: dict[str, float] = {}
+    best_by_target: dict[tuple[str, str, str], float] = {}
     for rec in open_recs:
-        by_type[rec["spec"]["type"]] = by_type.get(rec["spec"]["type"], 0.0) + float(
-            rec["spec"]["estimatedMonthlySavings"]
-        )
+        savings = float(rec["spec"]["estimatedMonthlySavings"])
+        by_type[rec["spec"]["type"]] = by_type.get(rec["spec"]["type"], 0.0) + savings
+        target = (rec["metadata"]["namespace"], rec["spec"]["targetRef"]["kind"], rec["spec"]["targetRef"]["name"])
+        # Two proposals for one workload are alternatives: count the larger.
+        best_by_target[target] = max(best_by_target.get(target, 0.0), savings)
     finished = [a for a in analyses if (a.get("status") or {}).get("finishedAt")]
     last = max(finished, key=lambda a: a["status"]["finishedAt"], default=None)
     status = (profiles[0].get("status") or {}) if profiles else {}
