@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,9 +58,17 @@ def mixed_fleet(kcost_crds: DevCluster, kubectl: Any, prometheus: Prometheus, sm
     kubectl("delete", "ccp", "mixed", "--timeout=30s")
 
 
-def test_catalog_prices_a_mixed_fleet_and_costs_add_up(mixed_fleet: Any, kubectl: Any, spawn: Any) -> None:
+def test_catalog_prices_a_mixed_fleet_and_costs_add_up(
+    mixed_fleet: Any, kubectl: Any, spawn: Any, tmp_path: Path
+) -> None:
+    database = tmp_path / "history.db"
     spawn("operator", "operator")
-    spawn("cost", "analyzer", "cost", env={"KCOST_COST_INTERVAL_SECONDS": "2"})
+    spawn(
+        "cost",
+        "analyzer",
+        "cost",
+        env={"KCOST_COST_INTERVAL_SECONDS": "2", "KCOST_DATABASE_URL": f"sqlite+aiosqlite:///{database}"},
+    )
     status = _wait_status(kubectl, lambda s: _conditions(s).get("Ready", {}).get("status") == "True")
     nodes = {(n["instanceType"], n["region"], n["capacityType"]): n for n in status["nodes"]}
     expected = {
@@ -90,3 +100,19 @@ def test_catalog_prices_a_mixed_fleet_and_costs_add_up(mixed_fleet: Any, kubectl
         kubectl("get", "events", "-n", "default", "-o", "json", "--field-selector", "involvedObject.name=mixed").stdout
     )["items"]
     assert "BudgetThresholdCrossed" in {e["reason"] for e in events}
+    # Daily cost rows reach the history store; a retried write never duplicates a row.
+    deadline = time.monotonic() + 30
+    rows: list[tuple[str, float]] = []
+    while time.monotonic() < deadline and not rows:
+        if database.exists():
+            with sqlite3.connect(database) as connection:
+                try:
+                    rows = connection.execute(
+                        "select namespace, total_usd from daily_costs where cluster = 'mixed'"
+                    ).fetchall()
+                except sqlite3.OperationalError:
+                    rows = []
+        time.sleep(0.5)
+    by_namespace = dict(rows)
+    assert len(by_namespace) == len(rows), "one row per namespace and day"
+    assert sum(by_namespace.values()) == pytest.approx(hourly["total"] * 24, rel=0.05)

@@ -72,7 +72,8 @@ def test_deployment_gets_running_ready_pods(kubectl: Any) -> None:
         assert pod["status"]["phase"] == "Running"
         conditions = {c["type"]: c["status"] for c in pod["status"]["conditions"]}
         assert conditions["Ready"] == "True"
-        assert pod["spec"]["nodeName"] in {node.name for node in default_nodes()}
+        nodes = json.loads(kubectl("get", "nodes", "-l", "type=kwok", "-o", "json").stdout)["items"]
+        assert pod["spec"]["nodeName"] in {node["metadata"]["name"] for node in nodes}
         assert pod["status"]["podIP"]
 
 

@@ -27,6 +27,7 @@ from kcost.api.v1alpha1.profile import (
     NamespaceCost,
     NodeTypePrice,
 )
+from kcost.history.models import DailyCost
 from kcost.kube.client import KubeClient
 
 log = logging.getLogger("kcost.analyzers.cost")
@@ -301,6 +302,23 @@ async def serve(
         except Exception:
             log.warning("cost pass failed; retrying", exc_info=True)
         await asyncio.sleep(interval.total_seconds())
+
+
+def daily_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[DailyCost]:
+    """Today's cost per namespace at the current rate (idle under ``__idle__``), as history rows."""
+    return [
+        DailyCost(
+            cluster=cluster,
+            namespace=namespace,
+            day=day,
+            cpu_usd=row.get("cpu", 0.0),
+            memory_usd=row.get("memory", 0.0),
+            gpu_usd=row.get("gpu", 0.0),
+            idle_usd=row.get("idle", 0.0),
+            total_usd=row.get("total", 0.0),
+        )
+        for namespace, row in daily_rows(allocation).items()
+    ]
 
 
 def daily_rows(allocation: model.Allocation) -> dict[str, dict[str, float]]:

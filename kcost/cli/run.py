@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+from typing import Any
 
 import click
 
@@ -38,11 +39,27 @@ async def _serve_cost() -> None:
 
     from kcost.analyzers.cost import analyzer as cost
     from kcost.analyzers.cost.pricer import PricerFactory
+    from kcost.history.buffer import BufferedWriter
+    from kcost.history.store import HistoryStore
     from kcost.kube import client
 
     interval = datetime.timedelta(seconds=float(os.environ.get("KCOST_COST_INTERVAL_SECONDS", "300")))
-    async with client.connect() as kube:
-        await cost.serve(kube, PricerFactory(kube), interval)
+    store = HistoryStore()
+    try:
+        # A database that is down now is retried by the writer; the pricing goes on regardless.
+        await store.connect(os.environ.get("KCOST_DATABASE_URL", "sqlite+aiosqlite:///kcost-history.db"))
+    except Exception as error:  # noqa: BLE001
+        logging.getLogger("kcost.analyzers.cost").warning(
+            "history store unavailable for now: %s", store.redact(str(error))
+        )
+    async with client.connect() as kube, BufferedWriter(store) as writer:
+
+        async def record(profile: Any, report: Any) -> None:
+            day = datetime.datetime.now(datetime.UTC).date()
+            writer.submit(*cost.daily_cost_rows(profile.name, day, report.allocation))
+
+        await cost.serve(kube, PricerFactory(kube), interval, on_report=record)
+    await store.close()
 
 
 @click.command("analyzer")

@@ -1,0 +1,1 @@
+"""Alembic's environment and the history schema's revisions (see ``kcost.history.migrate``)."""
