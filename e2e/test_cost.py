@@ -83,7 +83,8 @@ def test_catalog_prices_a_mixed_fleet_and_costs_add_up(
         assert nodes[key]["priceSource"] == source, key
     assert status["pricesAsOf"].startswith("2026-")
     hourly = status["hourlyCost"]
-    assert hourly["cpu"] + hourly["memory"] + hourly["gpu"] + hourly["idle"] == pytest.approx(hourly["total"], abs=1e-3)
+    parts = hourly["cpu"] + hourly["memory"] + hourly["gpu"] + hourly.get("storage", 0) + hourly["idle"]
+    assert parts == pytest.approx(hourly["total"], abs=1e-3), "allocated + idle = total"
     assert hourly["total"] == pytest.approx(sum(n["hourlyPrice"] * n["count"] for n in status["nodes"]), rel=1e-3)
     assert status["monthlyCost"]["total"] == pytest.approx(hourly["total"] * 730, rel=1e-3)
     namespaces = {n["namespace"]: n["monthlyCost"] for n in status["topNamespaces"]}

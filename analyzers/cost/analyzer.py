@@ -12,14 +12,17 @@ cost rows go to the history store when one is configured.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime
 import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kcost.analyzers.cost import checks, model
+from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, parse_quantity
 from kcost.api.v1alpha1.profile import (
     ClusterCostProfile,
@@ -155,17 +158,19 @@ async def price_nodes(
     return priced, sorted(inventory.values(), key=lambda n: (n.instance_type, n.capacity_type)), problems + notes
 
 
-def breakdown(allocation: model.Allocation, scale: float = 1.0) -> CostBreakdown:
+def breakdown(allocation: model.Allocation, scale: float = 1.0, storage_hourly_total: float = 0.0) -> CostBreakdown:
     cpu = sum(c.cpu for c in allocation.containers) * scale
     memory = sum(c.memory for c in allocation.containers) * scale
     gpu = sum(c.gpu for c in allocation.containers) * scale
     idle = allocation.idle * scale
+    storage = storage_hourly_total * scale
     return CostBreakdown(
         cpu=round(cpu, 4),
         memory=round(memory, 4),
         gpu=round(gpu, 4),
+        storage=round(storage, 4),
         idle=round(idle, 4),
-        total=round(allocation.total * scale, 4),
+        total=round(allocation.total * scale + storage, 4),
     )
 
 
@@ -187,28 +192,78 @@ def budget_condition(
     return ConditionStatus.TRUE, "WithinBudget", detail
 
 
+def storage_hourly(claims: list[dict[str, Any]], usd_per_gib_month: float) -> dict[str, float]:
+    """Bound persistent volume claims by namespace, priced per GiB-month of capacity."""
+    by_namespace: dict[str, float] = defaultdict(float)
+    for claim in claims:
+        status = claim.get("status") or {}
+        if status.get("phase") != "Bound":
+            continue
+        size = parse_quantity((status.get("capacity") or {}).get("storage", "0"))
+        by_namespace[claim["metadata"]["namespace"]] += size / model.GIB * usd_per_gib_month / model.HOURS_PER_MONTH
+    return dict(by_namespace)
+
+
+Usage = dict[tuple[str, str, str], tuple[float, float]]
+
+
+def with_usage(use: model.ContainerUse, usage: Usage) -> model.ContainerUse:
+    cpu, memory = usage.get((use.namespace, use.pod, use.container), (0.0, 0.0))
+    return dataclasses.replace(use, cpu_usage_cores=cpu, memory_usage_bytes=memory)
+
+
+async def recent_usage(prometheus: PrometheusClient, at_s: float) -> Usage:
+    """Average CPU cores and memory bytes of every container over the last hour."""
+    rate = 'sum by (namespace, pod, container) (rate(container_cpu_usage_seconds_total{container!=""}[5m]))'
+    cpu = await prometheus.query(f"avg_over_time({rate}[1h:5m])", at_s)
+    memory = await prometheus.query(
+        'avg_over_time(max by (namespace, pod, container) (container_memory_working_set_bytes{container!=""})[1h:5m])',
+        at_s,
+    )
+    usage: dict[tuple[str, str, str], list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for column, result in ((0, cpu), (1, memory)):
+        for item in result:
+            labels = item["metric"]
+            value = float(item["value"][1])
+            if math.isfinite(value):  # NaN is no measurement
+                usage[(labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))][column] = value
+    return {key: (values[0], values[1]) for key, values in usage.items()}
+
+
 async def analyze_profile(
     kube: KubeClient,
     profile: ClusterCostProfile,
     pricer: Pricer,
     now: datetime.datetime,
+    usage: Usage | None = None,
 ) -> ProfileReport:
     nodes = [kube.api.sanitize_for_serialization(n) for n in (await kube.core.list_node()).items]
     pods = [kube.api.sanitize_for_serialization(p) for p in (await kube.core.list_pod_for_all_namespaces()).items]
+    claims = [
+        kube.api.sanitize_for_serialization(c)
+        for c in (await kube.core.list_persistent_volume_claim_for_all_namespaces()).items
+    ]
     priced, inventory, findings = await price_nodes(profile, nodes, pricer)
     problems = [f for f in findings if not f.startswith("no price for ")]
     notes = [f for f in findings if f.startswith("no price for ")]
-    allocation = model.allocate(priced, containers_of(pods), hours=1.0)
-    hourly = breakdown(allocation)
-    monthly = breakdown(allocation, model.HOURS_PER_MONTH)
+    containers = containers_of(pods)
+    if usage is not None:
+        containers = [with_usage(use, usage) for use in containers]
+    allocation = model.allocate(priced, containers, hours=1.0)
+    storage_rate = profile.spec.pricing.custom_rates.storage_gib_month if profile.spec.pricing.custom_rates else None
+    storage_by_namespace = storage_hourly(claims, storage_rate if storage_rate is not None else model.STORAGE_GIB_MONTH)
+    hourly = breakdown(allocation, storage_hourly_total=sum(storage_by_namespace.values()))
+    monthly = breakdown(allocation, model.HOURS_PER_MONTH, sum(storage_by_namespace.values()))
     by_namespace = allocation.by("namespace")
+    for namespace, storage in storage_by_namespace.items():
+        by_namespace[namespace] = by_namespace.get(namespace, 0.0) + storage
     top = sorted(by_namespace.items(), key=lambda item: -item[1])[:TOP_NAMESPACES]
     month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     next_month = (month_start + datetime.timedelta(days=32)).replace(day=1)
     hours_so_far = (now - month_start).total_seconds() / 3600
     hours_left = (next_month - now).total_seconds() / 3600
-    month_to_date = allocation.total * hours_so_far
-    projected = month_to_date + allocation.total * hours_left
+    month_to_date = hourly.total * hours_so_far
+    projected = month_to_date + hourly.total * hours_left
 
     conditions: list[Condition] = profile.status.conditions
     sources = Counter(node.price_source for node in priced)
@@ -269,7 +324,18 @@ async def run_once(
             profile = ClusterCostProfile.model_validate(body)
         except ValueError:
             continue  # the operator reports invalid profiles
-        report = await analyze_profile(kube, profile, await pricer_for(profile), now)
+        usage: Usage | None = None
+        try:
+            usage = await recent_usage(
+                PrometheusClient(
+                    profile.spec.prometheus.url, timeout_s=profile.spec.prometheus.timeout_seconds, attempts=1
+                ),
+                now.timestamp(),
+            )
+        except PrometheusError as error:
+            # Requests alone still price the cluster; MetricsReady tells the user what is wrong.
+            log.info("Prometheus unavailable for %s, allocating by requests only: %s", profile.display_name, error)
+        report = await analyze_profile(kube, profile, await pricer_for(profile), now, usage)
         await kube.apply(
             ClusterCostProfile,
             {"metadata": {"name": profile.name}, "status": report.status},

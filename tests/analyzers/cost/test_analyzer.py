@@ -108,3 +108,21 @@ def test_daily_rows_add_up_to_the_day() -> None:
     rows = analyzer.daily_rows(allocation)
     assert rows["shop"]["total"] + rows["__idle__"]["total"] == pytest.approx(0.1 * 24)
     assert rows["shop"]["cpu"] == pytest.approx(allocation.containers[0].cpu * 24)
+
+
+def test_storage_is_priced_per_bound_claim_and_usage_raises_allocation() -> None:
+    claims = [
+        {"metadata": {"namespace": "db"}, "status": {"phase": "Bound", "capacity": {"storage": "100Gi"}}},
+        {"metadata": {"namespace": "db"}, "status": {"phase": "Pending", "capacity": {"storage": "1Ti"}}},
+    ]
+    hourly = analyzer.storage_hourly(claims, usd_per_gib_month=0.04)
+    assert hourly == pytest.approx({"db": 100 * 0.04 / 730})
+    use = model.ContainerUse("shop", "p", "c", "n", cpu_request_cores=0.5, memory_request_bytes=model.GIB)
+    busy = analyzer.with_usage(use, {("shop", "p", "c"): (2.0, 0.5 * model.GIB)})
+    assert (busy.cpu_usage_cores, busy.memory_usage_bytes) == (2.0, 0.5 * model.GIB)
+    identity = model.NodeIdentity("aws", "us-east-1", "m5.large", "on-demand")
+    node = model.price_node("n", identity, 4, 16, 0, hourly_price=1.0, price_source="catalog")
+    assert model.allocate([node], [busy]).containers[0].cpu > model.allocate([node], [use]).containers[0].cpu
+    rows = analyzer.breakdown(model.allocate([node], [use]), storage_hourly_total=0.25)
+    assert rows.storage == 0.25
+    assert rows.total == pytest.approx(1.25)
