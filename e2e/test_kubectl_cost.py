@@ -173,3 +173,55 @@ def test_a_cluster_without_kcost_says_so(tmp_path: Path) -> None:
         bare.down()
     assert result.returncode == 3
     assert "kcost is not installed in this cluster" in result.stderr
+
+
+def test_costs_by_namespace_label_and_workload(cli_recs: Path, kubectl: Any) -> None:
+    profile = {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": "cli"},
+        "spec": {
+            "provider": "aws",
+            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
+            "prometheus": {"url": "http://127.0.0.1:1"},
+        },
+    }
+    assert kubectl("apply", "-f", "-", input_text=json.dumps(profile)).returncode == 0
+    made = kubectl(
+        "create", "deployment", "priced", "-n", NAMESPACE, "--image=registry.k8s.io/pause:3.10", "--replicas=2"
+    )
+    assert made.returncode == 0, made.stderr
+    kubectl("set", "resources", "deployment/priced", "-n", NAMESPACE, "--requests=cpu=250m,memory=256Mi")
+    kubectl("rollout", "status", "deployment/priced", "-n", NAMESPACE, "--timeout=60s")
+    table = kubectl_cost(cli_recs, "costs", "--profile", "cli")
+    assert table.returncode == 0, table.stderr
+    assert "NAMESPACE" in table.stdout
+    assert "__idle__" in table.stdout
+    assert "USD/month, of which idle" in table.stdout
+    items = json.loads(kubectl_cost(cli_recs, "costs", "--profile", "cli", "--by", "workload", "-o", "json").stdout)[
+        "items"
+    ]
+    assert all(item["total"] >= 0 for item in items)
+    priced = [item for item in items if item["name"].startswith(f"{NAMESPACE}/ReplicaSet/priced-")]
+    assert len(priced) == 1, items
+    assert priced[0]["cpu"] > 0
+    bad = kubectl_cost(cli_recs, "costs", "--by", "colour")
+    assert bad.returncode == 2
+    assert "expected namespace, workload, node or label=KEY" in bad.stderr
+    kubectl("delete", "ccp", "cli", "--timeout=30s")
+
+
+def test_pricing_compare_finds_the_cheapest_fitting_types(cli_recs: Path) -> None:
+    catalog = (
+        Path(__file__).resolve().parents[1].parent / "shared" / "data" / "pricing" / "cloud-instance-prices.csv.gz"
+    )
+    result = kubectl_cost(
+        cli_recs, "pricing", "compare", "--cpu", "4", "--memory", "16Gi", "--catalog", str(catalog), "-o", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    items = json.loads(result.stdout)["items"]
+    assert {"aws", "gcp", "azure"} <= {i["provider"] for i in items}
+    assert all(i["vcpu"] >= 4 and i["memoryGiB"] >= 16 for i in items)
+    aws = [i for i in items if i["provider"] == "aws" and i["capacityType"] == "on-demand"]
+    assert aws == sorted(aws, key=lambda i: i["usdPerHour"])
+    assert "m5.xlarge" in {i["instanceType"] for i in aws} or aws[0]["usdPerHour"] <= 0.192

@@ -10,6 +10,7 @@ priority, so exactly one acts and another takes over when it goes away.
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -61,7 +62,32 @@ async def _ensure_peering(kube: kube_client.KubeClient) -> None:
             raise
 
 
+async def _leading(kube: kube_client.KubeClient) -> bool:
+    """No live replica in the peering has a higher priority than this one.
+
+    Kopf pauses a replica once it has seen a higher one; this closes the window at
+    start-up, before the first peering event arrives, when both could act.
+    """
+    try:
+        peering = await kube.custom.get_cluster_custom_object(
+            "kopf.dev", "v1", "clusterkopfpeerings", CONFIG.peering_name
+        )
+    except ApiException:
+        return True  # kopf itself insists on the peering object; without it there is nobody to defer to
+    now = datetime.datetime.now(datetime.UTC)
+    for peer in (peering.get("status") or {}).values():
+        if not isinstance(peer, dict) or int(peer.get("priority", 0)) <= CONFIG.priority:
+            continue
+        seen = datetime.datetime.fromisoformat(str(peer.get("lastseen")))
+        seen = seen if seen.tzinfo else seen.replace(tzinfo=datetime.UTC)
+        if seen + datetime.timedelta(seconds=int(peer.get("lifetime", 60))) > now:
+            return False
+    return True
+
+
 async def _run(fn: Reconcile, body: kopf.Body, memo: kopf.Memo) -> None:
+    if not await _leading(memo.kube):
+        return
     raw = dict(body)
     try:
         await fn(memo.kube, raw)

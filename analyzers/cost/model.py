@@ -182,11 +182,12 @@ class Allocation:
         """Cost by ``namespace``, ``workload`` (namespace/kind/name), ``node`` or ``label=KEY``."""
         grouped: dict[str, float] = defaultdict(float)
         for cost in self.containers:
-            grouped[_group_key(cost.use, key)] += cost.total
+            grouped[group_key(cost.use, key)] += cost.total
         return dict(grouped)
 
 
-def _group_key(use: ContainerUse, key: str) -> str:
+def group_key(use: ContainerUse, key: str) -> str:
+    """The group ``use`` falls in for ``key``: namespace, workload, node or label=KEY."""
     if key == "namespace":
         return use.namespace
     if key == "node":

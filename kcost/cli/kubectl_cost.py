@@ -487,5 +487,184 @@ def _print_summary(document: dict[str, Any]) -> None:
         click.echo("\nNo analysis has finished yet: run `kubectl cost analyze -A --wait`")
 
 
+@cli.command("costs")
+@click.option(
+    "--by", "group_by", default="namespace", show_default=True, help="Group by namespace, workload, node or label=KEY."
+)
+@click.option("--profile", default=None, help="The ClusterCostProfile whose prices to use [default: the only one].")
+@_output_option
+@click.pass_obj
+def costs(ctx: Context, group_by: str, profile: str | None, output: str) -> None:
+    """Current cost allocation per month: max(request, usage) of every container, and idle.
+
+    \b
+    Examples:
+      kubectl cost costs
+      kubectl cost costs --by label=team -o json
+    """
+    from kcost.analyzers.cost import analyzer as cost
+    from kcost.analyzers.cost import model
+    from kcost.api.v1alpha1.profile import ClusterCostProfile
+
+    if group_by not in ("namespace", "workload", "node") and not group_by.startswith("label="):
+        raise click.BadParameter("expected namespace, workload, node or label=KEY", param_hint="--by")
+
+    async def work(kube: KubeClient) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
+        profiles = await kube.list_objects(ClusterCostProfile)
+        nodes = [kube.api.sanitize_for_serialization(n) for n in (await kube.core.list_node()).items]
+        pods = [kube.api.sanitize_for_serialization(p) for p in (await kube.core.list_pod_for_all_namespaces()).items]
+        return profiles, nodes, pods
+
+    profiles, nodes, pods = run(ctx, work)
+    chosen = next((p for p in profiles if profile is None or p["metadata"]["name"] == profile), None)
+    if chosen is None:
+        fail(
+            f"no ClusterCostProfile{' ' + repr(profile) if profile else ''}: create one (see config/samples)",
+            EXIT_NOT_FOUND,
+        )
+        return
+    parsed = ClusterCostProfile.model_validate(chosen)
+    prices = {(n.instance_type, n.region, n.capacity_type): n.hourly_price for n in parsed.status.nodes}
+    priced = []
+    for node in nodes:
+        identity = model.node_identity(
+            node["metadata"].get("labels") or {}, parsed.spec.provider.value, parsed.spec.region or ""
+        )
+        capacity = (node.get("status") or {}).get("capacity") or {}
+        priced.append(
+            model.price_node(
+                node["metadata"]["name"],
+                identity,
+                parse_q(capacity.get("cpu", "0")),
+                parse_q(capacity.get("memory", "0")) / model.GIB,
+                parse_q(capacity.get("nvidia.com/gpu", "0")),
+                hourly_price=prices.get((identity.instance_type or "unknown", identity.region, identity.capacity_type)),
+                price_source="profile",
+            )
+        )
+    allocation = model.allocate([n for n in priced if n.cpu_cores > 0 and n.memory_gib > 0], cost.containers_of(pods))
+    rows: dict[str, dict[str, float]] = {}
+    for item in allocation.containers:
+        key = model.group_key(item.use, group_by)
+        row = rows.setdefault(key, {"cpu": 0.0, "memory": 0.0, "gpu": 0.0, "total": 0.0})
+        for part, value in (("cpu", item.cpu), ("memory", item.memory), ("gpu", item.gpu), ("total", item.total)):
+            row[part] += value * model.HOURS_PER_MONTH
+    items = [
+        {"name": key, **{k: round(v, 2) for k, v in row.items()}}
+        for key, row in sorted(rows.items(), key=lambda kv: -kv[1]["total"])
+    ]
+    items.append(
+        {
+            "name": "__idle__",
+            "cpu": 0.0,
+            "memory": 0.0,
+            "gpu": 0.0,
+            "total": round(allocation.idle * model.HOURS_PER_MONTH, 2),
+        }
+    )
+    currency = parsed.spec.pricing.currency
+    columns = [
+        (group_by.upper(), lambda i: i["name"]),
+        (f"CPU {currency}/MO", lambda i: f"{i['cpu']:,.2f}"),
+        (f"MEMORY {currency}/MO", lambda i: f"{i['memory']:,.2f}"),
+        (f"TOTAL {currency}/MO", lambda i: f"{i['total']:,.2f}"),
+    ]
+    emit(items, output, columns, [(f"GPU {currency}/MO", lambda i: f"{i['gpu']:,.2f}")])
+    if output in ("table", "wide"):
+        click.echo(
+            f"\ntotal {allocation.total * model.HOURS_PER_MONTH:,.2f} {currency}/month, "
+            f"of which idle {allocation.idle * model.HOURS_PER_MONTH:,.2f}"
+        )
+
+
+def parse_q(value: str) -> float:
+    from kcost.api.v1alpha1.common import parse_quantity
+
+    return parse_quantity(value)
+
+
+@cli.group("pricing")
+def pricing() -> None:
+    """Instance prices."""
+
+
+@pricing.command("compare")
+@click.option("--cpu", "vcpu", type=float, required=True, help="vCPUs needed.")
+@click.option("--memory", required=True, help="Memory needed, e.g. 16Gi.")
+@click.option("--gpu", "gpus", type=int, default=0, help="GPUs needed.")
+@click.option(
+    "--catalog",
+    "catalog_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="A price file [default: the ClusterCostProfile's catalog].",
+)
+@click.option("--top", default=3, show_default=True, help="Types per provider, region and capacity type.")
+@_output_option
+@click.pass_obj
+def compare(ctx: Context, vcpu: float, memory: str, gpus: int, catalog_path: str | None, top: int, output: str) -> None:
+    """The cheapest instance types that fit a shape, per provider and region, on-demand and spot.
+
+    \b
+    Examples:
+      kubectl cost pricing compare --cpu 4 --memory 16Gi
+      kubectl cost pricing compare --cpu 8 --memory 32Gi --gpu 1 --catalog prices.csv.gz -o json
+    """
+    import asyncio
+    from pathlib import Path
+
+    from kcost.analyzers.pricing import catalog as catalog_source
+    from kcost.analyzers.pricing.compare import cheapest_matching
+    from kcost.api.v1alpha1.profile import ClusterCostProfile
+
+    if catalog_path is None:
+
+        async def work(kube: KubeClient) -> list[dict[str, Any]]:
+            return await kube.list_objects(ClusterCostProfile)
+
+        profiles = [ClusterCostProfile.model_validate(p) for p in run(ctx, work)]
+        catalog_path = next(
+            (p.spec.pricing.catalog.path for p in profiles if p.spec.pricing.catalog and p.spec.pricing.catalog.path),
+            None,
+        )
+        if catalog_path is None:
+            fail(
+                "no price file: give --catalog FILE, or a ClusterCostProfile with spec.pricing.catalog.path",
+                EXIT_NOT_FOUND,
+            )
+            return
+    sheet = asyncio.run(catalog_source.load_catalog(Path(catalog_path)))
+    groups = cheapest_matching(
+        sheet.prices.values(), vcpu=vcpu, memory_gib=parse_q(memory) / 2**30, gpus=gpus, per_group=top
+    )
+    items = [
+        {
+            "provider": g.provider,
+            "region": g.region,
+            "capacityType": g.capacity_type,
+            "instanceType": o.instance_type,
+            "vcpu": o.shape.vcpu,
+            "memoryGiB": o.shape.memory_gib,
+            "gpus": o.shape.gpus,
+            "usdPerHour": o.usd_per_hour,
+            "usdPerMonth": round(o.usd_per_hour * 730, 2),
+        }
+        for g in groups
+        for o in g.offers
+    ]
+    items.sort(key=lambda i: (i["provider"], i["capacityType"], i["usdPerHour"]))
+    columns = [
+        ("PROVIDER", lambda i: i["provider"]),
+        ("REGION", lambda i: i["region"]),
+        ("CAPACITY", lambda i: i["capacityType"]),
+        ("TYPE", lambda i: i["instanceType"]),
+        ("VCPU", lambda i: f"{i['vcpu']:g}"),
+        ("MEMORY", lambda i: f"{i['memoryGiB']:g}Gi"),
+        ("USD/H", lambda i: f"{i['usdPerHour']:.4f}"),
+        ("USD/MO", lambda i: f"{i['usdPerMonth']:,.2f}"),
+    ]
+    emit(items, output, columns, [("GPUS", lambda i: str(i["gpus"]))])
+
+
 def main() -> None:
     cli()
