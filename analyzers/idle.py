@@ -35,13 +35,11 @@ class IdleSettings(AnalyzerSettings):
 
 
 def _monthly_cost(workload: Workload) -> float:
-    total = 0.0
-    for container in workload.template_containers():
-        requests = workload.requests(container["name"])
-        total += (requests["cpu_request"] or 0.0) * cost.DEFAULT_ON_DEMAND.cpu_core_hour + (
-            requests["memory_request"] or 0.0
-        ) / cost.GIB * cost.DEFAULT_ON_DEMAND.memory_gib_hour
-    return total * workload.replicas * cost.HOURS_PER_MONTH
+    requests = [workload.requests(container["name"]) for container in workload.template_containers()]
+    return sum(
+        cost.monthly_request_cost(r["cpu_request"] or 0.0, r["memory_request"] or 0.0, workload.replicas)
+        for r in requests
+    )
 
 
 class IdleAnalyzer(Analyzer[IdleSettings]):

@@ -11,19 +11,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from kcost.api.v1alpha1.recommendation import OPEN_PHASES, OptimizationRecommendation, RecommendationPhase
+from kcost.api.v1alpha1.recommendation import (
+    OPEN_PHASES,
+    TARGET_RESOURCES,
+    OptimizationRecommendation,
+    RecommendationPhase,
+)
 from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
 
 log = logging.getLogger("kcost.operator.recommendation")
-WORKLOAD_PLURALS = {
-    "Deployment": "deployments",
-    "StatefulSet": "statefulsets",
-    "DaemonSet": "daemonsets",
-    "CronJob": "cronjobs",
-    "Job": "jobs",
-    "Rollout": "rollouts",
-}
 
 
 def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:
@@ -48,7 +45,7 @@ def transition(
 
 async def target_exists(kube: KubeClient, rec: OptimizationRecommendation) -> bool:
     target = rec.spec.target_ref
-    plural = WORKLOAD_PLURALS.get(target.kind, target.kind.lower() + "s")
+    plural = TARGET_RESOURCES.get(target.kind, ("", target.kind.lower() + "s"))[1]
     return await kube.get_workload(target.api_version, plural, rec.namespace or "", target.name) is not None
 
 

@@ -220,5 +220,12 @@ def allocate(nodes: Iterable[PricedNode], containers: Iterable[ContainerUse], ho
     return Allocation(hours, costs, idle, node_cost, unpriced)
 
 
+def monthly_request_cost(
+    cpu_cores: float, memory_bytes: float, replicas: int, rates: UnitRates = DEFAULT_ON_DEMAND
+) -> float:
+    """What requests of ``cpu_cores`` and ``memory_bytes`` per replica cost per month at ``rates``."""
+    return (cpu_cores * rates.cpu_core_hour + memory_bytes / GIB * rates.memory_gib_hour) * replicas * HOURS_PER_MONTH
+
+
 def monthly(hourly: float) -> float:
     return hourly * HOURS_PER_MONTH

@@ -18,15 +18,11 @@ import numpy as np
 
 from kcost.analyzers.metrics.prometheus import PrometheusClient
 from kcost.api.v1alpha1.common import LabelSelector, parse_quantity
+from kcost.api.v1alpha1.recommendation import TARGET_RESOURCES
 from kcost.kube.client import KubeClient
 
-# kind → (apiVersion, plural)
-WORKLOAD_KINDS = {
-    "Deployment": ("apps/v1", "deployments"),
-    "StatefulSet": ("apps/v1", "statefulsets"),
-    "DaemonSet": ("apps/v1", "daemonsets"),
-    "CronJob": ("batch/v1", "cronjobs"),
-}
+# The kinds analyzed: kind → (apiVersion, plural). Argo Rollouts and bare Jobs are not yet.
+WORKLOAD_KINDS = {kind: TARGET_RESOURCES[kind] for kind in ("Deployment", "StatefulSet", "DaemonSet", "CronJob")}
 MAX_POINTS_PER_SERIES = 10_000  # Prometheus refuses more than 11,000 per series
 
 

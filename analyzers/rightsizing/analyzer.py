@@ -54,13 +54,6 @@ def _memory(size_bytes: float | None) -> str | None:
     return None if size_bytes is None else f"{max(1, round(size_bytes / MIB))}Mi"
 
 
-def _monthly_cost(cpu_cores: float, memory_bytes: float, replicas: int) -> float:
-    rates = cost.DEFAULT_ON_DEMAND
-    return (
-        (cpu_cores * rates.cpu_core_hour + memory_bytes / GIB * rates.memory_gib_hour) * replicas * cost.HOURS_PER_MONTH
-    )
-
-
 def history_of(workload: Workload, name: str) -> UsageHistory:
     series = workload.containers[name]
     ts_s, cpu_cores, memory_bytes = series.arrays()
@@ -130,17 +123,17 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             requests = workload.requests(name)
             answer = strategy.recommend(history)
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
-            before += _monthly_cost(cpu_now, memory_now, workload.replicas)
+            before += cost.monthly_request_cost(cpu_now, memory_now, workload.replicas)
             if not isinstance(answer, ContainerRecommendation):
                 result.skipped["NotEnoughData"] = result.skipped.get("NotEnoughData", 0) + 1
                 notes.append(f"{name}: not enough data ({answer.reason})")
-                after += _monthly_cost(cpu_now, memory_now, workload.replicas)
+                after += cost.monthly_request_cost(cpu_now, memory_now, workload.replicas)
                 continue
             cpu_new = answer.cpu_request_cores
             if workload.hpa_cpu_target_pct is not None and requests["cpu_request"]:
                 cpu_new = requests["cpu_request"]  # the HPA's target is a share of this request
                 notes.append(f"{name}: CPU request kept, an HPA scales on {workload.hpa_cpu_target_pct}% of it")
-            after += _monthly_cost(cpu_new, answer.memory_request_bytes, workload.replicas)
+            after += cost.monthly_request_cost(cpu_new, answer.memory_request_bytes, workload.replicas)
             samples += answer.evidence.sample_count
             confidence = min(confidence, answer.confidence)
             risk = max(risk, answer.risk_level, key=lambda level: level.rank)

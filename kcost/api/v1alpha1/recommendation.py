@@ -49,7 +49,16 @@ class RecommendationPhase(StrEnum):
 
 # A newer run may rewrite a recommendation only while nobody acted on it.
 OPEN_PHASES = frozenset({RecommendationPhase.PROPOSED, RecommendationPhase.SUPERSEDED, RecommendationPhase.EXPIRED})
-TARGET_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Rollout")
+# Workload kind → (apiVersion, plural) of the objects a recommendation can target.
+TARGET_RESOURCES = {
+    "Deployment": ("apps/v1", "deployments"),
+    "StatefulSet": ("apps/v1", "statefulsets"),
+    "DaemonSet": ("apps/v1", "daemonsets"),
+    "CronJob": ("batch/v1", "cronjobs"),
+    "Job": ("batch/v1", "jobs"),
+    "Rollout": ("argoproj.io/v1alpha1", "rollouts"),
+}
+TARGET_KINDS = tuple(TARGET_RESOURCES)
 
 
 class TargetRef(ApiModel):
