@@ -225,3 +225,45 @@ def test_pricing_compare_finds_the_cheapest_fitting_types(cli_recs: Path) -> Non
     aws = [i for i in items if i["provider"] == "aws" and i["capacityType"] == "on-demand"]
     assert aws == sorted(aws, key=lambda i: i["usdPerHour"])
     assert "m5.xlarge" in {i["instanceType"] for i in aws} or aws[0]["usdPerHour"] <= 0.192
+
+
+def test_analyze_waits_for_the_run_and_prints_what_it_found(cli_recs: Path, kubectl: Any, spawn: Any) -> None:
+    profile = {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": "cli-run"},
+        "spec": {
+            "provider": "onprem",
+            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
+            "prometheus": {"url": "http://127.0.0.1:1"},
+        },
+    }
+    assert kubectl("apply", "-f", "-", input_text=json.dumps(profile)).returncode == 0
+    kubectl("create", "deployment", "analyzed", "-n", NAMESPACE, "--image=registry.k8s.io/pause:3.10")
+    spawn("operator", "operator")
+    spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
+    result = kubectl_cost(
+        cli_recs,
+        "analyze",
+        "-n",
+        NAMESPACE,
+        "--profile",
+        "cli-run",
+        "--analyzer",
+        "fixture",
+        "--window",
+        "7d",
+        "--wait",
+        "--timeout",
+        "90",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "created" in result.stdout
+    assert "Succeeded:" in result.stdout
+    assert "right-sizing" in result.stdout
+    name = result.stdout.split("analysis.optimizer.kcost.dev/")[1].split()[0]
+    created = json.loads(kubectl("get", "kca", name, "-o", "json").stdout)
+    assert created["spec"]["window"] == "7d"
+    assert created["spec"]["namespaces"] == [NAMESPACE]
+    kubectl("delete", "kca", name, "--timeout=30s")
+    kubectl("delete", "ccp", "cli-run", "--timeout=30s")
