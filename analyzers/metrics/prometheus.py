@@ -75,6 +75,8 @@ class PrometheusClient:
     def _headers(self) -> dict[str, str]:
         if self.credentials.bearer_token:
             return {"Authorization": f"Bearer {self.credentials.bearer_token}"}
+        if self.credentials.basic_auth:
+            return {"Authorization": aiohttp.encode_basic_auth(*self.credentials.basic_auth)}
         return {}
 
     def _ssl(self) -> ssl.SSLContext | bool:
@@ -85,11 +87,10 @@ class PrometheusClient:
         return True
 
     async def _get(self, path: str, params: dict[str, str]) -> Any:
-        auth = aiohttp.BasicAuth(*self.credentials.basic_auth) if self.credentials.basic_auth else None
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         url = self.url.rstrip("/") + path
         self.queries += 1
-        async with aiohttp.ClientSession(timeout=timeout, headers=self._headers(), auth=auth) as session:
+        async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
             try:
                 async with session.get(url, params=params, ssl=self._ssl()) as response:
                     if response.status >= 500 or response.status == 429:

@@ -1,0 +1,112 @@
+"""The Prometheus client against a local HTTP server that answers like Prometheus (or fails like one)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from kcost.analyzers.metrics.prometheus import Credentials, PrometheusClient, PrometheusError, PrometheusUnavailable
+
+VECTOR = {
+    "status": "success",
+    "data": {"resultType": "vector", "result": [{"metric": {"pod": "a"}, "value": [1, "2.5"]}]},
+}
+
+Handler = Callable[[web.Request], Any]
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[[Handler], Any]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(handler: Handler) -> str:
+        app = web.Application()
+        app.router.add_get("/api/v1/query", handler)
+        app.router.add_get("/api/v1/query_range", handler)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+async def test_retries_throttling_and_5xx_then_answers(serve: Any) -> None:
+    calls = {"n": 0}
+
+    async def flaky(request: web.Request) -> web.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return web.Response(status=429)
+        if calls["n"] == 2:
+            return web.Response(status=503)
+        return web.json_response(VECTOR)
+
+    client = PrometheusClient(await serve(flaky), attempts=3)
+    assert await client.scalar("up") == 2.5
+    assert calls["n"] == 3
+
+
+async def test_persistent_errors_slow_answers_and_junk_are_clear_errors(serve: Any) -> None:
+    async def broken(request: web.Request) -> web.Response:
+        return web.Response(status=500, text="oops")
+
+    with pytest.raises(PrometheusUnavailable, match="HTTP 500"):
+        await PrometheusClient(await serve(broken), attempts=2).query("up")
+
+    async def slow(request: web.Request) -> web.Response:
+        await asyncio.sleep(2)
+        return web.json_response(VECTOR)
+
+    with pytest.raises(PrometheusUnavailable, match="TimeoutError"):
+        await PrometheusClient(await serve(slow), timeout_s=0.3, attempts=1).query("up")
+
+    async def junk(request: web.Request) -> web.Response:
+        return web.Response(text="<html>login</html>")
+
+    with pytest.raises(PrometheusError, match="not a Prometheus API answer"):
+        await PrometheusClient(await serve(junk), attempts=1).query("up")
+
+    async def refused(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"status": "error", "errorType": "bad_data", "error": "parse error at char 3"}, status=400
+        )
+
+    with pytest.raises(PrometheusError, match=re.escape("refused 'up{': parse error at char 3")):
+        await PrometheusClient(await serve(refused), attempts=1).query("up{")
+
+    with pytest.raises(PrometheusUnavailable, match=re.escape("127.0.0.1:1")):
+        await PrometheusClient("http://127.0.0.1:1", attempts=1).query("up")
+
+
+async def test_credentials_are_sent_and_never_shown(serve: Any) -> None:
+    seen: dict[str, str] = {}
+
+    async def check(request: web.Request) -> web.Response:
+        seen["auth"] = request.headers.get("Authorization", "")
+        seen["query"] = request.query.get("query", "")
+        return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
+
+    url = await serve(check)
+    token = Credentials(bearer_token="s3cret-token")
+    client = PrometheusClient(url, credentials=token)
+    assert await client.query_range("rate(x[5m])", 0, 600, 60) == []
+    assert seen == {"auth": "Bearer s3cret-token", "query": "rate(x[5m])"}
+    assert "s3cret" not in repr(client)
+    assert "s3cret" not in repr(token)
+    basic = PrometheusClient(url, credentials=Credentials(basic_auth=("kcost", "pw")))
+    await basic.query("up")
+    assert seen["auth"].startswith("Basic ")
+    assert client.queries == 1
+    assert json.dumps(VECTOR)  # the fixture payload is plain JSON
