@@ -59,6 +59,20 @@ def smoke_end_s(dev_cluster: DevCluster, smoke: Scenario) -> int:
     return loader.load(dev_cluster, smoke)
 
 
+def custom_profile(name: str, prometheus_url: str, provider: str = "aws") -> dict[str, Any]:
+    """A ClusterCostProfile priced by custom unit rates (no price API or file needed)."""
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": name},
+        "spec": {
+            "provider": provider,
+            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
+            "prometheus": {"url": prometheus_url},
+        },
+    }
+
+
 class Prometheus:
     """A tiny synchronous client for assertions."""
 

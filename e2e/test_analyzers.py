@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from e2e.conftest import Prometheus
+from e2e.conftest import Prometheus, custom_profile
 from kcost.api.v1alpha1.common import parse_quantity
 from kcost.devcluster.cluster import DevCluster
 
@@ -60,19 +60,7 @@ def _container(rec: dict[str, Any], part: str) -> dict[str, Any]:
 
 @pytest.fixture
 def analyzers(kcost_crds: DevCluster, kubectl: Any, spawn: Any, prometheus: Prometheus, smoke_end_s: int) -> Any:
-    _apply(
-        kubectl,
-        {
-            "apiVersion": "optimizer.kcost.dev/v1alpha1",
-            "kind": "ClusterCostProfile",
-            "metadata": {"name": PROFILE},
-            "spec": {
-                "provider": "aws",
-                "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
-                "prometheus": {"url": prometheus.url},
-            },
-        },
-    )
+    _apply(kubectl, custom_profile(PROFILE, prometheus.url))
     spawn("operator", "operator")
     spawn("rightsizing", "analyzer", "rightsizing")
     spawn("idle", "analyzer", "idle")
@@ -119,19 +107,9 @@ def test_recommendations_have_the_right_direction_and_evidence(analyzers: Any, k
 
 
 def test_prometheus_down_fails_the_run_and_proposes_nothing(analyzers: Any, kubectl: Any) -> None:
-    _apply(
-        kubectl,
-        {
-            "apiVersion": "optimizer.kcost.dev/v1alpha1",
-            "kind": "ClusterCostProfile",
-            "metadata": {"name": "e2e-down"},
-            "spec": {
-                "provider": "aws",
-                "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
-                "prometheus": {"url": "http://127.0.0.1:1", "timeoutSeconds": 2},
-            },
-        },
-    )
+    down = custom_profile("e2e-down", "http://127.0.0.1:1")
+    down["spec"]["prometheus"]["timeoutSeconds"] = 2
+    _apply(kubectl, down)
     _apply(kubectl, _analysis("no-prometheus", "e2e-down"))
     body = _wait(kubectl, "no-prometheus")
     ready = next(c for c in body["status"]["conditions"] if c["type"] == "Ready")

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from rich.console import Console
 
+from e2e.conftest import custom_profile
 from kcost.api.v1alpha1 import OptimizationRecommendation
 from kcost.devcluster import binaries
 from kcost.devcluster.cluster import DevCluster
@@ -176,16 +177,7 @@ def test_a_cluster_without_kcost_says_so(tmp_path: Path) -> None:
 
 
 def test_costs_by_namespace_label_and_workload(cli_recs: Path, kubectl: Any) -> None:
-    profile = {
-        "apiVersion": "optimizer.kcost.dev/v1alpha1",
-        "kind": "ClusterCostProfile",
-        "metadata": {"name": "cli"},
-        "spec": {
-            "provider": "aws",
-            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
-            "prometheus": {"url": "http://127.0.0.1:1"},
-        },
-    }
+    profile = custom_profile("cli", "http://127.0.0.1:1")
     assert kubectl("apply", "-f", "-", input_text=json.dumps(profile)).returncode == 0
     made = kubectl(
         "create", "deployment", "priced", "-n", NAMESPACE, "--image=registry.k8s.io/pause:3.10", "--replicas=2"
@@ -228,16 +220,7 @@ def test_pricing_compare_finds_the_cheapest_fitting_types(cli_recs: Path) -> Non
 
 
 def test_analyze_waits_for_the_run_and_prints_what_it_found(cli_recs: Path, kubectl: Any, spawn: Any) -> None:
-    profile = {
-        "apiVersion": "optimizer.kcost.dev/v1alpha1",
-        "kind": "ClusterCostProfile",
-        "metadata": {"name": "cli-run"},
-        "spec": {
-            "provider": "onprem",
-            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}},
-            "prometheus": {"url": "http://127.0.0.1:1"},
-        },
-    }
+    profile = custom_profile("cli-run", "http://127.0.0.1:1", provider="onprem")
     assert kubectl("apply", "-f", "-", input_text=json.dumps(profile)).returncode == 0
     kubectl("create", "deployment", "analyzed", "-n", NAMESPACE, "--image=registry.k8s.io/pause:3.10")
     spawn("operator", "operator")

@@ -85,8 +85,21 @@ async def _leading(kube: kube_client.KubeClient) -> bool:
     return True
 
 
+# One peering read serves every reconcile for this long (thousands of objects share it).
+LEADERSHIP_TTL_S = 2.0
+
+
+async def _still_leading(memo: kopf.Memo) -> bool:
+    now = asyncio.get_running_loop().time()
+    checked_at, leading = memo.get("leadership", (float("-inf"), True))
+    if now - checked_at > LEADERSHIP_TTL_S:
+        leading = await _leading(memo.kube)
+        memo["leadership"] = (now, leading)
+    return bool(leading)
+
+
 async def _run(fn: Reconcile, body: kopf.Body, memo: kopf.Memo) -> None:
-    if not await _leading(memo.kube):
+    if not await _still_leading(memo):
         return
     raw = dict(body)
     try:
