@@ -8,10 +8,10 @@ to right-sizing: scaling them to zero means something else.
 
 from __future__ import annotations
 
+import numpy as np
 from pydantic import Field
 
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
-from kcost.analyzers.cost import model as cost
 from kcost.analyzers.metrics import scope
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.api.v1alpha1.recommendation import (
@@ -34,11 +34,10 @@ class IdleSettings(AnalyzerSettings):
     min_days: float = Field(3, gt=0, alias="minDays", description="history needed before calling anything idle")
 
 
-def _monthly_cost(workload: Workload) -> float:
-    requests = [workload.requests(container["name"]) for container in workload.template_containers()]
+def _monthly_cost(in_scope: scope.Scope, workload: Workload) -> float:
     return sum(
-        cost.monthly_request_cost(r["cpu_request"] or 0.0, r["memory_request"] or 0.0, workload.replicas)
-        for r in requests
+        in_scope.monthly_request_cost(workload, c.cpu_request or 0.0, c.memory_request or 0.0)
+        for c in workload.container_specs
     )
 
 
@@ -49,19 +48,23 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
 
     async def run(self, context: RunContext[IdleSettings]) -> AnalyzerResult:
         settings = context.settings
-        workloads, _ = await scope.load(context)
-        result = AnalyzerResult(workloads=len(workloads), scope_monthly_cost=0.0)
-        for workload in workloads:
-            monthly = _monthly_cost(workload)
-            result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + monthly
-            if workload.kind not in ("Deployment", "StatefulSet") or workload.replicas == 0:
-                continue
-            if workload.hpa_cpu_target_pct is not None:
-                continue  # an HPA owns the replica count
-            proposal = self._judge(workload, settings, context, monthly, result)
-            if proposal is not None:
-                result.proposals.append(proposal)
+        in_scope = await scope.open_scope(context)
+        result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
+        async for batch in in_scope.with_usage(traffic=True):
+            for workload in batch:
+                monthly = _monthly_cost(in_scope, workload)
+                result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + monthly
+                # Scaling a CronJob or DaemonSet to zero means something else; an HPA owns its replica count.
+                scalable = workload.kind in ("Deployment", "StatefulSet", "Rollout") and workload.replicas > 0
+                if scalable and workload.hpa_cpu_target_pct is None:
+                    proposal = self._judge(
+                        workload, settings, context, monthly, result, priced_at=in_scope.rates.source
+                    )
+                    if proposal is not None:
+                        result.proposals.append(proposal)
+                workload.forget_usage()
         result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
+        result.prometheus_queries = in_scope.prometheus.queries
         return result
 
     def _judge(
@@ -71,6 +74,8 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
         context: RunContext[IdleSettings],
         monthly: float,
         result: AnalyzerResult,
+        *,
+        priced_at: str,
     ) -> Proposal | None:
         evidence, samples, peak_cpu, first, last = [], 0, 0.0, float("inf"), 0.0
         for name, series in sorted(workload.containers.items()):
@@ -83,7 +88,7 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
             evidence.append(
                 ContainerEvidence(
                     name=name,
-                    cpu_cores=UsageStats(p50=float(sorted(cpu_cores)[len(cpu_cores) // 2]), max=float(cpu_cores.max())),
+                    cpu_cores=UsageStats(p50=float(np.median(cpu_cores)), max=float(cpu_cores.max())),
                     memory_bytes=UsageStats(max=float(memory_bytes.max())),
                     oom_events=series.oom_kills,
                 )
@@ -113,7 +118,8 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
                 containers=evidence,
                 network_bytes_per_second=traffic or 0.0,
                 notes=[
-                    "no traffic at all in the window" if silent else f"a trickle of traffic: peak {traffic:.1f} B/s"
+                    "no traffic at all in the window" if silent else f"a trickle of traffic: peak {traffic:.1f} B/s",
+                    f"savings priced at {priced_at}",
                 ],
             ),
         )

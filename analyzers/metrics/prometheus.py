@@ -99,8 +99,12 @@ class PrometheusClient:
                         body = await response.json(content_type=None)
                     except ValueError:
                         raise PrometheusError(f"{url}: HTTP {response.status}, not a Prometheus API answer") from None
-            except (aiohttp.ClientError, TimeoutError) as error:
-                raise PrometheusUnavailable(f"{url}: {type(error).__name__}: {error or 'timed out'}") from None
+            except TimeoutError:
+                raise PrometheusUnavailable(
+                    f"{url}: timed out after {self.timeout_s:g} s (spec.prometheus.timeoutSeconds)"
+                ) from None
+            except aiohttp.ClientError as error:
+                raise PrometheusUnavailable(f"{url}: {type(error).__name__}: {error}") from None
         if not isinstance(body, dict) or body.get("status") != "success":
             detail = body.get("error") if isinstance(body, dict) else str(body)[:200]
             raise PrometheusError(f"{url} refused {params.get('query', '')!r}: {detail}")

@@ -1,14 +1,24 @@
-"""What every metrics-based analyzer starts from: its Prometheus, and the workloads in scope with their usage."""
+"""What every metrics-based analyzer starts from: its Prometheus, the workloads in scope and their usage."""
 
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from kcost.analyzers.contract import AnalyzerError, RunContext
+from kcost.analyzers.cost.pricer import PricerFactory
+from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for_profile
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
-from kcost.analyzers.metrics.workloads import Workload, discover, load_usage
+from kcost.analyzers.metrics.workloads import QueryPlan, Workload, discover, usage_by_namespace
 from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.kube.client import KubeClient
+
+# One pricer factory per API connection, for the life of the analyzer process: it keeps
+# the catalogs it has read and the last known live prices between runs.
+_pricers: weakref.WeakKeyDictionary[KubeClient, PricerFactory] = weakref.WeakKeyDictionary()
 
 
 async def prometheus_for(context: RunContext[Any]) -> PrometheusClient:
@@ -26,13 +36,39 @@ async def prometheus_for(context: RunContext[Any]) -> PrometheusClient:
     return PrometheusClient(spec.url, timeout_s=spec.timeout_seconds, credentials=credentials)
 
 
-async def load(context: RunContext[Any]) -> tuple[list[Workload], PrometheusClient]:
-    """Workloads in scope with their usage over the frozen window; a Prometheus failure fails the run."""
+@dataclass
+class Scope:
+    """The workloads of one run, the Prometheus their usage comes from, and what their resources cost."""
+
+    workloads: list[Workload]
+    prometheus: PrometheusClient
+    plan: QueryPlan
+    rates: ClusterRates
+
+    def monthly_request_cost(self, workload: Workload, cpu_cores: float, memory_bytes: float) -> float:
+        """What these requests cost a month at the unit rates of the nodes the workload's pods ran on."""
+        return self.rates.monthly_request_cost(cpu_cores, memory_bytes, workload.replicas, workload.nodes_seen)
+
+    async def with_usage(self, *, traffic: bool = False) -> AsyncIterator[list[Workload]]:
+        """One namespace's workloads at a time, usage (and peak traffic if asked) loaded.
+
+        A Prometheus failure fails the run.
+        All or nothing: the analyzers keep their proposals until the run ends, so an
+        error here means no recommendation is made from part of the data.
+        """
+        try:
+            async for batch in usage_by_namespace(self.prometheus, self.workloads, self.plan, traffic=traffic):
+                yield batch
+        except PrometheusError as error:
+            raise AnalyzerError(f"could not read usage from Prometheus ({error}); no recommendation was made") from None
+
+
+async def open_scope(context: RunContext[Any]) -> Scope:
     prometheus = await prometheus_for(context)
     workloads = await discover(context.kube, context.namespaces, context.analysis.spec.workload_selector)
-    try:
-        await load_usage(prometheus, workloads, context.window_start, context.window_end, context.resolution)
-    except PrometheusError as error:
-        # All or nothing: no recommendation is ever made from part of the data.
-        raise AnalyzerError(f"could not read usage from Prometheus ({error}); no recommendation was made") from None
-    return workloads, prometheus
+    plan = QueryPlan.for_window(context.window_start, context.window_end, context.resolution)
+    factory = _pricers.get(context.kube)
+    if factory is None:
+        factory = _pricers[context.kube] = PricerFactory(context.kube)
+    rates = await rates_for_profile(context.kube, context.analysis.spec.profile_ref.name, factory)
+    return Scope(workloads, prometheus, plan, rates)

@@ -1,55 +1,123 @@
 """Workloads in scope and their usage, loaded from the kube API and Prometheus.
 
-Queries are batched per namespace (their number grows with namespaces, never with
-workloads) and PromQL does the aggregation. Pods map to their workload through the
-``kube_pod_owner`` / ``kube_replicaset_owner`` / ``kube_job_owner`` series, so pods that
-no longer exist (an earlier rollout) still count toward their workload's history.
+Scale is what shapes this module:
+
+- Workloads are listed a page at a time (cluster-wide when the scope spans many
+  namespaces) and kept trimmed to what the analyzers read: name, replicas, each
+  container's requests and limits. A large cluster's full objects never sit in memory.
+- Queries are batched per namespace, so their number grows with namespaces and never
+  with workloads, and PromQL does the aggregation: CPU as the average rate over each
+  step (the usage integral: nothing between two steps is lost), memory as the peak
+  within each step (no spike is lost), traffic and OOM kills reduced to one value.
+- The step is the Analysis's ``resolution``, coarsened so that no series has more than
+  ``MAX_POINTS_PER_SERIES`` points: a long window costs the same as a week.
+- Namespaces are loaded a few at a time and handed to the analyzer one by one
+  (``usage_by_namespace``), so memory holds the series of a couple of namespaces,
+  never of the whole cluster.
+
+Pods map to their workload through the ``kube_pod_owner`` / ``kube_replicaset_owner`` /
+``kube_job_owner`` series, so pods that no longer exist (an earlier rollout) still count
+toward their workload's history.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import math
 from collections import defaultdict
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from kcost.analyzers.metrics.prometheus import PrometheusClient
 from kcost.api.v1alpha1.common import LabelSelector, parse_quantity
 from kcost.api.v1alpha1.recommendation import TARGET_RESOURCES
-from kcost.kube.client import KubeClient
+from kcost.kube.client import KubeClient, NotFound
 
-# The kinds analyzed: kind → (apiVersion, plural). Argo Rollouts and bare Jobs are not yet.
-WORKLOAD_KINDS = {kind: TARGET_RESOURCES[kind] for kind in ("Deployment", "StatefulSet", "DaemonSet", "CronJob")}
-MAX_POINTS_PER_SERIES = 10_000  # Prometheus refuses more than 11,000 per series
+# The kinds analyzed: kind → (apiVersion, plural). Rollouts exist only where Argo Rollouts is installed.
+WORKLOAD_KINDS = {
+    kind: TARGET_RESOURCES[kind] for kind in ("Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job", "Rollout")
+}
+OPTIONAL_KINDS = frozenset({"Rollout"})
+# 2,016 points is one week at 5 minutes: enough for every percentile the strategies read,
+# and what keeps a 10,000-workload analysis within its time and memory budget.
+MAX_POINTS_PER_SERIES = 2016
+# From this many namespaces on, one cluster-wide list per kind is cheaper than one per namespace.
+CLUSTER_WIDE_LISTING_FROM = 4
+# Namespaces loaded ahead of the analyzer: Prometheus answers one while Python reads another.
+PREFETCH_NAMESPACES = 2
+# Series KSM writes for a Job that no CronJob owns.
+NO_OWNER = "<none>"
+
+Resource = Literal["cpu", "memory"]
+FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
 
 @dataclass
 class ContainerSeries:
     """Samples of one container name, pooled over all pods of the workload."""
 
-    # pod → timestamp → [cpu cores, memory bytes]; a missing resource stays 0.
-    samples: dict[str, dict[float, list[float]]] = field(default_factory=dict)
+    # resource → pod → (Unix seconds, values); each pod's samples in time order.
+    by_pod: dict[Resource, dict[str, tuple[FloatArray, FloatArray]]] = field(
+        default_factory=lambda: {"cpu": {}, "memory": {}}
+    )
     oom_kills: int = 0
 
-    def add(self, pod: str, values: np.ndarray, column: int) -> None:
-        by_time = self.samples.setdefault(pod, {})
-        for ts_s, value in values.tolist():
-            if math.isfinite(value):
-                by_time.setdefault(ts_s, [0.0, 0.0])[column] = value
+    def add(self, pod: str, resource: Resource, ts_s: FloatArray, values: FloatArray) -> None:
+        self.by_pod[resource][pod] = (ts_s, values)
 
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Timestamps, CPU cores and memory bytes of every pod, in time order."""
-        rows = sorted(
-            (ts_s, cpu, memory) for by_time in self.samples.values() for ts_s, (cpu, memory) in by_time.items()
-        )
-        if not rows:
-            empty = np.zeros(0)
+    def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Timestamps, CPU cores and memory bytes of every pod, in time order; a missing resource is 0."""
+        parts: list[tuple[FloatArray, FloatArray, FloatArray]] = []
+        cpu_by_pod, memory_by_pod = self.by_pod["cpu"], self.by_pod["memory"]
+        empty = np.zeros(0)
+        for pod in sorted(set(cpu_by_pod) | set(memory_by_pod)):
+            cpu_ts, cpu = cpu_by_pod.get(pod, (empty, empty))
+            memory_ts, memory = memory_by_pod.get(pod, (empty, empty))
+            ts_s = np.union1d(cpu_ts, memory_ts)
+            cpu_full, memory_full = np.zeros(ts_s.size), np.zeros(ts_s.size)
+            cpu_full[np.searchsorted(ts_s, cpu_ts)] = cpu
+            memory_full[np.searchsorted(ts_s, memory_ts)] = memory
+            parts.append((ts_s, cpu_full, memory_full))
+        if not parts:
             return empty, empty, empty
-        table = np.asarray(rows, dtype=float)
-        return table[:, 0], table[:, 1], table[:, 2]
+        ts_s = np.concatenate([p[0] for p in parts])
+        order = np.argsort(ts_s, kind="stable")
+        return (
+            ts_s[order],
+            np.concatenate([p[1] for p in parts])[order],
+            np.concatenate([p[2] for p in parts])[order],
+        )
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """What one container of the pod template asks for; None where it sets nothing."""
+
+    name: str
+    cpu_request: float | None = None
+    memory_request: float | None = None
+    cpu_limit: float | None = None
+    memory_limit: float | None = None
+
+    @classmethod
+    def from_api(cls, container: Mapping[str, Any]) -> ContainerSpec:
+        resources = container.get("resources") or {}
+        requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+
+        def read(source: Mapping[str, Any], key: str) -> float | None:
+            return parse_quantity(source[key]) if key in source else None
+
+        return cls(
+            name=container["name"],
+            cpu_request=read(requests, "cpu"),
+            memory_request=read(requests, "memory"),
+            cpu_limit=read(limits, "cpu"),
+            memory_limit=read(limits, "memory"),
+        )
 
 
 @dataclass
@@ -57,173 +125,281 @@ class Workload:
     kind: str
     namespace: str
     name: str
-    body: dict[str, Any]
     replicas: int
+    container_specs: tuple[ContainerSpec, ...] = ()
     hpa_cpu_target_pct: int | None = None
     containers: dict[str, ContainerSeries] = field(default_factory=dict)
     network_max_bytes_per_s: float | None = None
     pods_seen: set[str] = field(default_factory=set)
+    # One entry per pod seen (a node twice when two pods ran there): savings are priced by placement.
+    nodes_seen: list[str] = field(default_factory=list)
 
     @property
     def api_version(self) -> str:
         return WORKLOAD_KINDS[self.kind][0]
 
-    def template_containers(self) -> list[dict[str, Any]]:
-        spec = self.body.get("spec", {})
-        if self.kind == "CronJob":
-            spec = spec.get("jobTemplate", {}).get("spec", {})
-        return list(spec.get("template", {}).get("spec", {}).get("containers", []))
-
     def requests(self, container: str) -> dict[str, float | None]:
-        for item in self.template_containers():
-            if item["name"] == container:
-                resources = item.get("resources") or {}
-                requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+        spec = next((c for c in self.container_specs if c.name == container), ContainerSpec(container))
+        return {
+            "cpu_request": spec.cpu_request,
+            "memory_request": spec.memory_request,
+            "cpu_limit": spec.cpu_limit,
+            "memory_limit": spec.memory_limit,
+        }
 
-                def read(source: dict[str, Any], key: str) -> float | None:
-                    return parse_quantity(source[key]) if key in source else None
-
-                return {
-                    "cpu_request": read(requests, "cpu"),
-                    "memory_request": read(requests, "memory"),
-                    "cpu_limit": read(limits, "cpu"),
-                    "memory_limit": read(limits, "memory"),
-                }
-        return {"cpu_request": None, "memory_request": None, "cpu_limit": None, "memory_limit": None}
+    def forget_usage(self) -> None:
+        """Drop the samples once analyzed: the next namespace needs the memory."""
+        self.containers = {name: ContainerSeries(oom_kills=s.oom_kills) for name, s in self.containers.items()}
 
 
-async def discover(kube: KubeClient, namespaces: list[str], selector: LabelSelector | None) -> list[Workload]:
-    """Deployments, StatefulSets, DaemonSets and CronJobs in scope, with their HPAs."""
+def pod_template(kind: str, body: Mapping[str, Any]) -> Mapping[str, Any]:
+    spec = body.get("spec") or {}
+    if kind == "CronJob":
+        spec = (spec.get("jobTemplate") or {}).get("spec") or {}
+    return (spec.get("template") or {}).get("spec") or {}
+
+
+def replicas_of(kind: str, body: Mapping[str, Any]) -> int:
+    """Pods the workload runs at once (what its requests are multiplied by)."""
+    spec = body.get("spec") or {}
+    if kind == "DaemonSet":
+        return int((body.get("status") or {}).get("desiredNumberScheduled", 1) or 1)
+    if kind == "CronJob":
+        return int(((spec.get("jobTemplate") or {}).get("spec") or {}).get("parallelism", 1) or 1)
+    if kind == "Job":
+        return int(spec.get("parallelism", 1) or 1)
+    replicas = spec.get("replicas", 1)
+    return 1 if replicas is None else int(replicas)
+
+
+def _owned_by_cron_job(body: Mapping[str, Any]) -> bool:
+    return any(o.get("kind") == "CronJob" for o in body["metadata"].get("ownerReferences") or [])
+
+
+def _hpa_cpu_target(hpa: Mapping[str, Any]) -> int:
+    for metric in hpa["spec"].get("metrics") or []:
+        if metric.get("type") == "Resource" and metric["resource"]["name"] == "cpu":
+            return int(metric["resource"]["target"].get("averageUtilization") or 100)
+    return 100
+
+
+async def _objects(kube: KubeClient, api_version: str, plural: str, namespaces: set[str]) -> AsyncIterator[Any]:
+    if len(namespaces) >= CLUSTER_WIDE_LISTING_FROM:
+        async for item in kube.iter_workloads(api_version, plural):
+            if item["metadata"].get("namespace") in namespaces:
+                yield item
+        return
+    for namespace in sorted(namespaces):
+        async for item in kube.iter_workloads(api_version, plural, namespace):
+            yield item
+
+
+async def discover(kube: KubeClient, namespaces: Iterable[str], selector: LabelSelector | None) -> list[Workload]:
+    """Workloads of every analyzed kind in scope, with the HPAs that scale them."""
+    wanted = set(namespaces)
+    hpa_targets: dict[tuple[str, str, str], int] = {}
+    async for hpa in _objects(kube, "autoscaling/v2", "horizontalpodautoscalers", wanted):
+        ref = hpa["spec"]["scaleTargetRef"]
+        hpa_targets[(hpa["metadata"]["namespace"], ref["kind"], ref["name"])] = _hpa_cpu_target(hpa)
     found: list[Workload] = []
-    for namespace in namespaces:
-        hpas = await kube.list_workloads("autoscaling/v2", "horizontalpodautoscalers", namespace)
-        hpa_targets = {}
-        for hpa in hpas:
-            ref = hpa["spec"]["scaleTargetRef"]
-            cpu = next(
-                (
-                    m["resource"]["target"].get("averageUtilization")
-                    for m in hpa["spec"].get("metrics", [])
-                    if m.get("type") == "Resource" and m["resource"]["name"] == "cpu"
-                ),
-                None,
-            )
-            hpa_targets[(ref["kind"], ref["name"])] = int(cpu) if cpu else 100
-        for kind, (api_version, plural) in WORKLOAD_KINDS.items():
-            for body in await kube.list_workloads(api_version, plural, namespace):
-                labels = body["metadata"].get("labels") or {}
-                if selector is not None and not selector.matches(labels):
+    for kind, (api_version, plural) in WORKLOAD_KINDS.items():
+        try:
+            async for body in _objects(kube, api_version, plural, wanted):
+                meta = body["metadata"]
+                if selector is not None and not selector.matches(meta.get("labels") or {}):
                     continue
-                replicas = (
-                    int(body.get("spec", {}).get("replicas", 1) or 0) if kind in ("Deployment", "StatefulSet") else 1
-                )
-                if kind == "DaemonSet":
-                    replicas = int((body.get("status") or {}).get("desiredNumberScheduled", 1) or 1)
+                if kind == "Job" and _owned_by_cron_job(body):
+                    continue  # sized through its CronJob
                 found.append(
                     Workload(
-                        kind,
-                        namespace,
-                        body["metadata"]["name"],
-                        body,
-                        replicas,
-                        hpa_targets.get((kind, body["metadata"]["name"])),
+                        kind=kind,
+                        namespace=meta["namespace"],
+                        name=meta["name"],
+                        replicas=replicas_of(kind, body),
+                        container_specs=tuple(
+                            ContainerSpec.from_api(c) for c in pod_template(kind, body).get("containers") or []
+                        ),
+                        hpa_cpu_target_pct=hpa_targets.get((meta["namespace"], kind, meta["name"])),
                     )
                 )
+        except NotFound:
+            if kind not in OPTIONAL_KINDS:
+                raise
     return found
 
 
-def _step_s(window_s: float, resolution_s: float) -> float:
-    return max(resolution_s, math.ceil(window_s / MAX_POINTS_PER_SERIES))
+@dataclass(frozen=True)
+class QueryPlan:
+    """The step and windows every usage query of one run shares."""
+
+    start_s: float
+    end_s: float
+    step_s: int
+    rate_window_s: int
+
+    @classmethod
+    def for_window(cls, start: datetime.datetime, end: datetime.datetime, resolution: datetime.timedelta) -> QueryPlan:
+        window_s = (end - start).total_seconds()
+        step_s = max(int(resolution.total_seconds()), math.ceil(window_s / MAX_POINTS_PER_SERIES), 1)
+        # A rate needs two scrapes in its window; 5 minutes holds several at any usual interval.
+        return cls(start.timestamp(), end.timestamp(), step_s, max(step_s, 300))
+
+    @property
+    def window(self) -> str:
+        return f"{int(self.end_s - self.start_s)}s"
 
 
-def _owner_key(labels: dict[str, str]) -> tuple[str, str]:
-    return labels.get("owner_kind", ""), labels.get("owner_name", "")
+def parse_points(values: list[list[Any]]) -> tuple[FloatArray, FloatArray]:
+    """A range-query series as arrays, without NaN or infinite samples (gaps, counter glitches)."""
+    count = len(values)
+    ts_s = np.fromiter((point[0] for point in values), float, count)
+    samples = np.fromiter((point[1] for point in values), float, count)
+    finite = np.isfinite(samples)
+    return (ts_s, samples) if finite.all() else (ts_s[finite], samples[finite])
 
 
-async def load_usage(
+async def load_namespace(
+    prometheus: PrometheusClient, namespace: str, members: list[Workload], plan: QueryPlan, *, traffic: bool = True
+) -> list[Workload]:
+    """Fill the per-container series, OOM kills and (with ``traffic``) peak traffic of one namespace's workloads."""
+    ns = f'namespace="{namespace}"'
+    window, step = plan.window, plan.step_s
+    pod_owner = await _pod_workloads(prometheus, ns, window, plan.end_s)
+    index = {(w.kind, w.name): w for w in members}
+
+    def owner_of(labels: Mapping[str, str]) -> Workload | None:
+        return index.get(pod_owner.get(labels.get("pod", ""), ("", "")))
+
+    usage: tuple[tuple[Resource, str], ...] = (
+        (
+            "cpu",
+            f'sum by (pod, container) (rate(container_cpu_usage_seconds_total{{{ns},container!=""}}'
+            f"[{plan.rate_window_s}s]))",
+        ),
+        (
+            "memory",
+            f'max by (pod, container) (max_over_time(container_memory_working_set_bytes{{{ns},container!=""}}'
+            f"[{step}s]))",
+        ),
+    )
+    for resource, promql in usage:
+        for item in await prometheus.query_range(promql, plan.start_s, plan.end_s, step):
+            member = owner_of(item["metric"])
+            if member is None:
+                continue
+            pod, container = item["metric"].get("pod", ""), item["metric"].get("container", "")
+            ts_s, samples = parse_points(item["values"])
+            if ts_s.size:
+                member.containers.setdefault(container, ContainerSeries()).add(pod, resource, ts_s, samples)
+                node = item["metric"].get("node")
+                if node and pod not in member.pods_seen:
+                    member.nodes_seen.append(node)
+                member.pods_seen.add(pod)
+    await _oom_kills(prometheus, ns, window, plan.end_s, owner_of)
+    if not traffic:
+        return members
+    answers = await prometheus.query(
+        f"max by (pod) (max_over_time(rate(container_network_receive_bytes_total{{{ns}}}[{plan.rate_window_s}s])"
+        f"[{window}:{step}s]))",
+        plan.end_s,
+    )
+    for item in answers:
+        receiver = owner_of(item["metric"])
+        value = float(item["value"][1])
+        if receiver is not None and math.isfinite(value):
+            receiver.network_max_bytes_per_s = max(receiver.network_max_bytes_per_s or 0.0, value)
+    return members
+
+
+async def usage_by_namespace(
     prometheus: PrometheusClient,
     workloads: list[Workload],
-    start: datetime.datetime,
-    end: datetime.datetime,
-    resolution: datetime.timedelta,
-) -> None:
-    """Fill each workload's per-container series, OOM kills and traffic, one namespace at a time."""
-    window_s = (end - start).total_seconds()
-    step_s = _step_s(window_s, resolution.total_seconds())
-    rate_window = f"{int(max(4 * step_s, 300))}s"
-    window = f"{int(window_s)}s"
+    plan: QueryPlan,
+    *,
+    traffic: bool = True,
+    prefetch: int = PREFETCH_NAMESPACES,
+) -> AsyncIterator[list[Workload]]:
+    """Each namespace's workloads with their usage, in namespace order, a few loaded ahead.
+
+    A Prometheus error ends the iteration with that error (the caller decides that a
+    partial scope is worth nothing); loads still running are cancelled.
+    """
     by_namespace: dict[str, list[Workload]] = defaultdict(list)
     for workload in workloads:
         by_namespace[workload.namespace].append(workload)
-    t0, t1 = start.timestamp(), end.timestamp()
-    for namespace, members in by_namespace.items():
-        ns = f'namespace="{namespace}"'
-        pod_owner = await _pod_workloads(prometheus, ns, window, t1)
-        index = {(w.kind, w.name): w for w in members}
-        cpu = await prometheus.query_range(
-            f'sum by (pod, container) (rate(container_cpu_usage_seconds_total{{{ns},container!=""}}[{rate_window}]))',
-            t0,
-            t1,
-            step_s,
-        )
-        memory = await prometheus.query_range(
-            f'max by (pod, container) (container_memory_working_set_bytes{{{ns},container!=""}})', t0, t1, step_s
-        )
-        for results, is_cpu in ((cpu, True), (memory, False)):
-            for item in results:
-                member = index.get(pod_owner.get(item["metric"].get("pod", ""), ("", "")))
-                if member is None:
-                    continue
-                values = np.asarray(item["values"], dtype=float).reshape(-1, 2)
-                pod = item["metric"].get("pod", "")
-                container = member.containers.setdefault(item["metric"].get("container", ""), ContainerSeries())
-                member.pods_seen.add(pod)
-                container.add(pod, values, 0 if is_cpu else 1)
-        ooms = await prometheus.query(
-            f"max by (pod, container) (max_over_time(kube_pod_container_status_restarts_total{{{ns}}}[{window}])"
-            f" - min_over_time(kube_pod_container_status_restarts_total{{{ns}}}[{window}]))"
-            f" and on (pod, container) max_over_time(kube_pod_container_status_last_terminated_reason"
-            f'{{{ns},reason="OOMKilled"}}[{window}])',
-            t1,
-        )
-        for item in ooms:
-            owner = index.get(pod_owner.get(item["metric"].get("pod", ""), ("", "")))
-            if owner is not None:
-                killed = owner.containers.setdefault(item["metric"].get("container", ""), ContainerSeries())
-                killed.oom_kills += max(1, int(float(item["value"][1])))
-        traffic = await prometheus.query(
-            f"max by (pod) (max_over_time(rate(container_network_receive_bytes_total{{{ns}}}[{rate_window}])"
-            f"[{window}:{int(step_s)}s]))",
-            t1,
-        )
-        for item in traffic:
-            receiver = index.get(pod_owner.get(item["metric"].get("pod", ""), ("", "")))
-            if receiver is not None:
-                value = float(item["value"][1])
-                if math.isfinite(value):
-                    receiver.network_max_bytes_per_s = max(receiver.network_max_bytes_per_s or 0.0, value)
+    pending = [(namespace, by_namespace[namespace]) for namespace in sorted(by_namespace)]
+    running: list[asyncio.Task[list[Workload]]] = []
+    try:
+        while pending or running:
+            while pending and len(running) < max(1, prefetch):
+                namespace, members = pending.pop(0)
+                running.append(
+                    asyncio.create_task(load_namespace(prometheus, namespace, members, plan, traffic=traffic))
+                )
+            yield await running.pop(0)
+    finally:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
+async def _oom_kills(
+    prometheus: PrometheusClient,
+    ns: str,
+    window: str,
+    at_s: float,
+    owner_of: Callable[[Mapping[str, str]], Workload | None],
+) -> None:
+    """OOM kills per container: restarts over the window of the containers whose last end was an OOM kill.
+
+    The reason series exists only for containers that ever terminated, so it is asked
+    first; the restart counters (one per container) are read only when there is one.
+    """
+    killed = await prometheus.query(
+        f"max by (pod, container) (max_over_time(kube_pod_container_status_last_terminated_reason"
+        f'{{{ns},reason="OOMKilled"}}[{window}]))',
+        at_s,
+    )
+    if not killed:
+        return
+    restarts = f"kube_pod_container_status_restarts_total{{{ns}}}"
+    counted = await prometheus.query(
+        f"max by (pod, container) (max_over_time({restarts}[{window}]) - min_over_time({restarts}[{window}]))"
+        f" and on (pod, container) max_over_time(kube_pod_container_status_last_terminated_reason"
+        f'{{{ns},reason="OOMKilled"}}[{window}])',
+        at_s,
+    )
+    for item in counted:
+        owner = owner_of(item["metric"])
+        if owner is not None:
+            series = owner.containers.setdefault(item["metric"].get("container", ""), ContainerSeries())
+            series.oom_kills += max(1, int(float(item["value"][1])))
 
 
 async def _pod_workloads(prometheus: PrometheusClient, ns: str, window: str, at_s: float) -> dict[str, tuple[str, str]]:
-    """pod → (workload kind, workload name), through the owner series over the window."""
-    pods = await prometheus.query(
-        f"max by (pod, owner_kind, owner_name) (max_over_time(kube_pod_owner{{{ns}}}[{window}]))", at_s
+    """pod → (workload kind, workload name), through the owner series over the window (one query for all three)."""
+    owners = await prometheus.query(
+        "max by (pod, replicaset, job_name, owner_kind, owner_name) (max_over_time("
+        f'{{__name__=~"kube_pod_owner|kube_replicaset_owner|kube_job_owner",{ns}}}[{window}]))',
+        at_s,
     )
-    replicasets = await prometheus.query(
-        f"max by (replicaset, owner_kind, owner_name) (max_over_time(kube_replicaset_owner{{{ns}}}[{window}]))", at_s
-    )
-    jobs = await prometheus.query(
-        f"max by (job_name, owner_kind, owner_name) (max_over_time(kube_job_owner{{{ns}}}[{window}]))", at_s
-    )
-    rs_owner = {r["metric"].get("replicaset", ""): _owner_key(r["metric"]) for r in replicasets}
-    job_owner = {j["metric"].get("job_name", ""): _owner_key(j["metric"]) for j in jobs}
+
+    def owner(labels: Mapping[str, str]) -> tuple[str, str]:
+        return labels.get("owner_kind", ""), labels.get("owner_name", "")
+
+    # The three series come back without their names; each is told by the label it alone has.
+    pods = [item["metric"] for item in owners if "pod" in item["metric"]]
+    rs_owner = {i["metric"]["replicaset"]: owner(i["metric"]) for i in owners if "replicaset" in i["metric"]}
+    job_owner = {i["metric"]["job_name"]: owner(i["metric"]) for i in owners if "job_name" in i["metric"]}
     mapping = {}
-    for item in pods:
-        kind, name = _owner_key(item["metric"])
+    for labels in pods:
+        kind, name = owner(labels)
         if kind == "ReplicaSet":
             kind, name = rs_owner.get(name, ("", ""))
         elif kind == "Job":
-            kind, name = job_owner.get(name, ("", ""))
+            parent = job_owner.get(name, ("", ""))
+            # A Job no CronJob owns is a workload of its own.
+            kind, name = ("Job", name) if parent[0] in ("", NO_OWNER) else parent
         if kind:
-            mapping[item["metric"].get("pod", "")] = (kind, name)
+            mapping[labels.get("pod", "")] = (kind, name)
     return mapping

@@ -15,7 +15,6 @@ from typing import Any
 from pydantic import Field
 
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
-from kcost.analyzers.cost import model as cost
 from kcost.analyzers.metrics import scope
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.analyzers.rightsizing import strategies
@@ -92,13 +91,16 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
     async def run(self, context: RunContext[RightsizingSettings]) -> AnalyzerResult:
         settings = context.settings
         strategy = strategies.create(settings.strategy, settings.strategy_settings)
-        workloads, _ = await scope.load(context)
-        result = AnalyzerResult(workloads=len(workloads), scope_monthly_cost=0.0)
-        for workload in workloads:
-            proposal = self._propose(workload, strategy, settings, context, result)
-            if proposal is not None:
-                result.proposals.append(proposal)
+        in_scope = await scope.open_scope(context)
+        result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
+        async for batch in in_scope.with_usage():
+            for workload in batch:
+                proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope)
+                if proposal is not None:
+                    result.proposals.append(proposal)
+                workload.forget_usage()
         result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
+        result.prometheus_queries = in_scope.prometheus.queries
         return result
 
     def _propose(
@@ -108,6 +110,8 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         settings: RightsizingSettings,
         context: RunContext[RightsizingSettings],
         result: AnalyzerResult,
+        *,
+        in_scope: scope.Scope,
     ) -> Proposal | None:
         if not workload.containers:
             result.skipped["NoMetrics"] = result.skipped.get("NoMetrics", 0) + 1
@@ -123,17 +127,17 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             requests = workload.requests(name)
             answer = strategy.recommend(history)
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
-            before += cost.monthly_request_cost(cpu_now, memory_now, workload.replicas)
+            before += in_scope.monthly_request_cost(workload, cpu_now, memory_now)
             if not isinstance(answer, ContainerRecommendation):
                 result.skipped["NotEnoughData"] = result.skipped.get("NotEnoughData", 0) + 1
                 notes.append(f"{name}: not enough data ({answer.reason})")
-                after += cost.monthly_request_cost(cpu_now, memory_now, workload.replicas)
+                after += in_scope.monthly_request_cost(workload, cpu_now, memory_now)
                 continue
             cpu_new = answer.cpu_request_cores
             if workload.hpa_cpu_target_pct is not None and requests["cpu_request"]:
                 cpu_new = requests["cpu_request"]  # the HPA's target is a share of this request
                 notes.append(f"{name}: CPU request kept, an HPA scales on {workload.hpa_cpu_target_pct}% of it")
-            after += cost.monthly_request_cost(cpu_new, answer.memory_request_bytes, workload.replicas)
+            after += in_scope.monthly_request_cost(workload, cpu_new, answer.memory_request_bytes)
             samples += answer.evidence.sample_count
             confidence = min(confidence, answer.confidence)
             risk = max(risk, answer.risk_level, key=lambda level: level.rank)
@@ -187,7 +191,11 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 method=f"{strategy.name}({settings.strategy_settings or 'defaults'})",
                 containers=evidence,
                 usage_sparkline=_sparkline(history_of(workload, sorted(workload.containers)[0])),
-                notes=(notes + (["raises memory: the container was OOM-killed"] if oom_fix else []))[:20],
+                notes=(
+                    [f"savings priced at {in_scope.rates.source}"]
+                    + notes
+                    + (["raises memory: the container was OOM-killed"] if oom_fix else [])
+                )[:20],
             ),
         )
         return Proposal(namespace=workload.namespace, spec=spec)

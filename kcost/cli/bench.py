@@ -1,4 +1,4 @@
-"""``kcost bench``: offline benchmarks of kcost's algorithms on recorded data (no cluster needed)."""
+"""``kcost bench``: right-sizing quality on recorded data; analysis at scale on the local stack."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kcost.cli import bench_analysis
+
 if TYPE_CHECKING:
     from kcost.analyzers.rightsizing.quality import QualityReport
 
@@ -17,13 +19,17 @@ STRATEGY_NAMES = ("kcost", "vpa", "krr-simple")
 
 @click.group("bench")
 def bench() -> None:
-    """Offline benchmarks on recorded data.
+    """Benchmarks: right-sizing quality on recorded data, and analysis at scale on the local stack.
 
     \b
     Examples:
+      kcost bench analysis --workloads 1000 --workloads 10000
       kcost bench quality --traces ../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
       kcost bench quality --traces trace.csv.gz --train-days 7 --eval-days 7 --json
     """
+
+
+bench.add_command(bench_analysis.analysis)
 
 
 @bench.command()

@@ -179,6 +179,32 @@ class KubeClient:
             result = await self.custom.list_namespaced_custom_object(group, version, namespace, plural)
         return list(result.get("items", []))
 
+    async def iter_workloads(
+        self, api_version: str, plural: str, namespace: str | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[Body]:
+        """Objects of one kind, read a page at a time so a large cluster never sits in memory twice.
+
+        Raises NotFound when the API server does not serve the kind (a CRD that is not installed).
+        """
+        group, _, version = api_version.rpartition("/")
+        token: str | None = None
+        while True:
+            options: dict[str, Any] = {"limit": page_size}
+            if token:
+                options["_continue"] = token
+            try:
+                if namespace is None:
+                    page = await self.custom.list_cluster_custom_object(group, version, plural, **options)
+                else:
+                    page = await self.custom.list_namespaced_custom_object(group, version, namespace, plural, **options)
+            except ApiException as error:
+                raise _translate(error) from None
+            for item in page.get("items", []):
+                yield item
+            token = (page.get("metadata") or {}).get("continue")
+            if not token:
+                return
+
     async def namespaces(self) -> list[Body]:
         result = await self.core.list_namespace()
         return [self.api.sanitize_for_serialization(item) for item in result.items]

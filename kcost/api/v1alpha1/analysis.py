@@ -108,6 +108,9 @@ class AnalyzerStatus(ApiModel):
     duration_seconds: float | None = Field(None, ge=0, description="how long it worked")
     workloads: int | None = Field(None, ge=0, description="workloads analyzed")
     recommendations: int | None = Field(None, ge=0, description="recommendations made or updated")
+    prometheus_queries: int | None = Field(
+        None, ge=0, description="PromQL queries the run made (grows with namespaces, not with workloads)"
+    )
     monthly_savings: float | None = Field(None, ge=0, description="their estimated savings per month")
     scope_monthly_cost: float | None = Field(None, ge=0, description="current monthly cost of what it looked at")
     skipped: dict[str, int] = Field(

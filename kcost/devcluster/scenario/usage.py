@@ -137,7 +137,7 @@ def _pod_slots(scenario: Scenario, workload: WorkloadSpec, times: np.ndarray, no
     return slots
 
 
-def _shape(pattern: UsagePattern, rng: np.random.Generator, times: np.ndarray, step_s: int) -> np.ndarray:
+def relative_level(pattern: UsagePattern, rng: np.random.Generator, times: np.ndarray, step_s: int) -> np.ndarray:
     """Relative level over time (mean about 1) for CPU and traffic."""
     n = len(times)
     noise = rng.normal(0.0, 0.05, n)
@@ -197,7 +197,9 @@ def _leak(base: np.ndarray, bytes_per_hour: int, limit_bytes: int, step_s: int) 
 
 def _pod_history(scenario: Scenario, workload: WorkloadSpec, times: np.ndarray, slot: PodSlot, node: str) -> PodHistory:
     window = times[slot.start : slot.stop]
-    shape = _shape(workload.pattern, _rng(scenario, workload.namespace, slot.name, "shape"), window, scenario.step_s)
+    shape = relative_level(
+        workload.pattern, _rng(scenario, workload.namespace, slot.name, "shape"), window, scenario.step_s
+    )
     containers = [
         _container_history(scenario, workload, slot.name, spec, window=window, shape=shape)
         for spec in workload.containers

@@ -1,0 +1,303 @@
+"""``kcost bench analysis``: an end-to-end analysis of N workloads on the local stack.
+
+For each N: a scenario of N Deployments with 14 days of history at 60 s (see
+``kcost.devcluster.scale``), an Analysis over exactly its namespaces, run by the real
+operator and a ``kcost analyzer rightsizing`` process started fresh for that N. Measured:
+wall time from creating the Analysis to Succeeded, the analyzer's own duration, its peak
+RSS (VmHWM), the PromQL queries the analyzer made (its status says), and every request
+Prometheus answered meanwhile (its own counter: the operator's profile checks and retries too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from kcost.devcluster.cluster import DevCluster
+
+PROFILE = "bench"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class AnalysisRun:
+    workloads: int
+    namespaces: int
+    wall_s: float
+    analyzer_s: float
+    peak_rss_mib: float
+    queries: int
+    prometheus_requests: int
+    recommendations: int
+    phase: str
+
+
+def _queries_answered(prometheus_url: str) -> int:
+    """Queries Prometheus has answered since it started, read from its own /metrics."""
+    with urllib.request.urlopen(f"{prometheus_url}/metrics", timeout=10) as response:  # noqa: S310 - http only
+        text = response.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("prometheus_http_requests_total{") and (
+            'handler="/api/v1/query"' in line or 'handler="/api/v1/query_range"' in line
+        ):
+            total += float(line.rsplit(" ", 1)[1])
+    return int(total)
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _profile(prometheus_url: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": PROFILE},
+        "spec": {
+            "provider": "aws",
+            "region": "us-east-1",
+            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.031611, "memoryGiBHour": 0.004237}},
+            "prometheus": {"url": prometheus_url, "timeoutSeconds": 120},
+        },
+    }
+
+
+def _analysis(name: str, bench_label: str, days: float) -> dict[str, Any]:
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "Analysis",
+        "metadata": {"name": name},
+        "spec": {
+            "profileRef": {"name": PROFILE},
+            "namespaceSelector": {"matchLabels": {"kcost.dev/bench": bench_label}},
+            # History ends at the last midnight: one more day covers all of it.
+            "window": f"{int(days) + 1}d",
+            "resolution": "5m",
+            "timeout": "30m",
+            "analyzers": [{"name": "rightsizing"}],
+        },
+    }
+
+
+@click.command("analysis")
+@click.option(
+    "--workloads",
+    "sizes",
+    multiple=True,
+    type=click.IntRange(min=1),
+    default=(1000, 5000, 10000),
+    show_default=True,
+    help="Workload counts to measure (repeat the option).",
+)
+@click.option("--namespaces", default=50, show_default=True, type=click.IntRange(min=1), help="Namespaces per N.")
+@click.option("--days", default=14.0, show_default=True, type=click.FloatRange(min=1), help="Days of history.")
+@click.option("--step", "step_s", default=60, show_default=True, type=click.IntRange(min=10), help="Scrape interval.")
+@click.option(
+    "--dir",
+    "work_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Work folder of the bench's own cluster [default: ~/.cache/kcost/bench-cluster].",
+)
+@click.option("--keep", is_flag=True, help="Leave the cluster running afterwards.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def analysis(
+    sizes: tuple[int, ...], namespaces: int, days: float, step_s: int, work_dir: Path | None, keep: bool, as_json: bool
+) -> None:
+    """End-to-end analysis of N workloads against the local Prometheus and API server."""
+    from rich.console import Console
+
+    from kcost.devcluster import binaries, prometheus, scale
+    from kcost.devcluster.cluster import DevCluster
+    from kcost.devcluster.nodes import NodeSpec
+
+    console = Console(stderr=True)
+    base_dir = (work_dir or binaries.cache_root() / "bench-cluster").absolute()
+    nodes = [NodeSpec(name=f"node-{i}", instance_type="m5.4xlarge", cpu_cores=16, max_pods=250) for i in range(3)]
+    end_s = int(time.time() // 86400 * 86400)  # midnight: the blocks stay cached all day
+    runs = []
+    for n in sizes:
+        scenario = scale.ScaleScenario(n, namespaces=namespaces, days=days, step_s=step_s)
+        # A cluster of its own per N: another N's history would share the TSDB and its compactions.
+        cluster = DevCluster(base_dir / str(n), console)
+        console.rule(f"{n:,} workloads: local control plane, history and Deployments")
+        state = cluster.up(nodes)
+        try:
+            blocks = scale.blocks_for(scenario, end_s, console)
+            if prometheus.install_blocks(blocks, state.work_dir / "prometheus"):
+                with console.status("restarting Prometheus to load the history…"):
+                    cluster.restart("prometheus")
+            _wait_for_compactions(state.prometheus_url, console)
+            asyncio.run(_create_objects(cluster, scenario, console))
+            _install_kcost(cluster)
+            operator = _spawn(cluster, "bench-operator", ["operator"])
+            try:
+                console.rule(f"analysis of {n:,} workloads")
+                runs.append(_measure(cluster, scenario, console))
+            finally:
+                _stop(operator)
+        finally:
+            if not keep:
+                cluster.down()
+    if as_json:
+        click.echo(json.dumps([asdict(run) for run in runs], indent=2))
+    else:
+        _print_table(runs, days, step_s)
+    if any(run.phase != "Succeeded" for run in runs):
+        sys.exit(1)
+
+
+async def _create_objects(cluster: DevCluster, scenario: Any, console: Any) -> None:
+    from kubernetes_asyncio import client, config
+
+    from kcost.devcluster import scale
+
+    configuration = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(cluster.require_state().admin_kubeconfig), client_configuration=configuration
+    )
+    # Many requests at once: the default pool of 4 connections would serialize them.
+    configuration.connection_pool_maxsize = 32
+    async with client.ApiClient(configuration) as api:
+        with console.status(f"creating {scenario.workloads:,} Deployments in {scenario.namespaces} namespaces…"):
+            started = time.perf_counter()
+            created = await scale.create_objects(api, scenario)
+        if created:
+            elapsed_s = time.perf_counter() - started
+            console.print(f"{scenario.name}: created {created:,} Deployments in {elapsed_s:.0f} s")
+
+
+def _install_kcost(cluster: DevCluster) -> None:
+    cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+    cluster.kubectl(
+        "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=kcost", "--timeout=60s"
+    )
+    profile = _profile(cluster.require_state().prometheus_url)
+    cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(profile))
+
+
+def _metric(prometheus_url: str, name: str) -> float:
+    """The sum of one of Prometheus's own metrics, read from its /metrics."""
+    with urllib.request.urlopen(f"{prometheus_url}/metrics", timeout=10) as response:  # noqa: S310 - http only
+        text = response.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith((f"{name} ", f"{name}{{")):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _wait_for_compactions(prometheus_url: str, console: Any, quiet_s: float = 10, timeout_s: float = 900) -> None:
+    """Wait until Prometheus has merged the new blocks: a compaction during the run would be measured too."""
+    deadline = time.monotonic() + timeout_s
+    with console.status("waiting for Prometheus to finish compacting the history…"):
+        last, quiet_since = -1.0, time.monotonic()
+        while time.monotonic() < deadline:
+            count = _metric(prometheus_url, "prometheus_tsdb_compactions_total") + _metric(
+                prometheus_url, "prometheus_tsdb_vertical_compactions_total"
+            )
+            if count != last:
+                last, quiet_since = count, time.monotonic()
+            elif time.monotonic() - quiet_since >= quiet_s:
+                return
+            time.sleep(1)
+
+
+def _spawn(cluster: DevCluster, name: str, args: list[str]) -> int:
+    from kcost.devcluster import processes
+
+    env = {
+        "KUBECONFIG": str(cluster.require_state().admin_kubeconfig),
+        "KCOST_TIMER_SECONDS": "1",
+        "KCOST_ANALYZER_POLL_SECONDS": "0.5",
+    }
+    return processes.spawn(name, [str(Path(sys.executable).with_name("kcost")), *args], cluster.log_dir, env=env)
+
+
+def _stop(pid: int) -> None:
+    from kcost.devcluster import processes
+
+    processes.stop(pid, timeout_s=10)
+
+
+def _measure(cluster: DevCluster, scenario: Any, console: Any) -> AnalysisRun:
+    name = scenario.name
+    cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
+    analyzer = _spawn(cluster, f"bench-analyzer-{scenario.workloads}", ["analyzer", "rightsizing"])
+    state = cluster.require_state()
+    try:
+        time.sleep(2)  # let it start and find nothing to do yet
+        queries_before = _queries_answered(state.prometheus_url)
+        started = time.perf_counter()
+        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis(name, name, scenario.days)))
+        body: dict[str, Any] = {}
+        phase = ""
+        with console.status(f"analyzing {scenario.workloads:,} workloads…") as status:
+            while time.perf_counter() - started < 1800:
+                body = json.loads(cluster.kubectl("get", "kca", name, "-o", "json").stdout)
+                phase = (body.get("status") or {}).get("phase") or "Pending"
+                status.update(f"analysis {phase.lower()}… {time.perf_counter() - started:.0f} s")
+                if phase in ("Succeeded", "Failed"):
+                    break
+                time.sleep(0.5)
+        wall_s = time.perf_counter() - started
+        section = ((body.get("status") or {}).get("analyzers") or {}).get("rightsizing") or {}
+        return AnalysisRun(
+            workloads=scenario.workloads,
+            namespaces=scenario.namespaces,
+            wall_s=round(wall_s, 1),
+            analyzer_s=float(section.get("durationSeconds") or 0.0),
+            peak_rss_mib=round(_peak_rss_mib(analyzer), 1),
+            queries=int(section.get("prometheusQueries") or 0),
+            prometheus_requests=_queries_answered(state.prometheus_url) - queries_before,
+            recommendations=int(section.get("recommendations") or 0),
+            phase=phase,
+        )
+    finally:
+        _stop(analyzer)
+
+
+def _print_table(runs: list[AnalysisRun], days: float, step_s: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"End-to-end analysis: {days:g} days of history at {step_s} s per workload")
+    for header in ("workloads", "namespaces", "wall s", "analyzer s", "peak RSS MiB", "PromQL queries",
+                   "Prometheus requests",
+                   "recommendations", "phase"):  # fmt: skip
+        table.add_column(header, justify="right")
+    for run in runs:
+        table.add_row(
+            f"{run.workloads:,}",
+            str(run.namespaces),
+            f"{run.wall_s:.1f}",
+            f"{run.analyzer_s:.1f}",
+            f"{run.peak_rss_mib:.0f}",
+            str(run.queries),
+            str(run.prometheus_requests),
+            f"{run.recommendations:,}",
+            run.phase,
+        )
+    Console(width=max(Console().width, 120)).print(table)
+    if len(runs) > 1:
+        base = runs[0]
+        Console().print(
+            ", ".join(
+                f"{run.workloads:,}/{base.workloads:,}: wall ×{run.wall_s / max(base.wall_s, 1e-9):.2f}, "
+                f"queries ×{run.queries / max(base.queries, 1):.2f}"
+                for run in runs[1:]
+            )
+        )

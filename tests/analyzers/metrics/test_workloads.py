@@ -1,0 +1,222 @@
+"""Usage loading: series pooled per container, pods mapped to workloads, namespaces in batches."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import math
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import numpy as np
+import pytest
+from aiohttp import web
+
+from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusUnavailable
+from kcost.analyzers.metrics.workloads import (
+    ContainerSeries,
+    ContainerSpec,
+    QueryPlan,
+    Workload,
+    parse_points,
+    replicas_of,
+    usage_by_namespace,
+)
+
+START = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
+T0 = START.timestamp()
+
+
+def test_series_of_two_pods_are_pooled_in_time_order_with_missing_resources_as_zero() -> None:
+    series = ContainerSeries()
+    series.add("a", "cpu", np.array([T0, T0 + 60]), np.array([0.1, 0.2]))
+    series.add("a", "memory", np.array([T0 + 60, T0 + 120]), np.array([100.0, 110.0]))
+    series.add("b", "cpu", np.array([T0 + 30]), np.array([0.5]))
+    ts_s, cpu, memory = series.arrays()
+    assert ts_s.tolist() == [T0, T0 + 30, T0 + 60, T0 + 120]
+    assert cpu.tolist() == [0.1, 0.5, 0.2, 0.0]
+    assert memory.tolist() == [0.0, 0.0, 100.0, 110.0]
+
+
+def test_an_empty_series_gives_empty_arrays() -> None:
+    assert all(part.size == 0 for part in ContainerSeries().arrays())
+
+
+def test_the_step_is_coarsened_so_no_series_exceeds_its_point_budget() -> None:
+    week_plan = QueryPlan.for_window(START, START + datetime.timedelta(days=7), datetime.timedelta(minutes=5))
+    assert week_plan.step_s == 300
+    assert week_plan.rate_window_s == 300
+    long_plan = QueryPlan.for_window(START, START + datetime.timedelta(days=14), datetime.timedelta(minutes=5))
+    assert long_plan.step_s == 600, "14 days at 5 minutes would be 4,032 points"
+    assert long_plan.rate_window_s == 600, "CPU is averaged over the whole step, nothing between steps is lost"
+    fine = QueryPlan.for_window(START, START + datetime.timedelta(days=1), datetime.timedelta(minutes=1))
+    assert (fine.step_s, fine.rate_window_s) == (60, 300)
+    assert fine.window == "86400s"
+
+
+def test_replicas_by_kind() -> None:
+    assert replicas_of("Deployment", {"spec": {"replicas": 0}}) == 0
+    assert replicas_of("Deployment", {"spec": {}}) == 1
+    assert replicas_of("Rollout", {"spec": {"replicas": 5}}) == 5
+    assert replicas_of("DaemonSet", {"status": {"desiredNumberScheduled": 7}}) == 7
+    assert replicas_of("Job", {"spec": {"parallelism": 3}}) == 3
+    assert replicas_of("CronJob", {"spec": {"jobTemplate": {"spec": {"parallelism": 2}}}}) == 2
+
+
+def test_container_spec_reads_quantities_and_leaves_unset_values_none() -> None:
+    spec = ContainerSpec.from_api({"name": "app", "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}}})
+    assert (spec.cpu_request, spec.memory_request, spec.cpu_limit, spec.memory_limit) == (0.25, 1024**3, None, None)
+
+
+def test_forgetting_usage_keeps_the_oom_kills() -> None:
+    workload = Workload("Deployment", "shop", "web", 1)
+    workload.containers["app"] = ContainerSeries(oom_kills=2)
+    workload.containers["app"].add("p", "cpu", np.array([T0]), np.array([1.0]))
+    workload.forget_usage()
+    assert workload.containers["app"].oom_kills == 2
+    assert workload.containers["app"].arrays()[0].size == 0
+
+
+# -- against a local server that answers like Prometheus --------------------------------------
+
+
+def _matrix(series: list[tuple[dict[str, str], list[tuple[float, str]]]]) -> dict[str, Any]:
+    result = [{"metric": labels, "values": [[t, v] for t, v in values]} for labels, values in series]
+    return {"status": "success", "data": {"resultType": "matrix", "result": result}}
+
+
+def _vector(series: list[tuple[dict[str, str], str]]) -> dict[str, Any]:
+    result = [{"metric": labels, "value": [T0, value]} for labels, value in series]
+    return {"status": "success", "data": {"resultType": "vector", "result": result}}
+
+
+def _answer(query: str) -> dict[str, Any]:
+    namespace = "shop" if 'namespace="shop"' in query else "jobs"
+    if "kube_pod_owner|" in query:
+        if namespace == "shop":
+            return _vector(
+                [
+                    ({"pod": "web-1-a", "owner_kind": "ReplicaSet", "owner_name": "web-1"}, "1"),
+                    ({"pod": "web-2-b", "owner_kind": "ReplicaSet", "owner_name": "web-2"}, "1"),
+                    ({"replicaset": "web-1", "owner_kind": "Deployment", "owner_name": "web"}, "1"),
+                    ({"replicaset": "web-2", "owner_kind": "Deployment", "owner_name": "web"}, "1"),
+                    ({"pod": "stray", "owner_kind": "ReplicaSet", "owner_name": "unknown"}, "1"),
+                ]
+            )
+        return _vector(
+            [
+                ({"pod": "migrate-x", "owner_kind": "Job", "owner_name": "migrate"}, "1"),
+                ({"job_name": "migrate", "owner_kind": "<none>", "owner_name": "<none>"}, "1"),
+                ({"pod": "nightly-1-y", "owner_kind": "Job", "owner_name": "nightly-1"}, "1"),
+                ({"job_name": "nightly-1", "owner_kind": "CronJob", "owner_name": "nightly"}, "1"),
+            ]
+        )
+    pods = ["web-1-a", "web-2-b", "stray"] if namespace == "shop" else ["migrate-x", "nightly-1-y"]
+    answers: dict[str, Callable[[], dict[str, Any]]] = {
+        "container_cpu_usage_seconds_total": lambda: _matrix(
+            [
+                ({"pod": pod, "container": "app", "node": "n1"}, [(T0, "0.5"), (T0 + 300, "NaN"), (T0 + 600, "0.7")])
+                for pod in pods
+            ]
+        ),
+        "container_memory_working_set_bytes": lambda: _matrix(
+            [({"pod": pod, "container": "app"}, [(T0, "100"), (T0 + 600, "+Inf")]) for pod in pods]
+        ),
+        "restarts_total": lambda: _vector([({"pod": "web-2-b", "container": "app"}, "2")]),
+        "last_terminated_reason": lambda: _vector(
+            [({"pod": "web-2-b", "container": "app"}, "1")] if namespace == "shop" else []
+        ),
+        "network_receive": lambda: _vector([({"pod": pod}, "12.5") for pod in pods]),
+    }
+    for metric, answer in answers.items():
+        if metric in query:
+            return answer()
+    raise AssertionError(f"unexpected query {query}")
+
+
+@pytest.fixture
+async def prometheus_like() -> AsyncIterator[Callable[..., Any]]:
+    runners: list[web.AppRunner] = []
+
+    async def start(fail_after: int | None = None) -> tuple[str, list[str]]:
+        seen: list[str] = []
+
+        async def handle(request: web.Request) -> web.Response:
+            seen.append(request.query["query"])
+            if fail_after is not None and len(seen) > fail_after:
+                return web.Response(status=503)
+            return web.json_response(_answer(request.query["query"]))
+
+        app = web.Application()
+        app.router.add_get("/api/v1/query", handle)
+        app.router.add_get("/api/v1/query_range", handle)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        runners.append(runner)
+        return f"http://127.0.0.1:{runner.addresses[0][1]}", seen
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+def _scope() -> list[Workload]:
+    return [
+        Workload("Deployment", "shop", "web", 2),
+        Workload("Job", "jobs", "migrate", 1),
+        Workload("CronJob", "jobs", "nightly", 1),
+    ]
+
+
+PLAN = QueryPlan(T0, T0 + 3 * 86400, 300, 300)
+
+
+async def test_pods_of_every_rollout_and_job_land_on_their_workload(prometheus_like: Any) -> None:
+    url, seen = await prometheus_like()
+    batches = [batch async for batch in usage_by_namespace(PrometheusClient(url), _scope(), PLAN, traffic=True)]
+    assert [[w.name for w in batch] for batch in batches] == [["migrate", "nightly"], ["web"]]
+    web_workload = batches[1][0]
+    assert web_workload.pods_seen == {"web-1-a", "web-2-b"}, "both ReplicaSets' pods, not the stray one"
+    assert web_workload.nodes_seen == ["n1", "n1"]
+    ts_s, cpu, memory = web_workload.containers["app"].arrays()
+    assert ts_s.tolist() == [T0, T0, T0 + 600, T0 + 600], "NaN and Inf samples are dropped, not zeroed"
+    assert sorted(cpu.tolist()) == [0.5, 0.5, 0.7, 0.7]
+    assert memory.max() == 100
+    assert web_workload.containers["app"].oom_kills == 2
+    assert web_workload.network_max_bytes_per_s == 12.5
+    migrate, nightly = batches[0]
+    assert migrate.pods_seen == {"migrate-x"}, "a Job no CronJob owns is its own workload"
+    assert nightly.pods_seen == {"nightly-1-y"}, "a CronJob's Job pods count for the CronJob"
+    # Per namespace: owners, CPU, memory, OOM reasons (+ restarts where there were any), traffic.
+    assert len(seen) == 5 + 6
+
+
+async def test_without_traffic_the_network_is_not_queried(prometheus_like: Any) -> None:
+    url, seen = await prometheus_like()
+    batches = [batch async for batch in usage_by_namespace(PrometheusClient(url), _scope(), PLAN, traffic=False)]
+    assert all(w.network_max_bytes_per_s is None for batch in batches for w in batch)
+    assert not any("network" in query for query in seen)
+
+
+async def test_a_failure_ends_the_iteration_and_cancels_the_loads_ahead(prometheus_like: Any) -> None:
+    url, _ = await prometheus_like(fail_after=6)
+    client = PrometheusClient(url, attempts=1)
+    received: list[list[Workload]] = []
+
+    async def drain() -> None:
+        async for batch in usage_by_namespace(client, _scope(), PLAN, traffic=True):
+            received.append(batch)
+
+    with pytest.raises(PrometheusUnavailable, match="HTTP 503"):
+        await drain()
+    assert len(received) <= 1
+    await asyncio.sleep(0)
+    assert not [t for t in asyncio.all_tasks() if "load_namespace" in repr(t.get_coro())]
+
+
+def test_points_parse_prometheus_strings() -> None:
+    ts_s, values = parse_points([[T0, "1e3"], [T0 + 60, "NaN"], [T0 + 120, "-Inf"], [T0 + 180, "0.25"]])
+    assert ts_s.tolist() == [T0, T0 + 180]
+    assert values.tolist() == [1000.0, 0.25]
+    assert not any(math.isnan(v) for v in values)
