@@ -36,6 +36,7 @@ import asyncio
 import datetime
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -58,7 +59,7 @@ from kcost.api.v1alpha1.recommendation import (
     RecommendationType,
     recommendation_name,
 )
-from kcost.kube.client import Conflict, KubeClient
+from kcost.kube.client import Body, Conflict, KubeClient, NotFound
 
 log = logging.getLogger("kcost.analyzers")
 
@@ -227,11 +228,24 @@ async def still_current(kube: KubeClient, analysis: Analysis) -> bool:
 # -- recommendations -------------------------------------------------------------------
 
 
-async def upsert(kube: KubeClient, analysis: Analysis, analyzer: str, proposal: Proposal) -> bool:
-    """Create or update the recommendation; False when it was left alone (somebody acted on it)."""
+async def upsert(
+    kube: KubeClient,
+    analysis: Analysis,
+    analyzer: str,
+    proposal: Proposal,
+    *,
+    known: Mapping[str, Body] | None = None,
+) -> bool:
+    """Create or update the recommendation; False when it was left alone (somebody acted on it).
+
+    ``known``: the namespace's recommendations by name, read beforehand, to save one read each.
+    """
     spec = proposal.spec
     name = recommendation_name(spec.target_ref.kind, spec.target_ref.name, spec.type.value)
-    existing = await kube.get(OptimizationRecommendation, name, proposal.namespace)
+    if known is None:
+        existing = await kube.get(OptimizationRecommendation, name, proposal.namespace)
+    else:
+        existing = known.get(name)
     if existing is not None:
         phase = (existing.get("status") or {}).get("phase")
         if phase is not None and RecommendationPhase(phase) not in OPEN_PHASES:
@@ -265,13 +279,21 @@ async def upsert(kube: KubeClient, analysis: Analysis, analyzer: str, proposal: 
         # Approval belongs to users and the webhook, never to an analyzer.
         "spec": {k: v for k, v in spec.to_api().items() if k != "approval"},
     }
-    await kube.apply(OptimizationRecommendation, body, field_manager=manager)
     status = {
         "metadata": {"name": name, "namespace": proposal.namespace},
         "status": {"phase": RecommendationPhase.PROPOSED.value, "lastSeenRunId": analysis.status.run_id},
     }
-    await kube.apply(OptimizationRecommendation, status, field_manager=manager, status=True)
-    return True
+    for attempt in range(2):
+        await kube.apply(OptimizationRecommendation, body, field_manager=manager)
+        try:
+            await kube.apply(OptimizationRecommendation, status, field_manager=manager, status=True)
+        except NotFound:
+            # An older copy was being deleted (its Analysis went away) and is gone now: write it anew.
+            if attempt:
+                raise
+            continue
+        return True
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 # -- one run ---------------------------------------------------------------------------
@@ -315,16 +337,24 @@ async def execute(
         upserted = 0
         if isinstance(outcome, AnalyzerResult):
             analyzed_s, clock = time.perf_counter() - clock, time.perf_counter()
-            upserted = await _upsert_all(kube, analysis, analyzer.name, outcome)
-            log.info(
-                "Analysis %s: %s analyzed %d workloads in %.1f s; wrote %d recommendations in %.1f s",
-                analysis.name,
-                analyzer.name,
-                outcome.workloads,
-                analyzed_s,
-                upserted,
-                time.perf_counter() - clock,
-            )
+            try:
+                upserted = await _upsert_all(kube, analysis, analyzer.name, outcome)
+            except Exception as error:
+                # Those written stay Proposed; the next successful run supersedes what it no longer makes.
+                log.exception("Analysis %s: writing the recommendations of %s failed", analysis.name, analyzer.name)
+                outcome = f"could not write the recommendations ({type(error).__name__}: {error})"
+            else:
+                log.info(
+                    "Analysis %s: %s analyzed %d workloads in %.1f s (%s PromQL queries); "
+                    "wrote %d recommendations in %.1f s",
+                    analysis.name,
+                    analyzer.name,
+                    outcome.workloads,
+                    analyzed_s,
+                    outcome.prometheus_queries,
+                    upserted,
+                    time.perf_counter() - clock,
+                )
     finally:
         beating.cancel()
     finished = _now()
@@ -356,12 +386,21 @@ async def execute(
 async def _upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, result: AnalyzerResult) -> int:
     """Write every proposal, a few at a time (the API server takes them faster in parallel)."""
     limit = asyncio.Semaphore(UPSERT_CONCURRENCY)
+    by_namespace: dict[str, list[Proposal]] = {}
+    for proposal in result.proposals:
+        by_namespace.setdefault(proposal.namespace, []).append(proposal)
+    written = 0
+    # A namespace at a time: its recommendations are read once, then let go.
+    for namespace, proposals in sorted(by_namespace.items()):
+        listed = await kube.list_objects(OptimizationRecommendation, namespace)
+        known = {item["metadata"]["name"]: item for item in listed}
 
-    async def one(proposal: Proposal) -> bool:
-        async with limit:
-            return await upsert(kube, analysis, analyzer, proposal)
+        async def one(proposal: Proposal, known: Mapping[str, Body] = known) -> bool:
+            async with limit:
+                return await upsert(kube, analysis, analyzer, proposal, known=known)
 
-    return sum(await asyncio.gather(*(one(proposal) for proposal in result.proposals)))
+        written += sum(await asyncio.gather(*(one(proposal) for proposal in proposals)))
+    return written
 
 
 async def _run(kube: KubeClient, analyzer: Analyzer[Any], analysis: Analysis) -> AnalyzerResult:

@@ -131,7 +131,7 @@ async def _profile(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
 
 
 _register("analyses", analysis.reconcile, CONFIG.timer_interval_s)
-_register("optimizationrecommendations", recommendation.reconcile, CONFIG.timer_interval_s * 3)
+_register("optimizationrecommendations", recommendation.reconcile, CONFIG.recommendation_timer_interval_s)
 _register("optimizationpolicies", policy.reconcile, CONFIG.timer_interval_s * 6)
 _register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
 

@@ -249,13 +249,12 @@ class QueryPlan:
         return f"{int(self.end_s - self.start_s)}s"
 
 
-def parse_points(values: list[list[Any]]) -> tuple[FloatArray, FloatArray]:
-    """A range-query series as arrays, without NaN or infinite samples (gaps, counter glitches)."""
-    count = len(values)
-    ts_s = np.fromiter((point[0] for point in values), float, count)
-    samples = np.fromiter((point[1] for point in values), float, count)
-    finite = np.isfinite(samples)
-    return (ts_s, samples) if finite.all() else (ts_s[finite], samples[finite])
+def finite_points(points: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Timestamps and values of an N×2 series, without NaN or infinite samples (gaps, counter glitches)."""
+    finite = np.isfinite(points[:, 1])
+    if finite.all():
+        return points[:, 0].copy(), points[:, 1].copy()
+    return points[finite, 0], points[finite, 1]
 
 
 async def load_namespace(
@@ -283,15 +282,15 @@ async def load_namespace(
         ),
     )
     for resource, promql in usage:
-        for item in await prometheus.query_range(promql, plan.start_s, plan.end_s, step):
-            member = owner_of(item["metric"])
+        for series in await prometheus.query_range(promql, plan.start_s, plan.end_s, step):
+            member = owner_of(series.labels)
             if member is None:
                 continue
-            pod, container = item["metric"].get("pod", ""), item["metric"].get("container", "")
-            ts_s, samples = parse_points(item["values"])
+            pod, container = series.labels.get("pod", ""), series.labels.get("container", "")
+            ts_s, samples = finite_points(series.points)
             if ts_s.size:
                 member.containers.setdefault(container, ContainerSeries()).add(pod, resource, ts_s, samples)
-                node = item["metric"].get("node")
+                node = series.labels.get("node")
                 if node and pod not in member.pods_seen:
                     member.nodes_seen.append(node)
                 member.pods_seen.add(pod)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -110,3 +111,51 @@ async def test_credentials_are_sent_and_never_shown(serve: Any) -> None:
     assert seen["auth"].startswith("Basic ")
     assert client.queries == 1
     assert json.dumps(VECTOR)  # the fixture payload is plain JSON
+
+
+async def test_range_answers_decode_to_arrays_with_non_finite_samples_as_nan(serve: Any) -> None:
+    async def matrix(request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "status": "success",
+                "data": {
+                    "resultType": "matrix",
+                    "result": [
+                        {
+                            "metric": {"pod": "web-1", "container": "app"},
+                            "values": [
+                                [1700000000, "0.25"],
+                                [1700000060.5, "NaN"],
+                                [1700000120, "+Inf"],
+                                [1700000180, "1e3"],
+                            ],
+                        },
+                        {"metric": {"pod": "web-2"}, "values": []},
+                    ],
+                },
+            }
+        )
+
+    series = await PrometheusClient(await serve(matrix)).query_range("rate(x[5m])", 0, 600, 60)
+    assert [s.labels for s in series] == [{"pod": "web-1", "container": "app"}, {"pod": "web-2"}]
+    first = series[0].points
+    assert first.shape == (4, 2)
+    assert first[:, 0].tolist() == [1700000000, 1700000060.5, 1700000120, 1700000180]
+    assert first[0, 1] == 0.25
+    assert first[3, 1] == 1000.0
+    assert all(math.isnan(v) for v in first[1:3, 1])
+    assert series[1].points.shape == (0, 2)
+
+
+async def test_range_answers_that_are_junk_or_refusals_are_clear_errors(serve: Any) -> None:
+    async def wrong_shape(request: web.Request) -> web.Response:
+        return web.json_response({"status": "success", "data": {"result": [{"metric": {}, "values": [["x", 1]]}]}})
+
+    with pytest.raises(PrometheusError, match="not a Prometheus API answer"):
+        await PrometheusClient(await serve(wrong_shape), attempts=1).query_range("x", 0, 60, 60)
+
+    async def refused(request: web.Request) -> web.Response:
+        return web.json_response({"status": "error", "errorType": "execution", "error": "too many samples"}, status=422)
+
+    with pytest.raises(PrometheusError, match=re.escape("refused 'x': too many samples")):
+        await PrometheusClient(await serve(refused), attempts=1).query_range("x", 0, 60, 60)

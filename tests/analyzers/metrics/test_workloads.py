@@ -18,7 +18,7 @@ from kcost.analyzers.metrics.workloads import (
     ContainerSpec,
     QueryPlan,
     Workload,
-    parse_points,
+    finite_points,
     replicas_of,
     usage_by_namespace,
 )
@@ -215,8 +215,11 @@ async def test_a_failure_ends_the_iteration_and_cancels_the_loads_ahead(promethe
     assert not [t for t in asyncio.all_tasks() if "load_namespace" in repr(t.get_coro())]
 
 
-def test_points_parse_prometheus_strings() -> None:
-    ts_s, values = parse_points([[T0, "1e3"], [T0 + 60, "NaN"], [T0 + 120, "-Inf"], [T0 + 180, "0.25"]])
+def test_non_finite_points_are_dropped_and_the_rest_kept_in_order() -> None:
+    points = np.array([[T0, 1000.0], [T0 + 60, math.nan], [T0 + 120, -math.inf], [T0 + 180, 0.25]])
+    ts_s, values = finite_points(points)
     assert ts_s.tolist() == [T0, T0 + 180]
     assert values.tolist() == [1000.0, 0.25]
-    assert not any(math.isnan(v) for v in values)
+    clean_ts, clean_values = finite_points(points[[0, 3]])
+    assert clean_ts.flags.c_contiguous
+    assert clean_values.tolist() == [1000.0, 0.25]
