@@ -18,9 +18,6 @@ class OperatorConfig:
 
     #: KCOST_TIMER_SECONDS: how often each object is reconciled even without a change.
     timer_interval_s: float = 10.0
-    #: KCOST_RECOMMENDATION_TIMER_SECONDS: the same for recommendations, which can number tens of
-    #: thousands; approvals arrive as changes, so the timer only notices workloads that went away.
-    recommendation_timer_interval_s: float = 600.0
     #: KCOST_PEERING_NAME: the ClusterKopfPeering replicas meet in; only the highest priority acts.
     peering_name: str = "kcost"
     #: KCOST_PRIORITY: this replica's priority (default: random, unique in practice).
@@ -38,9 +35,6 @@ class OperatorConfig:
         defaults = cls()
         return cls(
             timer_interval_s=float(env.get("KCOST_TIMER_SECONDS", defaults.timer_interval_s)),
-            recommendation_timer_interval_s=float(
-                env.get("KCOST_RECOMMENDATION_TIMER_SECONDS", defaults.recommendation_timer_interval_s)
-            ),
             peering_name=env.get("KCOST_PEERING_NAME", defaults.peering_name),
             priority=int(env["KCOST_PRIORITY"]) if env.get("KCOST_PRIORITY") else defaults.priority,
             peering_lifetime_s=int(env.get("KCOST_PEERING_LIFETIME_SECONDS", defaults.peering_lifetime_s)),

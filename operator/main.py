@@ -1,7 +1,8 @@
 """kopf registrations only: each handler delegates to the reconcile of its kind.
 
 Every kind is reconciled on create, update and resume, and on a timer, by one
-idempotent ``reconcile()``; handler errors are mirrored into the Ready condition.
+idempotent ``reconcile()`` (recommendations, which can be tens of thousands, on every
+watch event instead); handler errors are mirrored into the Ready condition.
 Kopf keeps its own state under the ``kcost.dev/`` annotation prefix. Replicas meet
 in the ClusterKopfPeering named by ``KCOST_PEERING_NAME``; each gets a distinct
 priority, so exactly one acts and another takes over when it goes away.
@@ -131,7 +132,22 @@ async def _profile(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
 
 
 _register("analyses", analysis.reconcile, CONFIG.timer_interval_s)
-_register("optimizationrecommendations", recommendation.reconcile, CONFIG.recommendation_timer_interval_s)
+
+
+# Recommendations can number tens of thousands: they are handled from the raw watch stream,
+# so kopf keeps no finalizer, progress annotation or timer task per object. Each change
+# (a new one, an approval) is decided on the spot; the initial listing covers a restart.
+@kopf.on.event(GROUP, VERSION, "optimizationrecommendations")
+async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    if event["type"] == "DELETED":
+        return
+
+    async def on_change(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
+        return await recommendation.reconcile(kube, body, check_target=False)
+
+    await _run(on_change, kopf.Body(event["object"]), memo)
+
+
 _register("optimizationpolicies", policy.reconcile, CONFIG.timer_interval_s * 6)
 _register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
 

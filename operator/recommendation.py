@@ -81,13 +81,23 @@ def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecomme
     return None
 
 
-async def reconcile(kube: KubeClient, body: dict[str, Any]) -> OptimizationRecommendation | None:
+async def reconcile(
+    kube: KubeClient, body: dict[str, Any], *, check_target: bool = True
+) -> OptimizationRecommendation | None:
+    """Move the recommendation on; ``check_target`` also expires it when its workload is gone.
+
+    The operator reacts to every change without checking the target: a run marks what it no
+    longer proposes Superseded or Expired anyway, and one read per change of ten thousand
+    recommendations would cost more than it tells.
+    """
     rec = status_io.parse(OptimizationRecommendation, body)
-    updated = decide(rec, await target_exists(kube, rec))
+    updated = decide(rec, await target_exists(kube, rec) if check_target else True)
     if updated is None:
         return None
     await status_io.apply_status(kube, updated, operator_part(updated))
     ready = next(c for c in updated.status.conditions if c.type == status_io.READY)
+    if ready.reason == "Proposed":
+        return updated  # a run proposes thousands; an Event each would bury the ones that matter
     try:
         await kube.event(
             body,
