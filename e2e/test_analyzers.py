@@ -87,6 +87,14 @@ def test_recommendations_have_the_right_direction_and_evidence(analyzers: Any, k
     assert evidence["containers"][0]["cpuCores"]["p95"] == pytest.approx(0.1, rel=0.3)
     assert evidence["windowStart"]
     assert evidence["method"].startswith("kcost")
+    # Priced at the unit rates of the nodes it ran on (the profile's custom rates, split per node).
+    assert evidence["notes"][0].startswith("savings priced at node prices:")
+    current, changed = _container(web, "current")["requests"], _container(web, "changes")["requests"]
+    replicas = json.loads(kubectl("get", "deploy", "web", "-n", "shop", "-o", "json").stdout)["spec"]["replicas"]
+    freed_cores = parse_quantity(current["cpu"]) - parse_quantity(changed["cpu"])
+    freed_gib = (parse_quantity(current["memory"]) - parse_quantity(changed["memory"])) / 2**30
+    expected = (freed_cores * 0.03 + freed_gib * 0.004) * 730 * replicas
+    assert web["spec"]["estimatedMonthlySavings"] == pytest.approx(expected, rel=0.05)
 
     leaky = recs["jobs/deployment-leaky-right-sizing"]  # leaks into its 512Mi limit and is OOM-killed
     limit = parse_quantity(_container(leaky, "changes")["limits"]["memory"])

@@ -76,7 +76,7 @@ def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecomme
                 RecommendationPhase.PROPOSED,
                 True,
                 "Proposed",
-                f"saves {rec.spec.estimated_monthly_savings:.2f} {rec.spec.currency}/month; approve to apply",
+                rec.spec.proposed_message(),
             )
     return None
 

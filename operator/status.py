@@ -14,14 +14,14 @@ from typing import Any, TypeVar
 import kopf
 from pydantic import ValidationError
 
-from kcost.api.v1alpha1 import KINDS
+from kcost.api.v1alpha1 import KINDS, common
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, Resource
 from kcost.kube.client import Conflict, KubeClient
 
 FIELD_MANAGER = "kcost-operator"
 # Its own manager: an apply of only the Ready condition must not drop the operator's other fields.
 ERROR_FIELD_MANAGER = "kcost-operator-errors"
-READY = "Ready"
+READY = common.READY
 
 
 async def apply_status(

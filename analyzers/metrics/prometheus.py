@@ -32,6 +32,7 @@ class PrometheusUnavailable(PrometheusError):  # noqa: N818 - reads as the condi
     """Network error, timeout or 5xx: worth retrying later."""
 
 
+Params = list[tuple[str, str]]
 # A decoder of one answer: (status, error, data); raises ValueError or msgspec.DecodeError on junk.
 Decode = Callable[[bytes], tuple[str | None, str | None, Any]]
 
@@ -133,7 +134,7 @@ class PrometheusClient:
             return ssl.create_default_context(cadata=self.credentials.ca_pem)
         return True
 
-    async def _get(self, path: str, params: dict[str, str], decode: Decode) -> Any:
+    async def _get(self, path: str, params: Params, decode: Decode) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         url = self.url.rstrip("/") + path
         self.queries += 1
@@ -154,10 +155,11 @@ class PrometheusClient:
         except (ValueError, msgspec.DecodeError):
             raise PrometheusError(f"{url}: HTTP {http_status}, not a Prometheus API answer") from None
         if status != "success":
-            raise PrometheusError(f"{url} refused {params.get('query', '')!r}: {problem}")
+            asked = " ".join(value for key, value in params if key in ("query", "match[]"))
+            raise PrometheusError(f"{url} refused {asked!r}: {problem}")
         return data
 
-    async def _retrying(self, path: str, params: dict[str, str], decode: Decode = _json_answer) -> Any:
+    async def _retrying(self, path: str, params: Params, decode: Decode = _json_answer) -> Any:
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=0.5, max=8),
@@ -170,9 +172,9 @@ class PrometheusClient:
 
     async def query(self, promql: str, at_s: float | None = None) -> list[dict[str, Any]]:
         """An instant query: the result vector (``metric`` labels and ``value``)."""
-        params = {"query": promql}
+        params = [("query", promql)]
         if at_s is not None:
-            params["time"] = f"{at_s:.3f}"
+            params.append(("time", f"{at_s:.3f}"))
         data = await self._retrying("/api/v1/query", params)
         return list(data.get("result", []))
 
@@ -181,7 +183,7 @@ class PrometheusClient:
 
         NaN and infinite samples come back as NaN (the caller decides what a gap means).
         """
-        params = {"query": promql, "start": f"{start_s:.3f}", "end": f"{end_s:.3f}", "step": f"{step_s:g}"}
+        params = [("query", promql), ("start", f"{start_s:.3f}"), ("end", f"{end_s:.3f}"), ("step", f"{step_s:g}")]
         data = await self._retrying("/api/v1/query_range", params, _matrix_answer)
         return [
             RangeSeries(
@@ -190,6 +192,13 @@ class PrometheusClient:
             )
             for item in (data.result if data is not None else [])
         ]
+
+    async def series(self, selectors: list[str], start_s: float, end_s: float) -> list[dict[str, str]]:
+        """Label sets of the series that have samples in the range: read from the index, no sample decoded."""
+        params = [("match[]", selector) for selector in selectors]
+        params += [("start", f"{start_s:.3f}"), ("end", f"{end_s:.3f}")]
+        data = await self._retrying("/api/v1/series", params)
+        return [dict(labels) for labels in data or []]
 
     async def scalar(self, promql: str, at_s: float | None = None) -> float | None:
         """The single value of an instant query; None for no series; NaN is None too."""

@@ -263,7 +263,7 @@ async def load_namespace(
     """Fill the per-container series, OOM kills and (with ``traffic``) peak traffic of one namespace's workloads."""
     ns = f'namespace="{namespace}"'
     window, step = plan.window, plan.step_s
-    pod_owner = await _pod_workloads(prometheus, ns, window, plan.end_s)
+    pod_owner = await _pod_workloads(prometheus, ns, plan.start_s, plan.end_s)
     index = {(w.kind, w.name): w for w in members}
 
     def owner_of(labels: Mapping[str, str]) -> Workload | None:
@@ -375,21 +375,26 @@ async def _oom_kills(
             series.oom_kills += max(1, int(float(item["value"][1])))
 
 
-async def _pod_workloads(prometheus: PrometheusClient, ns: str, window: str, at_s: float) -> dict[str, tuple[str, str]]:
-    """pod → (workload kind, workload name), through the owner series over the window (one query for all three)."""
-    owners = await prometheus.query(
-        "max by (pod, replicaset, job_name, owner_kind, owner_name) (max_over_time("
-        f'{{__name__=~"kube_pod_owner|kube_replicaset_owner|kube_job_owner",{ns}}}[{window}]))',
+async def _pod_workloads(
+    prometheus: PrometheusClient, ns: str, start_s: float, at_s: float
+) -> dict[str, tuple[str, str]]:
+    """pod → (workload kind, workload name), through the owner series of the window (one request for all three)."""
+    # Owners are labels only: the series API reads them from the index without decoding a sample.
+    owners = await prometheus.series(
+        [f"{metric}{{{ns}}}" for metric in ("kube_pod_owner", "kube_replicaset_owner", "kube_job_owner")],
+        start_s,
         at_s,
     )
 
     def owner(labels: Mapping[str, str]) -> tuple[str, str]:
         return labels.get("owner_kind", ""), labels.get("owner_name", "")
 
-    # The three series come back without their names; each is told by the label it alone has.
-    pods = [item["metric"] for item in owners if "pod" in item["metric"]]
-    rs_owner = {i["metric"]["replicaset"]: owner(i["metric"]) for i in owners if "replicaset" in i["metric"]}
-    job_owner = {i["metric"]["job_name"]: owner(i["metric"]) for i in owners if "job_name" in i["metric"]}
+    by_metric: dict[str, list[dict[str, str]]] = defaultdict(list)
+    for labels in owners:
+        by_metric[labels.get("__name__", "")].append(labels)
+    pods = by_metric["kube_pod_owner"]
+    rs_owner = {labels.get("replicaset", ""): owner(labels) for labels in by_metric["kube_replicaset_owner"]}
+    job_owner = {labels.get("job_name", ""): owner(labels) for labels in by_metric["kube_job_owner"]}
     mapping = {}
     for labels in pods:
         kind, name = owner(labels)

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
 import sys
 import time
 import urllib.request
@@ -35,8 +37,12 @@ class AnalysisRun:
     wall_s: float
     analyzer_s: float
     peak_rss_mib: float
+    analyze_s: float  # reading usage and sizing, as the analyzer logs it
+    write_s: float  # writing the recommendations
     queries: int
     prometheus_requests: int
+    # CPU seconds each process spent during the run: where the wall time went.
+    cpu_s: dict[str, float]
     recommendations: int
     phase: str
 
@@ -52,6 +58,12 @@ def _queries_answered(prometheus_url: str) -> int:
         ):
             total += float(line.rsplit(" ", 1)[1])
     return int(total)
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib(pid: int) -> float:
@@ -146,7 +158,7 @@ def analysis(
             operator = _spawn(cluster, "bench-operator", ["operator"])
             try:
                 console.rule(f"analysis of {n:,} workloads")
-                runs.append(_measure(cluster, scenario, console))
+                runs.append(_measure(cluster, scenario, operator, console))
             finally:
                 _stop(operator)
         finally:
@@ -234,7 +246,7 @@ def _stop(pid: int) -> None:
     processes.stop(pid, timeout_s=10)
 
 
-def _measure(cluster: DevCluster, scenario: Any, console: Any) -> AnalysisRun:
+def _measure(cluster: DevCluster, scenario: Any, operator: int, console: Any) -> AnalysisRun:
     name = scenario.name
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     analyzer = _spawn(cluster, f"bench-analyzer-{scenario.workloads}", ["analyzer", "rightsizing"])
@@ -242,6 +254,10 @@ def _measure(cluster: DevCluster, scenario: Any, console: Any) -> AnalysisRun:
     try:
         time.sleep(2)  # let it start and find nothing to do yet
         queries_before = _queries_answered(state.prometheus_url)
+        watched = {"analyzer": analyzer, "operator": operator} | {
+            name: state.pids[name] for name in ("prometheus", "kube-apiserver", "etcd")
+        }
+        cpu_before = {name: _cpu_s(pid) for name, pid in watched.items()}
         started = time.perf_counter()
         cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis(name, name, scenario.days)))
         body: dict[str, Any] = {}
@@ -256,14 +272,20 @@ def _measure(cluster: DevCluster, scenario: Any, console: Any) -> AnalysisRun:
                 time.sleep(0.5)
         wall_s = time.perf_counter() - started
         section = ((body.get("status") or {}).get("analyzers") or {}).get("rightsizing") or {}
+        log_text = (cluster.log_dir / f"bench-analyzer-{scenario.workloads}.log").read_text(errors="replace")
+        split = re.search(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
+        analyze_s, write_s = (float(split[1]), float(split[2])) if split else (0.0, 0.0)
         return AnalysisRun(
             workloads=scenario.workloads,
             namespaces=scenario.namespaces,
             wall_s=round(wall_s, 1),
             analyzer_s=float(section.get("durationSeconds") or 0.0),
             peak_rss_mib=round(_peak_rss_mib(analyzer), 1),
+            analyze_s=analyze_s,
+            write_s=write_s,
             queries=int(section.get("prometheusQueries") or 0),
             prometheus_requests=_queries_answered(state.prometheus_url) - queries_before,
+            cpu_s={name: round(_cpu_s(pid) - cpu_before[name], 1) for name, pid in watched.items()},
             recommendations=int(section.get("recommendations") or 0),
             phase=phase,
         )
@@ -276,9 +298,8 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int) -> None:
     from rich.table import Table
 
     table = Table(title=f"End-to-end analysis: {days:g} days of history at {step_s} s per workload")
-    for header in ("workloads", "namespaces", "wall s", "analyzer s", "peak RSS MiB", "PromQL queries",
-                   "Prometheus requests",
-                   "recommendations", "phase"):  # fmt: skip
+    for header in ("workloads", "namespaces", "wall s", "analyzer s", "read+size s", "write s", "peak RSS MiB",
+                   "PromQL queries", "Prometheus requests", "recommendations", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in runs:
         table.add_row(
@@ -286,16 +307,22 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int) -> None:
             str(run.namespaces),
             f"{run.wall_s:.1f}",
             f"{run.analyzer_s:.1f}",
+            f"{run.analyze_s:.1f}",
+            f"{run.write_s:.1f}",
             f"{run.peak_rss_mib:.0f}",
             str(run.queries),
             str(run.prometheus_requests),
             f"{run.recommendations:,}",
             run.phase,
         )
-    Console(width=max(Console().width, 120)).print(table)
+    console = Console(width=max(Console().width, 132))
+    console.print(table)
+    for run in runs:
+        spent = ", ".join(f"{name} {seconds:.0f}" for name, seconds in run.cpu_s.items())
+        console.print(f"{run.workloads:,} workloads, CPU seconds during the run: {spent}")
     if len(runs) > 1:
         base = runs[0]
-        Console().print(
+        console.print(
             ", ".join(
                 f"{run.workloads:,}/{base.workloads:,}: wall ×{run.wall_s / max(base.wall_s, 1e-9):.2f}, "
                 f"queries ×{run.queries / max(base.queries, 1):.2f}"

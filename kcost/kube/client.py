@@ -9,6 +9,7 @@ instead of overwriting each other.
 from __future__ import annotations
 
 import datetime
+import json
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -109,7 +110,14 @@ class KubeClient:
         full = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind.crd.kind, **body}
         plural = kind.crd.plural
         # `_content_type` is accepted by the client's methods though its stubs leave it out.
-        options: dict[str, Any] = {"field_manager": field_manager, "force": force, "_content_type": APPLY}
+        # The generated client maps only HTTP 200, so the body of a create (201) would be lost
+        # and need a second read: take the raw answer instead.
+        options: dict[str, Any] = {
+            "field_manager": field_manager,
+            "force": force,
+            "_content_type": APPLY,
+            "_preload_content": False,
+        }
         try:
             if kind.crd.scope == "Cluster" and status:
                 result = await self.custom.patch_cluster_custom_object_status(
@@ -127,13 +135,14 @@ class KubeClient:
                 )
         except ApiException as error:
             raise _translate(error) from error
-        if result is None:
-            # The generated client maps only HTTP 200; an apply that created the object answers 201.
-            created = await self.get(kind, name, namespace)
-            if created is None:
-                raise NotFound(f"{kind.crd.kind} {name} vanished right after it was applied")
-            return created
-        return dict(result)
+        raw = await result.read()
+        if not 200 <= result.status <= 299:
+            # Without preloading, the client leaves errors to us: raise what it would have raised.
+            failure = ApiException(status=result.status, reason=result.reason)
+            failure.body = raw
+            raise _translate(failure) from failure
+        answer: Body = json.loads(raw)
+        return answer
 
     async def merge_patch(self, kind: type[Resource], name: str, namespace: str | None, patch: Body) -> None:
         """A JSON merge patch, for what server-side apply cannot express (taking a field from another manager)."""

@@ -46,6 +46,10 @@ class ApiModel(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+# The condition every kcost object has: is it what it should be, and if not, why.
+READY = "Ready"
+
+
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"

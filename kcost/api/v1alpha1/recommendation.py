@@ -153,6 +153,10 @@ class OptimizationRecommendationSpec(ApiModel):
     analysis_ref: AnalysisRef | None = Field(None, description="which run produced it")
     approval: Approval = Field(default_factory=Approval)
 
+    def proposed_message(self) -> str:
+        """The Ready condition's message while the recommendation waits for a decision."""
+        return f"saves {self.estimated_monthly_savings:.2f} {self.currency}/month; approve to apply"
+
 
 class RolloutObservation(ApiModel):
     """One health check during a rollout."""

@@ -90,27 +90,28 @@ def _vector(series: list[tuple[dict[str, str], str]]) -> dict[str, Any]:
     return {"status": "success", "data": {"resultType": "vector", "result": result}}
 
 
+def _owners(namespace: str) -> dict[str, Any]:
+    pod, rs, job = "kube_pod_owner", "kube_replicaset_owner", "kube_job_owner"
+    series = {
+        "shop": [
+            {"__name__": pod, "pod": "web-1-a", "owner_kind": "ReplicaSet", "owner_name": "web-1"},
+            {"__name__": pod, "pod": "web-2-b", "owner_kind": "ReplicaSet", "owner_name": "web-2"},
+            {"__name__": rs, "replicaset": "web-1", "owner_kind": "Deployment", "owner_name": "web"},
+            {"__name__": rs, "replicaset": "web-2", "owner_kind": "Deployment", "owner_name": "web"},
+            {"__name__": pod, "pod": "stray", "owner_kind": "ReplicaSet", "owner_name": "unknown"},
+        ],
+        "jobs": [
+            {"__name__": pod, "pod": "migrate-x", "owner_kind": "Job", "owner_name": "migrate"},
+            {"__name__": job, "job_name": "migrate", "owner_kind": "<none>", "owner_name": "<none>"},
+            {"__name__": pod, "pod": "nightly-1-y", "owner_kind": "Job", "owner_name": "nightly-1"},
+            {"__name__": job, "job_name": "nightly-1", "owner_kind": "CronJob", "owner_name": "nightly"},
+        ],
+    }
+    return {"status": "success", "data": [{**labels, "namespace": namespace} for labels in series[namespace]]}
+
+
 def _answer(query: str) -> dict[str, Any]:
     namespace = "shop" if 'namespace="shop"' in query else "jobs"
-    if "kube_pod_owner|" in query:
-        if namespace == "shop":
-            return _vector(
-                [
-                    ({"pod": "web-1-a", "owner_kind": "ReplicaSet", "owner_name": "web-1"}, "1"),
-                    ({"pod": "web-2-b", "owner_kind": "ReplicaSet", "owner_name": "web-2"}, "1"),
-                    ({"replicaset": "web-1", "owner_kind": "Deployment", "owner_name": "web"}, "1"),
-                    ({"replicaset": "web-2", "owner_kind": "Deployment", "owner_name": "web"}, "1"),
-                    ({"pod": "stray", "owner_kind": "ReplicaSet", "owner_name": "unknown"}, "1"),
-                ]
-            )
-        return _vector(
-            [
-                ({"pod": "migrate-x", "owner_kind": "Job", "owner_name": "migrate"}, "1"),
-                ({"job_name": "migrate", "owner_kind": "<none>", "owner_name": "<none>"}, "1"),
-                ({"pod": "nightly-1-y", "owner_kind": "Job", "owner_name": "nightly-1"}, "1"),
-                ({"job_name": "nightly-1", "owner_kind": "CronJob", "owner_name": "nightly"}, "1"),
-            ]
-        )
     pods = ["web-1-a", "web-2-b", "stray"] if namespace == "shop" else ["migrate-x", "nightly-1-y"]
     answers: dict[str, Callable[[], dict[str, Any]]] = {
         "container_cpu_usage_seconds_total": lambda: _matrix(
@@ -142,14 +143,20 @@ async def prometheus_like() -> AsyncIterator[Callable[..., Any]]:
         seen: list[str] = []
 
         async def handle(request: web.Request) -> web.Response:
-            seen.append(request.query["query"])
+            selectors = request.query.getall("match[]", [])
+            seen.append(request.query.get("query") or " ".join(selectors))
             if fail_after is not None and len(seen) > fail_after:
                 return web.Response(status=503)
+            if selectors:
+                assert len(selectors) == 3, "one request for the three owner series"
+                assert {"start", "end"} <= set(request.query), "owners of the window only"
+                return web.json_response(_owners("shop" if 'namespace="shop"' in selectors[0] else "jobs"))
             return web.json_response(_answer(request.query["query"]))
 
         app = web.Application()
         app.router.add_get("/api/v1/query", handle)
         app.router.add_get("/api/v1/query_range", handle)
+        app.router.add_get("/api/v1/series", handle)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", 0).start()
@@ -188,7 +195,7 @@ async def test_pods_of_every_rollout_and_job_land_on_their_workload(prometheus_l
     migrate, nightly = batches[0]
     assert migrate.pods_seen == {"migrate-x"}, "a Job no CronJob owns is its own workload"
     assert nightly.pods_seen == {"nightly-1-y"}, "a CronJob's Job pods count for the CronJob"
-    # Per namespace: owners, CPU, memory, OOM reasons (+ restarts where there were any), traffic.
+    # Per namespace: owners (series API), CPU, memory, OOM reasons (+ restarts where there were any), traffic.
     assert len(seen) == 5 + 6
 
 
