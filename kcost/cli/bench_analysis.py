@@ -87,7 +87,7 @@ def _profile(prometheus_url: str) -> dict[str, Any]:
     }
 
 
-def _analysis(name: str, bench_label: str, days: float) -> dict[str, Any]:
+def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict[str, Any]:
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",
         "kind": "Analysis",
@@ -97,7 +97,7 @@ def _analysis(name: str, bench_label: str, days: float) -> dict[str, Any]:
             "namespaceSelector": {"matchLabels": {"kcost.dev/bench": bench_label}},
             # History ends at the last midnight: one more day covers all of it.
             "window": f"{int(days) + 1}d",
-            "resolution": "5m",
+            "resolution": resolution,
             "timeout": "30m",
             "analyzers": [{"name": "rightsizing"}],
         },
@@ -118,6 +118,12 @@ def _analysis(name: str, bench_label: str, days: float) -> dict[str, Any]:
 @click.option("--days", default=14.0, show_default=True, type=click.FloatRange(min=1), help="Days of history.")
 @click.option("--step", "step_s", default=60, show_default=True, type=click.IntRange(min=10), help="Scrape interval.")
 @click.option(
+    "--resolution",
+    default="5m",
+    show_default=True,
+    help="The Analysis's resolution (its step is coarsened to at most 2,016 points per series).",
+)
+@click.option(
     "--dir",
     "work_dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -127,7 +133,14 @@ def _analysis(name: str, bench_label: str, days: float) -> dict[str, Any]:
 @click.option("--keep", is_flag=True, help="Leave the cluster running afterwards.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def analysis(
-    sizes: tuple[int, ...], namespaces: int, days: float, step_s: int, work_dir: Path | None, keep: bool, as_json: bool
+    sizes: tuple[int, ...],
+    namespaces: int,
+    days: float,
+    step_s: int,
+    resolution: str,
+    work_dir: Path | None,
+    keep: bool,
+    as_json: bool,
 ) -> None:
     """End-to-end analysis of N workloads against the local Prometheus and API server."""
     from rich.console import Console
@@ -158,7 +171,7 @@ def analysis(
             operator = _spawn(cluster, "bench-operator", ["operator"])
             try:
                 console.rule(f"analysis of {n:,} workloads")
-                runs.append(_measure(cluster, scenario, operator, console))
+                runs.append(_measure(cluster, scenario, operator, resolution, console))
             finally:
                 _stop(operator)
         finally:
@@ -167,7 +180,7 @@ def analysis(
     if as_json:
         click.echo(json.dumps([asdict(run) for run in runs], indent=2))
     else:
-        _print_table(runs, days, step_s)
+        _print_table(runs, days, step_s, resolution)
     if any(run.phase != "Succeeded" for run in runs):
         sys.exit(1)
 
@@ -246,7 +259,7 @@ def _stop(pid: int) -> None:
     processes.stop(pid, timeout_s=10)
 
 
-def _measure(cluster: DevCluster, scenario: Any, operator: int, console: Any) -> AnalysisRun:
+def _measure(cluster: DevCluster, scenario: Any, operator: int, resolution: str, console: Any) -> AnalysisRun:
     name = scenario.name
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     analyzer = _spawn(cluster, f"bench-analyzer-{scenario.workloads}", ["analyzer", "rightsizing"])
@@ -259,7 +272,7 @@ def _measure(cluster: DevCluster, scenario: Any, operator: int, console: Any) ->
         }
         cpu_before = {name: _cpu_s(pid) for name, pid in watched.items()}
         started = time.perf_counter()
-        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis(name, name, scenario.days)))
+        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis(name, name, scenario.days, resolution)))
         body: dict[str, Any] = {}
         phase = ""
         with console.status(f"analyzing {scenario.workloads:,} workloads…") as status:
@@ -293,11 +306,13 @@ def _measure(cluster: DevCluster, scenario: Any, operator: int, console: Any) ->
         _stop(analyzer)
 
 
-def _print_table(runs: list[AnalysisRun], days: float, step_s: int) -> None:
+def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: str) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"End-to-end analysis: {days:g} days of history at {step_s} s per workload")
+    table = Table(
+        title=f"End-to-end analysis: {days:g} days of history at {step_s} s per workload, resolution {resolution}"
+    )
     for header in ("workloads", "namespaces", "wall s", "analyzer s", "read+size s", "write s", "peak RSS MiB",
                    "PromQL queries", "Prometheus requests", "recommendations", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
