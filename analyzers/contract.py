@@ -250,6 +250,7 @@ async def upsert(
         phase = (existing.get("status") or {}).get("phase")
         if phase is not None and RecommendationPhase(phase) not in OPEN_PHASES:
             return False
+    before = [Condition.model_validate(c) for c in ((existing or {}).get("status") or {}).get("conditions") or []]
     manager = field_manager(analyzer)
     owner = {
         "apiVersion": analysis.api_version,
@@ -261,9 +262,12 @@ async def upsert(
     }
     if existing is not None and existing["metadata"].get("ownerReferences") not in (None, [owner]):
         # Another Analysis produced it last; apply would merge the two owners (and two controllers are invalid).
-        await kube.merge_patch(
-            OptimizationRecommendation, name, proposal.namespace, {"metadata": {"ownerReferences": [owner]}}
-        )
+        try:
+            await kube.merge_patch(
+                OptimizationRecommendation, name, proposal.namespace, {"metadata": {"ownerReferences": [owner]}}
+            )
+        except NotFound:
+            before = []  # deleted meanwhile (its Analysis went away): the apply below creates it anew
     body = {
         "metadata": {
             "name": name,
@@ -279,7 +283,6 @@ async def upsert(
         # Approval belongs to users and the webhook, never to an analyzer.
         "spec": {k: v for k, v in spec.to_api().items() if k != "approval"},
     }
-    before = [Condition.model_validate(c) for c in ((existing or {}).get("status") or {}).get("conditions") or []]
     for attempt in range(2):
         written = await kube.apply(OptimizationRecommendation, body, field_manager=manager)
         # Ready comes with the phase, as the operator would set it: it has nothing to write then

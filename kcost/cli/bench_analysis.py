@@ -130,7 +130,7 @@ def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict
     default=None,
     help="Work folder of the bench's own cluster [default: ~/.cache/kcost/bench-cluster].",
 )
-@click.option("--keep", is_flag=True, help="Leave the cluster running afterwards.")
+@click.option("--keep", is_flag=True, help="Leave each cluster running afterwards (else it is stopped and deleted).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def analysis(
     sizes: tuple[int, ...],
@@ -176,7 +176,7 @@ def analysis(
                 _stop(operator)
         finally:
             if not keep:
-                cluster.down()
+                cluster.purge()  # the next run starts clean: no earlier run to collect meanwhile
     if as_json:
         click.echo(json.dumps([asdict(run) for run in runs], indent=2))
     else:
@@ -261,7 +261,11 @@ def _stop(pid: int) -> None:
 
 def _measure(cluster: DevCluster, scenario: Any, operator: int, resolution: str, console: Any) -> AnalysisRun:
     name = scenario.name
+    # A reused cluster holds the last run: let it and its recommendations go before measuring.
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
+    with console.status("waiting for the last run's recommendations to be collected…"):
+        while cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={name}", "-o", "name").stdout.strip():
+            time.sleep(2)
     analyzer = _spawn(cluster, f"bench-analyzer-{scenario.workloads}", ["analyzer", "rightsizing"])
     state = cluster.require_state()
     try:
@@ -286,8 +290,9 @@ def _measure(cluster: DevCluster, scenario: Any, operator: int, resolution: str,
         wall_s = time.perf_counter() - started
         section = ((body.get("status") or {}).get("analyzers") or {}).get("rightsizing") or {}
         log_text = (cluster.log_dir / f"bench-analyzer-{scenario.workloads}.log").read_text(errors="replace")
-        split = re.search(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
-        analyze_s, write_s = (float(split[1]), float(split[2])) if split else (0.0, 0.0)
+        # The last run's line: the log of a reused cluster folder holds earlier ones too.
+        splits = re.findall(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
+        analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
         return AnalysisRun(
             workloads=scenario.workloads,
             namespaces=scenario.namespaces,
