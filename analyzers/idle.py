@@ -50,22 +50,16 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
         settings = context.settings
         in_scope = await scope.open_scope(context)
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
-        async for batch in in_scope.with_usage(traffic=True):
-            for workload in batch:
-                monthly = _monthly_cost(in_scope, workload)
-                result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + monthly
-                # Scaling a CronJob or DaemonSet to zero means something else; an HPA owns its replica count.
-                scalable = workload.kind in ("Deployment", "StatefulSet", "Rollout") and workload.replicas > 0
-                if scalable and workload.hpa_cpu_target_pct is None:
-                    proposal = self._judge(
-                        workload, settings, context, monthly, result, priced_at=in_scope.rates.source
-                    )
-                    if proposal is not None:
-                        result.proposals.append(proposal)
-                workload.forget_usage()
-        result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
-        result.prometheus_queries = in_scope.prometheus.queries
-        return result
+        async for workload in in_scope.with_usage(traffic=True):
+            monthly = _monthly_cost(in_scope, workload)
+            result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + monthly
+            # Scaling a CronJob or DaemonSet to zero means something else; an HPA owns its replica count.
+            scalable = workload.kind in ("Deployment", "StatefulSet", "Rollout") and workload.replicas > 0
+            if scalable and workload.hpa_cpu_target_pct is None:
+                proposal = self._judge(workload, settings, context, monthly, result, priced_at=in_scope.rates.source)
+                if proposal is not None:
+                    result.proposals.append(proposal)
+        return in_scope.finish(result)
 
     def _judge(
         self,

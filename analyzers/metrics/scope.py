@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from kcost.analyzers.contract import AnalyzerError, RunContext
+from kcost.analyzers.contract import AnalyzerError, AnalyzerResult, RunContext
 from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for_profile
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
@@ -49,18 +49,26 @@ class Scope:
         """What these requests cost a month at the unit rates of the nodes the workload's pods ran on."""
         return self.rates.monthly_request_cost(cpu_cores, memory_bytes, workload.replicas, workload.nodes_seen)
 
-    async def with_usage(self, *, traffic: bool = False) -> AsyncIterator[list[Workload]]:
-        """One namespace's workloads at a time, usage (and peak traffic if asked) loaded.
+    async def with_usage(self, *, traffic: bool = False) -> AsyncIterator[Workload]:
+        """Each workload with its usage (and peak traffic if asked) loaded, a namespace at a time.
 
-        A Prometheus failure fails the run.
-        All or nothing: the analyzers keep their proposals until the run ends, so an
-        error here means no recommendation is made from part of the data.
+        A workload's samples are dropped once the caller moves on to the next. A Prometheus
+        failure fails the run: the analyzers keep their proposals until the run ends, so
+        no recommendation is made from part of the data.
         """
         try:
             async for batch in usage_by_namespace(self.prometheus, self.workloads, self.plan, traffic=traffic):
-                yield batch
+                for workload in batch:
+                    yield workload
+                    workload.forget_usage()
         except PrometheusError as error:
             raise AnalyzerError(f"could not read usage from Prometheus ({error}); no recommendation was made") from None
+
+    def finish(self, result: AnalyzerResult) -> AnalyzerResult:
+        """The run's totals, as every metrics-based analyzer reports them."""
+        result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
+        result.prometheus_queries = self.prometheus.queries
+        return result
 
 
 async def open_scope(context: RunContext[Any]) -> Scope:

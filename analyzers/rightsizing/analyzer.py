@@ -93,15 +93,11 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         strategy = strategies.create(settings.strategy, settings.strategy_settings)
         in_scope = await scope.open_scope(context)
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
-        async for batch in in_scope.with_usage():
-            for workload in batch:
-                proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope)
-                if proposal is not None:
-                    result.proposals.append(proposal)
-                workload.forget_usage()
-        result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
-        result.prometheus_queries = in_scope.prometheus.queries
-        return result
+        async for workload in in_scope.with_usage():
+            proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope)
+            if proposal is not None:
+                result.proposals.append(proposal)
+        return in_scope.finish(result)
 
     def _propose(
         self,
