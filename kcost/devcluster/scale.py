@@ -131,7 +131,7 @@ def workloads(scenario: ScaleScenario) -> Iterator[ScaleWorkload]:
         )
 
 
-def _profiles(scenario: ScaleScenario, end_s: int) -> list[np.ndarray]:
+def profiles(scenario: ScaleScenario, end_s: int) -> list[np.ndarray]:
     """Per pattern and variant: CPU counter and traffic counter per unit of use, memory level per unit."""
     times = np.arange(end_s - scenario.samples * scenario.step_s, end_s, scenario.step_s, dtype=np.int64)
     cpu_counters, memory_levels, traffic_counters = [], [], []
@@ -148,7 +148,7 @@ def _profiles(scenario: ScaleScenario, end_s: int) -> list[np.ndarray]:
     return [*cpu_counters, *memory_levels, *traffic_counters]
 
 
-def _series(scenario: ScaleScenario) -> Iterator[tsdbgen.GeneratedSeries]:
+def series(scenario: ScaleScenario) -> Iterator[tsdbgen.GeneratedSeries]:
     kinds = len(PATTERNS) * scenario.profiles_per_pattern
     for w in workloads(scenario):
         pod = {"namespace": w.namespace, "pod": w.pod}
@@ -222,8 +222,8 @@ def blocks_for(scenario: ScaleScenario, end_s: int, console: Console) -> Path:
             start_ms=(end_s - scenario.samples * scenario.step_s) * 1000,
             step_ms=scenario.step_s * 1000,
             n_samples=scenario.samples,
-            profiles=_profiles(scenario, end_s),
-            series=_series(scenario),
+            profiles=profiles(scenario, end_s),
+            series=series(scenario),
             console=console,
         )
     console.print(
