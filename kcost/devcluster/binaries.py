@@ -105,10 +105,11 @@ def ensure_built(console: Console | None = None) -> None:
             continue
         if go is None:
             raise BuildError("the Go toolchain is needed to build the dev cluster: `go` is not on PATH")
-        _build(go, component, console)
+        build(go, component, console)
 
 
-def _build(go: str, component: Component, console: Console) -> None:
+def build(go: str, component: Component, console: Console) -> None:
+    """Build one component into its cache folder (replacing what was there), with progress shown."""
     component.bin_dir.mkdir(parents=True, exist_ok=True)
     staging = component.bin_dir.with_name(component.bin_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)

@@ -107,7 +107,7 @@ def ensure_tsdbgen(console: Console | None = None) -> Path:
         if go is None:
             raise binaries.BuildError("the Go toolchain is needed to build tsdbgen: `go` is not on PATH")
         # The control plane's build recipe (staging folder, CGO off, log tail on failure).
-        binaries._build(go, tool, console or Console(stderr=True))
+        binaries.build(go, tool, console or Console(stderr=True))
     return tool.binary("tsdbgen")
 
 
