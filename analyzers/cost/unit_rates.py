@@ -151,14 +151,21 @@ async def read_profile(kube: KubeClient, profile_name: str) -> ClusterCostProfil
 
 
 async def rates_for_profile(kube: KubeClient, profile_name: str, factory: PricerFactory | None = None) -> ClusterRates:
-    """The cluster's rates priced as the named profile says.
+    """The cluster's rates priced as the named profile says (see ``rates_for``)."""
+    return await rates_for(kube, await read_profile(kube, profile_name), factory)
+
+
+async def rates_for(
+    kube: KubeClient, profile: ClusterCostProfile, factory: PricerFactory | None = None
+) -> ClusterRates:
+    """The cluster's rates priced as ``profile`` says.
 
     Pass a long-lived ``factory`` (``kcost.analyzers.cost.pricer.PricerFactory``) to
     reuse its catalogs and last known prices across calls; by default a new one is made.
     If the pricer cannot be built or pricing raises, the nodes are priced at the
     default rates of their capacity type and ``source`` says why.
     """
-    profile = await read_profile(kube, profile_name)
+    profile_name = profile.name
     nodes = await _list_nodes(kube)
     if not nodes:
         return ClusterRates.defaults("no nodes")

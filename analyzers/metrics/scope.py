@@ -10,7 +10,7 @@ from typing import Any
 
 from kcost.analyzers.contract import AnalyzerError, AnalyzerResult, RunContext
 from kcost.analyzers.cost.pricer import PricerFactory
-from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for_profile
+from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for, read_profile
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
 from kcost.analyzers.metrics.workloads import QueryPlan, Workload, discover, usage_by_namespace
 from kcost.api.v1alpha1.profile import ClusterCostProfile
@@ -21,18 +21,14 @@ from kcost.kube.client import KubeClient
 _pricers: weakref.WeakKeyDictionary[KubeClient, PricerFactory] = weakref.WeakKeyDictionary()
 
 
-async def prometheus_for(context: RunContext[Any]) -> PrometheusClient:
-    name = context.analysis.spec.profile_ref.name
-    body = await context.kube.get(ClusterCostProfile, name)
-    if body is None:
-        raise AnalyzerError(f"ClusterCostProfile {name!r} not found: fix spec.profileRef.name")
-    spec = ClusterCostProfile.model_validate(body).spec.prometheus
+async def prometheus_for(kube: KubeClient, profile: ClusterCostProfile) -> PrometheusClient:
+    spec = profile.spec.prometheus
     try:
-        credentials = await credentials_from_secrets(
-            context.kube, spec, os.environ.get("KCOST_NAMESPACE", "kcost-system")
-        )
+        credentials = await credentials_from_secrets(kube, spec, os.environ.get("KCOST_NAMESPACE", "kcost-system"))
     except Exception as error:  # noqa: BLE001 - a missing Secret or key is the user's to fix; say which
-        raise AnalyzerError(f"ClusterCostProfile {name}: spec.prometheus credentials unreadable: {error}") from None
+        raise AnalyzerError(
+            f"ClusterCostProfile {profile.name}: spec.prometheus credentials unreadable: {error}"
+        ) from None
     return PrometheusClient(spec.url, timeout_s=spec.timeout_seconds, credentials=credentials)
 
 
@@ -72,11 +68,13 @@ class Scope:
 
 
 async def open_scope(context: RunContext[Any]) -> Scope:
-    prometheus = await prometheus_for(context)
+    # One read of the profile serves both its Prometheus and its prices.
+    profile = await read_profile(context.kube, context.analysis.spec.profile_ref.name)
+    prometheus = await prometheus_for(context.kube, profile)
     workloads = await discover(context.kube, context.namespaces, context.analysis.spec.workload_selector)
     plan = QueryPlan.for_window(context.window_start, context.window_end, context.resolution)
     factory = _pricers.get(context.kube)
     if factory is None:
         factory = _pricers[context.kube] = PricerFactory(context.kube)
-    rates = await rates_for_profile(context.kube, context.analysis.spec.profile_ref.name, factory)
+    rates = await rates_for(context.kube, profile, factory)
     return Scope(workloads, prometheus, plan, rates)

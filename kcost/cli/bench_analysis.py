@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kcost.cli.demo import profile_manifest
+
 if TYPE_CHECKING:
     from kcost.devcluster.cluster import DevCluster
 
@@ -49,15 +51,8 @@ class AnalysisRun:
 
 def _queries_answered(prometheus_url: str) -> int:
     """Queries Prometheus has answered since it started, read from its own /metrics."""
-    with urllib.request.urlopen(f"{prometheus_url}/metrics", timeout=10) as response:  # noqa: S310 - http only
-        text = response.read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith("prometheus_http_requests_total{") and (
-            'handler="/api/v1/query"' in line or 'handler="/api/v1/query_range"' in line
-        ):
-            total += float(line.rsplit(" ", 1)[1])
-    return int(total)
+    handlers = ('handler="/api/v1/query"', 'handler="/api/v1/query_range"')
+    return int(_metric(prometheus_url, "prometheus_http_requests_total", any_of=handlers))
 
 
 def _cpu_s(pid: int) -> float:
@@ -73,18 +68,11 @@ def _peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
-def _profile(prometheus_url: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "optimizer.kcost.dev/v1alpha1",
-        "kind": "ClusterCostProfile",
-        "metadata": {"name": PROFILE},
-        "spec": {
-            "provider": "aws",
-            "region": "us-east-1",
-            "pricing": {"source": "custom", "customRates": {"cpuCoreHour": 0.031611, "memoryGiBHour": 0.004237}},
-            "prometheus": {"url": prometheus_url, "timeoutSeconds": 120},
-        },
-    }
+def _profile(prometheus_url: str) -> dict[str, object]:
+    # The default unit rates as custom rates: prices are not what this measures.
+    rates = {"cpuCoreHour": 0.031611, "memoryGiBHour": 0.004237}
+    prometheus = {"url": prometheus_url, "timeoutSeconds": 120}
+    return profile_manifest(PROFILE, prometheus, {"source": "custom", "customRates": rates})
 
 
 def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict[str, Any]:
@@ -214,13 +202,13 @@ def _install_kcost(cluster: DevCluster) -> None:
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(profile))
 
 
-def _metric(prometheus_url: str, name: str) -> float:
-    """The sum of one of Prometheus's own metrics, read from its /metrics."""
+def _metric(prometheus_url: str, name: str, any_of: tuple[str, ...] = ()) -> float:
+    """The sum of one of Prometheus's own metrics (over the series with any of ``any_of``), from its /metrics."""
     with urllib.request.urlopen(f"{prometheus_url}/metrics", timeout=10) as response:  # noqa: S310 - http only
         text = response.read().decode()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith((f"{name} ", f"{name}{{")):
+        if line.startswith((f"{name} ", f"{name}{{")) and (not any_of or any(part in line for part in any_of)):
             total += float(line.rsplit(" ", 1)[1])
     return total
 

@@ -21,6 +21,18 @@ def _shared_catalog() -> Path | None:
     return path if path.is_file() else None
 
 
+def profile_manifest(
+    name: str, prometheus: dict[str, object], pricing: dict[str, object], **spec: object
+) -> dict[str, object]:
+    """A ClusterCostProfile for the local stack's AWS-labelled nodes (the demo's and the benchmarks')."""
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": name},
+        "spec": {"provider": "aws", "region": "us-east-1", "pricing": pricing, "prometheus": prometheus, **spec},
+    }
+
+
 def _profile(prometheus_url: str) -> dict[str, object]:
     catalog = _shared_catalog()
     pricing: dict[str, object] = (
@@ -28,18 +40,9 @@ def _profile(prometheus_url: str) -> dict[str, object]:
         if catalog
         else {"source": "custom", "customRates": {"cpuCoreHour": 0.031611, "memoryGiBHour": 0.004237}}
     )
-    return {
-        "apiVersion": "optimizer.kcost.dev/v1alpha1",
-        "kind": "ClusterCostProfile",
-        "metadata": {"name": PROFILE},
-        "spec": {
-            "provider": "aws",
-            "region": "us-east-1",
-            "pricing": pricing,
-            "prometheus": {"url": prometheus_url},
-            "budget": {"monthly": 2500, "alertThresholdsPercent": [80, 100]},
-        },
-    }
+    return profile_manifest(
+        PROFILE, {"url": prometheus_url}, pricing, budget={"monthly": 2500, "alertThresholdsPercent": [80, 100]}
+    )
 
 
 def _analysis() -> dict[str, object]:
