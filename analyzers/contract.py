@@ -218,7 +218,7 @@ async def heartbeat(
 
 async def still_current(kube: KubeClient, analysis: Analysis) -> bool:
     """The run this analyzer works on is still the running one."""
-    body = await kube.get(Analysis, analysis.name)
+    body = await kube.get_raw(Analysis, analysis.name)
     if body is None:
         return False
     fresh = Analysis.model_validate(body)
@@ -243,7 +243,7 @@ async def upsert(
     spec = proposal.spec
     name = recommendation_name(spec.target_ref.kind, spec.target_ref.name, spec.type.value)
     if known is None:
-        existing = await kube.get(OptimizationRecommendation, name, proposal.namespace)
+        existing = await kube.get_raw(OptimizationRecommendation, name, proposal.namespace)
     else:
         existing = known.get(name)
     if existing is not None:

@@ -267,7 +267,7 @@ async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.dateti
 
 async def _plan_pending(kube: KubeClient, analysis: Analysis, now: datetime.datetime) -> Step:
     profile = analysis.spec.profile_ref.name
-    if await kube.get(ClusterCostProfile, profile) is None:
+    if await kube.get_raw(ClusterCostProfile, profile) is None:
         message = f"ClusterCostProfile {profile!r} not found: create it, or fix spec.profileRef.name"
         status = analysis.status.model_copy(deep=True)
         status.phase = AnalysisPhase.PENDING

@@ -141,7 +141,7 @@ class _NoPrices:
 
 async def read_profile(kube: KubeClient, profile_name: str) -> ClusterCostProfile:
     """The named ClusterCostProfile; AnalyzerError names it when it is missing or invalid."""
-    body = await kube.get(ClusterCostProfile, profile_name)
+    body = await kube.get_raw(ClusterCostProfile, profile_name)
     if body is None:
         raise AnalyzerError(f"ClusterCostProfile {profile_name!r} not found: fix spec.profileRef.name")
     try:

@@ -247,7 +247,7 @@ def show(ctx: Context, name: str, namespace: str | None, output: str) -> None:
     from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 
     async def work(kube: KubeClient) -> dict[str, Any] | None:
-        return await kube.get(OptimizationRecommendation, name, namespace or "default")
+        return await kube.get_raw(OptimizationRecommendation, name, namespace or "default")
 
     body = run(ctx, work)
     if body is None:
@@ -367,7 +367,7 @@ async def _follow(kube: KubeClient, name: str, wait_s: float) -> dict[str, Any]:
     ) as progress:
         task = progress.add_task("waiting for the operator", total=None)
         while time.monotonic() < deadline:
-            body = await kube.get(Analysis, name) or {}
+            body = await kube.get_raw(Analysis, name) or {}
             status = body.get("status") or {}
             phase = status.get("phase")
             analyzers = status.get("analyzers") or {}

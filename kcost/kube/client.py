@@ -1,5 +1,15 @@
 """A small async client for kcost's objects and the workloads they point at.
 
+Reads of kcost's kinds come back as their pydantic models (``get``, ``list``, ``iter``);
+``get_raw``/``list_raw``/``iter_raw`` hand back the API server's JSON for the few callers
+that need fields the models do not keep (printing an object as the server holds it).
+Lists are read a page at a time (``limit`` and ``continue``), so tens of thousands of
+recommendations never come in one answer.
+
+An object that does not fit its model is a fault of that object, not of the list: ``get``
+raises InvalidObject naming it and the field; ``list`` and ``iter`` skip it with a warning
+that says the same, and go on with the rest.
+
 Writes use server-side apply with a field manager per writer (the operator, each
 analyzer), so each owns only its own fields; status writes may carry the
 ``resourceVersion`` they were computed from, so that two writers conflict (HTTP 409)
@@ -8,21 +18,31 @@ instead of overwriting each other.
 
 from __future__ import annotations
 
+import base64
+import builtins
 import datetime
 import json
+import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
+# Objects per list request: large enough to keep requests few, small enough to keep answers short.
+PAGE_SIZE = 500
+PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL = "kopf.dev", "v1", "clusterkopfpeerings"
 Body = dict[str, Any]
+R = TypeVar("R", bound=Resource)
+log = logging.getLogger(__name__)
 
 
 class Conflict(Exception):  # noqa: N818 - the HTTP name is what readers know
@@ -33,12 +53,61 @@ class NotFound(Exception):  # noqa: N818
     """The object does not exist (HTTP 404)."""
 
 
+class InvalidObject(ValueError):  # noqa: N818 - says what is wrong, like NotFound
+    """An object the API server holds does not fit its model; the message names the object and the fields."""
+
+
 def _translate(error: ApiException) -> Exception:
     if error.status == 409:
         return Conflict(str(error.reason))
     if error.status == 404:
         return NotFound(str(error.reason))
     return error
+
+
+def parse(kind: type[R], body: Body) -> R:
+    """``body`` as a ``kind``; InvalidObject says which object and which fields do not fit."""
+    try:
+        return kind.model_validate(body)
+    except ValidationError as error:
+        metadata = body.get("metadata") or {}
+        where = "/".join(str(part) for part in (metadata.get("namespace"), metadata.get("name", "?")) if part)
+        problems = "; ".join(_problem(problem) for problem in error.errors())
+        raise InvalidObject(f"{kind.crd.kind} {where} does not fit the {VERSION} schema: {problems}") from None
+
+
+def _problem(problem: ErrorDetails) -> str:
+    field = ".".join(str(part) for part in problem["loc"]) or "(the object)"
+    value = problem.get("input")
+    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
+    return f"{field}: {problem['msg']}{got}"
+
+
+async def _json(response: Any) -> Body:
+    """The JSON body of an answer read without preloading (the generated client would drop a 201's body)."""
+    raw = await response.read()
+    if not 200 <= response.status <= 299:
+        # Without preloading, the client leaves errors to us: raise what it would have raised.
+        failure = ApiException(status=response.status, reason=response.reason)
+        failure.body = raw
+        raise failure
+    answer: Body = json.loads(raw)
+    return answer
+
+
+async def _pages(list_page: Callable[..., Awaitable[Body]], page_size: int) -> AsyncIterator[Body]:
+    """The items of a list, a page at a time: ``list_page`` takes ``limit`` and ``_continue``."""
+    token: str | None = None
+    while True:
+        options: dict[str, Any] = {"limit": page_size}
+        if token:
+            options["_continue"] = token
+        page = await list_page(**options)
+        for item in page.get("items") or []:
+            yield item
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return
 
 
 @asynccontextmanager
@@ -64,21 +133,67 @@ def _ns(namespace: str | None) -> str:
 
 
 class KubeClient:
-    """Custom objects of ``optimizer.kcost.dev``, workloads, namespaces and events."""
+    """Custom objects of ``optimizer.kcost.dev``, workloads, nodes, pods, namespaces, events and the few
+    Secrets and ConfigMaps a profile points at.
+
+    Errors of the API server come up as ``ApiException`` except where a method says otherwise.
+    """
 
     def __init__(self, api: client.ApiClient) -> None:
-        self.api = api
-        self.custom = client.CustomObjectsApi(api)
-        self.core = client.CoreV1Api(api)
+        self._api = api
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+        # Until the callers move to the methods below (next commit).
+        self.api, self.custom, self.core = self._api, self._custom, self._core
 
-    # -- kcost objects ---------------------------------------------------------------
+    # -- kcost objects, typed ----------------------------------------------------------
 
-    async def get(self, kind: type[Resource], name: str, namespace: str | None = None) -> Body | None:
+    async def get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:
+        """The named object, None when it does not exist; InvalidObject when it does not fit its model."""
+        body = await self.get_raw(kind, name, namespace)
+        return None if body is None else parse(kind, body)
+
+    async def list(
+        self,
+        kind: type[R],
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> builtins.list[R]:
+        """Every object of ``kind`` (in ``namespace``, or all), skipping with a warning those that do not fit."""
+        return [item async for item in self.iter(kind, namespace, label_selector=label_selector, page_size=page_size)]
+
+    async def iter(
+        self,
+        kind: type[R],
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncIterator[R]:
+        """As ``list``, one object at a time, read a page at a time."""
+        async for body in self.iter_raw(kind, namespace, label_selector=label_selector, page_size=page_size):
+            try:
+                yield parse(kind, body)
+            except InvalidObject as error:
+                log.warning("skipped in a list: %s", error)
+
+    async def list_objects(
+        self, kind: type[Resource], namespace: str | None = None, label_selector: str | None = None
+    ) -> builtins.list[Body]:
+        """Until the callers move to ``list_raw`` (next commit)."""
+        return await self.list_raw(kind, namespace, label_selector=label_selector)
+
+    # -- kcost objects, as the API server sends them ---------------------------------------
+
+    async def get_raw(self, kind: type[Resource], name: str, namespace: str | None = None) -> Body | None:
+        """The named object's JSON, None when it does not exist."""
         try:
             if kind.crd.scope == "Cluster":
-                found = await self.custom.get_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name)
+                found = await self._custom.get_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name)
             else:
-                found = await self.custom.get_namespaced_custom_object(
+                found = await self._custom.get_namespaced_custom_object(
                     GROUP, VERSION, _ns(namespace), kind.crd.plural, name
                 )
         except ApiException as error:
@@ -87,24 +202,55 @@ class KubeClient:
             raise
         return dict(found)
 
-    async def list_objects(
-        self, kind: type[Resource], namespace: str | None = None, label_selector: str | None = None
-    ) -> list[Body]:
+    async def list_raw(
+        self,
+        kind: type[Resource],
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> builtins.list[Body]:
+        """Every object of ``kind`` as JSON (in ``namespace``, or all)."""
+        return [
+            item async for item in self.iter_raw(kind, namespace, label_selector=label_selector, page_size=page_size)
+        ]
+
+    def iter_raw(
+        self,
+        kind: type[Resource],
+        namespace: str | None = None,
+        *,
+        label_selector: str | None = None,
+        page_size: int = PAGE_SIZE,
+    ) -> AsyncIterator[Body]:
+        """As ``list_raw``, one object at a time, read a page at a time."""
         selector = label_selector or ""
         if namespace is None:
-            result = await self.custom.list_cluster_custom_object(
-                GROUP, VERSION, kind.crd.plural, label_selector=selector
+
+            async def cluster_page(**options: Any) -> Body:
+                return dict(
+                    await self._custom.list_cluster_custom_object(
+                        GROUP, VERSION, kind.crd.plural, label_selector=selector, **options
+                    )
+                )
+
+            return _pages(cluster_page, page_size)
+
+        async def namespace_page(**options: Any) -> Body:
+            return dict(
+                await self._custom.list_namespaced_custom_object(
+                    GROUP, VERSION, namespace, kind.crd.plural, label_selector=selector, **options
+                )
             )
-        else:
-            result = await self.custom.list_namespaced_custom_object(
-                GROUP, VERSION, namespace, kind.crd.plural, label_selector=selector
-            )
-        return list(result.get("items", []))
+
+        return _pages(namespace_page, page_size)
+
+    # -- kcost objects, writes ---------------------------------------------------------
 
     async def apply(
         self, kind: type[Resource], body: Body, *, field_manager: str, force: bool = True, status: bool = False
     ) -> Body:
-        """Server-side apply of ``body`` (a partial object: only the fields this manager owns)."""
+        """Server-side apply of ``body`` (a partial object: only the fields this manager owns); the whole object."""
         name = body["metadata"]["name"]
         namespace = body["metadata"].get("namespace")
         full = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind.crd.kind, **body}
@@ -120,103 +266,123 @@ class KubeClient:
         }
         try:
             if kind.crd.scope == "Cluster" and status:
-                result = await self.custom.patch_cluster_custom_object_status(
+                result = await self._custom.patch_cluster_custom_object_status(
                     GROUP, VERSION, plural, name, full, **options
                 )
             elif kind.crd.scope == "Cluster":
-                result = await self.custom.patch_cluster_custom_object(GROUP, VERSION, plural, name, full, **options)
+                result = await self._custom.patch_cluster_custom_object(GROUP, VERSION, plural, name, full, **options)
             elif status:
-                result = await self.custom.patch_namespaced_custom_object_status(
+                result = await self._custom.patch_namespaced_custom_object_status(
                     GROUP, VERSION, _ns(namespace), plural, name, full, **options
                 )
             else:
-                result = await self.custom.patch_namespaced_custom_object(
+                result = await self._custom.patch_namespaced_custom_object(
                     GROUP, VERSION, _ns(namespace), plural, name, full, **options
                 )
+            return await _json(result)
         except ApiException as error:
             raise _translate(error) from error
-        raw = await result.read()
-        if not 200 <= result.status <= 299:
-            # Without preloading, the client leaves errors to us: raise what it would have raised.
-            failure = ApiException(status=result.status, reason=result.reason)
-            failure.body = raw
-            raise _translate(failure) from failure
-        answer: Body = json.loads(raw)
-        return answer
 
     async def merge_patch(self, kind: type[Resource], name: str, namespace: str | None, patch: Body) -> None:
         """A JSON merge patch, for what server-side apply cannot express (taking a field from another manager)."""
         options: dict[str, Any] = {"_content_type": MERGE}
         try:
             if kind.crd.scope == "Cluster":
-                await self.custom.patch_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name, patch, **options)
+                await self._custom.patch_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name, patch, **options)
             else:
-                await self.custom.patch_namespaced_custom_object(
+                await self._custom.patch_namespaced_custom_object(
                     GROUP, VERSION, _ns(namespace), kind.crd.plural, name, patch, **options
                 )
         except ApiException as error:
             raise _translate(error) from error
 
     async def delete(self, kind: type[Resource], name: str, namespace: str | None = None) -> None:
+        """Delete the object; one already gone is not an error."""
         try:
             if kind.crd.scope == "Cluster":
-                await self.custom.delete_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name)
+                await self._custom.delete_cluster_custom_object(GROUP, VERSION, kind.crd.plural, name)
             else:
-                await self.custom.delete_namespaced_custom_object(GROUP, VERSION, _ns(namespace), kind.crd.plural, name)
+                await self._custom.delete_namespaced_custom_object(
+                    GROUP, VERSION, _ns(namespace), kind.crd.plural, name
+                )
         except ApiException as error:
             if error.status != 404:
                 raise
 
-    # -- workloads and namespaces -----------------------------------------------------
+    # -- workloads ---------------------------------------------------------------------
 
     async def get_workload(self, api_version: str, plural: str, namespace: str, name: str) -> Body | None:
         """Any namespaced object of a named API group (apps/v1 deployments, batch/v1 cronjobs, …)."""
         group, _, version = api_version.rpartition("/")
         try:
-            found = await self.custom.get_namespaced_custom_object(group, version, namespace, plural, name)
+            found = await self._custom.get_namespaced_custom_object(group, version, namespace, plural, name)
         except ApiException as error:
             if error.status == 404:
                 return None
             raise
         return dict(found)
 
-    async def list_workloads(self, api_version: str, plural: str, namespace: str | None = None) -> list[Body]:
-        group, _, version = api_version.rpartition("/")
-        if namespace is None:
-            result = await self.custom.list_cluster_custom_object(group, version, plural)
-        else:
-            result = await self.custom.list_namespaced_custom_object(group, version, namespace, plural)
-        return list(result.get("items", []))
+    async def list_workloads(
+        self, api_version: str, plural: str, namespace: str | None = None, *, page_size: int = PAGE_SIZE
+    ) -> builtins.list[Body]:
+        """Every object of one kind of a named API group; NotFound when the kind is not served."""
+        return [item async for item in self.iter_workloads(api_version, plural, namespace, page_size=page_size)]
 
     async def iter_workloads(
-        self, api_version: str, plural: str, namespace: str | None = None, *, page_size: int = 500
+        self, api_version: str, plural: str, namespace: str | None = None, *, page_size: int = PAGE_SIZE
     ) -> AsyncIterator[Body]:
         """Objects of one kind, read a page at a time so a large cluster never sits in memory twice.
 
         Raises NotFound when the API server does not serve the kind (a CRD that is not installed).
         """
         group, _, version = api_version.rpartition("/")
-        token: str | None = None
-        while True:
-            options: dict[str, Any] = {"limit": page_size}
-            if token:
-                options["_continue"] = token
-            try:
-                if namespace is None:
-                    page = await self.custom.list_cluster_custom_object(group, version, plural, **options)
-                else:
-                    page = await self.custom.list_namespaced_custom_object(group, version, namespace, plural, **options)
-            except ApiException as error:
-                raise _translate(error) from None
-            for item in page.get("items", []):
-                yield item
-            token = (page.get("metadata") or {}).get("continue")
-            if not token:
-                return
 
-    async def namespaces(self) -> list[Body]:
-        result = await self.core.list_namespace()
-        return [self.api.sanitize_for_serialization(item) for item in result.items]
+        async def page(**options: Any) -> Body:
+            if namespace is None:
+                return dict(await self._custom.list_cluster_custom_object(group, version, plural, **options))
+            return dict(await self._custom.list_namespaced_custom_object(group, version, namespace, plural, **options))
+
+        try:
+            async for item in _pages(page, page_size):
+                yield item
+        except ApiException as error:
+            raise _translate(error) from None
+
+    # -- the core API ----------------------------------------------------------------------
+
+    def _core_pages(self, list_page: Callable[..., Awaitable[Any]], page_size: int) -> AsyncIterator[Body]:
+        # The JSON as sent: building the generated models of thousands of pods costs more than the listing.
+        async def page(**options: Any) -> Body:
+            return await _json(await list_page(_preload_content=False, **options))
+
+        return _pages(page, page_size)
+
+    async def namespaces(self, *, page_size: int = PAGE_SIZE) -> builtins.list[Body]:
+        """Every Namespace as JSON."""
+        return [item async for item in self._core_pages(self._core.list_namespace, page_size)]
+
+    async def nodes(self, *, page_size: int = PAGE_SIZE) -> builtins.list[Body]:
+        """Every Node as JSON."""
+        return [item async for item in self._core_pages(self._core.list_node, page_size)]
+
+    async def pods(self, *, page_size: int = PAGE_SIZE) -> builtins.list[Body]:
+        """Every Pod of every namespace as JSON."""
+        return [item async for item in self._core_pages(self._core.list_pod_for_all_namespaces, page_size)]
+
+    async def persistent_volume_claims(self, *, page_size: int = PAGE_SIZE) -> builtins.list[Body]:
+        """Every PersistentVolumeClaim of every namespace as JSON."""
+        listing = self._core.list_persistent_volume_claim_for_all_namespaces
+        return [item async for item in self._core_pages(listing, page_size)]
+
+    async def config_map_data(self, name: str, namespace: str) -> dict[str, str]:
+        """The ``data`` of a ConfigMap (empty when it has none)."""
+        config_map = await self._core.read_namespaced_config_map(name, namespace)
+        return dict(config_map.data or {})
+
+    async def secret_data(self, name: str, namespace: str) -> dict[str, bytes]:
+        """The ``data`` of a Secret, decoded from base64 (empty when it has none)."""
+        secret = await self._core.read_namespaced_secret(name, namespace)
+        return {key: base64.b64decode(value) for key, value in (secret.data or {}).items()}
 
     async def event(
         self,
@@ -250,4 +416,29 @@ class KubeClient:
             source=client.V1EventSource(component=component),
             reporting_component=component,
         )
-        await self.core.create_namespaced_event(namespace, event)
+        await self._core.create_namespaced_event(namespace, event)
+
+    # -- kopf's peering (which operator replica leads) -----------------------------------------
+
+    async def ensure_cluster_peering(self, name: str) -> None:
+        """Create the ClusterKopfPeering ``name`` unless it exists."""
+        body = {
+            "apiVersion": f"{PEERING_GROUP}/{PEERING_VERSION}",
+            "kind": "ClusterKopfPeering",
+            "metadata": {"name": name},
+        }
+        try:
+            await self._custom.create_cluster_custom_object(PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL, body)
+        except ApiException as error:
+            if error.status != 409:
+                raise
+
+    async def get_cluster_peering(self, name: str) -> Body | None:
+        """The ClusterKopfPeering ``name`` as JSON (kopf's, so no model), None when it does not exist."""
+        try:
+            found = await self._custom.get_cluster_custom_object(PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(found)

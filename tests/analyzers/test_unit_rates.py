@@ -50,7 +50,7 @@ class FakeKube:
     async def _list_node(self) -> SimpleNamespace:
         return SimpleNamespace(items=self._nodes)
 
-    async def get(self, kind: type, name: str, namespace: str | None = None) -> dict[str, Any] | None:
+    async def get_raw(self, kind: type, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self._profiles.get(name)
 
 
