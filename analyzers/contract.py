@@ -218,10 +218,9 @@ async def heartbeat(
 
 async def still_current(kube: KubeClient, analysis: Analysis) -> bool:
     """The run this analyzer works on is still the running one."""
-    body = await kube.get_raw(Analysis, analysis.name)
-    if body is None:
+    fresh = await kube.get(Analysis, analysis.name)
+    if fresh is None:
         return False
-    fresh = Analysis.model_validate(body)
     return fresh.status.phase is AnalysisPhase.RUNNING and fresh.status.run_id == analysis.status.run_id
 
 
@@ -405,7 +404,7 @@ async def _upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, resul
     written = 0
     # A namespace at a time: its recommendations are read once, then let go.
     for namespace, proposals in sorted(by_namespace.items()):
-        listed = await kube.list_objects(OptimizationRecommendation, namespace)
+        listed = await kube.list_raw(OptimizationRecommendation, namespace)
         known = {item["metadata"]["name"]: item for item in listed}
 
         async def one(proposal: Proposal, known: Mapping[str, Body] = known) -> bool:

@@ -57,7 +57,7 @@ async def serve_once(
     """One pass over the Analyses; returns how many runs this instance executed."""
     executed = 0
     now = datetime.datetime.now(datetime.UTC)
-    for body in await kube.list_objects(Analysis):
+    for body in await kube.list_raw(Analysis):
         try:
             analysis = Analysis.model_validate(body)
         except ValueError:

@@ -279,8 +279,7 @@ async def _plan_pending(kube: KubeClient, analysis: Analysis, now: datetime.date
 
 
 async def _recommendations(kube: KubeClient, analysis: Analysis) -> list[OptimizationRecommendation]:
-    bodies = await kube.list_objects(OptimizationRecommendation, label_selector=f"{LABEL_ANALYSIS}={analysis.name}")
-    return [OptimizationRecommendation.model_validate(body) for body in bodies]
+    return await kube.list(OptimizationRecommendation, label_selector=f"{LABEL_ANALYSIS}={analysis.name}")
 
 
 async def _sweep(kube: KubeClient, analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> None:

@@ -55,12 +55,7 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
 
 
 async def _ensure_peering(kube: kube_client.KubeClient) -> None:
-    body = {"apiVersion": "kopf.dev/v1", "kind": "ClusterKopfPeering", "metadata": {"name": CONFIG.peering_name}}
-    try:
-        await kube.custom.create_cluster_custom_object("kopf.dev", "v1", "clusterkopfpeerings", body)
-    except ApiException as error:
-        if error.status != 409:
-            raise
+    await kube.ensure_cluster_peering(CONFIG.peering_name)
 
 
 async def _leading(kube: kube_client.KubeClient) -> bool:
@@ -70,9 +65,7 @@ async def _leading(kube: kube_client.KubeClient) -> bool:
     start-up, before the first peering event arrives, when both could act.
     """
     try:
-        peering = await kube.custom.get_cluster_custom_object(
-            "kopf.dev", "v1", "clusterkopfpeerings", CONFIG.peering_name
-        )
+        peering = await kube.get_cluster_peering(CONFIG.peering_name) or {}
     except ApiException:
         return True  # kopf itself insists on the peering object; without it there is nobody to defer to
     now = datetime.datetime.now(datetime.UTC)

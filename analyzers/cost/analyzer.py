@@ -237,12 +237,9 @@ async def analyze_profile(
     now: datetime.datetime,
     usage: Usage | None = None,
 ) -> ProfileReport:
-    nodes = [kube.api.sanitize_for_serialization(n) for n in (await kube.core.list_node()).items]
-    pods = [kube.api.sanitize_for_serialization(p) for p in (await kube.core.list_pod_for_all_namespaces()).items]
-    claims = [
-        kube.api.sanitize_for_serialization(c)
-        for c in (await kube.core.list_persistent_volume_claim_for_all_namespaces()).items
-    ]
+    nodes = await kube.nodes()
+    pods = await kube.pods()
+    claims = await kube.persistent_volume_claims()
     priced, inventory, findings = await price_nodes(profile, nodes, pricer)
     problems = [f for f in findings if not f.startswith("no price for ")]
     notes = [f for f in findings if f.startswith("no price for ")]
@@ -319,7 +316,7 @@ async def run_once(
     """Price and report every profile once; returns how many were updated."""
     now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     updated = 0
-    for body in await kube.list_objects(ClusterCostProfile):
+    for body in await kube.list_raw(ClusterCostProfile):
         try:
             profile = ClusterCostProfile.model_validate(body)
         except ValueError:

@@ -61,9 +61,9 @@ async def _check_catalog_config_map(kube: KubeClient, ref: ConfigMapKeyRef) -> P
     namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
     where = f"spec.pricing.catalog.configMapRef {namespace}/{ref.name}"
     try:
-        config_map = await kube.core.read_namespaced_config_map(ref.name, namespace)
+        data = await kube.config_map_data(ref.name, namespace)
     except ApiException as error:
         return ConditionStatus.FALSE, "CatalogUnreadable", f"{where}: {error.reason}"
-    if ref.key not in (config_map.data or {}):
+    if ref.key not in data:
         return ConditionStatus.FALSE, "CatalogUnreadable", f"{where}: no key {ref.key!r}"
     return ConditionStatus.TRUE, "CatalogFound", f"priced from ConfigMap {namespace}/{ref.name}"

@@ -91,10 +91,8 @@ class PricerFactory:
         ref = source.config_map_ref
         assert ref is not None  # the model requires one of the two
         namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
-        config_map = await self.kube.core.read_namespaced_config_map(ref.name, namespace)
-        return catalog_source.parse_catalog(
-            (config_map.data or {}).get(ref.key, ""), f"configmap {namespace}/{ref.name}"
-        )
+        data = await self.kube.config_map_data(ref.name, namespace)
+        return catalog_source.parse_catalog(data.get(ref.key, ""), f"configmap {namespace}/{ref.name}")
 
     async def __call__(self, profile: ClusterCostProfile) -> ChainPricer:
         pricing = profile.spec.pricing

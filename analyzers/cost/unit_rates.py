@@ -117,7 +117,7 @@ def rates_from_nodes(priced: Sequence[model.PricedNode], skipped: int = 0, disco
 
 
 async def _list_nodes(kube: KubeClient) -> list[dict[str, Any]]:
-    return [kube.api.sanitize_for_serialization(n) for n in (await kube.core.list_node()).items]
+    return await kube.nodes()
 
 
 async def cluster_rates(kube: KubeClient, profile: ClusterCostProfile, pricer: Pricer) -> ClusterRates:

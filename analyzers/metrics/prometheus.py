@@ -7,7 +7,6 @@ URL and the query, never headers.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 import ssl
@@ -94,11 +93,10 @@ async def credentials_from_secrets(kube: KubeClient, spec: PrometheusSpec, defau
         if ref is None:
             return None
         namespace = ref.namespace or default_namespace
-        secret = await kube.core.read_namespaced_secret(ref.name, namespace)
-        data = (secret.data or {}).get(ref.key)
+        data = (await kube.secret_data(ref.name, namespace)).get(ref.key)
         if data is None:
             raise PrometheusError(f"Secret {namespace}/{ref.name} has no key {ref.key!r}")
-        return base64.b64decode(data).decode()
+        return data.decode()
 
     basic = await read(spec.basic_auth_secret_ref)
     user, _, password = (basic or "").partition(":")

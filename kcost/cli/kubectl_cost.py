@@ -180,7 +180,7 @@ def recommendations(
     from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 
     async def work(kube: KubeClient) -> list[dict[str, Any]]:
-        return await kube.list_objects(OptimizationRecommendation, _selector_namespaces(namespace, all_namespaces))
+        return await kube.list_raw(OptimizationRecommendation, _selector_namespaces(namespace, all_namespaces))
 
     items = run(ctx, work)
     chosen = [
@@ -409,9 +409,9 @@ def summary(ctx: Context, profile: str | None, output: str) -> None:
 
     async def work(kube: KubeClient) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, Any]]]:
         return (
-            await kube.list_objects(ClusterCostProfile),
-            await kube.list_objects(Analysis),
-            await kube.list_objects(OptimizationRecommendation),
+            await kube.list_raw(ClusterCostProfile),
+            await kube.list_raw(Analysis),
+            await kube.list_raw(OptimizationRecommendation),
         )
 
     profiles, analyses, recs = run(ctx, work)
@@ -517,9 +517,9 @@ def costs(ctx: Context, group_by: str, profile: str | None, output: str) -> None
         raise click.BadParameter("expected namespace, workload, node or label=KEY", param_hint="--by")
 
     async def work(kube: KubeClient) -> tuple[list[dict[str, Any]], list[Any], list[Any]]:
-        profiles = await kube.list_objects(ClusterCostProfile)
-        nodes = [kube.api.sanitize_for_serialization(n) for n in (await kube.core.list_node()).items]
-        pods = [kube.api.sanitize_for_serialization(p) for p in (await kube.core.list_pod_for_all_namespaces()).items]
+        profiles = await kube.list_raw(ClusterCostProfile)
+        nodes = await kube.nodes()
+        pods = await kube.pods()
         return profiles, nodes, pods
 
     profiles, nodes, pods = run(ctx, work)
@@ -627,7 +627,7 @@ def compare(ctx: Context, vcpu: float, memory: str, gpus: int, catalog_path: str
     if catalog_path is None:
 
         async def work(kube: KubeClient) -> list[dict[str, Any]]:
-            return await kube.list_objects(ClusterCostProfile)
+            return await kube.list_raw(ClusterCostProfile)
 
         profiles = [ClusterCostProfile.model_validate(p) for p in run(ctx, work)]
         catalog_path = next(

@@ -143,8 +143,6 @@ class KubeClient:
         self._api = api
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
-        # Until the callers move to the methods below (next commit).
-        self.api, self.custom, self.core = self._api, self._custom, self._core
 
     # -- kcost objects, typed ----------------------------------------------------------
 
@@ -178,12 +176,6 @@ class KubeClient:
                 yield parse(kind, body)
             except InvalidObject as error:
                 log.warning("skipped in a list: %s", error)
-
-    async def list_objects(
-        self, kind: type[Resource], namespace: str | None = None, label_selector: str | None = None
-    ) -> builtins.list[Body]:
-        """Until the callers move to ``list_raw`` (next commit)."""
-        return await self.list_raw(kind, namespace, label_selector=label_selector)
 
     # -- kcost objects, as the API server sends them ---------------------------------------
 

@@ -7,7 +7,6 @@ Expected numbers are computed here from the node prices and the default unit rat
 from __future__ import annotations
 
 import datetime
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -42,13 +41,11 @@ class FakeKube:
     """Just what listing nodes and reading a profile call."""
 
     def __init__(self, nodes: list[dict[str, Any]], profiles: dict[str, dict[str, Any]] | None = None) -> None:
-        self.api = SimpleNamespace(sanitize_for_serialization=lambda obj: obj)
-        self.core = SimpleNamespace(list_node=self._list_node)
         self._nodes = nodes
         self._profiles = profiles or {}
 
-    async def _list_node(self) -> SimpleNamespace:
-        return SimpleNamespace(items=self._nodes)
+    async def nodes(self) -> list[dict[str, Any]]:
+        return self._nodes
 
     async def get_raw(self, kind: type, name: str, namespace: str | None = None) -> dict[str, Any] | None:
         return self._profiles.get(name)
