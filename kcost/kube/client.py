@@ -96,7 +96,10 @@ async def _json(response: Any) -> Body:
 
 
 async def _pages(list_page: Callable[..., Awaitable[Body]], page_size: int) -> AsyncIterator[Body]:
-    """The items of a list, a page at a time: ``list_page`` takes ``limit`` and ``_continue``."""
+    """The items of a list, a page at a time: ``list_page`` takes ``limit`` and ``_continue``.
+
+    A token the API server no longer knows (410 Gone, minutes after the first page) is raised, not retried.
+    """
     token: str | None = None
     while True:
         options: dict[str, Any] = {"limit": page_size}
@@ -173,9 +176,11 @@ class KubeClient:
         """As ``list``, one object at a time, read a page at a time."""
         async for body in self.iter_raw(kind, namespace, label_selector=label_selector, page_size=page_size):
             try:
-                yield parse(kind, body)
+                item = parse(kind, body)
             except InvalidObject as error:
                 log.warning("skipped in a list: %s", error)
+                continue
+            yield item
 
     # -- kcost objects, as the API server sends them ---------------------------------------
 
@@ -216,26 +221,34 @@ class KubeClient:
         page_size: int = PAGE_SIZE,
     ) -> AsyncIterator[Body]:
         """As ``list_raw``, one object at a time, read a page at a time."""
+        return self._custom_pages(
+            GROUP, VERSION, kind.crd.plural, namespace, label_selector=label_selector, page_size=page_size
+        )
+
+    def _custom_pages(
+        self,
+        group: str,
+        version: str,
+        plural: str,
+        namespace: str | None,
+        *,
+        label_selector: str | None,
+        page_size: int,
+    ) -> AsyncIterator[Body]:
         selector = label_selector or ""
-        if namespace is None:
 
-            async def cluster_page(**options: Any) -> Body:
-                return dict(
-                    await self._custom.list_cluster_custom_object(
-                        GROUP, VERSION, kind.crd.plural, label_selector=selector, **options
-                    )
+        async def page(**options: Any) -> Body:
+            if namespace is None:
+                listed = await self._custom.list_cluster_custom_object(
+                    group, version, plural, label_selector=selector, **options
                 )
-
-            return _pages(cluster_page, page_size)
-
-        async def namespace_page(**options: Any) -> Body:
-            return dict(
-                await self._custom.list_namespaced_custom_object(
-                    GROUP, VERSION, namespace, kind.crd.plural, label_selector=selector, **options
+            else:
+                listed = await self._custom.list_namespaced_custom_object(
+                    group, version, namespace, plural, label_selector=selector, **options
                 )
-            )
+            return dict(listed)
 
-        return _pages(namespace_page, page_size)
+        return _pages(page, page_size)
 
     # -- kcost objects, writes ---------------------------------------------------------
 
@@ -328,14 +341,10 @@ class KubeClient:
         Raises NotFound when the API server does not serve the kind (a CRD that is not installed).
         """
         group, _, version = api_version.rpartition("/")
-
-        async def page(**options: Any) -> Body:
-            if namespace is None:
-                return dict(await self._custom.list_cluster_custom_object(group, version, plural, **options))
-            return dict(await self._custom.list_namespaced_custom_object(group, version, namespace, plural, **options))
-
         try:
-            async for item in _pages(page, page_size):
+            async for item in self._custom_pages(
+                group, version, plural, namespace, label_selector=None, page_size=page_size
+            ):
                 yield item
         except ApiException as error:
             raise _translate(error) from None
