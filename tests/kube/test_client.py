@@ -129,3 +129,34 @@ async def test_a_kind_that_is_not_served_is_not_found(kmock: kmock.RawHandler, k
 
     with pytest.raises(NotFound):
         await kube.list_workloads("example.com/v1", "widgets")
+
+
+async def test_secret_data_comes_decoded_and_config_map_data_as_is(kmock: kmock.RawHandler, kube: KubeClient) -> None:
+    kmock["get /api/v1/namespaces/mon/secrets/prom"] << {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "prom", "namespace": "mon"},
+        "data": {"token": "czNjcmV0"},
+    }
+    kmock["get /api/v1/namespaces/kcost-system/configmaps/prices"] << {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "prices", "namespace": "kcost-system"},
+        "data": {"prices.csv": "a,b\n"},
+    }
+
+    assert await kube.secret_data("prom", "mon") == {"token": b"s3cret"}
+    assert await kube.config_map_data("prices", "kcost-system") == {"prices.csv": "a,b\n"}
+
+
+async def test_the_peering_is_created_once_and_read_as_json(kmock: kmock.RawHandler, kube: KubeClient) -> None:
+    peerings = "/apis/kopf.dev/v1/clusterkopfpeerings"
+    kmock[f"post {peerings}"] << 409
+    kmock[f"get {peerings}/kcost"] << {"metadata": {"name": "kcost"}, "status": {"a": {"priority": 1}}}
+    kmock[f"get {peerings}/other"] << 404
+
+    await kube.ensure_cluster_peering("kcost")  # already there: not an error
+
+    assert [request.data["metadata"] for request in kmock[f"post {peerings}"]] == [{"name": "kcost"}]
+    assert await kube.get_cluster_peering("kcost") == {"metadata": {"name": "kcost"}, "status": {"a": {"priority": 1}}}
+    assert await kube.get_cluster_peering("other") is None
