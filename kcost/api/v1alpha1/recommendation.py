@@ -167,9 +167,33 @@ class RolloutObservation(ApiModel):
     message: str = Field("", description="what was seen")
 
 
+class RolloutStage(StrEnum):
+    """Where a rollout is within its current step; the apply engine decides from it and the cluster."""
+
+    SCALING = "Scaling"
+    OBSERVING = "Observing"
+    PROMOTING = "Promoting"
+    ROLLING_BACK = "RollingBack"
+    DONE = "Done"
+
+
+class StepRecord(ApiModel):
+    """One finished canary step."""
+
+    step: int = Field(ge=0, description="the step's index")
+    percent: int = Field(ge=0, le=100, description="share of pods on the new values")
+    started_at: datetime.datetime = Field(description="when its pods were in place")
+    finished_at: datetime.datetime = Field(description="when it passed")
+
+
 class RolloutStatus(ApiModel):
     """Where an approved change's rollout is; kept here so a restarted operator resumes it."""
 
+    strategy: str | None = Field(None, description="canary, rolling or all-at-once: how this change is applied")
+    stage: RolloutStage = Field(RolloutStage.SCALING, description="where the rollout is within its step")
+    original_replicas: int | None = Field(None, ge=0, description="the workload's replicas when the rollout began")
+    reason: str | None = Field(None, max_length=1024, description="why it was rolled back, when it was")
+    steps: list[StepRecord] = Field(default_factory=list, max_length=20, description="steps passed so far")
     step: int = Field(0, ge=0, description="current canary step")
     canary_name: str | None = Field(None, description="the canary workload, if one was made")
     started_at: datetime.datetime | None = Field(None, description="when the rollout started")
