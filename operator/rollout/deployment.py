@@ -1,0 +1,203 @@
+"""The canary of a Deployment against the cluster: what the state machine sees, and its actions done.
+
+The canary is a copy of the Deployment named ``<name>-kcost-canary``, owned by the
+recommendation (so deleting the recommendation removes it), with the new resources,
+the original's pod labels plus ``kcost.dev/canary`` (Services that select the
+original send it traffic too; the original's ReplicaSets never adopt its pods).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime
+from typing import Any
+
+from kcost.api.v1alpha1.common import parse_quantity
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, WorkloadShape
+from kcost.kube.workloads import WorkloadClient, WorkloadRef
+from kcost.operator.rollout import canary, plan
+from kcost.operator.rollout.canary import Action, ActionKind
+
+Body = dict[str, Any]
+CANARY_LABEL = "kcost.dev/canary"
+RECOMMENDATION_LABEL = "kcost.dev/recommendation"
+POD_SPEC_PATH = ("spec", "template", "spec")
+# Kubernetes' default for a Deployment's rolling update.
+DEFAULT_MAX_UNAVAILABLE = "25%"
+
+
+def canary_name(name: str) -> str:
+    return f"{name[:240]}-kcost-canary"
+
+
+def target(rec: OptimizationRecommendation) -> WorkloadRef:
+    ref = rec.spec.target_ref
+    return WorkloadRef(ref.api_version, ref.kind, "deployments", rec.namespace or "default", ref.name)
+
+
+def containers_resources(workload: Body) -> list[Body]:
+    """Each container's name and resources, as the workload has them now (what a rollback restores)."""
+    containers = workload["spec"]["template"]["spec"].get("containers", [])
+    return [{"name": c["name"], "resources": copy.deepcopy(c.get("resources") or {})} for c in containers]
+
+
+def proposed_resources(changes: WorkloadShape) -> list[Body]:
+    """The containers' resources a recommendation proposes, in the pod spec's shape."""
+    proposed = []
+    for container in changes.containers:
+        resources: Body = {}
+        if container.requests is not None and container.requests.to_api():
+            resources["requests"] = container.requests.to_api()
+        if container.limits is not None and container.limits.to_api():
+            resources["limits"] = container.limits.to_api()
+        proposed.append({"name": container.name, "resources": resources})
+    return proposed
+
+
+def has_resources(workload: Body, wanted: list[Body]) -> bool:
+    """Every value in ``wanted`` is what the workload's template has (quantities compared as numbers)."""
+    live = {c["name"]: c.get("resources") or {} for c in workload["spec"]["template"]["spec"].get("containers", [])}
+    for container in wanted:
+        have = live.get(container["name"])
+        if have is None:
+            return False
+        for section, values in container["resources"].items():
+            for resource, quantity in values.items():
+                present = (have.get(section) or {}).get(resource)
+                if present is None or parse_quantity(present) != parse_quantity(quantity):
+                    return False
+    return True
+
+
+def canary_manifest(original: Body, rec: OptimizationRecommendation, replicas: int) -> Body:
+    """The canary Deployment: the original's spec with the new resources and the canary label."""
+    spec = copy.deepcopy(original["spec"])
+    spec["replicas"] = replicas
+    spec["selector"] = {"matchLabels": {**spec["selector"].get("matchLabels", {}), CANARY_LABEL: "true"}}
+    if "matchExpressions" in original["spec"]["selector"]:
+        spec["selector"]["matchExpressions"] = original["spec"]["selector"]["matchExpressions"]
+    template_metadata = spec["template"].setdefault("metadata", {})
+    template_metadata["labels"] = {**template_metadata.get("labels", {}), CANARY_LABEL: "true"}
+    wanted = {c["name"]: c["resources"] for c in proposed_resources(rec.spec.changes)}
+    for container in spec["template"]["spec"]["containers"]:
+        for section, values in wanted.get(container["name"], {}).items():
+            container.setdefault("resources", {}).setdefault(section, {}).update(values)
+    metadata = original["metadata"]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": canary_name(metadata["name"]),
+            "namespace": metadata["namespace"],
+            "labels": {**(metadata.get("labels") or {}), CANARY_LABEL: "true", RECOMMENDATION_LABEL: rec.name},
+            "ownerReferences": [
+                {
+                    "apiVersion": rec.api_version,
+                    "kind": rec.kind,
+                    "name": rec.name,
+                    "uid": rec.uid,
+                    "blockOwnerDeletion": False,
+                }
+            ],
+        },
+        "spec": spec,
+    }
+
+
+def workload_state(body: Body, wanted: list[Body]) -> canary.WorkloadState:
+    status = body.get("status") or {}
+    return canary.WorkloadState(
+        replicas=int(body["spec"].get("replicas", 1)),
+        available=int(status.get("availableReplicas") or 0),
+        updated=int(status.get("updatedReplicas") or 0),
+        settled=int(status.get("observedGeneration") or 0) >= int(body["metadata"].get("generation") or 0),
+        has_new_values=has_resources(body, wanted),
+    )
+
+
+def pod_health(pods: list[Body], failed_checks: tuple[str, ...] = ()) -> canary.CanaryHealth:
+    ready = restarts = oom_killed = 0
+    for pod in pods:
+        if (pod.get("metadata") or {}).get("deletionTimestamp"):
+            continue
+        conditions = (pod.get("status") or {}).get("conditions") or []
+        ready += any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            restarts += int(container.get("restartCount") or 0)
+            states = (container.get("lastState") or {}, container.get("state") or {})
+            oom_killed += any((s.get("terminated") or {}).get("reason") == "OOMKilled" for s in states)
+    return canary.CanaryHealth(ready=ready, restarts=restarts, oom_killed=oom_killed, failed_checks=failed_checks)
+
+
+def availability_floor(original: Body, replicas: int, budgets: list[Body]) -> int:
+    """The fewest available pods allowed: every matching PodDisruptionBudget and the rolling update's maxUnavailable."""
+    labels = original["spec"]["template"].get("metadata", {}).get("labels", {})
+    strategy = original["spec"].get("strategy") or {}
+    max_unavailable = (strategy.get("rollingUpdate") or {}).get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE)
+    floor = plan.min_available(replicas, None, max_unavailable)
+    for budget in budgets:
+        selector = (budget.get("spec") or {}).get("selector") or {}
+        match = selector.get("matchLabels") or {}
+        if not match or any(labels.get(k) != v for k, v in match.items()):
+            continue
+        spec = budget["spec"]
+        if "minAvailable" in spec:
+            floor = max(floor, plan.min_available(replicas, spec["minAvailable"], None))
+        if "maxUnavailable" in spec:
+            floor = max(floor, plan.min_available(replicas, None, spec["maxUnavailable"]))
+    return floor
+
+
+async def observe(
+    workloads: WorkloadClient,
+    rec: OptimizationRecommendation,
+    replicas: int,
+    now: datetime.datetime,
+    failed_checks: tuple[str, ...],
+) -> canary.World | None:
+    """What the state machine needs; None when the original Deployment is gone."""
+    ref = target(rec)
+    original = await workloads.get(ref)
+    if original is None:
+        return None
+    wanted = proposed_resources(rec.spec.changes)
+    canary_body = await workloads.get(ref.named(canary_name(ref.name)))
+    health = canary.CanaryHealth()
+    if canary_body is not None:
+        selector = ",".join(f"{k}={v}" for k, v in canary_body["spec"]["selector"]["matchLabels"].items())
+        health = pod_health(await workloads.pods(ref.namespace, selector), failed_checks)
+    return canary.World(
+        now=now,
+        original=workload_state(original, wanted),
+        canary=workload_state(canary_body, wanted) if canary_body is not None else None,
+        health=health,
+        floor=availability_floor(original, replicas, await workloads.disruption_budgets(ref.namespace)),
+    )
+
+
+async def act(
+    workloads: WorkloadClient, rec: OptimizationRecommendation, action: Action, world: canary.World, previous: Body
+) -> None:
+    """Carry out one action; each is idempotent, so repeating it after a crash is harmless."""
+    ref = target(rec)
+    canary_ref = ref.named(canary_name(ref.name))
+    replicas = action.replicas or 0
+    if action.kind is ActionKind.CREATE_CANARY:
+        original = await workloads.get(ref)
+        if original is not None:
+            await workloads.create(canary_ref, canary_manifest(original, rec, replicas))
+    elif action.kind is ActionKind.SCALE_CANARY:
+        await workloads.scale(canary_ref, replicas)
+    elif action.kind is ActionKind.SCALE_ORIGINAL:
+        await workloads.scale(ref, replicas)
+    elif action.kind is ActionKind.PROMOTE:
+        await workloads.apply_containers(ref, POD_SPEC_PATH, proposed_resources(rec.spec.changes))
+        if world.original.replicas != replicas:
+            await workloads.scale(ref, replicas)
+    elif action.kind is ActionKind.RESTORE:
+        if world.original.has_new_values:
+            await workloads.apply_containers(ref, POD_SPEC_PATH, previous["containers"])
+        if world.original.replicas != replicas:
+            await workloads.scale(ref, replicas)
+    elif action.kind is ActionKind.DELETE_CANARY:
+        await workloads.delete(canary_ref)
