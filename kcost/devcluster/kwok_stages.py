@@ -150,7 +150,7 @@ def pod_stages() -> list[dict[str, Any]]:
                 _phase("Running"),
                 {"key": f'.metadata.labels["{CANARY_LABEL}"]', "operator": "Exists"},
                 {"key": f'.metadata.annotations["{FAULT_ANNOTATION}"]', "operator": "In", "values": ["restart"]},
-                {"key": ".status.containerStatuses.[].restartCount", "operator": "In", "values": ["0"]},
+                {"key": ".status.containerStatuses.[].lastState.terminated", "operator": "DoesNotExist"},
             ],
             {"statusTemplate": restart_running},
         ),
