@@ -21,6 +21,7 @@ from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
 
 log = logging.getLogger("kcost.operator.recommendation")
+ROLLOUT_FIELDS = {"rollout", "previous", "applied_at", "realized_monthly_savings"}
 
 
 def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:
@@ -30,6 +31,8 @@ def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:
         part["phase"] = rec.status.phase.value
     if rec.status.observed_generation is not None:
         part["observedGeneration"] = rec.status.observed_generation
+    # The rollout's fields too: server-side apply drops what a manager stops sending.
+    part.update(rec.status.model_dump(mode="json", by_alias=True, exclude_none=True, include=ROLLOUT_FIELDS))
     return part
 
 

@@ -19,6 +19,7 @@ from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
+from kcost.kube.workloads import WorkloadClient
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
@@ -70,6 +71,7 @@ class KubeClient:
         self.api = api
         self.custom = client.CustomObjectsApi(api)
         self.core = client.CoreV1Api(api)
+        self.workloads = WorkloadClient(api)
 
     # -- kcost objects ---------------------------------------------------------------
 

@@ -13,7 +13,12 @@ import datetime
 from typing import Any
 
 from kcost.api.v1alpha1.common import parse_quantity
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, WorkloadShape
+from kcost.api.v1alpha1.recommendation import (
+    ContainerResources,
+    OptimizationRecommendation,
+    ResourceValues,
+    WorkloadShape,
+)
 from kcost.kube.workloads import WorkloadClient, WorkloadRef
 from kcost.operator.rollout import canary, plan
 from kcost.operator.rollout.canary import Action, ActionKind
@@ -35,14 +40,23 @@ def target(rec: OptimizationRecommendation) -> WorkloadRef:
     return WorkloadRef(ref.api_version, ref.kind, "deployments", rec.namespace or "default", ref.name)
 
 
-def containers_resources(workload: Body) -> list[Body]:
-    """Each container's name and resources, as the workload has them now (what a rollback restores)."""
-    containers = workload["spec"]["template"]["spec"].get("containers", [])
-    return [{"name": c["name"], "resources": copy.deepcopy(c.get("resources") or {})} for c in containers]
+def live_shape(workload: Body) -> WorkloadShape:
+    """The CPU and memory requests and limits of each container, and the replicas, as the workload has them now."""
+    containers = []
+    for container in workload["spec"]["template"]["spec"].get("containers", []):
+        resources = container.get("resources") or {}
+        containers.append(
+            ContainerResources(
+                name=container["name"],
+                requests=ResourceValues.model_validate(resources.get("requests") or {}),
+                limits=ResourceValues.model_validate(resources.get("limits") or {}),
+            )
+        )
+    return WorkloadShape(containers=containers, replicas=int(workload["spec"].get("replicas", 1)))
 
 
 def proposed_resources(changes: WorkloadShape) -> list[Body]:
-    """The containers' resources a recommendation proposes, in the pod spec's shape."""
+    """Containers' values (proposed, or previous) in the pod spec's shape."""
     proposed = []
     for container in changes.containers:
         resources: Body = {}
@@ -176,7 +190,11 @@ async def observe(
 
 
 async def act(
-    workloads: WorkloadClient, rec: OptimizationRecommendation, action: Action, world: canary.World, previous: Body
+    workloads: WorkloadClient,
+    rec: OptimizationRecommendation,
+    action: Action,
+    world: canary.World,
+    previous: WorkloadShape,
 ) -> None:
     """Carry out one action; each is idempotent, so repeating it after a crash is harmless."""
     ref = target(rec)
@@ -196,7 +214,7 @@ async def act(
             await workloads.scale(ref, replicas)
     elif action.kind is ActionKind.RESTORE:
         if world.original.has_new_values:
-            await workloads.apply_containers(ref, POD_SPEC_PATH, previous["containers"])
+            await workloads.apply_containers(ref, POD_SPEC_PATH, proposed_resources(previous))
         if world.original.replicas != replicas:
             await workloads.scale(ref, replicas)
     elif action.kind is ActionKind.DELETE_CANARY:

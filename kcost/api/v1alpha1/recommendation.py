@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -207,10 +207,8 @@ class OptimizationRecommendationStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation the phase was set from")
     phase: RecommendationPhase | None = Field(None, description="where the recommendation is in its lifecycle")
     rollout: RolloutStatus | None = Field(None, description="the rollout of an approved change")
-    previous: dict[str, Any] | None = Field(
-        None,
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
-        description="the exact spec needed to roll back",
+    previous: WorkloadShape | None = Field(
+        None, description="the workload's values when the rollout began: what a rollback restores"
     )
     applied_at: datetime.datetime | None = Field(None, description="when the change was promoted")
     realized_monthly_savings: float | None = Field(None, description="measured after the change")
