@@ -68,6 +68,34 @@ def proposed_resources(changes: WorkloadShape) -> list[Body]:
     return proposed
 
 
+def overlay(workload: Body, shape: WorkloadShape, *, exact: bool) -> list[Body]:
+    """Every container of the live template with ``shape``'s CPU and memory values laid over its resources.
+
+    Every container is sent, not only the changed ones: server-side apply would drop the
+    fields of an earlier change that the ``kcost`` manager stopped sending. ``exact``
+    (a rollback) also removes a CPU or memory value the shape does not have.
+    """
+    wanted = {c.name: c for c in shape.containers}
+    containers = []
+    for container in workload["spec"]["template"]["spec"].get("containers", []):
+        resources = copy.deepcopy(container.get("resources") or {})
+        target = wanted.get(container["name"])
+        if target is not None:
+            for section in ("requests", "limits"):
+                values = getattr(target, section) or ResourceValues()
+                current = resources.setdefault(section, {})
+                for resource in ("cpu", "memory"):
+                    value = getattr(values, resource)
+                    if value is not None:
+                        current[resource] = value
+                    elif exact:
+                        current.pop(resource, None)
+                if not current:
+                    del resources[section]
+        containers.append({"name": container["name"], "resources": resources})
+    return containers
+
+
 def has_resources(workload: Body, wanted: list[Body]) -> bool:
     """Every value in ``wanted`` is what the workload's template has (quantities compared as numbers)."""
     live = {c["name"]: c.get("resources") or {} for c in workload["spec"]["template"]["spec"].get("containers", [])}
@@ -208,13 +236,14 @@ async def act(
         await workloads.scale(canary_ref, replicas)
     elif action.kind is ActionKind.SCALE_ORIGINAL:
         await workloads.scale(ref, replicas)
-    elif action.kind is ActionKind.PROMOTE:
-        await workloads.apply_containers(ref, POD_SPEC_PATH, proposed_resources(rec.spec.changes))
-        if world.original.replicas != replicas:
-            await workloads.scale(ref, replicas)
-    elif action.kind is ActionKind.RESTORE:
-        if world.original.has_new_values:
-            await workloads.apply_containers(ref, POD_SPEC_PATH, proposed_resources(previous))
+    elif action.kind in (ActionKind.PROMOTE, ActionKind.RESTORE):
+        original = await workloads.get(ref)
+        if original is None:
+            return
+        promote = action.kind is ActionKind.PROMOTE
+        if promote or world.original.has_new_values:
+            shape = rec.spec.changes if promote else previous
+            await workloads.apply_containers(ref, POD_SPEC_PATH, overlay(original, shape, exact=not promote))
         if world.original.replicas != replicas:
             await workloads.scale(ref, replicas)
     elif action.kind is ActionKind.DELETE_CANARY:
