@@ -20,6 +20,8 @@ APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
 # Server-side apply of workloads' resources by the apply engine.
 WORKLOAD_FIELD_MANAGER = "kcost"
+# Server-side apply drops what a manager stops sending: annotations get a manager of their own.
+ANNOTATION_FIELD_MANAGER = "kcost-annotations"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,6 +101,18 @@ class WorkloadClient:
             ref.group, ref.version, ref.namespace, ref.plural, ref.name, patch, **options
         )
         return dict(applied)
+
+    async def annotate(self, ref: WorkloadRef, annotations: dict[str, str]) -> None:
+        """Set annotations with their own field manager (never the one that owns the resources it applied)."""
+        patch = {
+            "apiVersion": ref.api_version,
+            "kind": ref.kind,
+            "metadata": {"name": ref.name, "namespace": ref.namespace, "annotations": annotations},
+        }
+        options: dict[str, Any] = {"field_manager": ANNOTATION_FIELD_MANAGER, "force": True, "_content_type": APPLY}
+        await self._custom.patch_namespaced_custom_object(
+            ref.group, ref.version, ref.namespace, ref.plural, ref.name, patch, **options
+        )
 
     async def delete(self, ref: WorkloadRef) -> None:
         try:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
-from kcost.api.v1alpha1.policy import RolloutStrategy, RolloutType
+from kcost.api import gitops
+from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy, RolloutType
 from kcost.api.v1alpha1.recommendation import (
     OptimizationRecommendation,
     RecommendationPhase,
@@ -23,6 +24,7 @@ from kcost.kube.workloads import WorkloadClient
 from kcost.operator import status as status_io
 from kcost.operator.rollout import canary, deployment
 from kcost.operator.rollout.canary import ActionKind
+from kcost.webhooks.policy import changes as constraints
 
 # How soon to look again while pods move; a step's observation waits until its end, at most this.
 MOVING_RECHECK_S = 1.0
@@ -34,6 +36,9 @@ APPLYING = "Applying"
 APPLIED = "Applied"
 ROLLED_BACK = "RolledBack"
 UNSUPPORTED = "UnsupportedTarget"
+GITOPS = "GitOpsPatch"
+# When kcost last changed or rolled back a workload: its cooldown counts from here.
+LAST_CHANGE_ANNOTATION = "kcost.dev/last-change-at"
 TARGET_GONE = "TargetGone"
 
 
@@ -74,32 +79,38 @@ def _with(
     return rec.model_copy(update={"status": status})
 
 
-async def start(workloads: WorkloadClient, rec: OptimizationRecommendation, now: datetime.datetime) -> Outcome:
-    """Approved → Applying: record what a rollback restores, or say why this cannot be applied."""
+async def start(
+    workloads: WorkloadClient,
+    rec: OptimizationRecommendation,
+    policy: OptimizationPolicy | None,
+    now: datetime.datetime,
+) -> Outcome:
+    """Approved → Applying: record what a rollback restores, or say why this is not applied live."""
     target = rec.spec.target_ref
-    if target.kind != "Deployment":
-        message = f"applying to a {target.kind} is not supported yet; use `kubectl cost patch {rec.name}`"
-        failed = _with(
-            rec, phase=RecommendationPhase.FAILED, rollout=None, ready=False, reason=UNSUPPORTED, message=message
-        )
-        return Outcome(failed, None, (UNSUPPORTED, message, "Warning"))
-    original = await workloads.get(deployment.target(rec))
+    ref = deployment.target(rec)
+    original = await workloads.get(ref)
     if original is None:
-        message = f"{target.kind} {rec.namespace}/{target.name} no longer exists"
-        failed = _with(
-            rec, phase=RecommendationPhase.FAILED, rollout=None, ready=False, reason=TARGET_GONE, message=message
-        )
-        return Outcome(failed, None, (TARGET_GONE, message, "Warning"))
-    replicas = int(original["spec"].get("replicas", 1))
+        return _failed(rec, None, TARGET_GONE, f"{ref} no longer exists")
+    owner = gitops.gitops_owner(original.get("metadata") or {})
+    if owner is not None or (policy is not None and policy.spec.mode is PolicyMode.GITOPS):
+        return _gitops(rec, owner or f"policy {policy.name if policy else ''} (mode gitops)")
+    if target.kind != "Deployment":
+        message = f"applying to a {target.kind} is not supported yet; commit `kubectl cost patch {rec.name}` instead"
+        return _failed(rec, None, UNSUPPORTED, message)
+    previous = deployment.live_shape(original)
+    changes, notes = rec.spec.changes, list[str]()
+    if policy is not None:
+        changes, notes = constraints.constrained(previous, rec.spec.changes, policy.spec.constraints)
     rollout = RolloutStatus(
         strategy="canary",
-        original_replicas=replicas,
+        original_replicas=previous.replicas,
+        target=changes,
         started_at=now,
-        step_started_at=None,
         canary_name=deployment.canary_name(target.name),
     )
-    previous = deployment.live_shape(original)
-    message = f"rolling out to {target.kind} {rec.namespace}/{target.name} ({replicas} replicas)"
+    message = f"rolling out to {ref} ({previous.replicas} replicas)"
+    if notes:
+        message += "; within policy constraints: " + ", ".join(notes)
     applying = _with(
         rec,
         phase=RecommendationPhase.APPLYING,
@@ -112,6 +123,32 @@ async def start(workloads: WorkloadClient, rec: OptimizationRecommendation, now:
     return Outcome(applying, 0.0, (APPLYING, message, "Normal"))
 
 
+def _failed(rec: OptimizationRecommendation, rollout: RolloutStatus | None, reason: str, message: str) -> Outcome:
+    failed = _with(rec, phase=RecommendationPhase.FAILED, rollout=rollout, ready=False, reason=reason, message=message)
+    return Outcome(failed, None, (reason, message, "Warning"))
+
+
+def _gitops(rec: OptimizationRecommendation, owner: str) -> Outcome:
+    """Published, not applied: the patch is in the status and ``kubectl cost patch`` prints it."""
+    patch = gitops.patch_yaml(rec)
+    if rec.status.gitops_patch == patch:
+        return Outcome(None, None)
+    message = (
+        f"managed by {owner}: kcost does not change it live; commit the patch "
+        f"(kubectl cost patch {rec.name} -n {rec.namespace})"
+    )
+    published = _with(
+        rec,
+        phase=RecommendationPhase.APPROVED,
+        rollout=None,
+        ready=True,
+        reason=GITOPS,
+        message=message,
+        gitops_patch=patch,
+    )
+    return Outcome(published, None, (GITOPS, message, "Normal"))
+
+
 async def advance(
     workloads: WorkloadClient,
     rec: OptimizationRecommendation,
@@ -121,19 +158,22 @@ async def advance(
 ) -> Outcome:
     """One decision of an Applying recommendation's rollout."""
     rollout = rec.status.rollout
-    if rollout is None or rec.status.previous is None:
-        return await start(workloads, rec, now)
+    previous = rec.status.previous
+    if rollout is None or previous is None:
+        return _failed(rec, rollout, "LostState", "the rollout's recorded state is missing; approve again to retry")
     strategy = effective_strategy(strategy)
-    replicas = rollout.original_replicas or 0
-    world = await deployment.observe(workloads, rec, replicas, now, failed_checks)
+    changes = rollout.target or rec.spec.changes
+    world = await deployment.observe(
+        workloads, rec, changes=changes, replicas=rollout.original_replicas or 0, now=now, failed_checks=failed_checks
+    )
     if world is None:
         target = rec.spec.target_ref
-        message = f"{target.kind} {rec.namespace}/{target.name} was deleted during the rollout"
-        failed = _with(
-            rec, phase=RecommendationPhase.FAILED, rollout=rollout, ready=False, reason=TARGET_GONE, message=message
+        return _failed(
+            rec, rollout, TARGET_GONE, f"{target.kind} {rec.namespace}/{target.name} was deleted during the rollout"
         )
-        return Outcome(failed, None, (TARGET_GONE, message, "Warning"))
     action, decided = canary.decide(rollout, strategy, world)
+    if action.kind in (ActionKind.APPLIED, ActionKind.ROLLED_BACK):
+        await workloads.annotate(deployment.target(rec), {LAST_CHANGE_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ")})
     if action.kind is ActionKind.APPLIED:
         message = f"promoted after {len(decided.steps)} step(s)"
         applied = _with(
@@ -158,7 +198,7 @@ async def advance(
         )
         return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
     if action.kind is not ActionKind.WAIT:
-        await deployment.act(workloads, rec, action, world, rec.status.previous)
+        await deployment.act(workloads, rec, action, world, changes=changes, previous=previous)
     recheck = MOVING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
         recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))

@@ -14,6 +14,7 @@ from typing import Any
 
 from kcost.api.v1alpha1.common import parse_quantity
 from kcost.api.v1alpha1.recommendation import (
+    TARGET_RESOURCES,
     ContainerResources,
     OptimizationRecommendation,
     ResourceValues,
@@ -36,8 +37,10 @@ def canary_name(name: str) -> str:
 
 
 def target(rec: OptimizationRecommendation) -> WorkloadRef:
+    """The workload the recommendation changes, of whatever kind."""
     ref = rec.spec.target_ref
-    return WorkloadRef(ref.api_version, ref.kind, "deployments", rec.namespace or "default", ref.name)
+    api_version, plural = TARGET_RESOURCES.get(ref.kind, (ref.api_version, ref.kind.lower() + "s"))
+    return WorkloadRef(api_version, ref.kind, plural, rec.namespace or "default", ref.name)
 
 
 def live_shape(workload: Body) -> WorkloadShape:
@@ -111,7 +114,7 @@ def has_resources(workload: Body, wanted: list[Body]) -> bool:
     return True
 
 
-def canary_manifest(original: Body, rec: OptimizationRecommendation, replicas: int) -> Body:
+def canary_manifest(original: Body, rec: OptimizationRecommendation, changes: WorkloadShape, replicas: int) -> Body:
     """The canary Deployment: the original's spec with the new resources and the canary label."""
     spec = copy.deepcopy(original["spec"])
     spec["replicas"] = replicas
@@ -120,7 +123,7 @@ def canary_manifest(original: Body, rec: OptimizationRecommendation, replicas: i
         spec["selector"]["matchExpressions"] = original["spec"]["selector"]["matchExpressions"]
     template_metadata = spec["template"].setdefault("metadata", {})
     template_metadata["labels"] = {**template_metadata.get("labels", {}), CANARY_LABEL: "true"}
-    wanted = {c["name"]: c["resources"] for c in proposed_resources(rec.spec.changes)}
+    wanted = {c["name"]: c["resources"] for c in proposed_resources(changes)}
     for container in spec["template"]["spec"]["containers"]:
         for section, values in wanted.get(container["name"], {}).items():
             container.setdefault("resources", {}).setdefault(section, {}).update(values)
@@ -193,6 +196,8 @@ def availability_floor(original: Body, replicas: int, budgets: list[Body]) -> in
 async def observe(
     workloads: WorkloadClient,
     rec: OptimizationRecommendation,
+    *,
+    changes: WorkloadShape,
     replicas: int,
     now: datetime.datetime,
     failed_checks: tuple[str, ...],
@@ -202,7 +207,7 @@ async def observe(
     original = await workloads.get(ref)
     if original is None:
         return None
-    wanted = proposed_resources(rec.spec.changes)
+    wanted = proposed_resources(changes)
     canary_body = await workloads.get(ref.named(canary_name(ref.name)))
     health = canary.CanaryHealth()
     if canary_body is not None:
@@ -222,6 +227,8 @@ async def act(
     rec: OptimizationRecommendation,
     action: Action,
     world: canary.World,
+    *,
+    changes: WorkloadShape,
     previous: WorkloadShape,
 ) -> None:
     """Carry out one action; each is idempotent, so repeating it after a crash is harmless."""
@@ -231,7 +238,7 @@ async def act(
     if action.kind is ActionKind.CREATE_CANARY:
         original = await workloads.get(ref)
         if original is not None:
-            await workloads.create(canary_ref, canary_manifest(original, rec, replicas))
+            await workloads.create(canary_ref, canary_manifest(original, rec, changes, replicas))
     elif action.kind is ActionKind.SCALE_CANARY:
         await workloads.scale(canary_ref, replicas)
     elif action.kind is ActionKind.SCALE_ORIGINAL:
@@ -242,7 +249,7 @@ async def act(
             return
         promote = action.kind is ActionKind.PROMOTE
         if promote or world.original.has_new_values:
-            shape = rec.spec.changes if promote else previous
+            shape = changes if promote else previous
             await workloads.apply_containers(ref, POD_SPEC_PATH, overlay(original, shape, exact=not promote))
         if world.original.replicas != replicas:
             await workloads.scale(ref, replicas)

@@ -101,10 +101,12 @@ class RolloutWorker:
         if rec.status.phase not in ACTIVE_PHASES:
             return None
         now = datetime.datetime.now(datetime.UTC)
+        governing = await self._governing(rec)
         if rec.status.phase is RecommendationPhase.APPROVED:
-            outcome = await controller.start(self._workloads, rec, now)
+            outcome = await controller.start(self._workloads, rec, governing.policy, now)
         else:
-            outcome = await controller.advance(self._workloads, rec, await self._strategy(rec), now)
+            strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
+            outcome = await controller.advance(self._workloads, rec, strategy, now)
         if outcome.recommendation is not None:
             await self._write(rec, outcome.recommendation)
             if outcome.event is not None:
@@ -112,8 +114,8 @@ class RolloutWorker:
                 await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
         return outcome.recheck_after_s
 
-    async def _strategy(self, rec: OptimizationRecommendation) -> RolloutStrategy:
-        """The rollout strategy of the policy governing the workload, or the default one."""
+    async def _governing(self, rec: OptimizationRecommendation) -> matching.Governing:
+        """The policy that decides for the recommendation's workload (a conflict governs nothing)."""
         policies = [
             OptimizationPolicy.model_validate(body) for body in await self._kube.list_objects(OptimizationPolicy)
         ]
@@ -125,8 +127,7 @@ class RolloutWorker:
             labels=(original.get("metadata") or {}).get("labels") or {},
             namespace_labels=await self._namespace_labels(rec.namespace or ""),
         )
-        governing = matching.governing(policies, workload)
-        return governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
+        return matching.governing(policies, workload)
 
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
         for body in await self._kube.namespaces():

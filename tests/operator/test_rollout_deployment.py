@@ -51,7 +51,7 @@ CHANGES = {
 
 
 def test_the_canary_copies_the_original_with_new_values_and_its_own_label() -> None:
-    manifest = deployment.canary_manifest(original(), rec(CHANGES), replicas=1)
+    manifest = deployment.canary_manifest(original(), rec(CHANGES), rec(CHANGES).spec.changes, replicas=1)
     assert manifest["metadata"]["name"] == "web-kcost-canary"
     assert manifest["metadata"]["ownerReferences"][0]["name"] == "deployment-web-right-sizing"
     assert manifest["spec"]["replicas"] == 1

@@ -194,6 +194,9 @@ class RolloutStatus(ApiModel):
     original_replicas: int | None = Field(None, ge=0, description="the workload's replicas when the rollout began")
     reason: str | None = Field(None, max_length=1024, description="why it was rolled back, when it was")
     steps: list[StepRecord] = Field(default_factory=list, max_length=20, description="steps passed so far")
+    target: WorkloadShape | None = Field(
+        None, description="the values being applied: the proposal within the governing policy's constraints"
+    )
     step: int = Field(0, ge=0, description="current canary step")
     canary_name: str | None = Field(None, description="the canary workload, if one was made")
     started_at: datetime.datetime | None = Field(None, description="when the rollout started")
@@ -211,6 +214,9 @@ class OptimizationRecommendationStatus(ApiModel):
         None, description="the workload's values when the rollout began: what a rollback restores"
     )
     applied_at: datetime.datetime | None = Field(None, description="when the change was promoted")
+    gitops_patch: str | None = Field(
+        None, description="for a workload managed by Argo CD or Flux: the kustomize patch to commit instead"
+    )
     realized_monthly_savings: float | None = Field(None, description="measured after the change")
     last_seen_run_id: str | None = Field(None, description="the latest run that still proposed this")
     conditions: list[Condition] = conditions_field("Ready, and what the rollout reports")

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
-from kcost.operator.rollout import gitops
+from kcost.api import gitops
 
 
 @pytest.mark.parametrize(
