@@ -26,7 +26,7 @@ from kcost.kube import client as kube_client
 from kcost.operator import analysis, policy, profile, recommendation
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
-from kcost.operator.rollout.worker import ACTIVE_PHASES, RolloutWorker
+from kcost.operator.rollout.worker import RolloutWorker
 
 log = logging.getLogger("kcost.operator")
 CONFIG = OperatorConfig.from_env()
@@ -158,11 +158,8 @@ async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any)
     await _run(on_change, kopf.Body(event["object"]), memo)
     metadata = event["object"].get("metadata", {})
     phase = (event["object"].get("status") or {}).get("phase")
-    if phase in ROLLOUT_PHASES or (event["object"].get("spec") or {}).get("approval", {}).get("approved"):
+    if memo.rollouts.wants(phase) or (event["object"].get("spec") or {}).get("approval", {}).get("approved"):
         memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
-
-
-ROLLOUT_PHASES = frozenset(phase.value for phase in ACTIVE_PHASES)
 
 
 def _write_rollout(

@@ -15,14 +15,15 @@ import contextlib
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import kopf
 
-from kcost.api.v1alpha1.policy import OptimizationPolicy, RolloutStrategy
+from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
-from kcost.operator.rollout import controller, deployment
+from kcost.operator.rollout import approver, controller, deployment
 from kcost.webhooks.policy import matching
 
 log = logging.getLogger("kcost.operator.rollout")
@@ -31,6 +32,7 @@ ACTIVE_PHASES = frozenset({RecommendationPhase.APPROVED, RecommendationPhase.APP
 # Rollouts advanced at once; the rest wait their turn.
 CONCURRENCY = 16
 RETRY_AFTER_ERROR_S = 5.0
+POLICY_CACHE_S = 2.0
 
 
 class RolloutWorker:
@@ -51,6 +53,8 @@ class RolloutWorker:
         self._running: set[Key] = set()
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._policy_cache: list[OptimizationPolicy] = []
+        self._auto_apply_policies: set[tuple[str, int]] = set()
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
@@ -58,8 +62,37 @@ class RolloutWorker:
         self._due[key] = min(due, self._due.get(key, due))
         self._wake.set()
 
+    def wants(self, phase: str | None) -> bool:
+        """Whether a recommendation in ``phase`` is the worker's business (Proposed: only under auto-apply)."""
+        if phase == RecommendationPhase.PROPOSED.value:
+            return bool(self._auto_apply_policies)
+        return phase in {p.value for p in ACTIVE_PHASES}
+
     async def run(self) -> None:
-        """Drain the queue until cancelled."""
+        """Drain the queue until cancelled; keep the policies fresh meanwhile."""
+        refresher = asyncio.create_task(self._refresh_policies(), name="kcost-policy-refresh")
+        try:
+            await self._drain()
+        finally:
+            refresher.cancel()
+
+    async def _refresh_policies(self) -> None:
+        """Re-read the policies every few seconds; when the auto-apply ones change, reconsider every proposal."""
+        while True:
+            try:
+                listed = await self._kube.list_objects(OptimizationPolicy)
+                self._policy_cache = [OptimizationPolicy.model_validate(body) for body in listed]
+                auto = {(p.name, p.generation) for p in self._policy_cache if p.spec.mode is PolicyMode.AUTO_APPLY}
+                if auto and auto != self._auto_apply_policies and await self._leading():
+                    for body in await self._kube.list_objects(OptimizationRecommendation):
+                        if (body.get("status") or {}).get("phase") == RecommendationPhase.PROPOSED.value:
+                            self.wake(body["metadata"]["namespace"], body["metadata"]["name"])
+                self._auto_apply_policies = auto
+            except Exception:
+                log.exception("could not read the optimization policies; retrying")
+            await asyncio.sleep(POLICY_CACHE_S)
+
+    async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
         tasks: set[asyncio.Task[None]] = set()
         while True:
@@ -88,21 +121,26 @@ class RolloutWorker:
             recheck = RETRY_AFTER_ERROR_S
         finally:
             self._running.discard(key)
+            self._wake.set()  # a wake that came while it ran is due now
         if recheck is not None:
             self.wake(namespace, name, recheck)
 
     async def _advance_one(self, namespace: str, name: str) -> float | None:
         if not await self._leading():
             return RETRY_AFTER_ERROR_S
+        policies = self._policy_cache
         body = await self._kube.get(OptimizationRecommendation, name, namespace)
         if body is None:
             return None
         rec = OptimizationRecommendation.model_validate(body)
-        if rec.status.phase not in ACTIVE_PHASES:
+        phase = rec.status.phase
+        if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
             return None
         now = datetime.datetime.now(datetime.UTC)
-        governing = await self._governing(rec)
-        if rec.status.phase is RecommendationPhase.APPROVED:
+        governing, workload = await self._governing(rec, policies)
+        if phase is RecommendationPhase.PROPOSED:
+            return await self._consider(rec, governing, workload, now)
+        if phase is RecommendationPhase.APPROVED:
             outcome = await controller.start(self._workloads, rec, governing.policy, now)
         else:
             strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
@@ -114,11 +152,30 @@ class RolloutWorker:
                 await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
         return outcome.recheck_after_s
 
-    async def _governing(self, rec: OptimizationRecommendation) -> matching.Governing:
-        """The policy that decides for the recommendation's workload (a conflict governs nothing)."""
-        policies = [
-            OptimizationPolicy.model_validate(body) for body in await self._kube.list_objects(OptimizationPolicy)
-        ]
+    async def _consider(
+        self,
+        rec: OptimizationRecommendation,
+        governing: matching.Governing,
+        workload: dict[str, Any],
+        now: datetime.datetime,
+    ) -> float | None:
+        """A proposal under an auto-apply policy: approve it on the policy's behalf, or say why not."""
+        annotations = (workload.get("metadata") or {}).get("annotations") or {}
+        stamp = annotations.get(controller.LAST_CHANGE_ANNOTATION)
+        last_change_at = datetime.datetime.fromisoformat(stamp) if stamp else None
+        decision = approver.decide(rec, governing, now, last_change_at)
+        if decision.approval is not None:
+            body = {"metadata": {"name": rec.name, "namespace": rec.namespace}, "spec": {"approval": decision.approval}}
+            await self._kube.apply(OptimizationRecommendation, body, field_manager=approver.POLICY_FIELD_MANAGER)
+            return 0.0  # the approval's own watch event follows; look again at once regardless
+        if decision.held is not None:
+            await self._write(rec, decision.held)
+        return decision.recheck_after_s
+
+    async def _governing(
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy]
+    ) -> tuple[matching.Governing, dict[str, Any]]:
+        """The policy that decides for the recommendation's workload (a conflict governs nothing), and the workload."""
         original = await self._workloads.get(deployment.target(rec)) or {}
         workload = matching.Workload(
             kind=rec.spec.target_ref.kind,
@@ -127,7 +184,7 @@ class RolloutWorker:
             labels=(original.get("metadata") or {}).get("labels") or {},
             namespace_labels=await self._namespace_labels(rec.namespace or ""),
         )
-        return matching.governing(policies, workload)
+        return matching.governing(policies, workload), original
 
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
         for body in await self._kube.namespaces():
