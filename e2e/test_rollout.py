@@ -9,6 +9,7 @@ not only at the end.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -124,3 +125,36 @@ def test_an_operator_killed_during_a_step_resumes_the_rollout(
     assert max(watcher.canaries) == 1
     assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
     assert container(kubectl, namespace)["resources"]["requests"] == {"cpu": "250m", "memory": "384Mi"}
+
+
+def test_an_hpa_scaled_deployment_keeps_its_replicas_under_the_hpa(namespace: str, kubectl: Any, spawn: Any) -> None:
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                }
+            ],
+        },
+    }
+    apply(kubectl, *workload(namespace), hpa)
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    spawn("operator", "operator")
+    with Watcher(kubectl, namespace) as watcher:
+        apply(kubectl, recommendation(namespace))
+        done = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+    assert done["status"]["phase"] == "Applied", done["status"]
+    assert done["status"]["rollout"]["strategy"] == "rolling"
+    assert max(watcher.canaries) == 0
+    assert container(kubectl, namespace)["resources"]["requests"] == {"cpu": "250m", "memory": "384Mi"}
+    live = get_json(kubectl, "get", "deployment", "web", "-n", namespace, "--show-managed-fields")
+    for entry in live["metadata"]["managedFields"]:
+        if entry["manager"].startswith("kcost"):
+            assert "f:replicas" not in json.dumps(entry.get("fieldsV1", {})), entry

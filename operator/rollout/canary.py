@@ -154,11 +154,11 @@ def _observe(
     if strategy.health_checks.readiness and canary is not None and world.health.ready < split.canary:
         return _start_rollback(status, world, f"{split.canary - world.health.ready} canary pods not Ready")
     ends = started + parse_duration(step.duration)
-    observed = _observed(status, world, healthy=True, message=f"{world.health.ready}/{split.canary} canary pods Ready")
+    watched = observed(status, world, healthy=True, message=f"{world.health.ready}/{split.canary} canary pods Ready")
     if world.now < ends:
-        return Action(ActionKind.WAIT, message=f"step {status.step + 1} healthy so far", until=ends), observed
+        return Action(ActionKind.WAIT, message=f"step {status.step + 1} healthy so far", until=ends), watched
     record = StepRecord(step=status.step, percent=step.percent, started_at=started, finished_at=world.now)
-    passed = observed.model_copy(update={"steps": [*observed.steps, record]})
+    passed = watched.model_copy(update={"steps": [*watched.steps, record]})
     if status.step + 1 >= len(strategy.steps):
         promoting = passed.model_copy(update={"stage": RolloutStage.PROMOTING, "step_started_at": world.now})
         return _promote(promoting, world, status.original_replicas or 0)
@@ -180,7 +180,7 @@ def _promote(status: RolloutStatus, world: World, replicas: int) -> tuple[Action
 
 
 def _start_rollback(status: RolloutStatus, world: World, reason: str) -> tuple[Action, RolloutStatus]:
-    rolling_back = _observed(status, world, healthy=False, message=reason).model_copy(
+    rolling_back = observed(status, world, healthy=False, message=reason).model_copy(
         update={"stage": RolloutStage.ROLLING_BACK, "reason": reason}
     )
     return _roll_back(rolling_back, world, status.original_replicas or 0)
@@ -198,7 +198,7 @@ def _roll_back(status: RolloutStatus, world: World, replicas: int) -> tuple[Acti
     return Action(ActionKind.ROLLED_BACK, message=status.reason or "rolled back"), done
 
 
-def _observed(status: RolloutStatus, world: World, *, healthy: bool, message: str) -> RolloutStatus:
+def observed(status: RolloutStatus, world: World, *, healthy: bool, message: str) -> RolloutStatus:
     """The status with this observation recorded, unless it repeats the last one."""
     last = status.observations[-1] if status.observations else None
     if last is not None and last.step == status.step and last.healthy == healthy and last.message == message:

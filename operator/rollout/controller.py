@@ -22,7 +22,7 @@ from kcost.api.v1alpha1.recommendation import (
 )
 from kcost.kube.workloads import WorkloadClient
 from kcost.operator import status as status_io
-from kcost.operator.rollout import canary, deployment
+from kcost.operator.rollout import canary, deployment, rolling
 from kcost.operator.rollout.canary import ActionKind
 from kcost.webhooks.policy import changes as constraints
 
@@ -98,17 +98,20 @@ async def start(
         message = f"applying to a {target.kind} is not supported yet; commit `kubectl cost patch {rec.name}` instead"
         return _failed(rec, None, UNSUPPORTED, message)
     previous = deployment.live_shape(original)
+    strategy = "rolling" if await deployment.autoscaled(workloads, ref) else "canary"
     changes, notes = rec.spec.changes, list[str]()
     if policy is not None:
         changes, notes = constraints.constrained(previous, rec.spec.changes, policy.spec.constraints)
     rollout = RolloutStatus(
-        strategy="canary",
+        strategy=strategy,
         original_replicas=previous.replicas,
         target=changes,
         started_at=now,
         canary_name=deployment.canary_name(target.name),
     )
-    message = f"rolling out to {ref} ({previous.replicas} replicas)"
+    message = f"rolling out to {ref} ({previous.replicas} replicas, {strategy})"
+    if strategy == "rolling":
+        message += ": an HPA scales it, so its own rolling update is gated instead of a canary"
     if notes:
         message += "; within policy constraints: " + ", ".join(notes)
     applying = _with(
@@ -163,15 +166,23 @@ async def advance(
         return _failed(rec, rollout, "LostState", "the rollout's recorded state is missing; approve again to retry")
     strategy = effective_strategy(strategy)
     changes = rollout.target or rec.spec.changes
+    rolling_update = rollout.strategy == "rolling"
     world = await deployment.observe(
-        workloads, rec, changes=changes, replicas=rollout.original_replicas or 0, now=now, failed_checks=failed_checks
+        workloads,
+        rec,
+        changes=changes,
+        replicas=rollout.original_replicas or 0,
+        now=now,
+        failed_checks=failed_checks,
+        rolling=rolling_update,
     )
     if world is None:
         target = rec.spec.target_ref
         return _failed(
             rec, rollout, TARGET_GONE, f"{target.kind} {rec.namespace}/{target.name} was deleted during the rollout"
         )
-    action, decided = canary.decide(rollout, strategy, world)
+    decide = rolling.decide if rolling_update else canary.decide
+    action, decided = decide(rollout, strategy, world)
     if action.kind in (ActionKind.APPLIED, ActionKind.ROLLED_BACK):
         await workloads.annotate(deployment.target(rec), {LAST_CHANGE_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ")})
     if action.kind is ActionKind.APPLIED:
@@ -202,7 +213,11 @@ async def advance(
     recheck = MOVING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
         recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
-    step = f"step {decided.step + 1}/{len(strategy.steps)} ({strategy.steps[decided.step].replicas})"
+    step = (
+        "rolling update"
+        if rolling_update
+        else (f"step {decided.step + 1}/{len(strategy.steps)} ({strategy.steps[decided.step].replicas})")
+    )
     message = f"{step}: {action.message or action.kind.value}"
     if decided.stage is RolloutStage.ROLLING_BACK:
         message = f"rolling back: {decided.reason}"

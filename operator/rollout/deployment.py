@@ -149,6 +149,16 @@ def canary_manifest(original: Body, rec: OptimizationRecommendation, changes: Wo
     }
 
 
+def _new_pod(pod: Body, wanted: list[Body]) -> bool:
+    """A pod of the original on the new values (a canary's pods carry their own label)."""
+    return CANARY_LABEL not in (pod["metadata"].get("labels") or {}) and has_resources(as_template(pod), wanted)
+
+
+def as_template(pod: Body) -> Body:
+    """A pod seen as a workload template, so ``has_resources`` can compare its containers."""
+    return {"spec": {"template": {"spec": pod.get("spec") or {}}}}
+
+
 def workload_state(body: Body, wanted: list[Body]) -> canary.WorkloadState:
     status = body.get("status") or {}
     return canary.WorkloadState(
@@ -201,6 +211,7 @@ async def observe(
     replicas: int,
     now: datetime.datetime,
     failed_checks: tuple[str, ...],
+    rolling: bool = False,
 ) -> canary.World | None:
     """What the state machine needs; None when the original Deployment is gone."""
     ref = target(rec)
@@ -210,9 +221,13 @@ async def observe(
     wanted = proposed_resources(changes)
     canary_body = await workloads.get(ref.named(canary_name(ref.name)))
     health = canary.CanaryHealth()
-    if canary_body is not None:
-        selector = ",".join(f"{k}={v}" for k, v in canary_body["spec"]["selector"]["matchLabels"].items())
-        health = pod_health(await workloads.pods(ref.namespace, selector), failed_checks)
+    watched = original if rolling else canary_body
+    if watched is not None:
+        selector = ",".join(f"{k}={v}" for k, v in watched["spec"]["selector"]["matchLabels"].items())
+        pods = await workloads.pods(ref.namespace, selector)
+        if rolling:  # only the pods of the new template count, and never a canary's
+            pods = [p for p in pods if _new_pod(p, wanted)]
+        health = pod_health(pods, failed_checks)
     return canary.World(
         now=now,
         original=workload_state(original, wanted),
@@ -251,7 +266,17 @@ async def act(
         if promote or world.original.has_new_values:
             shape = changes if promote else previous
             await workloads.apply_containers(ref, POD_SPEC_PATH, overlay(original, shape, exact=not promote))
-        if world.original.replicas != replicas:
-            await workloads.scale(ref, replicas)
+        # No replica count (a rolling update under an HPA): the replicas are not kcost's to write.
+        if action.replicas is not None and world.original.replicas != action.replicas:
+            await workloads.scale(ref, action.replicas)
     elif action.kind is ActionKind.DELETE_CANARY:
         await workloads.delete(canary_ref)
+
+
+async def autoscaled(workloads: WorkloadClient, ref: WorkloadRef) -> bool:
+    """A HorizontalPodAutoscaler scales this workload: its replicas are the HPA's, not kcost's."""
+    for hpa in await workloads.autoscalers(ref.namespace):
+        target = (hpa.get("spec") or {}).get("scaleTargetRef") or {}
+        if target.get("kind") == ref.kind and target.get("name") == ref.name:
+            return True
+    return False

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import yaml
 
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.api import gitops
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 
 
 @pytest.mark.parametrize(
