@@ -74,6 +74,20 @@ def test_a_canary_goes_through_every_step_and_is_promoted(namespace: str, kubect
     assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
     assert any(e.startswith("Applied:") for e in events(kubectl, namespace))
 
+    # Undo it: the template is restored in place, the replicas stay.
+    patch = json.dumps({"spec": {"approval": {"rollback": True}}})
+    assert (
+        kubectl("patch", "rec", "deployment-web-right-sizing", "-n", namespace, "--type=merge", "-p", patch).returncode
+        == 0
+    )
+    undone = wait_for_rec(kubectl, namespace, phase_is("RolledBack", "Failed"))
+    assert undone["status"]["phase"] == "RolledBack", undone["status"]
+    assert "rollback requested" in undone["status"]["rollout"]["reason"]
+    assert container(kubectl, namespace)["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+
 
 def test_an_oom_killed_canary_is_rolled_back(namespace: str, kubectl: Any, spawn: Any) -> None:
     apply(kubectl, *workload(namespace, fault="oom-kill"))

@@ -156,9 +156,8 @@ async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any)
         return await recommendation.reconcile(kube, body, check_target=False)
 
     await _run(on_change, kopf.Body(event["object"]), memo)
-    metadata = event["object"].get("metadata", {})
-    phase = (event["object"].get("status") or {}).get("phase")
-    if memo.rollouts.wants(phase) or (event["object"].get("spec") or {}).get("approval", {}).get("approved"):
+    if memo.rollouts.wants(event["object"]):
+        metadata = event["object"].get("metadata", {})
         memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
 
 

@@ -152,6 +152,22 @@ def _gitops(rec: OptimizationRecommendation, owner: str) -> Outcome:
     return Outcome(published, None, (GITOPS, message, "Normal"))
 
 
+def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) -> Outcome:
+    """Applied → Applying (rolling back): a person asked to undo the change; the template is restored in place."""
+    if rec.status.rollout is None or rec.status.previous is None:
+        return _failed(rec, rec.status.rollout, "LostState", "nothing recorded to roll back to")
+    who = rec.spec.approval.approved_by or "a user"
+    reason = f"rollback requested ({who})"
+    rollout = rec.status.rollout.model_copy(
+        update={"strategy": "rolling", "stage": RolloutStage.ROLLING_BACK, "reason": reason, "step_started_at": now}
+    )
+    message = f"rolling back: {reason}"
+    rolling_back = _with(
+        rec, phase=RecommendationPhase.APPLYING, rollout=rollout, ready=False, reason=APPLYING, message=message
+    )
+    return Outcome(rolling_back, 0.0, ("RollbackRequested", message, "Normal"))
+
+
 async def advance(
     workloads: WorkloadClient,
     rec: OptimizationRecommendation,

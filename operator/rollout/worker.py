@@ -62,10 +62,15 @@ class RolloutWorker:
         self._due[key] = min(due, self._due.get(key, due))
         self._wake.set()
 
-    def wants(self, phase: str | None) -> bool:
-        """Whether a recommendation in ``phase`` is the worker's business (Proposed: only under auto-apply)."""
+    def wants(self, body: dict[str, Any]) -> bool:
+        """Whether a recommendation is the worker's business: approved, applying, asked to roll back,
+        or a proposal while an auto-apply policy exists."""
+        phase = (body.get("status") or {}).get("phase")
+        approval = (body.get("spec") or {}).get("approval") or {}
         if phase == RecommendationPhase.PROPOSED.value:
-            return bool(self._auto_apply_policies)
+            return bool(self._auto_apply_policies) or bool(approval.get("approved"))
+        if phase == RecommendationPhase.APPLIED.value:
+            return bool(approval.get("rollback"))
         return phase in {p.value for p in ACTIVE_PHASES}
 
     async def run(self) -> None:
@@ -134,9 +139,12 @@ class RolloutWorker:
             return None
         rec = OptimizationRecommendation.model_validate(body)
         phase = rec.status.phase
+        now = datetime.datetime.now(datetime.UTC)
+        if phase is RecommendationPhase.APPLIED and rec.spec.approval.rollback:
+            await self._record(rec, controller.request_rollback(rec, now))
+            return 0.0
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
             return None
-        now = datetime.datetime.now(datetime.UTC)
         governing, workload = await self._governing(rec, policies)
         if phase is RecommendationPhase.PROPOSED:
             return await self._consider(rec, governing, workload, now)
@@ -145,12 +153,15 @@ class RolloutWorker:
         else:
             strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
             outcome = await controller.advance(self._workloads, rec, strategy, now)
+        await self._record(rec, outcome)
+        return outcome.recheck_after_s
+
+    async def _record(self, rec: OptimizationRecommendation, outcome: controller.Outcome) -> None:
         if outcome.recommendation is not None:
             await self._write(rec, outcome.recommendation)
-            if outcome.event is not None:
-                reason, message, event_type = outcome.event
-                await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
-        return outcome.recheck_after_s
+        if outcome.event is not None:
+            reason, message, event_type = outcome.event
+            await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
 
     async def _consider(
         self,

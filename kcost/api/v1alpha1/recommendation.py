@@ -135,6 +135,7 @@ class Approval(ApiModel):
 
     approved: bool = Field(False, description="true to apply the change")
     rejected: bool = Field(False, description="true to dismiss it")
+    rollback: bool = Field(False, description="true to undo a change that was applied")
     approved_by: str | None = Field(None, description="stamped from the requesting user")
     approved_at: datetime.datetime | None = Field(None, description="stamped when approved")
     reason: str | None = Field(None, max_length=1024, description="why it was approved or rejected")
