@@ -11,6 +11,7 @@ priority, so exactly one acts and another takes over when it goes away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,10 +21,12 @@ import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.api.v1alpha1.common import GROUP, VERSION
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
 from kcost.operator import analysis, policy, profile, recommendation
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
+from kcost.operator.rollout.worker import RolloutWorker
 
 log = logging.getLogger("kcost.operator")
 CONFIG = OperatorConfig.from_env()
@@ -47,10 +50,17 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.kube_context = kube_client.connect()
     memo.kube = await memo.kube_context.__aenter__()
     await _ensure_peering(memo.kube)
+    memo.rollouts = RolloutWorker(
+        memo.kube, memo.kube.workloads, _write_rollout(memo.kube), lambda: _still_leading(memo)
+    )
+    memo.rollout_task = asyncio.create_task(memo.rollouts.run(), name="kcost-rollouts")
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
+    memo.rollout_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await memo.rollout_task
     await memo.kube_context.__aexit__(None, None, None)
 
 
@@ -139,6 +149,18 @@ async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any)
         return await recommendation.reconcile(kube, body, check_target=False)
 
     await _run(on_change, kopf.Body(event["object"]), memo)
+    if memo.rollouts.wants(event["object"]):
+        metadata = event["object"].get("metadata", {})
+        memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
+
+
+def _write_rollout(
+    kube: kube_client.KubeClient,
+) -> Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[None]]:
+    async def write(_: OptimizationRecommendation, updated: OptimizationRecommendation) -> None:
+        await status_io.apply_status(kube, updated, recommendation.operator_part(updated))
+
+    return write
 
 
 _register("optimizationpolicies", policy.reconcile, CONFIG.timer_interval_s * 6)

@@ -21,15 +21,21 @@ from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
 
 log = logging.getLogger("kcost.operator.recommendation")
+# Written by the policy engine's approver, which runs in the operator.
+AUTO_APPROVAL_CONDITION = "AutoApproval"
+ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at", "realized_monthly_savings"}
 
 
 def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:
     """The status fields the operator owns on a recommendation, complete."""
-    part: dict[str, Any] = {"conditions": status_io.owned_conditions(rec.status.conditions, {status_io.READY})}
+    owned = {status_io.READY, AUTO_APPROVAL_CONDITION}
+    part: dict[str, Any] = {"conditions": status_io.owned_conditions(rec.status.conditions, owned)}
     if rec.status.phase is not None:
         part["phase"] = rec.status.phase.value
     if rec.status.observed_generation is not None:
         part["observedGeneration"] = rec.status.observed_generation
+    # The rollout's fields too: server-side apply drops what a manager stops sending.
+    part.update(rec.status.model_dump(mode="json", by_alias=True, exclude_none=True, include=ROLLOUT_FIELDS))
     return part
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from kcost.devcluster import binaries, kubeconfig, pki, processes, prometheus
+from kcost.devcluster import binaries, kubeconfig, kwok_stages, pki, processes, prometheus
 from kcost.devcluster.nodes import NodeSpec, node_manifest
 from kcost.devcluster.state import ClusterState, Ports
 
@@ -360,8 +360,7 @@ class DevCluster:
                 "--node-ip=10.0.0.1",
                 "--node-lease-duration-seconds=10",
                 f"--server-address=127.0.0.1:{state.ports.kwok}",
-                # The config file path must exist or kwok falls back to ~/.kwok; an empty one
-                # keeps kwok's built-in "fast" node and pod stages.
+                # kcost's pod stages (the whole lifecycle plus test faults); kwok's own node stages.
                 f"--config={self._kwok_config()}",
             ],
             self.log_dir,
@@ -377,8 +376,7 @@ class DevCluster:
 
     def _kwok_config(self) -> Path:
         path = self.work_dir / "kwok.yaml"
-        if not path.exists():
-            path.write_text("")
+        path.write_text(kwok_stages.config_yaml())
         return path
 
     def _start_prometheus(self, state: ClusterState) -> int:

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
+from kcost.kube.workloads import WorkloadClient
 
 APPLY = "application/apply-patch+yaml"
 MERGE = "application/merge-patch+json"
@@ -146,6 +147,7 @@ class KubeClient:
         self._api = api
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
+        self.workloads = WorkloadClient(api)
 
     # -- kcost objects, typed ----------------------------------------------------------
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -135,6 +135,7 @@ class Approval(ApiModel):
 
     approved: bool = Field(False, description="true to apply the change")
     rejected: bool = Field(False, description="true to dismiss it")
+    rollback: bool = Field(False, description="true to undo a change that was applied")
     approved_by: str | None = Field(None, description="stamped from the requesting user")
     approved_at: datetime.datetime | None = Field(None, description="stamped when approved")
     reason: str | None = Field(None, max_length=1024, description="why it was approved or rejected")
@@ -167,9 +168,36 @@ class RolloutObservation(ApiModel):
     message: str = Field("", description="what was seen")
 
 
+class RolloutStage(StrEnum):
+    """Where a rollout is within its current step; the apply engine decides from it and the cluster."""
+
+    SCALING = "Scaling"
+    OBSERVING = "Observing"
+    PROMOTING = "Promoting"
+    ROLLING_BACK = "RollingBack"
+    DONE = "Done"
+
+
+class StepRecord(ApiModel):
+    """One finished canary step."""
+
+    step: int = Field(ge=0, description="the step's index")
+    percent: int = Field(ge=0, le=100, description="share of pods on the new values")
+    started_at: datetime.datetime = Field(description="when its pods were in place")
+    finished_at: datetime.datetime = Field(description="when it passed")
+
+
 class RolloutStatus(ApiModel):
     """Where an approved change's rollout is; kept here so a restarted operator resumes it."""
 
+    strategy: str | None = Field(None, description="canary, rolling or all-at-once: how this change is applied")
+    stage: RolloutStage = Field(RolloutStage.SCALING, description="where the rollout is within its step")
+    original_replicas: int | None = Field(None, ge=0, description="the workload's replicas when the rollout began")
+    reason: str | None = Field(None, max_length=1024, description="why it was rolled back, when it was")
+    steps: list[StepRecord] = Field(default_factory=list, max_length=20, description="steps passed so far")
+    target: WorkloadShape | None = Field(
+        None, description="the values being applied: the proposal within the governing policy's constraints"
+    )
     step: int = Field(0, ge=0, description="current canary step")
     canary_name: str | None = Field(None, description="the canary workload, if one was made")
     started_at: datetime.datetime | None = Field(None, description="when the rollout started")
@@ -183,12 +211,13 @@ class OptimizationRecommendationStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation the phase was set from")
     phase: RecommendationPhase | None = Field(None, description="where the recommendation is in its lifecycle")
     rollout: RolloutStatus | None = Field(None, description="the rollout of an approved change")
-    previous: dict[str, Any] | None = Field(
-        None,
-        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
-        description="the exact spec needed to roll back",
+    previous: WorkloadShape | None = Field(
+        None, description="the workload's values when the rollout began: what a rollback restores"
     )
     applied_at: datetime.datetime | None = Field(None, description="when the change was promoted")
+    gitops_patch: str | None = Field(
+        None, description="for a workload managed by Argo CD or Flux: the kustomize patch to commit instead"
+    )
     realized_monthly_savings: float | None = Field(None, description="measured after the change")
     last_seen_run_id: str | None = Field(None, description="the latest run that still proposed this")
     conditions: list[Condition] = conditions_field("Ready, and what the rollout reports")

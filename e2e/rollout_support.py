@@ -1,0 +1,180 @@
+"""Builders and watchers shared by the apply-path e2e tests (rollouts, auto-approval, GitOps)."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import yaml
+
+from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION
+
+REPLICAS = 5
+PDB_MIN_AVAILABLE = 4
+FAST_STEPS = [
+    {"replicas": "20%", "duration": "3s"},
+    {"replicas": "50%", "duration": "3s"},
+    {"replicas": "100%", "duration": "3s"},
+]
+
+
+def get_json(kubectl: Any, *args: str) -> dict[str, Any]:
+    result = kubectl(*args, "-o", "json")
+    assert result.returncode == 0, result.stderr
+    return dict(json.loads(result.stdout))
+
+
+def apply(kubectl: Any, *documents: dict[str, Any]) -> None:
+    result = kubectl("apply", "-f", "-", input_text=yaml.safe_dump_all(documents))
+    assert result.returncode == 0, result.stderr
+
+
+def deployment(
+    namespace: str, name: str = "web", *, fault: str | None = None, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    annotations = {FAULT_ANNOTATION: fault} if fault else {}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name, **(labels or {})}},
+        "spec": {
+            "replicas": REPLICAS,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}, "annotations": annotations},
+                "spec": {
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": f"{name}:1",
+                            "resources": {
+                                "requests": {"cpu": "500m", "memory": "512Mi"},
+                                "limits": {"memory": "512Mi"},
+                            },
+                        }
+                    ]
+                },
+            },
+        },
+    }
+
+
+def budget(namespace: str, name: str = "web") -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"minAvailable": PDB_MIN_AVAILABLE, "selector": {"matchLabels": {"app": name}}},
+    }
+
+
+def policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "OptimizationPolicy",
+        "metadata": {"name": name},
+        "spec": {
+            "namespaces": [namespace],
+            "mode": "auto-apply",
+            "rolloutStrategy": {"type": "canary", "steps": FAST_STEPS},
+            **spec,
+        },
+    }
+
+
+def recommendation(
+    namespace: str, target: str = "web", *, approved: bool = True, confidence: float = 0.95, cpu: str = "250m"
+) -> dict[str, Any]:
+    def shape(cpu: str, memory: str) -> dict[str, Any]:
+        return {
+            "containers": [{"name": "app", "requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}],
+            "replicas": REPLICAS,
+        }
+
+    approval = {"approved": True, "approvedBy": "e2e"} if approved else {}
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "OptimizationRecommendation",
+        "metadata": {"name": f"deployment-{target}-right-sizing", "namespace": namespace},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "type": "right-sizing",
+            "changes": shape(cpu, "384Mi"),
+            "current": shape("500m", "512Mi"),
+            "estimatedMonthlySavings": 42.0,
+            "confidence": confidence,
+            "riskLevel": "low",
+            "evidence": {"method": "e2e"},
+            "approval": approval,
+        },
+    }
+
+
+class Watcher:
+    """Samples available pods of a namespace's Deployments and the number of canaries every 200 ms."""
+
+    def __init__(self, kubectl: Any, namespace: str) -> None:
+        self.kubectl = kubectl
+        self.namespace = namespace
+        self.available: list[int] = []
+        self.canaries: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Watcher:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.2):
+            listed = self.kubectl("get", "deployments", "-n", self.namespace, "-o", "json")
+            if listed.returncode != 0:
+                continue
+            items = json.loads(listed.stdout)["items"]
+            self.available.append(sum(int(d.get("status", {}).get("availableReplicas") or 0) for d in items))
+            self.canaries.append(sum(1 for d in items if CANARY_LABEL in (d["metadata"].get("labels") or {})))
+
+
+def wait_for_rec(
+    kubectl: Any,
+    namespace: str,
+    check: Callable[[dict[str, Any]], bool],
+    name: str = "deployment-web-right-sizing",
+    timeout_s: float = 120,
+) -> Any:
+    deadline = time.monotonic() + timeout_s
+    body: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        result = kubectl("get", "rec", name, "-n", namespace, "-o", "json")
+        if result.returncode == 0:
+            body = json.loads(result.stdout)
+            if check(body):
+                return body
+        time.sleep(0.2)
+    seen = {"approval": body.get("spec", {}).get("approval"), "status": body.get("status")}
+    raise AssertionError(f"{name} never reached the expected state: {json.dumps(seen)}")
+
+
+def phase_is(*phases: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda body: body.get("status", {}).get("phase") in phases
+
+
+def condition(body: dict[str, Any], condition_type: str) -> dict[str, Any]:
+    return next((c for c in body.get("status", {}).get("conditions", []) if c["type"] == condition_type), {})
+
+
+def container(kubectl: Any, namespace: str, name: str = "web") -> dict[str, Any]:
+    body = get_json(kubectl, "get", "deployment", name, "-n", namespace)
+    return dict(body["spec"]["template"]["spec"]["containers"][0])
+
+
+def events(kubectl: Any, namespace: str, name: str = "deployment-web-right-sizing") -> list[str]:
+    listed = get_json(kubectl, "get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}")
+    return [f"{e['reason']}: {e['message']}" for e in listed["items"]]

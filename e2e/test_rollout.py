@@ -1,0 +1,174 @@
+"""Approved recommendations applied to real Deployments: a canary in steps, health, promotion, rollback.
+
+The operator runs as its own process against the dev cluster; kwok's pod stages make
+the canary's pods OOM-killed on request (``sim.kcost.dev/canary-fault``). A watcher
+samples the cluster every 200 ms for the whole rollout and records the available pods
+of the workload and the number of canaries, so the invariants hold at every moment,
+not only at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from e2e.rollout_support import (
+    PDB_MIN_AVAILABLE,
+    REPLICAS,
+    Watcher,
+    apply,
+    budget,
+    condition,
+    container,
+    deployment,
+    events,
+    get_json,
+    phase_is,
+    policy,
+    recommendation,
+    wait_for_rec,
+)
+from kcost.devcluster.cluster import DevCluster
+
+
+@pytest.fixture
+def namespace(kcost_crds: DevCluster, kubectl: Any) -> Iterator[str]:
+    name = f"e2e-rollout-{uuid.uuid4().hex[:6]}"
+    assert kubectl("create", "namespace", name).returncode == 0
+    yield name
+    kubectl("delete", "optimizationpolicy", f"{name}-policy", "--ignore-not-found", "--wait=false")
+    kubectl("delete", "namespace", name, "--wait=false")
+
+
+def workload(namespace: str, *, fault: str | None = None) -> list[dict[str, Any]]:
+    return [deployment(namespace, fault=fault), budget(namespace), policy(f"{namespace}-policy", namespace)]
+
+
+def test_a_canary_goes_through_every_step_and_is_promoted(namespace: str, kubectl: Any, spawn: Any) -> None:
+    apply(kubectl, *workload(namespace))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    spawn("operator", "operator")
+    with Watcher(kubectl, namespace) as watcher:
+        apply(kubectl, recommendation(namespace))
+        applied = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+        assert (
+            kubectl("wait", "-n", namespace, "--for=delete", "deployment/web-kcost-canary", "--timeout=60s").returncode
+            == 0
+        )
+    status = applied["status"]
+    assert status["phase"] == "Applied", status
+    assert [step["percent"] for step in status["rollout"]["steps"]] == [20, 50, 100]
+    assert status["previous"]["containers"][0]["requests"] == {"cpu": "500m", "memory": "512Mi"}, status["previous"]
+    assert container(kubectl, namespace)["resources"] == {
+        "requests": {"cpu": "250m", "memory": "384Mi"},
+        "limits": {"memory": "384Mi"},
+    }
+    deployment = get_json(kubectl, "get", "deployment", "web", "-n", namespace, "--show-managed-fields")
+    assert deployment["spec"]["replicas"] == REPLICAS
+    assert "kcost" in {entry["manager"] for entry in deployment["metadata"]["managedFields"]}
+    assert max(watcher.canaries) == 1
+    assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
+    assert any(e.startswith("Applied:") for e in events(kubectl, namespace))
+
+    # Undo it: the template is restored in place, the replicas stay.
+    patch = json.dumps({"spec": {"approval": {"rollback": True}}})
+    assert (
+        kubectl("patch", "rec", "deployment-web-right-sizing", "-n", namespace, "--type=merge", "-p", patch).returncode
+        == 0
+    )
+    undone = wait_for_rec(kubectl, namespace, phase_is("RolledBack", "Failed"))
+    assert undone["status"]["phase"] == "RolledBack", undone["status"]
+    assert "rollback requested" in undone["status"]["rollout"]["reason"]
+    assert container(kubectl, namespace)["resources"] == {
+        "requests": {"cpu": "500m", "memory": "512Mi"},
+        "limits": {"memory": "512Mi"},
+    }
+
+
+def test_an_oom_killed_canary_is_rolled_back(namespace: str, kubectl: Any, spawn: Any) -> None:
+    apply(kubectl, *workload(namespace, fault="oom-kill"))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    before = container(kubectl, namespace)
+    spawn("operator", "operator")
+    with Watcher(kubectl, namespace) as watcher:
+        apply(kubectl, recommendation(namespace))
+        rolled_back = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+    status = rolled_back["status"]
+    assert status["phase"] == "RolledBack", status
+    assert "OOMKilled" in status["rollout"]["reason"]
+    ready = condition(rolled_back, "Ready")
+    assert ready["reason"] == "RolledBack"
+    assert "OOMKilled" in ready["message"]
+    assert container(kubectl, namespace) == before
+    assert get_json(kubectl, "get", "deployment", "web", "-n", namespace)["spec"]["replicas"] == REPLICAS
+    assert kubectl("get", "deployment", "web-kcost-canary", "-n", namespace).returncode != 0
+    assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
+    assert any(e.startswith("RolledBack:") and "OOMKilled" in e for e in events(kubectl, namespace))
+
+
+@pytest.mark.parametrize("step", [0, 1, 2])
+def test_an_operator_killed_during_a_step_resumes_the_rollout(
+    namespace: str, kubectl: Any, spawn: Any, step: int
+) -> None:
+    apply(kubectl, *workload(namespace))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    operator = spawn("operator", "operator")
+    with Watcher(kubectl, namespace) as watcher:
+        apply(kubectl, recommendation(namespace))
+        wait_for_rec(
+            kubectl,
+            namespace,
+            lambda b: (
+                b.get("status", {}).get("phase") == "Applying"
+                and (b["status"].get("rollout") or {}).get("step") == step
+            ),
+        )
+        operator.kill()
+        spawn("operator-2", "operator")
+        done = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+        assert (
+            kubectl("wait", "-n", namespace, "--for=delete", "deployment/web-kcost-canary", "--timeout=60s").returncode
+            == 0
+        )
+    assert done["status"]["phase"] == "Applied", done["status"]
+    assert [s["percent"] for s in done["status"]["rollout"]["steps"]] == [20, 50, 100]
+    assert max(watcher.canaries) == 1
+    assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
+    assert container(kubectl, namespace)["resources"]["requests"] == {"cpu": "250m", "memory": "384Mi"}
+
+
+def test_an_hpa_scaled_deployment_keeps_its_replicas_under_the_hpa(namespace: str, kubectl: Any, spawn: Any) -> None:
+    hpa = {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "web", "namespace": namespace},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "minReplicas": 2,
+            "maxReplicas": 10,
+            "metrics": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+                }
+            ],
+        },
+    }
+    apply(kubectl, *workload(namespace), hpa)
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    spawn("operator", "operator")
+    with Watcher(kubectl, namespace) as watcher:
+        apply(kubectl, recommendation(namespace))
+        done = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+    assert done["status"]["phase"] == "Applied", done["status"]
+    assert done["status"]["rollout"]["strategy"] == "rolling"
+    assert max(watcher.canaries) == 0
+    assert container(kubectl, namespace)["resources"]["requests"] == {"cpu": "250m", "memory": "384Mi"}
+    live = get_json(kubectl, "get", "deployment", "web", "-n", namespace, "--show-managed-fields")
+    for entry in live["metadata"]["managedFields"]:
+        if entry["manager"].startswith("kcost"):
+            assert "f:replicas" not in json.dumps(entry.get("fieldsV1", {})), entry

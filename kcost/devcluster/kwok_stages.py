@@ -1,0 +1,162 @@
+"""kwok's pod lifecycle for the dev cluster, plus faults a test can ask for.
+
+kwok plays the kubelets by moving objects through *stages*. Once a config file names
+any pod stage, kwok's built-in ones are off, so this file gives the whole pod
+lifecycle: scheduled pods go Running and Ready, pods of Jobs complete, deleted pods
+go away. On top of that, faults for testing rollouts: a pod carrying the canary
+label and a fault annotation (copied from the workload's pod template, so only the
+canary's pods match) is OOM-killed, made unready, or restarted.
+
+    template annotation  sim.kcost.dev/canary-fault: oom-kill | unready | restart
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+CANARY_LABEL = "kcost.dev/canary"
+FAULT_ANNOTATION = "sim.kcost.dev/canary-fault"
+FAULTS = ("oom-kill", "unready", "restart")
+
+_NOT_DELETED = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
+
+
+def _phase(*phases: str) -> dict[str, Any]:
+    return {"key": ".status.phase", "operator": "In", "values": list(phases)}
+
+
+def _ready_is(*values: str) -> dict[str, Any]:
+    return {
+        "key": '.status.conditions.[] | select( .type == "Ready" ) | .status',
+        "operator": "In",
+        "values": list(values),
+    }
+
+
+def _conditions(ready: bool) -> str:
+    value = '"True"' if ready else '"False"'
+    return "\n".join(
+        f"- type: {kind}\n  status: {status}\n  lastTransitionTime: {{{{ $now | Quote }}}}"
+        for kind, status in (("Initialized", '"True"'), ("Ready", value), ("ContainersReady", value))
+    )
+
+
+def _container_statuses(*, ready: bool, restarts: int, last_reason: str | None, exit_code: int = 137) -> str:
+    last_state = ""
+    if last_reason:
+        last_state = (
+            "\n  lastState:\n    terminated:\n"
+            f"      reason: {last_reason}\n      exitCode: {exit_code}\n"
+            "      startedAt: {{ $now | Quote }}\n      finishedAt: {{ $now | Quote }}"
+        )
+    return (
+        "{{ range .spec.containers }}\n"
+        "- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n"
+        f"  ready: {'true' if ready else 'false'}\n  started: true\n  restartCount: {restarts}\n"
+        "  state:\n    running:\n      startedAt: {{ $now | Quote }}"
+        f"{last_state}\n"
+        "{{ end }}"
+    )
+
+
+def _running_status(*, ready: bool, restarts: int = 0, last_reason: str | None = None) -> str:
+    return (
+        "{{ $now := Now }}\n"
+        "phase: Running\n"
+        "startTime: {{ $now | Quote }}\n"
+        "hostIP: {{ NodeIPWith .spec.nodeName | Quote }}\n"
+        'podIP: {{ PodIPWith .spec.nodeName ( or .spec.hostNetwork false ) ( or .metadata.uid "" )'
+        ' ( or .metadata.name "" ) ( or .metadata.namespace "" ) | Quote }}\n'
+        f"conditions:\n{_conditions(ready)}\n"
+        f"containerStatuses:\n{_container_statuses(ready=ready, restarts=restarts, last_reason=last_reason)}\n"
+    )
+
+
+def _completed_status() -> str:
+    return (
+        "{{ $now := Now }}\n"
+        "phase: Succeeded\n"
+        "containerStatuses:\n"
+        "{{ range .spec.containers }}\n"
+        "- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n  ready: false\n  started: false\n"
+        "  restartCount: 0\n  state:\n    terminated:\n      reason: Completed\n      exitCode: 0\n"
+        "      startedAt: {{ $now | Quote }}\n      finishedAt: {{ $now | Quote }}\n"
+        "{{ end }}"
+    )
+
+
+def _stage(name: str, expressions: list[dict[str, Any]], next_: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "kwok.x-k8s.io/v1alpha1",
+        "kind": "Stage",
+        "metadata": {"name": name},
+        "spec": {
+            "resourceRef": {"apiGroup": "v1", "kind": "Pod"},
+            "selector": {"matchExpressions": expressions},
+            "next": next_,
+        },
+    }
+
+
+def _fault(fault: str, status: str) -> dict[str, Any]:
+    return _stage(
+        f"kcost-canary-{fault}",
+        [
+            _NOT_DELETED,
+            _phase("Running"),
+            _ready_is("True"),
+            {"key": f'.metadata.labels["{CANARY_LABEL}"]', "operator": "Exists"},
+            {"key": f'.metadata.annotations["{FAULT_ANNOTATION}"]', "operator": "In", "values": [fault]},
+        ],
+        {"statusTemplate": status},
+    )
+
+
+def pod_stages() -> list[dict[str, Any]]:
+    """Every pod stage the dev cluster's kwok runs."""
+    restart_running = (
+        "{{ $now := Now }}\n"
+        f"containerStatuses:\n{_container_statuses(ready=True, restarts=3, last_reason='Error', exit_code=1)}\n"
+    )
+    return [
+        _stage(
+            "kcost-pod-ready",
+            [_NOT_DELETED, _phase("Pending"), {"key": ".spec.nodeName", "operator": "Exists"}],
+            {"statusTemplate": _running_status(ready=True)},
+        ),
+        _stage(
+            "kcost-pod-complete",
+            [
+                _NOT_DELETED,
+                _phase("Running"),
+                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+            ],
+            {"statusTemplate": _completed_status()},
+        ),
+        _stage(
+            "kcost-pod-delete",
+            [{"key": ".metadata.deletionTimestamp", "operator": "Exists"}],
+            {"finalizers": {"empty": True}, "delete": True},
+        ),
+        _fault("oom-kill", _running_status(ready=False, restarts=1, last_reason="OOMKilled")),
+        _fault("unready", _running_status(ready=False)),
+        # Restarts keep the pod Ready: only the restart count tells.
+        _stage(
+            "kcost-canary-restart",
+            [
+                _NOT_DELETED,
+                _phase("Running"),
+                {"key": f'.metadata.labels["{CANARY_LABEL}"]', "operator": "Exists"},
+                {"key": f'.metadata.annotations["{FAULT_ANNOTATION}"]', "operator": "In", "values": ["restart"]},
+                {"key": ".status.containerStatuses.[].lastState.terminated", "operator": "DoesNotExist"},
+            ],
+            {"statusTemplate": restart_running},
+        ),
+    ]
+
+
+def config_yaml() -> str:
+    """The kwok config file: the stages as YAML documents."""
+    return yaml.safe_dump_all(pod_stages(), sort_keys=False)

@@ -1,0 +1,138 @@
+"""Reading and changing the workloads recommendations point at (Deployments and their kin).
+
+The apply engine's whole vocabulary: read a workload, create a canary beside it, scale
+either through the ``scale`` subresource (so kcost never takes ownership of
+``spec.replicas`` in managedFields), patch container resources with server-side apply
+under the field manager ``kcost``, and read the pods, PodDisruptionBudgets and HPAs
+that decide how fast it may go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
+
+Body = dict[str, Any]
+APPLY = "application/apply-patch+yaml"
+MERGE = "application/merge-patch+json"
+# Server-side apply of workloads' resources by the apply engine.
+WORKLOAD_FIELD_MANAGER = "kcost"
+# Server-side apply drops what a manager stops sending: annotations get a manager of their own.
+ANNOTATION_FIELD_MANAGER = "kcost-annotations"
+
+
+@dataclasses.dataclass(frozen=True)
+class WorkloadRef:
+    """One namespaced object of any API group: ``apps/v1`` Deployment ``shop/web``."""
+
+    api_version: str
+    kind: str
+    plural: str
+    namespace: str
+    name: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    @property
+    def version(self) -> str:
+        return self.api_version.rpartition("/")[2]
+
+    def named(self, name: str) -> WorkloadRef:
+        return dataclasses.replace(self, name=name)
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.namespace}/{self.name}"
+
+
+class WorkloadClient:
+    """Workloads, their pods, and what guards them (PodDisruptionBudgets, HPAs)."""
+
+    def __init__(self, api: client.ApiClient) -> None:
+        self._custom = client.CustomObjectsApi(api)
+        self._core = client.CoreV1Api(api)
+        self._api = api
+
+    async def get(self, ref: WorkloadRef) -> Body | None:
+        try:
+            found = await self._custom.get_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, ref.name
+            )
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+        return dict(found)
+
+    async def create(self, ref: WorkloadRef, body: Body) -> Body:
+        """Create ``body`` as ``ref``; if it exists already, return it unchanged (idempotent)."""
+        try:
+            created = await self._custom.create_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, body
+            )
+        except ApiException as error:
+            existing = await self.get(ref) if error.status == 409 else None
+            if existing is None:
+                raise
+            return existing
+        return dict(created)
+
+    async def scale(self, ref: WorkloadRef, replicas: int) -> None:
+        # The client's stubs leave out `_content_type`, which its methods accept.
+        options: dict[str, Any] = {"_content_type": MERGE}
+        await self._custom.patch_namespaced_custom_object_scale(
+            ref.group, ref.version, ref.namespace, ref.plural, ref.name, {"spec": {"replicas": replicas}}, **options
+        )
+
+    async def apply_containers(self, ref: WorkloadRef, pod_spec_path: tuple[str, ...], containers: list[Body]) -> Body:
+        """Server-side apply of the named containers' ``resources`` only, as the ``kcost`` manager."""
+        patch: Body = {"apiVersion": ref.api_version, "kind": ref.kind}
+        patch["metadata"] = {"name": ref.name, "namespace": ref.namespace}
+        node = patch
+        for key in pod_spec_path:
+            node = node.setdefault(key, {})
+        node["containers"] = containers
+        options: dict[str, Any] = {"field_manager": WORKLOAD_FIELD_MANAGER, "force": True, "_content_type": APPLY}
+        applied = await self._custom.patch_namespaced_custom_object(
+            ref.group, ref.version, ref.namespace, ref.plural, ref.name, patch, **options
+        )
+        return dict(applied)
+
+    async def annotate(self, ref: WorkloadRef, annotations: dict[str, str]) -> None:
+        """Set annotations with their own field manager (never the one that owns the resources it applied)."""
+        patch = {
+            "apiVersion": ref.api_version,
+            "kind": ref.kind,
+            "metadata": {"name": ref.name, "namespace": ref.namespace, "annotations": annotations},
+        }
+        options: dict[str, Any] = {"field_manager": ANNOTATION_FIELD_MANAGER, "force": True, "_content_type": APPLY}
+        await self._custom.patch_namespaced_custom_object(
+            ref.group, ref.version, ref.namespace, ref.plural, ref.name, patch, **options
+        )
+
+    async def delete(self, ref: WorkloadRef) -> None:
+        try:
+            await self._custom.delete_namespaced_custom_object(
+                ref.group, ref.version, ref.namespace, ref.plural, ref.name, propagation_policy="Background"
+            )
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def pods(self, namespace: str, label_selector: str) -> list[Body]:
+        listed = await self._core.list_namespaced_pod(namespace, label_selector=label_selector)
+        return [self._api.sanitize_for_serialization(pod) for pod in listed.items]
+
+    async def disruption_budgets(self, namespace: str) -> list[Body]:
+        listed = await self._custom.list_namespaced_custom_object("policy", "v1", namespace, "poddisruptionbudgets")
+        return list(listed.get("items", []))
+
+    async def autoscalers(self, namespace: str) -> list[Body]:
+        listed = await self._custom.list_namespaced_custom_object(
+            "autoscaling", "v2", namespace, "horizontalpodautoscalers"
+        )
+        return list(listed.get("items", []))

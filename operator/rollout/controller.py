@@ -1,0 +1,245 @@
+"""Take an approved recommendation through its rollout, one decision per call.
+
+``advance`` reads the recommendation's rollout state and the cluster, lets the state
+machine choose one action, does it, and returns the recommendation as it should now
+be recorded (the caller writes it, as the operator's one status writer) with when to
+look again. Approved → Applying (``status.previous`` records what a rollback restores)
+→ Applied | RolledBack | Failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+
+from kcost.api import gitops
+from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy, RolloutType
+from kcost.api.v1alpha1.recommendation import (
+    OptimizationRecommendation,
+    RecommendationPhase,
+    RolloutStage,
+    RolloutStatus,
+)
+from kcost.kube.workloads import WorkloadClient
+from kcost.operator import status as status_io
+from kcost.operator.rollout import canary, deployment, rolling
+from kcost.operator.rollout.canary import ActionKind
+from kcost.webhooks.policy import changes as constraints
+
+# How soon to look again while pods move; a step's observation waits until its end, at most this.
+MOVING_RECHECK_S = 1.0
+OBSERVING_RECHECK_S = 5.0
+ALL_AT_ONCE = RolloutStrategy.model_validate({"type": "canary", "steps": [{"replicas": "100%", "duration": "0s"}]})
+
+# Reasons on the Ready condition, for users and for tests.
+APPLYING = "Applying"
+APPLIED = "Applied"
+ROLLED_BACK = "RolledBack"
+UNSUPPORTED = "UnsupportedTarget"
+GITOPS = "GitOpsPatch"
+# When kcost last changed or rolled back a workload: its cooldown counts from here.
+LAST_CHANGE_ANNOTATION = "kcost.dev/last-change-at"
+TARGET_GONE = "TargetGone"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """The recommendation to record (None: nothing changed) and when to call again (None: done)."""
+
+    recommendation: OptimizationRecommendation | None
+    recheck_after_s: float | None
+    event: tuple[str, str, str] | None = None  # reason, message, type
+
+
+def effective_strategy(strategy: RolloutStrategy) -> RolloutStrategy:
+    return (
+        ALL_AT_ONCE.model_copy(update={"health_checks": strategy.health_checks})
+        if (strategy.type is RolloutType.ALL_AT_ONCE)
+        else strategy
+    )
+
+
+def _with(
+    rec: OptimizationRecommendation,
+    *,
+    phase: RecommendationPhase,
+    rollout: RolloutStatus | None,
+    ready: bool,
+    reason: str,
+    message: str,
+    **fields: object,
+) -> OptimizationRecommendation:
+    status = rec.status.model_copy(deep=True)
+    status.phase = phase
+    status.rollout = rollout
+    status.observed_generation = rec.generation
+    status.conditions = status_io.ready(status.conditions, ready, reason, message, rec.generation)
+    for name, value in fields.items():
+        setattr(status, name, value)
+    return rec.model_copy(update={"status": status})
+
+
+async def start(
+    workloads: WorkloadClient,
+    rec: OptimizationRecommendation,
+    policy: OptimizationPolicy | None,
+    now: datetime.datetime,
+) -> Outcome:
+    """Approved → Applying: record what a rollback restores, or say why this is not applied live."""
+    target = rec.spec.target_ref
+    ref = deployment.target(rec)
+    original = await workloads.get(ref)
+    if original is None:
+        return _failed(rec, None, TARGET_GONE, f"{ref} no longer exists")
+    owner = gitops.gitops_owner(original.get("metadata") or {})
+    if owner is not None or (policy is not None and policy.spec.mode is PolicyMode.GITOPS):
+        return _gitops(rec, owner or f"policy {policy.name if policy else ''} (mode gitops)")
+    if target.kind != "Deployment":
+        message = f"applying to a {target.kind} is not supported yet; commit `kubectl cost patch {rec.name}` instead"
+        return _failed(rec, None, UNSUPPORTED, message)
+    previous = deployment.live_shape(original)
+    strategy = "rolling" if await deployment.autoscaled(workloads, ref) else "canary"
+    changes, notes = rec.spec.changes, list[str]()
+    if policy is not None:
+        changes, notes = constraints.constrained(previous, rec.spec.changes, policy.spec.constraints)
+    rollout = RolloutStatus(
+        strategy=strategy,
+        original_replicas=previous.replicas,
+        target=changes,
+        started_at=now,
+        canary_name=deployment.canary_name(target.name),
+    )
+    message = f"rolling out to {ref} ({previous.replicas} replicas, {strategy})"
+    if strategy == "rolling":
+        message += ": an HPA scales it, so its own rolling update is gated instead of a canary"
+    if notes:
+        message += "; within policy constraints: " + ", ".join(notes)
+    applying = _with(
+        rec,
+        phase=RecommendationPhase.APPLYING,
+        rollout=rollout,
+        ready=False,
+        reason=APPLYING,
+        message=message,
+        previous=previous,
+    )
+    return Outcome(applying, 0.0, (APPLYING, message, "Normal"))
+
+
+def _failed(rec: OptimizationRecommendation, rollout: RolloutStatus | None, reason: str, message: str) -> Outcome:
+    failed = _with(rec, phase=RecommendationPhase.FAILED, rollout=rollout, ready=False, reason=reason, message=message)
+    return Outcome(failed, None, (reason, message, "Warning"))
+
+
+def _gitops(rec: OptimizationRecommendation, owner: str) -> Outcome:
+    """Published, not applied: the patch is in the status and ``kubectl cost patch`` prints it."""
+    patch = gitops.patch_yaml(rec)
+    if rec.status.gitops_patch == patch:
+        return Outcome(None, None)
+    message = (
+        f"managed by {owner}: kcost does not change it live; commit the patch "
+        f"(kubectl cost patch {rec.name} -n {rec.namespace})"
+    )
+    published = _with(
+        rec,
+        phase=RecommendationPhase.APPROVED,
+        rollout=None,
+        ready=True,
+        reason=GITOPS,
+        message=message,
+        gitops_patch=patch,
+    )
+    return Outcome(published, None, (GITOPS, message, "Normal"))
+
+
+def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) -> Outcome:
+    """Applied → Applying (rolling back): a person asked to undo the change; the template is restored in place."""
+    if rec.status.rollout is None or rec.status.previous is None:
+        return _failed(rec, rec.status.rollout, "LostState", "nothing recorded to roll back to")
+    who = rec.spec.approval.approved_by or "a user"
+    reason = f"rollback requested ({who})"
+    rollout = rec.status.rollout.model_copy(
+        update={"strategy": "rolling", "stage": RolloutStage.ROLLING_BACK, "reason": reason, "step_started_at": now}
+    )
+    message = f"rolling back: {reason}"
+    rolling_back = _with(
+        rec, phase=RecommendationPhase.APPLYING, rollout=rollout, ready=False, reason=APPLYING, message=message
+    )
+    return Outcome(rolling_back, 0.0, ("RollbackRequested", message, "Normal"))
+
+
+async def advance(
+    workloads: WorkloadClient,
+    rec: OptimizationRecommendation,
+    strategy: RolloutStrategy,
+    now: datetime.datetime,
+    failed_checks: tuple[str, ...] = (),
+) -> Outcome:
+    """One decision of an Applying recommendation's rollout."""
+    rollout = rec.status.rollout
+    previous = rec.status.previous
+    if rollout is None or previous is None:
+        return _failed(rec, rollout, "LostState", "the rollout's recorded state is missing; approve again to retry")
+    strategy = effective_strategy(strategy)
+    changes = rollout.target or rec.spec.changes
+    rolling_update = rollout.strategy == "rolling"
+    world = await deployment.observe(
+        workloads,
+        rec,
+        changes=changes,
+        replicas=rollout.original_replicas or 0,
+        now=now,
+        failed_checks=failed_checks,
+        rolling=rolling_update,
+    )
+    if world is None:
+        target = rec.spec.target_ref
+        return _failed(
+            rec, rollout, TARGET_GONE, f"{target.kind} {rec.namespace}/{target.name} was deleted during the rollout"
+        )
+    decide = rolling.decide if rolling_update else canary.decide
+    action, decided = decide(rollout, strategy, world)
+    if action.kind in (ActionKind.APPLIED, ActionKind.ROLLED_BACK):
+        await workloads.annotate(deployment.target(rec), {LAST_CHANGE_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ")})
+    if action.kind is ActionKind.APPLIED:
+        message = f"promoted after {len(decided.steps)} step(s)"
+        applied = _with(
+            rec,
+            phase=RecommendationPhase.APPLIED,
+            rollout=decided,
+            ready=True,
+            reason=APPLIED,
+            message=message,
+            applied_at=now,
+        )
+        return Outcome(applied, None, (APPLIED, message, "Normal"))
+    if action.kind is ActionKind.ROLLED_BACK:
+        message = f"rolled back: {decided.reason}"
+        rolled_back = _with(
+            rec,
+            phase=RecommendationPhase.ROLLED_BACK,
+            rollout=decided,
+            ready=False,
+            reason=ROLLED_BACK,
+            message=message,
+        )
+        return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
+    if action.kind is not ActionKind.WAIT:
+        await deployment.act(workloads, rec, action, world, changes=changes, previous=previous)
+    recheck = MOVING_RECHECK_S
+    if decided.stage is RolloutStage.OBSERVING and action.until is not None:
+        recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
+    step = (
+        "rolling update"
+        if rolling_update
+        else (f"step {decided.step + 1}/{len(strategy.steps)} ({strategy.steps[decided.step].replicas})")
+    )
+    message = f"{step}: {action.message or action.kind.value}"
+    if decided.stage is RolloutStage.ROLLING_BACK:
+        message = f"rolling back: {decided.reason}"
+    updated = _with(
+        rec, phase=RecommendationPhase.APPLYING, rollout=decided, ready=False, reason=APPLYING, message=message
+    )
+    # Progress messages alone are not worth a write: record when the rollout or the phase moved.
+    moved = decided != rollout or rec.status.phase is not RecommendationPhase.APPLYING
+    return Outcome(updated if moved else None, recheck)

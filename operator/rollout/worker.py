@@ -1,0 +1,202 @@
+"""The operator's rollout worker: every Approved or Applying recommendation, advanced on its own schedule.
+
+Recommendations can number tens of thousands, but only the few being applied need
+attention every second, so they get it here rather than a kopf timer (and finalizer)
+each. The watch stream wakes a recommendation when it is approved or changes; the
+worker then calls it back when its rollout asks to be looked at again. State is only
+ever in the recommendation's status, so a restarted operator rebuilds this queue
+from the initial listing of the watch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import kopf
+
+from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
+from kcost.kube.client import Conflict, KubeClient
+from kcost.kube.workloads import WorkloadClient
+from kcost.operator.rollout import approver, controller, deployment
+from kcost.webhooks.policy import matching
+
+log = logging.getLogger("kcost.operator.rollout")
+Key = tuple[str, str]
+ACTIVE_PHASES = frozenset({RecommendationPhase.APPROVED, RecommendationPhase.APPLYING})
+# Rollouts advanced at once; the rest wait their turn.
+CONCURRENCY = 16
+RETRY_AFTER_ERROR_S = 5.0
+POLICY_CACHE_S = 2.0
+
+
+class RolloutWorker:
+    """A due-time queue of recommendations under rollout, drained by a bounded number of tasks."""
+
+    def __init__(
+        self,
+        kube: KubeClient,
+        workloads: WorkloadClient,
+        write: Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[None]],
+        leading: Callable[[], Awaitable[bool]],
+    ) -> None:
+        self._kube = kube
+        self._workloads = workloads
+        self._write = write
+        self._leading = leading
+        self._due: dict[Key, float] = {}
+        self._running: set[Key] = set()
+        self._wake = asyncio.Event()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._policy_cache: list[OptimizationPolicy] = []
+        self._auto_apply_policies: set[tuple[str, int]] = set()
+
+    def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
+        due = asyncio.get_running_loop().time() + after_s
+        key = (namespace, name)
+        self._due[key] = min(due, self._due.get(key, due))
+        self._wake.set()
+
+    def wants(self, body: dict[str, Any]) -> bool:
+        """Whether a recommendation is the worker's business: approved, applying, asked to roll back,
+        or a proposal while an auto-apply policy exists."""
+        phase = (body.get("status") or {}).get("phase")
+        approval = (body.get("spec") or {}).get("approval") or {}
+        if phase == RecommendationPhase.PROPOSED.value:
+            return bool(self._auto_apply_policies) or bool(approval.get("approved"))
+        if phase == RecommendationPhase.APPLIED.value:
+            return bool(approval.get("rollback"))
+        return phase in {p.value for p in ACTIVE_PHASES}
+
+    async def run(self) -> None:
+        """Drain the queue until cancelled; keep the policies fresh meanwhile."""
+        refresher = asyncio.create_task(self._refresh_policies(), name="kcost-policy-refresh")
+        try:
+            await self._drain()
+        finally:
+            refresher.cancel()
+
+    async def _refresh_policies(self) -> None:
+        """Re-read the policies every few seconds; when the auto-apply ones change, reconsider every proposal."""
+        while True:
+            try:
+                self._policy_cache = await self._kube.list(OptimizationPolicy)
+                auto = {(p.name, p.generation) for p in self._policy_cache if p.spec.mode is PolicyMode.AUTO_APPLY}
+                if auto and auto != self._auto_apply_policies and await self._leading():
+                    async for rec in self._kube.iter(OptimizationRecommendation):
+                        if rec.status.phase is RecommendationPhase.PROPOSED:
+                            self.wake(rec.namespace or "", rec.name)
+                self._auto_apply_policies = auto
+            except Exception:
+                log.exception("could not read the optimization policies; retrying")
+            await asyncio.sleep(POLICY_CACHE_S)
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        tasks: set[asyncio.Task[None]] = set()
+        while True:
+            self._wake.clear()  # before scanning, so a wake during the scan is not lost
+            now = loop.time()
+            for key in [k for k, due in self._due.items() if due <= now and k not in self._running]:
+                del self._due[key]
+                self._running.add(key)
+                task = asyncio.create_task(self._advance(key))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            pending = [due for key, due in self._due.items() if key not in self._running]
+            timeout = max(0.05, min(pending) - now) if pending else None
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _advance(self, key: Key) -> None:
+        namespace, name = key
+        try:
+            async with self._slots:
+                recheck = await self._advance_one(namespace, name)
+        except (Conflict, kopf.TemporaryError):
+            recheck = 0.2  # someone wrote in between: decide again from fresh data
+        except Exception:
+            log.exception("rollout of %s/%s failed; retrying in %.0f s", namespace, name, RETRY_AFTER_ERROR_S)
+            recheck = RETRY_AFTER_ERROR_S
+        finally:
+            self._running.discard(key)
+            self._wake.set()  # a wake that came while it ran is due now
+        if recheck is not None:
+            self.wake(namespace, name, recheck)
+
+    async def _advance_one(self, namespace: str, name: str) -> float | None:
+        if not await self._leading():
+            return RETRY_AFTER_ERROR_S
+        policies = self._policy_cache
+        rec = await self._kube.get(OptimizationRecommendation, name, namespace)
+        if rec is None:
+            return None
+        phase = rec.status.phase
+        now = datetime.datetime.now(datetime.UTC)
+        if phase is RecommendationPhase.APPLIED and rec.spec.approval.rollback:
+            await self._record(rec, controller.request_rollback(rec, now))
+            return 0.0
+        if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
+            return None
+        governing, workload = await self._governing(rec, policies)
+        if phase is RecommendationPhase.PROPOSED:
+            return await self._consider(rec, governing, workload, now)
+        if phase is RecommendationPhase.APPROVED:
+            outcome = await controller.start(self._workloads, rec, governing.policy, now)
+        else:
+            strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
+            outcome = await controller.advance(self._workloads, rec, strategy, now)
+        await self._record(rec, outcome)
+        return outcome.recheck_after_s
+
+    async def _record(self, rec: OptimizationRecommendation, outcome: controller.Outcome) -> None:
+        if outcome.recommendation is not None:
+            await self._write(rec, outcome.recommendation)
+        if outcome.event is not None:
+            reason, message, event_type = outcome.event
+            await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
+
+    async def _consider(
+        self,
+        rec: OptimizationRecommendation,
+        governing: matching.Governing,
+        workload: dict[str, Any],
+        now: datetime.datetime,
+    ) -> float | None:
+        """A proposal under an auto-apply policy: approve it on the policy's behalf, or say why not."""
+        annotations = (workload.get("metadata") or {}).get("annotations") or {}
+        stamp = annotations.get(controller.LAST_CHANGE_ANNOTATION)
+        last_change_at = datetime.datetime.fromisoformat(stamp) if stamp else None
+        decision = approver.decide(rec, governing, now, last_change_at)
+        if decision.approval is not None:
+            body = {"metadata": {"name": rec.name, "namespace": rec.namespace}, "spec": {"approval": decision.approval}}
+            await self._kube.apply(OptimizationRecommendation, body, field_manager=approver.POLICY_FIELD_MANAGER)
+            return 0.0  # the approval's own watch event follows; look again at once regardless
+        if decision.held is not None:
+            await self._write(rec, decision.held)
+        return decision.recheck_after_s
+
+    async def _governing(
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy]
+    ) -> tuple[matching.Governing, dict[str, Any]]:
+        """The policy that decides for the recommendation's workload (a conflict governs nothing), and the workload."""
+        original = await self._workloads.get(deployment.target(rec)) or {}
+        workload = matching.Workload(
+            kind=rec.spec.target_ref.kind,
+            namespace=rec.namespace or "",
+            name=rec.spec.target_ref.name,
+            labels=(original.get("metadata") or {}).get("labels") or {},
+            namespace_labels=await self._namespace_labels(rec.namespace or ""),
+        )
+        return matching.governing(policies, workload), original
+
+    async def _namespace_labels(self, namespace: str) -> dict[str, str]:
+        for body in await self._kube.namespaces():
+            if body["metadata"]["name"] == namespace:
+                return dict(body["metadata"].get("labels") or {})
+        return {}
