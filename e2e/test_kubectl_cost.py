@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -23,11 +24,23 @@ NAMESPACE = "e2e-cli"
 BIN = str(Path(sys.executable).parent)
 
 
+def _plugin_env(kubeconfig: Path) -> dict[str, str]:
+    return {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "KUBECONFIG": str(kubeconfig)}
+
+
 def kubectl_cost(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "KUBECONFIG": str(kubeconfig)}
     return subprocess.run(
-        [binaries.kubectl(), "cost", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+        [binaries.kubectl(), "cost", *args],
+        capture_output=True,
+        text=True,
+        env=_plugin_env(kubeconfig),
+        timeout=120,
+        check=False,
     )
+
+
+def _created_name(stdout: str) -> str:
+    return stdout.split("analysis.optimizer.kcost.dev/")[1].split(maxsplit=1)[0]
 
 
 def _rec(name: str, target: str, savings: float, rec_type: str = "right-sizing") -> dict[str, Any]:
@@ -125,17 +138,19 @@ def test_machine_outputs_round_trip_into_the_api_types(cli_recs: Path, output: s
 def test_show_prints_the_evidence(cli_recs: Path) -> None:
     result = kubectl_cost(cli_recs, "show", "-n", NAMESPACE, "deployment-web-right-sizing")
     assert result.returncode == 0, result.stderr
+    # Columns are aligned with spaces: compare words.
+    words = [" ".join(line.split()) for line in result.stdout.splitlines()]
     for fragment in (
-        "Deployment/web",
-        "40.50 USD/month",
-        "cpu request 1",
-        "250m",
-        "memory request 1Gi",
-        "512Mi",
-        "OOM kills 1",
+        "target: Deployment/web",
+        "savings: 40.50 USD/month",
+        "CONTAINER RESOURCE CURRENT PROPOSED",
+        "app cpu request 1 250m",
+        "app memory request 1Gi 512Mi",
+        "CONTAINER CPU P50 CPU P95 CPU MAX MEMORY P95 MEMORY MAX OOM KILLS",
+        "app 100m 200m 300m 381Mi 429Mi 1",
         "daily CPU use: ▃█▅",
     ):
-        assert fragment in result.stdout, fragment
+        assert fragment in words, fragment
     missing = kubectl_cost(cli_recs, "show", "-n", NAMESPACE, "nope")
     assert missing.returncode == 6
     assert "no recommendation 'nope' in namespace e2e-cli" in missing.stderr
@@ -244,9 +259,54 @@ def test_analyze_waits_for_the_run_and_prints_what_it_found(cli_recs: Path, kube
     assert "created" in result.stdout
     assert "Succeeded:" in result.stdout
     assert "right-sizing" in result.stdout
-    name = result.stdout.split("analysis.optimizer.kcost.dev/")[1].split()[0]
+    name = _created_name(result.stdout)
     created = json.loads(kubectl("get", "kca", name, "-o", "json").stdout)
     assert created["spec"]["window"] == "7d"
     assert created["spec"]["namespaces"] == [NAMESPACE]
     kubectl("delete", "kca", name, "--timeout=30s")
     kubectl("delete", "ccp", "cli-run", "--timeout=30s")
+
+
+def test_analyses_started_at_the_same_moment_are_distinct(cli_recs: Path, kubectl: Any) -> None:
+    windows = ["1d", "2d", "3d"]
+    started = [
+        subprocess.Popen(
+            [binaries.kubectl(), "cost", "analyze", "-n", NAMESPACE, "--profile", "cli-same-moment", "--window", w],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=_plugin_env(cli_recs),
+        )
+        for w in windows
+    ]
+    outputs = [process.communicate(timeout=120) for process in started]
+    assert [process.returncode for process in started] == [0, 0, 0], outputs
+    names = [_created_name(stdout) for stdout, _ in outputs]
+    try:
+        assert len(set(names)) == len(windows), names
+        for name, window in zip(names, windows, strict=True):
+            created = json.loads(kubectl("get", "kca", name, "-o", "json").stdout)
+            assert created["spec"]["window"] == window, "each run keeps its own spec: none overwrote another"
+    finally:
+        kubectl("delete", "kca", *set(names), "--timeout=30s")
+
+
+def test_dev_cluster_env_puts_kubectl_cost_on_path(dev_cluster: DevCluster) -> None:
+    """After `eval "$(.venv/bin/kcost dev-cluster env)"`, the README's `kubectl cost …` commands work."""
+    kcost = Path(sys.executable).with_name("kcost")
+    elsewhere = [p for p in os.environ["PATH"].split(os.pathsep) if p and Path(p).resolve() != Path(BIN).resolve()]
+    script = (
+        f'eval "$({shlex.quote(str(kcost))} dev-cluster env --dir {shlex.quote(str(dev_cluster.work_dir))})"'
+        " && command -v kubectl && kubectl cost --help"
+    )
+    result = subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PATH": os.pathsep.join(elsewhere)},
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[0] == str(binaries.kubectl()), "the cluster's own kubectl comes first"
+    assert "recommendations" in result.stdout

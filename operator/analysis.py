@@ -17,6 +17,7 @@ from typing import Any
 from croniter import croniter
 
 from kcost.analyzers.contract import LABEL_ANALYSIS, LABEL_ANALYZER
+from kcost.api import savings
 from kcost.api.v1alpha1.analysis import (
     Analysis,
     AnalysisPhase,
@@ -172,33 +173,23 @@ def _finish_failed(analysis: Analysis, now: datetime.datetime, reason: str, mess
 def summarize(analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> Summary:
     """The run's summary from the recommendations it produced (or re-confirmed).
 
-    Two proposals for one workload (say, idle and right-sizing) are alternatives: the
-    potential savings count the larger one only.
+    Savings are counted by ``kcost.api.savings`` (alternatives for one workload count once).
     """
-    run = [r for r in recommendations if r.status.last_seen_run_id == analysis.status.run_id]
-    by_type: dict[str, int] = {}
-    savings_by_type: dict[str, float] = {}
-    best_by_target: dict[tuple[str, str, str], float] = {}
-    for rec in run:
-        kind = rec.spec.type.value
-        by_type[kind] = by_type.get(kind, 0) + 1
-        savings_by_type[kind] = round(savings_by_type.get(kind, 0.0) + rec.spec.estimated_monthly_savings, 2)
-        target = (rec.namespace or "", rec.spec.target_ref.kind, rec.spec.target_ref.name)
-        best_by_target[target] = max(best_by_target.get(target, 0.0), rec.spec.estimated_monthly_savings)
-    savings = round(sum(best_by_target.values()), 2)
+    found = savings.potential_savings(r for r in recommendations if r.status.last_seen_run_id == analysis.status.run_id)
     costs = [
         s.scope_monthly_cost
         for s in analysis.status.analyzers.values()
         if s.run_id == analysis.status.run_id and s.scope_monthly_cost is not None
     ]
     current = round(max(costs), 2) if costs else None
+    potential = found.potential_monthly_savings
     return Summary(
         current_monthly_cost=current,
-        optimized_monthly_cost=round(max(current - savings, 0.0), 2) if current is not None else None,
-        potential_monthly_savings=savings,
-        recommendations=len(run),
-        recommendations_by_type=by_type,
-        savings_by_type=savings_by_type,
+        optimized_monthly_cost=round(max(current - potential, 0.0), 2) if current is not None else None,
+        potential_monthly_savings=potential,
+        recommendations=found.recommendations,
+        recommendations_by_type=found.recommendations_by_type,
+        savings_by_type=found.savings_by_type,
     )
 
 

@@ -46,6 +46,7 @@ class PriceQuote:
     source: str
     fetched_at: datetime.datetime | None
     problem: str | None = None  # a self-check finding worth a warning
+    net_of_discount: bool = False  # already discounted, e.g. read back from a profile's status
 
 
 class Pricer(Protocol):
@@ -130,7 +131,7 @@ async def price_nodes(
                 notes.append(note)
         elif quote.problem:
             problems.append(quote.problem)
-        hourly = quote.usd_per_hour * discount if quote is not None else None
+        hourly = None if quote is None else quote.usd_per_hour * (1.0 if quote.net_of_discount else discount)
         node_priced = model.price_node(
             node["metadata"]["name"],
             identity,

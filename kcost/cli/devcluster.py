@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+import sysconfig
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -131,8 +132,10 @@ def env(work_dir: Path | None) -> None:
 
     for key, value in state.exports().items():
         click.echo(f"export {key}={shlex.quote(value)}")
-    # kubectl of the cluster's own release first: the machine's may be too old for it.
-    click.echo(f'export PATH={shlex.quote(str(binaries.KUBE.bin_dir))}:"$PATH"')
+    # kubectl of the cluster's own release first: the machine's may be too old for it. Then this
+    # kcost's own scripts (the venv's bin), so that kubectl finds the `kubectl-cost` plugin.
+    kube_bin, scripts = shlex.quote(str(binaries.KUBE.bin_dir)), shlex.quote(sysconfig.get_path("scripts"))
+    click.echo(f'export PATH={kube_bin}:{scripts}:"$PATH"')
 
 
 @dev_cluster.command()

@@ -254,6 +254,23 @@ class KubeClient:
 
     # -- kcost objects, writes ---------------------------------------------------------
 
+    async def create(self, kind: type[Resource], body: Body, *, field_manager: str) -> Body:
+        """Create ``body``, never overwriting (HTTP 409 is ``Conflict``); ``generateName`` lets the server name it."""
+        full = {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind.crd.kind, **body}
+        try:
+            if kind.crd.scope == "Cluster":
+                created = await self._custom.create_cluster_custom_object(
+                    GROUP, VERSION, kind.crd.plural, full, field_manager=field_manager
+                )
+            else:
+                namespace = _ns(body["metadata"].get("namespace"))
+                created = await self._custom.create_namespaced_custom_object(
+                    GROUP, VERSION, namespace, kind.crd.plural, full, field_manager=field_manager
+                )
+        except ApiException as error:
+            raise _translate(error) from error
+        return dict(created)
+
     async def apply(
         self, kind: type[Resource], body: Body, *, field_manager: str, force: bool = True, status: bool = False
     ) -> Body:

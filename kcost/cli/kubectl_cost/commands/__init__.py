@@ -1,0 +1,1 @@
+"""One module per ``kubectl cost`` command group."""
