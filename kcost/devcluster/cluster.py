@@ -30,7 +30,7 @@ from rich.console import Console
 
 from kcost.devcluster import binaries, kubeconfig, pki, processes, prometheus
 from kcost.devcluster.nodes import NodeSpec, node_manifest
-from kcost.devcluster.state import ClusterState, Ports
+from kcost.devcluster.state import ClusterState, Ports, dir_flag
 
 # Start order; stopped in reverse.
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
@@ -63,7 +63,9 @@ class DevCluster:
     def require_state(self) -> ClusterState:
         state = self.state()
         if state is None:
-            raise DevClusterError(f"no dev cluster in {self.work_dir}: run `kcost dev-cluster up` first")
+            raise DevClusterError(
+                f"no dev cluster in {self.work_dir}: run `kcost dev-cluster up{dir_flag(self.work_dir)}` first"
+            )
         return state
 
     # -- lifecycle -------------------------------------------------------------------
