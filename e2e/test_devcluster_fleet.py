@@ -1,7 +1,8 @@
 """`kcost dev-cluster up --nodes N --node-type T --trace FILE` on a cluster of its own.
 
 The first 40 VMs of the shared Bitbrains trace (real sizes: up to 32 cores, or 512 GiB, each) must fit the fleet the
-harness sizes for it, and every hint it prints must name the cluster's own folder.
+harness sizes for it, and every hint it prints must name the cluster's own folder. A
+scenario whose pods cannot be scheduled says which and why.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ from typing import Any
 import pytest
 
 from kcost.devcluster import binaries
+from kcost.devcluster.cluster import DevCluster, DevClusterError
+from kcost.devcluster.nodes import default_nodes
+from kcost.devcluster.scenario import loader
+from kcost.devcluster.scenario.model import ContainerSpec, Scenario, WorkloadSpec
 
 KCOST = str(Path(sys.executable).with_name("kcost"))
 TRACE = "bitbrains-rnd-2013-07-vm001-150.csv.gz"
@@ -95,3 +100,19 @@ def test_hints_name_the_clusters_folder(work_dir: Path, up: subprocess.Completed
     )
     assert result.returncode == 1
     assert f"run `kcost dev-cluster up --dir {shlex.quote(str(missing))}` first" in result.stderr
+
+
+def test_a_scenario_that_cannot_be_scheduled_names_the_pods_and_why(
+    dev_cluster: DevCluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 10 cores fit the fleet's 12 in total, but no single node of it.
+    big = WorkloadSpec(name="too-big", namespace="e2e-unschedulable", containers=[ContainerSpec(cpu_request_cores=10)])
+    scenario = Scenario(name="e2e-unschedulable", days=0.1, nodes=default_nodes(), workloads=[big])
+    monkeypatch.setattr(loader, "ROLLOUT_TIMEOUT_S", 3)
+    try:
+        with pytest.raises(
+            DevClusterError, match=r"only 0 of 1 pods Running; e2e-unschedulable/too-big-.*Insufficient cpu"
+        ):
+            loader.load(dev_cluster, scenario)
+    finally:
+        dev_cluster.kubectl("delete", "namespace", "e2e-unschedulable", "--wait=false")

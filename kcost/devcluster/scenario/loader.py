@@ -14,12 +14,13 @@ from pathlib import Path
 import yaml
 
 from kcost.devcluster import binaries, prometheus
-from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster.cluster import DevCluster, DevClusterError
 from kcost.devcluster.scenario import manifests, openmetrics, usage
 from kcost.devcluster.scenario.model import Scenario
 
 # History ends on the hour, so the block cache is reused for up to an hour.
 END_ALIGNMENT_S = 3600
+ROLLOUT_TIMEOUT_S = 120
 
 
 def aligned_end(now_s: float | None = None) -> int:
@@ -86,11 +87,33 @@ def _wait_for_workloads(cluster: DevCluster, scenario: Scenario) -> None:
     rolled = [w for w in scenario.workloads if w.kind in ("Deployment", "StatefulSet", "DaemonSet")]
     with cluster.console.status(f"waiting for {len(rolled)} workloads to roll out…"):
         for workload in rolled:
-            cluster.kubectl(
+            rollout = cluster.kubectl(
                 "rollout",
                 "status",
                 f"{workload.kind.lower()}/{workload.name}",
                 "-n",
                 workload.namespace,
-                "--timeout=120s",
+                f"--timeout={ROLLOUT_TIMEOUT_S}s",
+                check=False,
             )
+            if rollout.returncode != 0:
+                raise DevClusterError(
+                    f"{workload.kind.lower()}/{workload.name} -n {workload.namespace} did not roll out "
+                    f"({rollout.stderr.strip()}); {_pods_not_running(cluster, scenario)}"
+                )
+
+
+def _pods_not_running(cluster: DevCluster, scenario: Scenario, shown: int = 3) -> str:
+    """``only 8 of 40 pods Running; vm-1-…: 0/4 nodes are available: …`` (the scheduler's reasons)."""
+    pods = []
+    for namespace in scenario.namespaces:
+        pods += json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    stuck = [pod for pod in pods if pod["status"].get("phase") != "Running"]
+    reasons = [
+        f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: "
+        + "; ".join(
+            c.get("message", c.get("reason", "")) for c in pod["status"].get("conditions", []) if c["status"] != "True"
+        )
+        for pod in stuck[:shown]
+    ]
+    return f"only {len(pods) - len(stuck)} of {len(pods)} pods Running; " + " | ".join(reasons)
