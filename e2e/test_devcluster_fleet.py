@@ -43,7 +43,7 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def up(work_dir: Path, shared_data: Path) -> subprocess.CompletedProcess[str]:
     command = [KCOST, "dev-cluster", "up", "--dir", str(work_dir), "--nodes", "3", "--node-type", "m5.2xlarge"]
-    command += ["--trace", str(shared_data / "traces" / TRACE), "--trace-vms", str(VMS)]
+    command += ["--trace", str(shared_data / "traces" / TRACE), "--trace-vms", str(VMS), "--trace-days", "2"]
     result = subprocess.run(command, capture_output=True, text=True, check=False, timeout=900)
     assert result.returncode == 0, result.stderr
     return result

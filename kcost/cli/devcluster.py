@@ -33,14 +33,38 @@ def _cluster(work_dir: Path | None) -> DevCluster:
     return DevCluster((work_dir or default_work_dir()).absolute(), Console(stderr=True))
 
 
+def trace_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--trace FILE --trace-vms N --trace-days D``: a scenario made from a usage trace."""
+    for option in reversed(
+        (
+            click.option(
+                "--trace",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="Load a usage trace file (schema of ../shared/data/traces) as workloads.",
+            ),
+            click.option("--trace-vms", default=20, show_default=True, help="How many VMs of the trace to load."),
+            click.option(
+                "--trace-days",
+                type=click.FloatRange(min=0, min_open=True, max=60),
+                default=14.0,
+                show_default=True,
+                help="Days of history to write from the trace.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
 def fleet_options(command: Callable[..., None]) -> Callable[..., None]:
     """``--nodes N --node-type T``: the fleet a command creates."""
     command = click.option(
         "--node-type",
         default=None,
         metavar="TYPE",
-        help="Instance type of the --nodes fleet and of nodes added to fit a trace "
-        "(m5, c5, r5 families; e2-/n2-standard-N; Standard_DNs_v5) [default: m5.8xlarge].",
+        help="Instance type of the --nodes fleet and of nodes added to fit a trace, e.g. m5.2xlarge, "
+        "r5.4xlarge, e2-standard-8, Standard_D4s_v5 [default: m5.8xlarge].",
     )(command)
     return click.option(
         "--nodes",
@@ -66,13 +90,19 @@ def _fleet(node_count: int | None, node_type: str | None) -> tuple[list[NodeSpec
 
 
 def _scenario(
-    name: str | None, trace: Path | None, trace_vms: int, nodes: list[NodeSpec] | None, node_type: str
+    name: str | None,
+    trace: Path | None,
+    nodes: list[NodeSpec] | None,
+    node_type: str,
+    *,
+    trace_vms: int = 20,
+    trace_days: float = 14,
 ) -> Scenario | None:
     """The scenario asked for, on the ``--nodes`` fleet when one was given, sized so that its pods fit."""
     from kcost.devcluster.scenario import library
 
     if trace is not None:
-        return library.from_trace(trace, vms=trace_vms, nodes=nodes or (), node_type=node_type)
+        return library.from_trace(trace, vms=trace_vms, days=trace_days, nodes=nodes or (), node_type=node_type)
     if name is None:
         return None
     if name not in library.BUILT_IN:
@@ -129,19 +159,14 @@ def dev_cluster() -> None:
 @dev_cluster.command()
 @work_dir_option
 @click.option("--scenario", default=None, help="Load a built-in scenario (smoke, demo) after start.")
-@click.option(
-    "--trace",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Load a usage trace file (schema of ../shared/data/traces) as workloads.",
-)
-@click.option("--trace-vms", default=20, show_default=True, help="How many VMs of the trace to load.")
+@trace_options
 @fleet_options
 def up(
     work_dir: Path | None,
     scenario: str | None,
     trace: Path | None,
     trace_vms: int,
+    trace_days: float,
     node_count: int | None,
     node_type: str | None,
 ) -> None:
@@ -163,7 +188,8 @@ def up(
     cluster = _cluster(work_dir)
     started = time.monotonic()
     try:
-        chosen = _scenario(scenario, trace, trace_vms, fleet_nodes, chosen_type)
+        with cluster.console.status(f"reading {trace}…" if trace else "preparing the scenario…"):
+            chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
         if chosen is not None and (trace is not None or fleet_nodes is not None):
             _say_added_nodes(cluster, chosen, fleet_nodes)
         cluster.up(chosen.nodes if chosen is not None else fleet_nodes or default_nodes())
@@ -221,14 +247,14 @@ def env(work_dir: Path | None) -> None:
 @dev_cluster.command()
 @work_dir_option
 @click.argument("scenario", required=False)
-@click.option("--trace", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--trace-vms", default=20, show_default=True)
+@trace_options
 @fleet_options
 def load(
     work_dir: Path | None,
     scenario: str | None,
     trace: Path | None,
     trace_vms: int,
+    trace_days: float,
     node_count: int | None,
     node_type: str | None,
 ) -> None:
@@ -238,7 +264,8 @@ def load(
     fleet_nodes, chosen_type = _fleet(node_count, node_type)
     cluster = _cluster(work_dir)
     try:
-        chosen = _scenario(scenario, trace, trace_vms, fleet_nodes, chosen_type)
+        with cluster.console.status(f"reading {trace}…" if trace else "preparing the scenario…"):
+            chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
         if chosen is None:
             raise click.UsageError("name a scenario or give --trace FILE")
         if trace is not None or fleet_nodes is not None:
