@@ -75,12 +75,14 @@ def fleet_options(command: Callable[..., None]) -> Callable[..., None]:
     )(command)
 
 
-def _fleet(node_count: int | None, node_type: str | None) -> tuple[list[NodeSpec] | None, str]:
+def _fleet(node_count: int | None, node_type: str | None, trace: Path | None) -> tuple[list[NodeSpec] | None, str]:
     """The ``--nodes`` fleet (None when not asked for) and the type of nodes to add."""
     from kcost.devcluster import instance_types
     from kcost.devcluster.nodes import nodes_of_type
     from kcost.devcluster.scenario import fleet
 
+    if node_type is not None and node_count is None and trace is None:
+        raise click.UsageError("--node-type needs --nodes N (or a --trace to size a fleet for)")
     chosen_type = node_type or fleet.DEFAULT_NODE_TYPE
     try:
         instance_types.lookup(chosen_type)
@@ -182,9 +184,7 @@ def up(
     from kcost.devcluster.scenario import loader
     from kcost.devcluster.state import dir_flag
 
-    fleet_nodes, chosen_type = _fleet(node_count, node_type)
-    if node_type is not None and fleet_nodes is None and trace is None:
-        raise click.UsageError("--node-type needs --nodes N (or a --trace to size)")
+    fleet_nodes, chosen_type = _fleet(node_count, node_type, trace)
     cluster = _cluster(work_dir)
     started = time.monotonic()
     try:
@@ -195,6 +195,8 @@ def up(
         cluster.up(chosen.nodes if chosen is not None else fleet_nodes or default_nodes())
         if chosen is not None:
             loader.load(cluster, chosen)
+    except click.ClickException:
+        raise
     except Exception as error:  # noqa: BLE001 - every failure becomes one readable line
         _fail(error)
     cluster.console.print(f"dev cluster ready in {time.monotonic() - started:.1f} s ({cluster.work_dir})")
@@ -261,7 +263,7 @@ def load(
     """Load a scenario (built-in name, or --trace FILE) into the running cluster, with its nodes."""
     from kcost.devcluster.scenario import loader
 
-    fleet_nodes, chosen_type = _fleet(node_count, node_type)
+    fleet_nodes, chosen_type = _fleet(node_count, node_type, trace)
     cluster = _cluster(work_dir)
     try:
         with cluster.console.status(f"reading {trace}…" if trace else "preparing the scenario…"):
