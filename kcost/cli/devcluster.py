@@ -180,6 +180,7 @@ def up(
     """
     import time
 
+    from kcost.devcluster import progress
     from kcost.devcluster.nodes import default_nodes
     from kcost.devcluster.scenario import loader
     from kcost.devcluster.state import dir_flag
@@ -188,7 +189,7 @@ def up(
     cluster = _cluster(work_dir)
     started = time.monotonic()
     try:
-        with cluster.console.status(f"reading {trace}…" if trace else "preparing the scenario…"):
+        with progress.step(cluster.console, f"reading {trace}…" if trace else "preparing the scenario…"):
             chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
         if chosen is not None and (trace is not None or fleet_nodes is not None):
             _say_added_nodes(cluster, chosen, fleet_nodes)
@@ -261,12 +262,13 @@ def load(
     node_type: str | None,
 ) -> None:
     """Load a scenario (built-in name, or --trace FILE) into the running cluster, with its nodes."""
+    from kcost.devcluster import progress
     from kcost.devcluster.scenario import loader
 
     fleet_nodes, chosen_type = _fleet(node_count, node_type, trace)
     cluster = _cluster(work_dir)
     try:
-        with cluster.console.status(f"reading {trace}…" if trace else "preparing the scenario…"):
+        with progress.step(cluster.console, f"reading {trace}…" if trace else "preparing the scenario…"):
             chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
         if chosen is None:
             raise click.UsageError("name a scenario or give --trace FILE")

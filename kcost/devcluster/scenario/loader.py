@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from kcost.devcluster import binaries, prometheus
+from kcost.devcluster import binaries, progress, prometheus
 from kcost.devcluster.cluster import DevCluster, DevClusterError
 from kcost.devcluster.scenario import manifests, openmetrics, usage
 from kcost.devcluster.scenario.model import Scenario
@@ -43,12 +43,12 @@ def blocks_for(scenario: Scenario, end_s: int, cluster: DevCluster) -> Path:
     shards = max(1, min(4, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="kcost-history-") as scratch:
         work = Path(scratch)
-        with cluster.console.status(
-            f"writing {scenario.name} history ({scenario.days:g} days at {scenario.step_s} s)…"
+        with progress.step(
+            cluster.console, f"writing {scenario.name} history ({scenario.days:g} days at {scenario.step_s} s)…"
         ):
             files, samples = openmetrics.write(scenario, end_s, work, shards)
         blocks = work / "blocks"
-        status = cluster.console.status(f"promtool: building TSDB blocks from {samples:,} samples…")
+        status = progress.step(cluster.console, f"promtool: building TSDB blocks from {samples:,} samples…")
         with status, ThreadPoolExecutor(max_workers=shards) as pool:
             list(pool.map(lambda index: prometheus.create_blocks(files[index], blocks / str(index)), range(shards)))
         staging = cached.with_name(cached.name + ".partial")
@@ -71,7 +71,7 @@ def load(cluster: DevCluster, scenario: Scenario, *, end_s: int | None = None, w
     blocks = blocks_for(scenario, end, cluster)
     data_dir = state.work_dir / "prometheus"
     if prometheus.install_blocks(blocks, data_dir):
-        with cluster.console.status("restarting Prometheus to load the new history…"):
+        with progress.step(cluster.console, "restarting Prometheus to load the new history…"):
             cluster.restart("prometheus")
     objects = manifests.manifests(scenario)
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=yaml.safe_dump_all(objects))
@@ -85,7 +85,7 @@ def load(cluster: DevCluster, scenario: Scenario, *, end_s: int | None = None, w
 
 def _wait_for_workloads(cluster: DevCluster, scenario: Scenario) -> None:
     rolled = [w for w in scenario.workloads if w.kind in ("Deployment", "StatefulSet", "DaemonSet")]
-    with cluster.console.status(f"waiting for {len(rolled)} workloads to roll out…"):
+    with progress.step(cluster.console, f"waiting for {len(rolled)} workloads to roll out…"):
         for workload in rolled:
             rollout = cluster.kubectl(
                 "rollout",
