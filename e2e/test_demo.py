@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -33,4 +34,6 @@ def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) 
     assert "Potential savings:" in out
     for kind in ("right-sizing", "idle-workload"):
         assert kind in out, f"no {kind} recommendation in the demo"
-    assert "make demo-down" in out
+    # The hints name the demo's own folder, not the default cluster.
+    assert f'eval "$(.venv/bin/kcost dev-cluster env --dir {shlex.quote(str(work))})"' in out
+    assert f"kcost dev-cluster down --dir {shlex.quote(str(work))}" in out

@@ -70,7 +70,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     from kcost.devcluster import binaries, processes
     from kcost.devcluster.cluster import DevCluster
     from kcost.devcluster.scenario import library, loader
-    from kcost.devcluster.state import default_work_dir
+    from kcost.devcluster.state import default_work_dir, dir_flag
 
     console = Console(stderr=True)
     cluster = DevCluster((work_dir or default_work_dir()).absolute(), console)
@@ -123,13 +123,15 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     }
     for args in (["cost", "summary"], ["cost", "recommendations", "-A"]):
         subprocess.run([binaries.kubectl(), *args], env=env, check=False)
-    click.echo("""
+    folder = dir_flag(cluster.work_dir)
+    stop = f"kcost dev-cluster down{folder}" if folder else "make demo-down"
+    click.echo(f"""
 Explore it:
-  eval "$(.venv/bin/kcost dev-cluster env)"
+  eval "$(.venv/bin/kcost dev-cluster env{folder})"
   kubectl get kcost -A
   kubectl cost show -n shop deployment-frontend-right-sizing
 Stop it:
-  make demo-down
+  {stop}
 """)
     if phase != "Succeeded":
         click.secho(f"the analysis ended {phase or 'unfinished'}: kubectl describe kca {ANALYSIS}", fg="red", err=True)

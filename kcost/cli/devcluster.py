@@ -5,6 +5,7 @@ from __future__ import annotations
 import shlex
 import sys
 import sysconfig
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,7 @@ import click
 
 if TYPE_CHECKING:
     from kcost.devcluster.cluster import DevCluster
+    from kcost.devcluster.nodes import NodeSpec
     from kcost.devcluster.scenario.model import Scenario
 
 work_dir_option = click.option(
@@ -32,18 +34,111 @@ def _cluster(work_dir: Path | None) -> DevCluster:
     return DevCluster((work_dir or default_work_dir()).absolute(), Console(stderr=True))
 
 
-def _scenario(name: str | None, trace: Path | None, trace_vms: int) -> Scenario | None:
+def trace_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--trace FILE --trace-vms N --trace-days D``: a scenario made from a usage trace."""
+    for option in reversed(
+        (
+            click.option(
+                "--trace",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                default=None,
+                help="Load a usage trace file (schema of ../shared/data/traces) as workloads.",
+            ),
+            click.option("--trace-vms", default=20, show_default=True, help="How many VMs of the trace to load."),
+            click.option(
+                "--trace-days",
+                type=click.FloatRange(min=0, min_open=True, max=60),
+                default=14.0,
+                show_default=True,
+                help="Days of history to write from the trace.",
+            ),
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def fleet_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``--nodes N --node-type T``: the fleet a command creates."""
+    command = click.option(
+        "--node-type",
+        default=None,
+        metavar="TYPE",
+        help="Instance type of the --nodes fleet and of nodes added to fit a trace, e.g. m5.2xlarge, "
+        "r5.4xlarge, e2-standard-8, Standard_D4s_v5 [default: m5.8xlarge].",
+    )(command)
+    return click.option(
+        "--nodes",
+        "node_count",
+        type=click.IntRange(min=1),
+        default=None,
+        help="Create this many nodes of --node-type instead of the default fleet (or the scenario's own).",
+    )(command)
+
+
+def _fleet(node_count: int | None, node_type: str | None, trace: Path | None) -> tuple[list[NodeSpec] | None, str]:
+    """The ``--nodes`` fleet (None when not asked for) and the type of nodes to add."""
+    from kcost.devcluster import instance_types
+    from kcost.devcluster.nodes import nodes_of_type
+    from kcost.devcluster.scenario import fleet
+
+    if node_type is not None and node_count is None and trace is None:
+        raise click.UsageError("--node-type needs --nodes N (or a --trace to size a fleet for)")
+    chosen_type = node_type or fleet.DEFAULT_NODE_TYPE
+    try:
+        instance_types.lookup(chosen_type)
+    except instance_types.UnknownInstanceTypeError as error:
+        raise click.BadParameter(str(error), param_hint="--node-type") from None
+    return (None if node_count is None else nodes_of_type(node_count, chosen_type)), chosen_type
+
+
+def _scenario(
+    name: str | None,
+    trace: Path | None,
+    nodes: list[NodeSpec] | None,
+    node_type: str,
+    *,
+    trace_vms: int = 20,
+    trace_days: float = 14,
+) -> Scenario | None:
+    """The scenario asked for, on the ``--nodes`` fleet when one was given, sized so that its pods fit."""
     from kcost.devcluster.scenario import library
 
     if trace is not None:
-        return library.from_trace(trace, vms=trace_vms)
+        return library.from_trace(trace, vms=trace_vms, days=trace_days, nodes=nodes or (), node_type=node_type)
     if name is None:
         return None
     if name not in library.BUILT_IN:
         raise click.BadParameter(
             f"unknown scenario {name!r}; built in: {', '.join(library.BUILT_IN)}", param_hint="--scenario"
         )
-    return library.BUILT_IN[name]()
+    scenario = library.BUILT_IN[name]()
+    return scenario if nodes is None else library.on_nodes(scenario, nodes, node_type)
+
+
+def _say_added_nodes(cluster: DevCluster, scenario: Scenario, fleet_nodes: list[NodeSpec] | None) -> None:
+    """Say which nodes were added so that a trace's, or a --nodes fleet's, pods fit."""
+    from kcost.devcluster.scenario import fleet
+
+    given = {node.name for node in fleet_nodes or ()}
+    added = [node for node in scenario.nodes if node.name not in given]
+    pods, _ = fleet.pod_requests(scenario.workloads)
+    cpu_cores = sum(pod.cpu_cores for pod in pods)
+    memory_gib = sum(pod.memory_bytes for pod in pods) / 1024**3
+    message = f"{scenario.name}: {len(pods)} pods request {cpu_cores:.1f} cores and {memory_gib:.1f} GiB; "
+    if added:
+        message += (
+            f"adding {len(added)} kwok nodes ({fleet.describe(added)}) so they fit with {fleet.HEADROOM:.0%} headroom"
+        )
+    else:
+        message += f"the {len(given)} nodes hold them with {fleet.HEADROOM:.0%} headroom"
+    cluster.console.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+def _dir(cluster: DevCluster) -> str:
+    from kcost.devcluster.state import dir_flag
+
+    return dir_flag(cluster.work_dir)
 
 
 def _fail(error: Exception) -> None:
@@ -67,31 +162,48 @@ def dev_cluster() -> None:
 @dev_cluster.command()
 @work_dir_option
 @click.option("--scenario", default=None, help="Load a built-in scenario (smoke, demo) after start.")
-@click.option(
-    "--trace",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    default=None,
-    help="Load a usage trace file (schema of ../shared/data/traces) as workloads.",
-)
-@click.option("--trace-vms", default=20, show_default=True, help="How many VMs of the trace to load.")
-def up(work_dir: Path | None, scenario: str | None, trace: Path | None, trace_vms: int) -> None:
-    """Start the cluster (idempotent: starts only what is not running)."""
+@trace_options
+@fleet_options
+def up(
+    work_dir: Path | None,
+    scenario: str | None,
+    trace: Path | None,
+    trace_vms: int,
+    trace_days: float,
+    node_count: int | None,
+    node_type: str | None,
+) -> None:
+    """Start the cluster (idempotent: starts only what is not running).
+
+    \b
+    Nodes: the default fleet (4 small AWS nodes), or --nodes N of --node-type, or a
+    scenario's own; a --trace adds nodes until its VMs fit, and says so.
+    """
     import time
 
+    from kcost.devcluster import progress
     from kcost.devcluster.nodes import default_nodes
     from kcost.devcluster.scenario import loader
+    from kcost.devcluster.state import dir_flag
 
+    fleet_nodes, chosen_type = _fleet(node_count, node_type, trace)
     cluster = _cluster(work_dir)
-    chosen = _scenario(scenario, trace, trace_vms)
     started = time.monotonic()
     try:
-        cluster.up(default_nodes() if chosen is None else chosen.nodes)
+        with progress.step(cluster.console, f"reading {trace}…" if trace else "preparing the scenario…"):
+            chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
+        if chosen is not None and (trace is not None or fleet_nodes is not None):
+            _say_added_nodes(cluster, chosen, fleet_nodes)
+        cluster.up(chosen.nodes if chosen is not None else fleet_nodes or default_nodes())
         if chosen is not None:
             loader.load(cluster, chosen)
+    except click.ClickException:
+        raise
     except Exception as error:  # noqa: BLE001 - every failure becomes one readable line
         _fail(error)
     cluster.console.print(f"dev cluster ready in {time.monotonic() - started:.1f} s ({cluster.work_dir})")
-    cluster.console.print('use it with: eval "$(kcost dev-cluster env)"')
+    hint = f'use it with: eval "$(kcost dev-cluster env{dir_flag(cluster.work_dir)})"'
+    cluster.console.print(hint, markup=False, highlight=False, soft_wrap=True)
 
 
 @dev_cluster.command()
@@ -126,7 +238,7 @@ def env(work_dir: Path | None) -> None:
     cluster = _cluster(work_dir)
     state = cluster.state()
     if state is None:
-        _fail(RuntimeError(f"no dev cluster in {cluster.work_dir}: run `kcost dev-cluster up` first"))
+        _fail(RuntimeError(f"no dev cluster in {cluster.work_dir}: run `kcost dev-cluster up{_dir(cluster)}` first"))
         return
     from kcost.devcluster import binaries
 
@@ -141,18 +253,33 @@ def env(work_dir: Path | None) -> None:
 @dev_cluster.command()
 @work_dir_option
 @click.argument("scenario", required=False)
-@click.option("--trace", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None)
-@click.option("--trace-vms", default=20, show_default=True)
-def load(work_dir: Path | None, scenario: str | None, trace: Path | None, trace_vms: int) -> None:
-    """Load a scenario (built-in name, or --trace FILE) into the running cluster."""
+@trace_options
+@fleet_options
+def load(
+    work_dir: Path | None,
+    scenario: str | None,
+    trace: Path | None,
+    trace_vms: int,
+    trace_days: float,
+    node_count: int | None,
+    node_type: str | None,
+) -> None:
+    """Load a scenario (built-in name, or --trace FILE) into the running cluster, with its nodes."""
+    from kcost.devcluster import progress
     from kcost.devcluster.scenario import loader
 
-    chosen = _scenario(scenario, trace, trace_vms)
-    if chosen is None:
-        raise click.UsageError("name a scenario or give --trace FILE")
+    fleet_nodes, chosen_type = _fleet(node_count, node_type, trace)
     cluster = _cluster(work_dir)
     try:
+        with progress.step(cluster.console, f"reading {trace}…" if trace else "preparing the scenario…"):
+            chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
+        if chosen is None:
+            raise click.UsageError("name a scenario or give --trace FILE")
+        if trace is not None or fleet_nodes is not None:
+            _say_added_nodes(cluster, chosen, fleet_nodes)
         end = loader.load(cluster, chosen)
+    except click.ClickException:
+        raise
     except Exception as error:  # noqa: BLE001
         _fail(error)
         return

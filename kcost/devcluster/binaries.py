@@ -16,6 +16,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from kcost.devcluster import progress
+
 KUBERNETES_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.5"
 KWOK_VERSION = "v0.7.0"
@@ -118,7 +120,9 @@ def build(go: str, component: Component, console: Console) -> None:
     environment = {**os.environ, "CGO_ENABLED": "0"}
     started = time.monotonic()
     log_path = staging / "build.log"
-    status = console.status(f"building {component.name} {component.version} from Go modules (first run only, minutes)…")
+    status = progress.step(
+        console, f"building {component.name} {component.version} from Go modules (first run only, minutes)…"
+    )
     with status, log_path.open("w") as log:
         result = subprocess.run(
             command, cwd=GOMOD_DIR / component.name, env=environment, stdout=log, stderr=subprocess.STDOUT, check=False

@@ -28,9 +28,9 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from kcost.devcluster import binaries, kubeconfig, kwok_stages, pki, processes, prometheus
+from kcost.devcluster import binaries, kubeconfig, kwok_stages, pki, processes, progress, prometheus
 from kcost.devcluster.nodes import NodeSpec, node_manifest
-from kcost.devcluster.state import ClusterState, Ports
+from kcost.devcluster.state import ClusterState, Ports, dir_flag
 
 # Start order; stopped in reverse.
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
@@ -63,7 +63,9 @@ class DevCluster:
     def require_state(self) -> ClusterState:
         state = self.state()
         if state is None:
-            raise DevClusterError(f"no dev cluster in {self.work_dir}: run `kcost dev-cluster up` first")
+            raise DevClusterError(
+                f"no dev cluster in {self.work_dir}: run `kcost dev-cluster up{dir_flag(self.work_dir)}` first"
+            )
         return state
 
     # -- lifecycle -------------------------------------------------------------------
@@ -85,7 +87,7 @@ class DevCluster:
         for name in PROCESS_ORDER:
             if _running(state, name):
                 continue
-            with self.console.status(f"starting {name}…"):
+            with progress.step(self.console, f"starting {name}…"):
                 state.pids[name] = self._starters()[name](state)
             state.save()
         if nodes:
@@ -155,7 +157,7 @@ class DevCluster:
         manifests = yaml.safe_dump_all([node_manifest(node) for node in nodes])
         self.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=manifests)
         names = [node.name for node in nodes]
-        with self.console.status(f"waiting for {len(names)} simulated nodes to be Ready…"):
+        with progress.step(self.console, f"waiting for {len(names)} simulated nodes to be Ready…"):
             self.kubectl("wait", "--for=condition=Ready", "--timeout=60s", *[f"node/{name}" for name in names])
 
     def mint_user_kubeconfig(self, user: str, groups: Sequence[str] = ()) -> Path:

@@ -6,8 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from kcost.devcluster import instance_types
+from kcost.devcluster.instance_types import Provider
+
 CapacityType = Literal["on-demand", "spot"]
-Provider = Literal["aws", "gcp", "azure", "onprem"]
 GIB = 1024**3
 
 
@@ -64,6 +66,30 @@ def node_manifest(node: NodeSpec) -> dict[str, Any]:
         "spec": {},
         "status": {"allocatable": resources, "capacity": resources},
     }
+
+
+def nodes_of_type(count: int, instance_type: str, *, prefix: str = "node", first: int = 0) -> list[NodeSpec]:
+    """``count`` on-demand nodes of a catalog type, spread over its provider's zones.
+
+    Named ``<prefix>-<type>-<n>`` from ``n = first``; raises
+    ``instance_types.UnknownInstanceTypeError`` for a type not in the catalog.
+    """
+    shape = instance_types.lookup(instance_type)
+    region, zones = instance_types.PLACEMENT[shape.provider]
+    # Node names are DNS labels: no dots, underscores or capitals.
+    slug = instance_type.lower().replace(".", "-").replace("_", "-")
+    return [
+        NodeSpec(
+            name=f"{prefix}-{slug}-{n}",
+            provider=shape.provider,
+            instance_type=instance_type,
+            region=region,
+            zone=zones[n % len(zones)],
+            cpu_cores=shape.cpu_cores,
+            memory_bytes=int(shape.memory_gib * GIB),
+        )
+        for n in range(first, first + count)
+    ]
 
 
 def default_nodes() -> list[NodeSpec]:

@@ -33,7 +33,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from rich.console import Console
 
-from kcost.devcluster import binaries, tsdbgen
+from kcost.devcluster import binaries, progress, tsdbgen
 from kcost.devcluster.scenario import usage
 from kcost.devcluster.scenario.model import UsagePattern
 
@@ -216,7 +216,7 @@ def blocks_for(scenario: ScaleScenario, end_s: int, console: Console) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     samples = scenario.workloads * SERIES_PER_WORKLOAD * scenario.samples
-    with console.status(f"tsdbgen: writing {samples:,} samples of {scenario.name} history…"):
+    with progress.step(console, f"tsdbgen: writing {samples:,} samples of {scenario.name} history…"):
         report = tsdbgen.write_blocks(
             staging,
             start_ms=(end_s - scenario.samples * scenario.step_s) * 1000,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from pydantic import BaseModel, Field
@@ -13,6 +14,11 @@ DEFAULT_WORK_DIR = Path(".kcost") / "dev-cluster"
 def default_work_dir() -> Path:
     """``$KCOST_DEV_DIR``, else ``.kcost/dev-cluster`` under the current directory."""
     return Path(os.environ.get("KCOST_DEV_DIR", DEFAULT_WORK_DIR)).absolute()
+
+
+def dir_flag(work_dir: Path) -> str:
+    """`` --dir <work dir>`` (shell-quoted) for a hint that names this cluster; empty for the default folder."""
+    return "" if work_dir.absolute() == default_work_dir() else f" --dir {shlex.quote(str(work_dir))}"
 
 
 class Ports(BaseModel):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from kcost.devcluster.nodes import GIB, NodeSpec, default_nodes
-from kcost.devcluster.scenario import traces
+from kcost.devcluster.scenario import fleet, traces
 from kcost.devcluster.scenario.model import (
     MIB,
     ContainerSpec,
@@ -430,11 +430,19 @@ BUILT_IN: dict[str, Callable[[], Scenario]] = {"smoke": smoke, "demo": demo}
 
 
 def from_trace(
-    path: Path, *, vms: int = 20, days: float = 14, step_s: int = 300, namespace: str = "traces"
+    path: Path,
+    *,
+    vms: int = 20,
+    days: float = 14,
+    step_s: int = 300,
+    namespace: str = "traces",
+    nodes: Sequence[NodeSpec] = (),
+    node_type: str = fleet.DEFAULT_NODE_TYPE,
 ) -> Scenario:
     """One Deployment per VM (the first ``vms`` of the file), replaying its recorded usage.
 
-    Requests are the VM's median provisioned size; nodes are added to fit them.
+    Requests are the VM's median provisioned size; the fleet is ``nodes`` plus nodes of
+    ``node_type`` (or larger, for a VM too large for it) added until every VM fits with headroom.
     """
     series = traces.load(path)
     digest = traces.file_sha256(path)
@@ -449,19 +457,17 @@ def from_trace(
             trace=TraceRef(path=str(path.resolve()), vm=vm, file_sha256=digest),
         )
         workloads.append(WorkloadSpec(name=f"vm-{vm}", namespace=namespace, replicas=1, containers=[container]))
-    cpu = sum(w.containers[0].cpu_request_cores for w in workloads)
-    memory = sum(w.containers[0].memory_request_bytes for w in workloads)
-    count = max(1, int(np.ceil(max(cpu / 30, memory / (120 * GIB)))))
-    nodes = [
-        NodeSpec(
-            name=f"trace-node-{n}",
-            instance_type="m5.8xlarge",
-            cpu_cores=32,
-            memory_bytes=128 * GIB,
-            zone=f"us-east-1{'abc'[n % 3]}",
-        )
-        for n in range(count)
-    ]
     return Scenario(
-        name=f"trace-{path.stem.split('.')[0]}", seed=1, days=days, step_s=step_s, nodes=nodes, workloads=workloads
+        name=f"trace-{path.stem.split('.')[0]}",
+        seed=1,
+        days=days,
+        step_s=step_s,
+        nodes=fleet.fit(workloads, nodes, node_type=node_type, prefix="trace"),
+        workloads=workloads,
     )
+
+
+def on_nodes(scenario: Scenario, nodes: Sequence[NodeSpec], node_type: str = fleet.DEFAULT_NODE_TYPE) -> Scenario:
+    """``scenario`` on the fleet ``nodes`` instead of its own, with nodes added until its pods fit."""
+    sized = fleet.fit(scenario.workloads, nodes, node_type=node_type, prefix="extra")
+    return Scenario.model_validate({**scenario.model_dump(), "nodes": sized})

@@ -13,13 +13,14 @@ from pathlib import Path
 
 import yaml
 
-from kcost.devcluster import binaries, prometheus
-from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster import binaries, progress, prometheus
+from kcost.devcluster.cluster import DevCluster, DevClusterError
 from kcost.devcluster.scenario import manifests, openmetrics, usage
 from kcost.devcluster.scenario.model import Scenario
 
 # History ends on the hour, so the block cache is reused for up to an hour.
 END_ALIGNMENT_S = 3600
+ROLLOUT_TIMEOUT_S = 120
 
 
 def aligned_end(now_s: float | None = None) -> int:
@@ -42,12 +43,12 @@ def blocks_for(scenario: Scenario, end_s: int, cluster: DevCluster) -> Path:
     shards = max(1, min(4, os.cpu_count() or 1))
     with tempfile.TemporaryDirectory(prefix="kcost-history-") as scratch:
         work = Path(scratch)
-        with cluster.console.status(
-            f"writing {scenario.name} history ({scenario.days:g} days at {scenario.step_s} s)…"
+        with progress.step(
+            cluster.console, f"writing {scenario.name} history ({scenario.days:g} days at {scenario.step_s} s)…"
         ):
             files, samples = openmetrics.write(scenario, end_s, work, shards)
         blocks = work / "blocks"
-        status = cluster.console.status(f"promtool: building TSDB blocks from {samples:,} samples…")
+        status = progress.step(cluster.console, f"promtool: building TSDB blocks from {samples:,} samples…")
         with status, ThreadPoolExecutor(max_workers=shards) as pool:
             list(pool.map(lambda index: prometheus.create_blocks(files[index], blocks / str(index)), range(shards)))
         staging = cached.with_name(cached.name + ".partial")
@@ -70,7 +71,7 @@ def load(cluster: DevCluster, scenario: Scenario, *, end_s: int | None = None, w
     blocks = blocks_for(scenario, end, cluster)
     data_dir = state.work_dir / "prometheus"
     if prometheus.install_blocks(blocks, data_dir):
-        with cluster.console.status("restarting Prometheus to load the new history…"):
+        with progress.step(cluster.console, "restarting Prometheus to load the new history…"):
             cluster.restart("prometheus")
     objects = manifests.manifests(scenario)
     cluster.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input_text=yaml.safe_dump_all(objects))
@@ -84,13 +85,35 @@ def load(cluster: DevCluster, scenario: Scenario, *, end_s: int | None = None, w
 
 def _wait_for_workloads(cluster: DevCluster, scenario: Scenario) -> None:
     rolled = [w for w in scenario.workloads if w.kind in ("Deployment", "StatefulSet", "DaemonSet")]
-    with cluster.console.status(f"waiting for {len(rolled)} workloads to roll out…"):
+    with progress.step(cluster.console, f"waiting for {len(rolled)} workloads to roll out…"):
         for workload in rolled:
-            cluster.kubectl(
+            rollout = cluster.kubectl(
                 "rollout",
                 "status",
                 f"{workload.kind.lower()}/{workload.name}",
                 "-n",
                 workload.namespace,
-                "--timeout=120s",
+                f"--timeout={ROLLOUT_TIMEOUT_S}s",
+                check=False,
             )
+            if rollout.returncode != 0:
+                raise DevClusterError(
+                    f"{workload.kind.lower()}/{workload.name} -n {workload.namespace} did not roll out "
+                    f"({rollout.stderr.strip()}); {_pods_not_running(cluster, scenario)}"
+                )
+
+
+def _pods_not_running(cluster: DevCluster, scenario: Scenario, shown: int = 3) -> str:
+    """``only 8 of 40 pods Running; vm-1-…: 0/4 nodes are available: …`` (the scheduler's reasons)."""
+    pods = []
+    for namespace in scenario.namespaces:
+        pods += json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
+    stuck = [pod for pod in pods if pod["status"].get("phase") != "Running"]
+    reasons = [
+        f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: "
+        + "; ".join(
+            c.get("message", c.get("reason", "")) for c in pod["status"].get("conditions", []) if c["status"] != "True"
+        )
+        for pod in stuck[:shown]
+    ]
+    return f"only {len(pods) - len(stuck)} of {len(pods)} pods Running; " + " | ".join(reasons)

@@ -120,11 +120,20 @@ def workload_manifests(scenario: Scenario, workload: WorkloadSpec) -> list[Manif
     return objects
 
 
+def _pod_cpu_and_memory(workload: WorkloadSpec) -> tuple[float, int]:
+    return (
+        sum(container.cpu_request_cores for container in workload.containers),
+        sum(container.memory_request_bytes for container in workload.containers),
+    )
+
+
 def manifests(scenario: Scenario) -> list[Manifest]:
-    """Namespaces first, then every workload's objects."""
+    """Namespaces first, then every workload's objects, largest pods first."""
     namespaces: list[Manifest] = [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": {SCENARIO_LABEL: scenario.name}}}
         for name in scenario.namespaces
     ]
-    workloads = [item for workload in scenario.workloads for item in workload_manifests(scenario, workload)]
+    # Largest pods first: the scheduler places them while the nodes are still empty, as the fleet was sized.
+    by_size = sorted(scenario.workloads, key=_pod_cpu_and_memory, reverse=True)
+    workloads = [item for workload in by_size for item in workload_manifests(scenario, workload)]
     return namespaces + workloads
