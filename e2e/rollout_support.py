@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import yaml
 
+from kcost.devcluster import binaries
 from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION
 
 REPLICAS = 5
@@ -178,3 +183,11 @@ def container(kubectl: Any, namespace: str, name: str = "web") -> dict[str, Any]
 def events(kubectl: Any, namespace: str, name: str = "deployment-web-right-sizing") -> list[str]:
     listed = get_json(kubectl, "get", "events", "-n", namespace, "--field-selector", f"involvedObject.name={name}")
     return [f"{e['reason']}: {e['message']}" for e in listed["items"]]
+
+
+def kubectl_cost(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The real kubectl running the ``kubectl cost`` plugin from this environment."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "KUBECONFIG": str(kubeconfig)}
+    return subprocess.run(
+        [binaries.kubectl(), "cost", *args], capture_output=True, text=True, env=env, timeout=120, check=False
+    )

@@ -18,6 +18,7 @@ from e2e.rollout_support import (
     container,
     deployment,
     get_json,
+    kubectl_cost,
     phase_is,
     policy,
     recommendation,
@@ -127,7 +128,7 @@ def test_equally_specific_policies_conflict_and_neither_applies(namespace: str, 
 
 
 def test_a_gitops_managed_deployment_is_never_patched_and_its_patch_applies(
-    namespace: str, kubectl: Any, spawn: Any, tmp_path: Path
+    namespace: str, kubectl: Any, spawn: Any, tmp_path: Path, kcost_crds: DevCluster
 ) -> None:
     managed = deployment(namespace, labels={"app.kubernetes.io/instance": "shop"})
     apply(kubectl, managed, recommendation(namespace, approved=True))
@@ -140,7 +141,11 @@ def test_a_gitops_managed_deployment_is_never_patched_and_its_patch_applies(
     assert container(kubectl, namespace)["resources"]["requests"] == {"cpu": "500m", "memory": "512Mi"}
     # What the repository would hold: the manifest, and the patch next to it.
     (tmp_path / "deployment.yaml").write_text(yaml.safe_dump(managed))
-    (tmp_path / "kcost-patch.yaml").write_text(published["status"]["gitopsPatch"])
+    kubeconfig = kcost_crds.require_state().admin_kubeconfig
+    printed = kubectl_cost(kubeconfig, "patch", "-n", namespace, published["metadata"]["name"])
+    assert printed.returncode == 0, printed.stderr
+    assert printed.stdout == published["status"]["gitopsPatch"]
+    (tmp_path / "kcost-patch.yaml").write_text(printed.stdout)
     (tmp_path / "kustomization.yaml").write_text(
         yaml.safe_dump({"resources": ["deployment.yaml"], "patches": [{"path": "kcost-patch.yaml"}]})
     )

@@ -27,6 +27,7 @@ from e2e.rollout_support import (
     deployment,
     events,
     get_json,
+    kubectl_cost,
     phase_is,
     policy,
     recommendation,
@@ -48,12 +49,18 @@ def workload(namespace: str, *, fault: str | None = None) -> list[dict[str, Any]
     return [deployment(namespace, fault=fault), budget(namespace), policy(f"{namespace}-policy", namespace)]
 
 
-def test_a_canary_goes_through_every_step_and_is_promoted(namespace: str, kubectl: Any, spawn: Any) -> None:
+def test_a_canary_goes_through_every_step_and_is_promoted(
+    namespace: str, kubectl: Any, spawn: Any, kcost_crds: DevCluster
+) -> None:
+    kubeconfig = kcost_crds.require_state().admin_kubeconfig
     apply(kubectl, *workload(namespace))
     assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
     spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, approved=False))
+    wait_for_rec(kubectl, namespace, phase_is("Proposed"))
     with Watcher(kubectl, namespace) as watcher:
-        apply(kubectl, recommendation(namespace))
+        approved = kubectl_cost(kubeconfig, "approve", "-n", namespace, "deployment-web-right-sizing")
+        assert approved.returncode == 0, approved.stderr
         applied = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
         assert (
             kubectl("wait", "-n", namespace, "--for=delete", "deployment/web-kcost-canary", "--timeout=60s").returncode
@@ -74,12 +81,17 @@ def test_a_canary_goes_through_every_step_and_is_promoted(namespace: str, kubect
     assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
     assert any(e.startswith("Applied:") for e in events(kubectl, namespace))
 
+    shown = kubectl_cost(kubeconfig, "show", "-n", namespace, "deployment-web-right-sizing")
+    assert "rollout: canary, Done" in shown.stdout, shown.stdout
+    shares = [line.split()[1] for line in shown.stdout.splitlines() if line.strip()[:1] in "123" and "%" in line]
+    assert shares == ["20%", "50%", "100%"], shown.stdout
+    again = kubectl_cost(kubeconfig, "approve", "-n", namespace, "deployment-web-right-sizing")
+    assert again.returncode == 7
+    assert "is Applied; `approve` needs it Proposed" in again.stderr
+
     # Undo it: the template is restored in place, the replicas stay.
-    patch = json.dumps({"spec": {"approval": {"rollback": True}}})
-    assert (
-        kubectl("patch", "rec", "deployment-web-right-sizing", "-n", namespace, "--type=merge", "-p", patch).returncode
-        == 0
-    )
+    undo = kubectl_cost(kubeconfig, "rollback", "-n", namespace, "deployment-web-right-sizing", "--reason", "e2e")
+    assert undo.returncode == 0, undo.stderr
     undone = wait_for_rec(kubectl, namespace, phase_is("RolledBack", "Failed"))
     assert undone["status"]["phase"] == "RolledBack", undone["status"]
     assert "rollback requested" in undone["status"]["rollout"]["reason"]

@@ -12,6 +12,7 @@ EXIT_NOT_INSTALLED = 3
 EXIT_FORBIDDEN = 4
 EXIT_UNREACHABLE = 5
 EXIT_NOT_FOUND = 6
+EXIT_WRONG_STATE = 7
 EXIT_RUN_FAILED = 1
 
 # Connection failures of aiohttp, matched by name so that `--help` need not import it.

@@ -159,6 +159,8 @@ def print_evidence(rec: OptimizationRecommendation) -> None:
             ],
             [False, True, True, True, True, True, True],
         )
+    if rec.status.rollout is not None:
+        print_rollout(rec)
     if spec.evidence.usage_sparkline:
         click.echo(f"\n  daily CPU use: {units.sparkline(spec.evidence.usage_sparkline)}")
     for note in spec.evidence.notes:
@@ -188,3 +190,29 @@ def _quantity(container: ContainerResources | None, kind: str, resource: str) ->
 
 def _count(value: int | None) -> str:
     return "-" if value is None else str(value)
+
+
+def print_rollout(rec: OptimizationRecommendation) -> None:
+    """Where the rollout is, the steps it passed, and what its last health checks saw."""
+    rollout = rec.status.rollout
+    if rollout is None:
+        return
+    click.echo()
+    ready = next((c for c in rec.status.conditions if c.type == "Ready"), None)
+    click.echo(
+        f"  rollout: {rollout.strategy or '-'}, {rollout.stage.value}" + (f" ({ready.message})" if ready else "")
+    )
+    if rollout.reason:
+        click.echo(f"  reason:  {rollout.reason}")
+    if rollout.steps:
+        outputs.print_rows(
+            ["STEP", "SHARE", "STARTED", "PASSED"],
+            [
+                [str(s.step + 1), f"{s.percent}%", f"{s.started_at:%H:%M:%S}", f"{s.finished_at:%H:%M:%S}"]
+                for s in rollout.steps
+            ],
+            [True, True, False, False],
+        )
+    for observation in rollout.observations[-5:]:
+        state = "healthy" if observation.healthy else "UNHEALTHY"
+        click.echo(f"  {observation.time:%H:%M:%S} step {observation.step + 1}: {state}: {observation.message}")
