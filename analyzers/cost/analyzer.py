@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kcost.analyzers.cost import checks, model
+from kcost.analyzers.metrics import prometheus
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, parse_quantity
 from kcost.api.v1alpha1.profile import (
@@ -30,6 +31,7 @@ from kcost.api.v1alpha1.profile import (
     NamespaceCost,
     NodeTypePrice,
 )
+from kcost.config import Config
 from kcost.history.models import DailyCost
 from kcost.kube.client import KubeClient
 
@@ -318,6 +320,7 @@ async def run_once(
 ) -> int:
     """Price and report every profile once; returns how many were updated."""
     now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    namespace = Config.from_env().namespace
     updated = 0
     for body in await kube.list_objects(ClusterCostProfile):
         try:
@@ -326,12 +329,8 @@ async def run_once(
             continue  # the operator reports invalid profiles
         usage: Usage | None = None
         try:
-            usage = await recent_usage(
-                PrometheusClient(
-                    profile.spec.prometheus.url, timeout_s=profile.spec.prometheus.timeout_seconds, attempts=1
-                ),
-                now.timestamp(),
-            )
+            client = await prometheus.client_for_profile(kube, profile, namespace=namespace, attempts=1)
+            usage = await recent_usage(client, now.timestamp())
         except PrometheusError as error:
             # Requests alone still price the cluster; MetricsReady tells the user what is wrong.
             log.info("Prometheus unavailable for %s, allocating by requests only: %s", profile.display_name, error)

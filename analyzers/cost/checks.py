@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 import csv
 import gzip
-import os
 from pathlib import Path
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.api.v1alpha1.common import ConditionStatus, ConfigMapKeyRef
 from kcost.api.v1alpha1.profile import ClusterCostProfile, PricingSource
+from kcost.config import Config
 from kcost.kube.client import KubeClient
 
 CATALOG_COLUMNS = ("provider", "region", "instance_type", "capacity_type", "usd_per_hour")
@@ -58,7 +58,7 @@ async def _check_catalog_file(path: Path) -> PricingCheck:
 
 
 async def _check_catalog_config_map(kube: KubeClient, ref: ConfigMapKeyRef) -> PricingCheck:
-    namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
+    namespace = ref.namespace or Config.from_env().namespace
     where = f"spec.pricing.catalog.configMapRef {namespace}/{ref.name}"
     try:
         config_map = await kube.core.read_namespaced_config_map(ref.name, namespace)

@@ -20,7 +20,7 @@ import msgspec
 import numpy as np
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from kcost.api.v1alpha1.profile import PrometheusSpec
+from kcost.api.v1alpha1.profile import ClusterCostProfile, PrometheusSpec
 from kcost.kube.client import KubeClient
 
 
@@ -30,6 +30,10 @@ class PrometheusError(Exception):
 
 class PrometheusUnavailable(PrometheusError):  # noqa: N818 - reads as the condition it names
     """Network error, timeout or 5xx: worth retrying later."""
+
+
+class PrometheusCredentialsError(PrometheusError):
+    """A Secret the profile's ``spec.prometheus`` points at cannot be read: the user's to fix."""
 
 
 Params = list[tuple[str, str]]
@@ -207,3 +211,28 @@ class PrometheusClient:
             return None
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
+
+
+async def client_for_profile(
+    kube: KubeClient,
+    profile: ClusterCostProfile,
+    *,
+    namespace: str,
+    timeout_s: float | None = None,
+    attempts: int = 3,
+) -> PrometheusClient:
+    """The one way to reach a profile's Prometheus: URL, timeout, credentials and CA from ``spec.prometheus``.
+
+    ``namespace``: where Secret references without a namespace are read (``KCOST_NAMESPACE``);
+    ``timeout_s``: a caller's own cap on the profile's ``timeoutSeconds``.
+    Raises ``PrometheusCredentialsError`` naming the profile and field when a Secret is unreadable.
+    """
+    spec = profile.spec.prometheus
+    try:
+        credentials = await credentials_from_secrets(kube, spec, namespace)
+    except Exception as error:  # noqa: BLE001 - a missing Secret or key is the user's to fix; say which
+        raise PrometheusCredentialsError(
+            f"ClusterCostProfile {profile.name}: spec.prometheus: cannot read the credentials Secret: {error}"
+        ) from None
+    timeout = spec.timeout_seconds if timeout_s is None else min(timeout_s, spec.timeout_seconds)
+    return PrometheusClient(spec.url, timeout_s=timeout, credentials=credentials, attempts=attempts)

@@ -14,8 +14,8 @@ from typing import Any
 
 from pydantic import Field
 
+from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
-from kcost.analyzers.metrics import scope
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.analyzers.rightsizing import strategies
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory

@@ -35,19 +35,20 @@ def operator(verbose: bool) -> None:
 async def _serve_cost() -> None:
     """The cost analyzer: prices every ClusterCostProfile's cluster every KCOST_COST_INTERVAL_SECONDS."""
     import datetime
-    import os
 
     from kcost.analyzers.cost import analyzer as cost
     from kcost.analyzers.cost.pricer import PricerFactory
+    from kcost.config import Config
     from kcost.history.buffer import BufferedWriter
     from kcost.history.store import HistoryStore
     from kcost.kube import client
 
-    interval = datetime.timedelta(seconds=float(os.environ.get("KCOST_COST_INTERVAL_SECONDS", "300")))
+    config = Config.from_env()
+    interval = datetime.timedelta(seconds=config.cost_interval_s)
     store = HistoryStore()
     try:
         # A database that is down now is retried by the writer; the pricing goes on regardless.
-        await store.connect(os.environ.get("KCOST_DATABASE_URL", "sqlite+aiosqlite:///kcost-history.db"))
+        await store.connect(config.database_url)
     except Exception as error:  # noqa: BLE001
         logging.getLogger("kcost.analyzers.cost").warning(
             "history store unavailable for now: %s", store.redact(str(error))
