@@ -92,7 +92,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
 
     def size(self, window: UsageHistory) -> Sizing | NotEnoughData:
         s = self.settings
-        history_hours = window.span_s / stats.HOUR_S
+        history_hours = window.covered_s / stats.HOUR_S
         if window.sample_count < s.min_samples or history_hours < s.min_history_hours:
             return NotEnoughData(
                 reason=(
