@@ -168,3 +168,32 @@ async def test_usage_comes_through_a_prometheus_that_demands_the_profiles_creden
         proxy.close()
         kubectl("delete", "ccp", name, "--timeout=30s")
         kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+async def test_a_profile_in_another_currency_is_refused_and_its_figures_say_usd(
+    kcost_crds: DevCluster, kubectl: Any, prometheus: Prometheus, smoke_end_s: int
+) -> None:
+    name = f"euros-{uuid.uuid4().hex[:6]}"
+    profile = custom_profile(name, prometheus.url)
+    profile["spec"]["pricing"]["currency"] = "EUR"
+    profile["spec"]["budget"] = {"monthly": 1, "alertThresholdsPercent": [50]}
+    result = kubectl("apply", "-f", "-", input_text=json.dumps(profile))
+    assert result.returncode == 0, result.stderr
+    try:
+        reports: dict[str, cost.ProfileReport] = {}
+
+        async def keep(profile: Any, report: cost.ProfileReport) -> None:
+            reports[profile.name] = report
+
+        async with connect(str(kcost_crds.require_state().admin_kubeconfig)) as kube:
+            await cost.run_once(kube, PricerFactory(kube), on_report=keep)
+        status = json.loads(kubectl("get", "ccp", name, "-o", "json").stdout)["status"]
+        pricing = _conditions(status)["PricingReady"]
+        assert (pricing["status"], pricing["reason"]) == ("False", "UnsupportedCurrency")
+        assert "spec.pricing.currency is 'EUR'" in pricing["message"]
+        assert "USD only" in pricing["message"]
+        assert status["currency"] == "USD", "the figures are dollars and say so"
+        assert "WithinBudget" not in _conditions(status), "a budget in euros is not compared with dollars"
+        assert reports[name].events[0][1] == "UnsupportedCurrency"
+    finally:
+        kubectl("delete", "ccp", name, "--timeout=30s")

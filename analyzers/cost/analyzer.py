@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from kcost.analyzers.cost import checks, model
 from kcost.analyzers.metrics import prometheus
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
+from kcost.analyzers.pricing import currency
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, parse_quantity
 from kcost.api.v1alpha1.profile import (
     ClusterCostProfile,
@@ -287,7 +288,9 @@ async def analyze_profile(
     conditions = Conditions.set(conditions, PRICING_READY, *pricing, generation=profile.generation, now=now)
     if pricing[0] is ConditionStatus.FALSE and (before is None or before.message != pricing[2]):
         events.append(("Warning", pricing[1], pricing[2]))
-    budget = budget_condition(profile, month_to_date, projected)
+    # A budget in another currency cannot be compared with costs in US dollars.
+    refused = currency.unsupported_currency(profile)
+    budget = budget_condition(profile, month_to_date, projected) if refused is None else None
     if budget is not None:
         previous = Conditions.find(conditions, WITHIN_BUDGET)
         conditions = Conditions.set(conditions, WITHIN_BUDGET, *budget, generation=profile.generation, now=now)
@@ -302,7 +305,7 @@ async def analyze_profile(
             NamespaceCost(namespace=ns, monthly_cost=round(cost * model.HOURS_PER_MONTH, 2)).to_api()
             for ns, cost in top
         ],
-        "currency": profile.spec.pricing.currency,
+        "currency": currency.SUPPORTED_CURRENCY,  # what every figure here is in, whatever the spec asks
         "monthToDateCost": round(month_to_date, 2),
         "projectedMonthlyCost": round(projected, 2),
         "conditions": [c.to_api() for c in conditions if c.type in (PRICING_READY, WITHIN_BUDGET)],
