@@ -44,9 +44,10 @@ import numpy as np
 from pydantic import Field
 
 from kcost.analyzers.rightsizing import stats
-from kcost.analyzers.rightsizing.base import MIB, Sizing, Strategy, StrategySettings
+from kcost.analyzers.rightsizing.base import Sizing, Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import UsageHistory
 from kcost.analyzers.rightsizing.recommendation import NotEnoughData
+from kcost.api.units import MIB
 from kcost.api.v1alpha1.recommendation import RiskLevel
 
 # Growth of the peak over the horizon, as a share of the peak, above which a series is risky.

@@ -20,6 +20,7 @@ from kcost.analyzers.metrics.workloads import Workload
 from kcost.analyzers.rightsizing import strategies
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
 from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
+from kcost.api.units import MIB
 from kcost.api.v1alpha1.recommendation import (
     ContainerEvidence,
     ContainerResources,
@@ -31,9 +32,6 @@ from kcost.api.v1alpha1.recommendation import (
     TargetRef,
     WorkloadShape,
 )
-
-GIB = 1024**3
-MIB = 1024**2
 
 
 class RightsizingSettings(AnalyzerSettings):

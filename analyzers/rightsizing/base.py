@@ -23,10 +23,8 @@ from kcost.analyzers.rightsizing.recommendation import (
     NotEnoughData,
     Recommendation,
 )
+from kcost.api.units import GIB, MIB
 from kcost.api.v1alpha1.recommendation import RiskLevel
-
-MIB = 1024**2
-GIB = 1024**3
 
 
 class StrategySettings(BaseModel):

@@ -6,9 +6,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from kcost.api.units import GIB
+
 CapacityType = Literal["on-demand", "spot"]
 Provider = Literal["aws", "gcp", "azure", "onprem"]
-GIB = 1024**3
 
 
 class NodeSpec(BaseModel):
