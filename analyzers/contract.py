@@ -80,7 +80,7 @@ class AnalyzerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
-SettingsT = TypeVar("SettingsT", bound=AnalyzerSettings)
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,8 @@ class Analyzer(abc.ABC, Generic[SettingsT]):
     """A plugin. Subclasses set ``name``, ``settings_model`` and ``types`` and implement ``run``."""
 
     name: ClassVar[str]
-    settings_model: ClassVar[type[AnalyzerSettings]]
+    # Usually an ``AnalyzerSettings``; a ``RootModel`` of a tagged union where settings depend on a choice.
+    settings_model: ClassVar[type[BaseModel]]
     types: ClassVar[tuple[RecommendationType, ...]] = ()
 
     @abc.abstractmethod
@@ -312,16 +313,24 @@ async def upsert(
 # -- one run ---------------------------------------------------------------------------
 
 
-def parse_settings(analyzer: Analyzer[Any], analysis: Analysis) -> AnalyzerSettings:
+def parse_settings(analyzer: Analyzer[Any], analysis: Analysis) -> BaseModel:
     raw = next((a.settings for a in analysis.spec.analyzers if a.name == analyzer.name), {})
     try:
         return analyzer.settings_model.model_validate(raw)
     except ValidationError as error:
         details = "; ".join(
-            f"spec.analyzers[{analyzer.name}].settings.{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+            f"{'.'.join([f'spec.analyzers[{analyzer.name}].settings', *_field_path(e['loc'], raw)])}: {e['msg']}"
             for e in error.errors()
         )
         raise AnalyzerError(f"Analysis {analysis.name}: invalid settings: {details}") from None
+
+
+def _field_path(loc: tuple[int | str, ...], raw: Mapping[str, Any]) -> list[str]:
+    """The settings field an error is about; a tagged union's tag (not a field) leads its errors' location."""
+    path = [str(part) for part in loc]
+    if path and path[0] not in raw and len(path) > 1:
+        path = path[1:]
+    return path
 
 
 async def execute(
