@@ -111,7 +111,8 @@ class AnalyzerResult:
     workloads: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
     scope_monthly_cost: float | None = None
-    prometheus_queries: int | None = None
+    # Every HTTP request the run made to Prometheus, by API endpoint (query, query_range, series).
+    prometheus_requests: dict[str, int] | None = None
 
 
 class AnalyzerError(Exception):
@@ -367,13 +368,13 @@ async def execute(
                 outcome = f"could not write the recommendations ({type(error).__name__}: {error})"
             else:
                 log.info(
-                    "Analysis %s: %s analyzed %d workloads in %.1f s (%s PromQL queries); "
+                    "Analysis %s: %s analyzed %d workloads in %.1f s (%s Prometheus requests); "
                     "wrote %d recommendations in %.1f s",
                     analysis.name,
                     analyzer.name,
                     outcome.workloads,
                     analyzed_s,
-                    outcome.prometheus_queries,
+                    sum((outcome.prometheus_requests or {}).values()),
                     upserted,
                     time.perf_counter() - clock,
                 )
@@ -392,7 +393,9 @@ async def execute(
     if isinstance(outcome, AnalyzerResult):
         section.workloads = outcome.workloads
         section.recommendations = upserted
-        section.prometheus_queries = outcome.prometheus_queries
+        if outcome.prometheus_requests is not None:
+            section.prometheus_requests = sum(outcome.prometheus_requests.values())
+            section.prometheus_requests_by_endpoint = outcome.prometheus_requests
         section.monthly_savings = round(sum(p.spec.estimated_monthly_savings for p in outcome.proposals), 2)
         section.scope_monthly_cost = outcome.scope_monthly_cost
         section.skipped = outcome.skipped

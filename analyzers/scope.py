@@ -56,7 +56,7 @@ class Scope:
     def finish(self, result: AnalyzerResult) -> AnalyzerResult:
         """The run's totals, as every metrics-based analyzer reports them."""
         result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
-        result.prometheus_queries = self.prometheus.queries
+        result.prometheus_requests = dict(self.prometheus.requests_by_endpoint)
         return result
 
 

@@ -112,6 +112,11 @@ def test_recommendations_have_the_right_direction_and_evidence(analyzers: Any, k
     assert "shop/deployment-web-idle-workload" not in recs, "a busy service is not idle"
     summary = body["status"]["summary"]
     assert summary["recommendationsByType"]["idle-workload"] >= 1
+    # Every request to Prometheus is counted, series lookups included, and split by endpoint.
+    rightsizing = body["status"]["analyzers"]["rightsizing"]
+    by_endpoint = rightsizing["prometheusRequestsByEndpoint"]
+    assert set(by_endpoint) >= {"query_range", "series"}
+    assert rightsizing["prometheusRequests"] == sum(by_endpoint.values())
     assert summary["potentialMonthlySavings"] > 0
 
 

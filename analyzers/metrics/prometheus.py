@@ -11,6 +11,7 @@ import base64
 import json
 import math
 import ssl
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -116,13 +117,22 @@ async def credentials_from_secrets(kube: KubeClient, spec: PrometheusSpec, defau
 
 @dataclass
 class PrometheusClient:
-    """One Prometheus; count of queries kept for benchmarks (``queries``)."""
+    """One Prometheus, and every HTTP request made to it (retries included), by API endpoint.
+
+    ``requests_by_endpoint`` counts ``query``, ``query_range`` and ``series`` requests: what an
+    analyzer reports as ``prometheusRequests`` in its status.
+    """
 
     url: str
     timeout_s: float = 60.0
     credentials: Credentials = field(default_factory=Credentials)
     attempts: int = 3
-    queries: int = 0
+    requests_by_endpoint: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def requests(self) -> int:
+        """Every HTTP request made so far."""
+        return sum(self.requests_by_endpoint.values())
 
     def _headers(self) -> dict[str, str]:
         if self.credentials.bearer_token:
@@ -141,7 +151,7 @@ class PrometheusClient:
     async def _get(self, path: str, params: Params, decode: Decode) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         url = self.url.rstrip("/") + path
-        self.queries += 1
+        self.requests_by_endpoint[path.rsplit("/", 1)[-1]] += 1
         async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
             try:
                 async with session.get(url, params=params, ssl=self._ssl()) as response:
