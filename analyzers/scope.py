@@ -1,7 +1,7 @@
 """What every metrics-based analyzer starts from: its Prometheus, the workloads in scope, their usage and prices.
 
-It sits above both ``metrics`` (Prometheus, workloads) and ``cost`` (unit rates), which
-know nothing of each other's analyzers.
+It sits above ``cost`` (unit rates) and ``metrics`` (Prometheus, workloads), so that
+``metrics`` never needs ``cost`` (the cost analyzer reads Prometheus through ``metrics``).
 """
 
 from __future__ import annotations
