@@ -139,7 +139,7 @@ async def test_usage_comes_through_a_prometheus_that_demands_the_profiles_creden
         "metadata": {"name": "prometheus-auth", "namespace": namespace},
         "data": {"auth": base64.b64encode(b"kcost:s3cret").decode()},
     }
-    proxy = FaultyProxy(prometheus.url, authorization=aiohttp.BasicAuth("kcost", "s3cret").encode())
+    proxy = FaultyProxy(prometheus.url, authorization=aiohttp.encode_basic_auth("kcost", "s3cret"))
     profile = custom_profile(name, proxy.url)
     profile["spec"]["prometheus"]["basicAuthSecretRef"] = {
         "name": "prometheus-auth",
