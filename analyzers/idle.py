@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from pydantic import Field
 
+from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
-from kcost.analyzers.metrics import scope
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.api.v1alpha1.recommendation import (
     ContainerEvidence,

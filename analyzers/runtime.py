@@ -19,6 +19,7 @@ from typing import Any
 
 from kcost.analyzers import contract
 from kcost.api.v1alpha1.analysis import Analysis
+from kcost.config import Config
 from kcost.kube.client import KubeClient
 
 log = logging.getLogger("kcost.analyzers.runtime")
@@ -26,23 +27,17 @@ log = logging.getLogger("kcost.analyzers.runtime")
 
 @dataclass(frozen=True)
 class RuntimeSettings:
-    poll_interval: datetime.timedelta = datetime.timedelta(seconds=2)
-    heartbeat_every: datetime.timedelta = datetime.timedelta(seconds=10)
-    stale_after: datetime.timedelta = datetime.timedelta(seconds=60)
+    poll_interval: datetime.timedelta
+    heartbeat_every: datetime.timedelta
+    stale_after: datetime.timedelta
 
     @classmethod
-    def from_env(cls) -> RuntimeSettings:
-        """``KCOST_ANALYZER_POLL_SECONDS``, ``…_HEARTBEAT_SECONDS``, ``…_STALE_SECONDS``."""
-
-        def seconds(name: str, default: datetime.timedelta) -> datetime.timedelta:
-            value = os.environ.get(f"KCOST_ANALYZER_{name}_SECONDS")
-            return datetime.timedelta(seconds=float(value)) if value else default
-
-        defaults = cls()
+    def from_config(cls, config: Config) -> RuntimeSettings:
+        """From ``KCOST_ANALYZER_POLL_SECONDS``, ``…_HEARTBEAT_SECONDS`` and ``…_STALE_SECONDS`` (see ``Config``)."""
         return cls(
-            poll_interval=seconds("POLL", defaults.poll_interval),
-            heartbeat_every=seconds("HEARTBEAT", defaults.heartbeat_every),
-            stale_after=seconds("STALE", defaults.stale_after),
+            poll_interval=datetime.timedelta(seconds=config.analyzer_poll_s),
+            heartbeat_every=datetime.timedelta(seconds=config.analyzer_heartbeat_s),
+            stale_after=datetime.timedelta(seconds=config.analyzer_stale_s),
         )
 
 
@@ -79,7 +74,7 @@ async def serve_once(
 
 async def serve(kube: KubeClient, analyzer: contract.Analyzer[Any], settings: RuntimeSettings | None = None) -> None:
     """Work forever (until cancelled)."""
-    settings = settings or RuntimeSettings.from_env()
+    settings = settings or RuntimeSettings.from_config(Config.from_env())
     instance = instance_id()
     log.info("analyzer %s started as %s", analyzer.name, instance)
     while True:

@@ -32,6 +32,7 @@ import numpy.typing as npt
 from rich.console import Console
 from rich.table import Table
 
+from kcost.api.units import MIB
 from kcost.devcluster import prometheus, tsdbgen
 from kcost.devcluster.tsdbgen import GeneratedSeries
 
@@ -70,13 +71,13 @@ def _dataset(n_series: int, days: int) -> Dataset:
             GeneratedSeries(
                 {"__name__": "container_memory_working_set_bytes", **labels},
                 N_PROFILES + pod % N_PROFILES,
-                scale=(256 + 64 * (pod % 11)) * 2**20,
+                scale=(256 + 64 * (pod % 11)) * MIB,
                 round_to=4096,
             ),
             GeneratedSeries(
                 {"__name__": "kube_pod_container_resource_limits", **labels, "resource": "memory"},
                 None,
-                constant=(512 + 64 * (pod % 11)) * 2**20,
+                constant=(512 + 64 * (pod % 11)) * MIB,
             ),
         ]
     # UTC midnight, whole days before today.

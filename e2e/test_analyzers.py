@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
 import time
 from typing import Any
 
-import aiohttp
 import pytest
-from aiohttp import web
 
 from e2e.conftest import Prometheus, custom_profile
+from e2e.prometheus_proxy import FaultyProxy
 from kcost.api.v1alpha1.common import parse_quantity
 from kcost.devcluster.cluster import DevCluster
 
@@ -115,6 +112,11 @@ def test_recommendations_have_the_right_direction_and_evidence(analyzers: Any, k
     assert "shop/deployment-web-idle-workload" not in recs, "a busy service is not idle"
     summary = body["status"]["summary"]
     assert summary["recommendationsByType"]["idle-workload"] >= 1
+    # Every request to Prometheus is counted, series lookups included, and split by endpoint.
+    rightsizing = body["status"]["analyzers"]["rightsizing"]
+    by_endpoint = rightsizing["prometheusRequestsByEndpoint"]
+    assert set(by_endpoint) >= {"query_range", "series"}
+    assert rightsizing["prometheusRequests"] == sum(by_endpoint.values())
     assert summary["potentialMonthlySavings"] > 0
 
 
@@ -131,54 +133,6 @@ def test_prometheus_down_fails_the_run_and_proposes_nothing(analyzers: Any, kube
     assert "no recommendation was made" in ready["message"]
     assert _recs(kubectl, "no-prometheus") == {}
     kubectl("delete", "ccp", "e2e-down", "--timeout=30s")
-
-
-class FaultyProxy:
-    """An HTTP proxy in front of the real Prometheus that starts failing on cue, in its own thread.
-
-    ``fail_from``: requests from this one on (counted from 1) get ``status``;
-    ``delay_s``: every answer waits this long first (a slow Prometheus).
-    """
-
-    def __init__(self, upstream: str, *, fail_from: int | None = None, status: int = 503, delay_s: float = 0) -> None:
-        self.upstream, self.fail_from, self.status, self.delay_s = upstream, fail_from, status, delay_s
-        self.requests = 0
-        self.failed = 0
-        self._loop = asyncio.new_event_loop()
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._serve, daemon=True)
-        self._thread.start()
-        assert self._ready.wait(10), "the proxy did not start"
-
-    def _serve(self) -> None:
-        asyncio.set_event_loop(self._loop)
-        app = web.Application()
-        app.router.add_route("GET", "/{path:.*}", self._handle)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        self._ready.set()
-        self._loop.run_forever()
-
-    async def _handle(self, request: web.Request) -> web.Response:
-        self.requests += 1
-        if self.delay_s:
-            await asyncio.sleep(self.delay_s)
-        if self.fail_from is not None and self.requests >= self.fail_from:
-            self.failed += 1
-            return web.Response(status=self.status, text="injected failure")
-        async with (
-            aiohttp.ClientSession() as session,
-            session.get(self.upstream + request.path_qs) as answer,
-        ):
-            return web.Response(status=answer.status, body=await answer.read(), content_type="application/json")
-
-    def close(self) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(10)
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(10)
 
 
 def _run_behind(kubectl: Any, proxy: FaultyProxy, name: str, *, timeout_s: int = 60) -> dict[str, Any]:

@@ -21,7 +21,7 @@ def test_bench_analysis_runs_and_queries_do_not_grow_with_workloads(tmp_path: Pa
     for run in (small, large):
         assert run["phase"] == "Succeeded"
         # Per namespace: owners (series API), CPU, memory, OOM reasons.
-        assert run["queries"] == 4 * 3
+        assert run["analyzer_prometheus_requests"] == 4 * 3
         assert 0 < run["recommendations"] <= run["workloads"]
         assert run["peak_rss_mib"] > 50
         assert run["analyze_s"] > 0

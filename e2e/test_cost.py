@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
-from e2e.conftest import SHARED_DATA, Prometheus
+from e2e.conftest import SHARED_DATA, Prometheus, custom_profile
+from e2e.prometheus_proxy import FaultyProxy
+from kcost.analyzers.cost import analyzer as cost
+from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import mixed_cloud_nodes
+from kcost.kube.client import connect
 
 
 def _profile(prometheus_url: str) -> str:
@@ -117,3 +125,75 @@ def test_catalog_prices_a_mixed_fleet_and_costs_add_up(
     by_namespace = dict(rows)
     assert len(by_namespace) == len(rows), "one row per namespace and day"
     assert sum(by_namespace.values()) == pytest.approx(hourly["total"] * 24, rel=0.05)
+
+
+async def test_usage_comes_through_a_prometheus_that_demands_the_profiles_credentials(
+    kcost_crds: DevCluster, kubectl: Any, prometheus: Prometheus, smoke_end_s: int
+) -> None:
+    """Allocation is max(request, usage): usage must be read with the profile's credentials, not skipped."""
+    suffix = uuid.uuid4().hex[:6]
+    namespace, name = f"prom-auth-{suffix}", f"auth-{suffix}"
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "prometheus-auth", "namespace": namespace},
+        "data": {"auth": base64.b64encode(b"kcost:s3cret").decode()},
+    }
+    proxy = FaultyProxy(prometheus.url, authorization=aiohttp.encode_basic_auth("kcost", "s3cret"))
+    profile = custom_profile(name, proxy.url)
+    profile["spec"]["prometheus"]["basicAuthSecretRef"] = {
+        "name": "prometheus-auth",
+        "namespace": namespace,
+        "key": "auth",
+    }
+    assert kubectl("create", "namespace", namespace).returncode == 0
+    try:
+        for document in (secret, profile):
+            result = kubectl("apply", "-f", "-", input_text=json.dumps(document))
+            assert result.returncode == 0, result.stderr
+        reports: dict[str, cost.ProfileReport] = {}
+
+        async def keep(profile: Any, report: cost.ProfileReport) -> None:
+            reports[profile.name] = report
+
+        at = datetime.datetime.fromtimestamp(smoke_end_s, datetime.UTC)
+        async with connect(str(kcost_crds.require_state().admin_kubeconfig)) as kube:
+            await cost.run_once(kube, PricerFactory(kube), now=at, on_report=keep)
+        used = [c.use for c in reports[name].allocation.containers if c.use.cpu_usage_cores > 0]
+        assert proxy.refused == 0, "every request carried the profile's credentials"
+        assert proxy.requests >= 2, "CPU and memory usage were both asked for"
+        assert used, "containers are allocated by usage too, not by requests only"
+        assert any(u.memory_usage_bytes > 0 for u in used)
+    finally:
+        proxy.close()
+        kubectl("delete", "ccp", name, "--timeout=30s")
+        kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+async def test_a_profile_in_another_currency_is_refused_and_its_figures_say_usd(
+    kcost_crds: DevCluster, kubectl: Any, prometheus: Prometheus, smoke_end_s: int
+) -> None:
+    name = f"euros-{uuid.uuid4().hex[:6]}"
+    profile = custom_profile(name, prometheus.url)
+    profile["spec"]["pricing"]["currency"] = "EUR"
+    profile["spec"]["budget"] = {"monthly": 1, "alertThresholdsPercent": [50]}
+    result = kubectl("apply", "-f", "-", input_text=json.dumps(profile))
+    assert result.returncode == 0, result.stderr
+    try:
+        reports: dict[str, cost.ProfileReport] = {}
+
+        async def keep(profile: Any, report: cost.ProfileReport) -> None:
+            reports[profile.name] = report
+
+        async with connect(str(kcost_crds.require_state().admin_kubeconfig)) as kube:
+            await cost.run_once(kube, PricerFactory(kube), on_report=keep)
+        status = json.loads(kubectl("get", "ccp", name, "-o", "json").stdout)["status"]
+        pricing = _conditions(status)["PricingReady"]
+        assert (pricing["status"], pricing["reason"]) == ("False", "UnsupportedCurrency")
+        assert "spec.pricing.currency is 'EUR'" in pricing["message"]
+        assert "USD only" in pricing["message"]
+        assert status["currency"] == "USD", "the figures are dollars and say so"
+        assert "WithinBudget" not in _conditions(status), "a budget in euros is not compared with dollars"
+        assert reports[name].events[0][1] == "UnsupportedCurrency"
+    finally:
+        kubectl("delete", "ccp", name, "--timeout=30s")

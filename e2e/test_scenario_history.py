@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 from e2e.conftest import Prometheus
+from kcost.api.units import MIB
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.scenario import library, loader, traces, usage
-from kcost.devcluster.scenario.model import MIB, Scenario
+from kcost.devcluster.scenario.model import Scenario
 
 
 def _pod(scenario: Scenario, end_s: int, workload: str) -> usage.PodHistory:

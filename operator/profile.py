@@ -8,12 +8,13 @@
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
-from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
+from kcost.analyzers.metrics import prometheus
+from kcost.analyzers.metrics.prometheus import PrometheusError
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus
 from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.config import Config
 from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
 
@@ -34,12 +35,11 @@ LOOKBACK = "6h"
 async def check_metrics(kube: KubeClient, profile: ClusterCostProfile, timeout_s: float) -> tuple[bool, str, str]:
     spec = profile.spec.prometheus
     try:
-        credentials = await credentials_from_secrets(kube, spec, os.environ.get("KCOST_NAMESPACE", "kcost-system"))
-    except Exception as error:  # noqa: BLE001 - any Secret problem is the user's to fix
-        return False, "CredentialsUnreadable", f"spec.prometheus: cannot read the credentials Secret: {error}"
-    client = PrometheusClient(
-        spec.url, timeout_s=min(timeout_s, spec.timeout_seconds), credentials=credentials, attempts=2
-    )
+        client = await prometheus.client_for_profile(
+            kube, profile, namespace=Config.from_env().namespace, timeout_s=timeout_s, attempts=2
+        )
+    except prometheus.PrometheusCredentialsError as error:
+        return False, "CredentialsUnreadable", str(error)
     missing = []
     try:
         for series, source in REQUIRED_SERIES.items():

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from kcost.analyzers.cost import checks, model
+from kcost.analyzers.metrics import prometheus
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
+from kcost.analyzers.pricing import currency
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, parse_quantity
 from kcost.api.v1alpha1.profile import (
     ClusterCostProfile,
@@ -30,6 +32,7 @@ from kcost.api.v1alpha1.profile import (
     NamespaceCost,
     NodeTypePrice,
 )
+from kcost.config import Config
 from kcost.history.models import DailyCost
 from kcost.kube.client import KubeClient
 
@@ -283,7 +286,9 @@ async def analyze_profile(
     conditions = Conditions.set(conditions, PRICING_READY, *pricing, generation=profile.generation, now=now)
     if pricing[0] is ConditionStatus.FALSE and (before is None or before.message != pricing[2]):
         events.append(("Warning", pricing[1], pricing[2]))
-    budget = budget_condition(profile, month_to_date, projected)
+    # A budget in another currency cannot be compared with costs in US dollars.
+    refused = currency.unsupported_currency(profile)
+    budget = budget_condition(profile, month_to_date, projected) if refused is None else None
     if budget is not None:
         previous = Conditions.find(conditions, WITHIN_BUDGET)
         conditions = Conditions.set(conditions, WITHIN_BUDGET, *budget, generation=profile.generation, now=now)
@@ -298,7 +303,7 @@ async def analyze_profile(
             NamespaceCost(namespace=ns, monthly_cost=round(cost * model.HOURS_PER_MONTH, 2)).to_api()
             for ns, cost in top
         ],
-        "currency": profile.spec.pricing.currency,
+        "currency": currency.SUPPORTED_CURRENCY,  # what every figure here is in, whatever the spec asks
         "monthToDateCost": round(month_to_date, 2),
         "projectedMonthlyCost": round(projected, 2),
         "conditions": [c.to_api() for c in conditions if c.type in (PRICING_READY, WITHIN_BUDGET)],
@@ -316,6 +321,7 @@ async def run_once(
 ) -> int:
     """Price and report every profile once; returns how many were updated."""
     now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
+    namespace = Config.from_env().namespace
     updated = 0
     for body in await kube.list_raw(ClusterCostProfile):
         try:
@@ -324,12 +330,8 @@ async def run_once(
             continue  # the operator reports invalid profiles
         usage: Usage | None = None
         try:
-            usage = await recent_usage(
-                PrometheusClient(
-                    profile.spec.prometheus.url, timeout_s=profile.spec.prometheus.timeout_seconds, attempts=1
-                ),
-                now.timestamp(),
-            )
+            client = await prometheus.client_for_profile(kube, profile, namespace=namespace, attempts=1)
+            usage = await recent_usage(client, now.timestamp())
         except PrometheusError as error:
             # Requests alone still price the cluster; MetricsReady tells the user what is wrong.
             log.info("Prometheus unavailable for %s, allocating by requests only: %s", profile.display_name, error)

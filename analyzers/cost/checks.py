@@ -1,17 +1,18 @@
-"""Is the profile's pricing source usable? (catalog readable, custom rates complete)."""
+"""Is the profile's pricing usable? (currency supported, catalog readable, custom rates complete)."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import gzip
-import os
 from pathlib import Path
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from kcost.analyzers.pricing import currency
 from kcost.api.v1alpha1.common import ConditionStatus, ConfigMapKeyRef
 from kcost.api.v1alpha1.profile import ClusterCostProfile, PricingSource
+from kcost.config import Config
 from kcost.kube.client import KubeClient
 
 CATALOG_COLUMNS = ("provider", "region", "instance_type", "capacity_type", "usd_per_hour")
@@ -27,6 +28,14 @@ PricingCheck = tuple[ConditionStatus, str, str]
 
 
 async def check_pricing(kube: KubeClient, profile: ClusterCostProfile) -> PricingCheck:
+    """PricingReady as far as the spec says: a supported currency and a usable source."""
+    refused = currency.unsupported_currency(profile)
+    if refused is not None:
+        return ConditionStatus.FALSE, currency.UNSUPPORTED_CURRENCY, refused
+    return await _check_source(kube, profile)
+
+
+async def _check_source(kube: KubeClient, profile: ClusterCostProfile) -> PricingCheck:
     pricing = profile.spec.pricing
     if pricing.source is PricingSource.CUSTOM:
         rates = pricing.custom_rates
@@ -58,7 +67,7 @@ async def _check_catalog_file(path: Path) -> PricingCheck:
 
 
 async def _check_catalog_config_map(kube: KubeClient, ref: ConfigMapKeyRef) -> PricingCheck:
-    namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
+    namespace = ref.namespace or Config.from_env().namespace
     where = f"spec.pricing.catalog.configMapRef {namespace}/{ref.name}"
     try:
         data = await kube.config_map_data(ref.name, namespace)

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-HOURS_PER_MONTH = 730.0
-GIB = 1024**3
+# Re-exported: the cost model's users (kubectl cost) read them here.
+from kcost.api.units import GIB as GIB  # noqa: PLC0414
+from kcost.api.units import HOURS_PER_MONTH as HOURS_PER_MONTH  # noqa: PLC0414
 
 CapacityType = Literal["on-demand", "spot"]
 

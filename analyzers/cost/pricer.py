@@ -9,7 +9,6 @@ price is self-checked against the catalog list price and for a monthly-vs-hourly
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from kcost.analyzers.pricing.selfcheck import self_check
 from kcost.analyzers.pricing.shapes import Shape
 from kcost.analyzers.pricing.store import InMemoryPriceStore, PriceStore
 from kcost.api.v1alpha1.profile import ClusterCostProfile, PricingSource
+from kcost.config import Config
 from kcost.kube.client import KubeClient
 
 CHAIN_SOURCES = {Tier.LIVE: "live", Tier.LAST_KNOWN: "last-known", Tier.CATALOG: "catalog"}
@@ -90,7 +90,7 @@ class PricerFactory:
             return self._catalogs[source.path]
         ref = source.config_map_ref
         assert ref is not None  # the model requires one of the two
-        namespace = ref.namespace or os.environ.get("KCOST_NAMESPACE", "kcost-system")
+        namespace = ref.namespace or Config.from_env().namespace
         data = await self.kube.config_map_data(ref.name, namespace)
         return catalog_source.parse_catalog(data.get(ref.key, ""), f"configmap {namespace}/{ref.name}")
 

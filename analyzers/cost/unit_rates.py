@@ -29,6 +29,7 @@ from kcost.analyzers.contract import AnalyzerError
 from kcost.analyzers.cost import model
 from kcost.analyzers.cost.analyzer import PriceQuote, Pricer, PricerFactory, price_nodes
 from kcost.analyzers.cost.pricer import PricerFactory as ChainPricerFactory
+from kcost.analyzers.pricing import currency
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.kube.client import KubeClient
 
@@ -163,8 +164,12 @@ async def rates_for(
     Pass a long-lived ``factory`` (``kcost.analyzers.cost.pricer.PricerFactory``) to
     reuse its catalogs and last known prices across calls; by default a new one is made.
     If the pricer cannot be built or pricing raises, the nodes are priced at the
-    default rates of their capacity type and ``source`` says why.
+    default rates of their capacity type and ``source`` says why. A profile in a currency
+    kcost does not price in is an ``AnalyzerError`` (savings would be dollars under its name).
     """
+    refused = currency.unsupported_currency(profile)
+    if refused is not None:
+        raise AnalyzerError(refused)
     profile_name = profile.name
     nodes = await _list_nodes(kube)
     if not nodes:

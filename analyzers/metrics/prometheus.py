@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import ssl
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +20,7 @@ import msgspec
 import numpy as np
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-from kcost.api.v1alpha1.profile import PrometheusSpec
+from kcost.api.v1alpha1.profile import ClusterCostProfile, PrometheusSpec
 from kcost.kube.client import KubeClient
 
 
@@ -29,6 +30,10 @@ class PrometheusError(Exception):
 
 class PrometheusUnavailable(PrometheusError):  # noqa: N818 - reads as the condition it names
     """Network error, timeout or 5xx: worth retrying later."""
+
+
+class PrometheusCredentialsError(PrometheusError):
+    """A Secret the profile's ``spec.prometheus`` points at cannot be read: the user's to fix."""
 
 
 Params = list[tuple[str, str]]
@@ -110,13 +115,22 @@ async def credentials_from_secrets(kube: KubeClient, spec: PrometheusSpec, defau
 
 @dataclass
 class PrometheusClient:
-    """One Prometheus; count of queries kept for benchmarks (``queries``)."""
+    """One Prometheus, and every HTTP request made to it (retries included), by API endpoint.
+
+    ``requests_by_endpoint`` counts ``query``, ``query_range`` and ``series`` requests: what an
+    analyzer reports as ``prometheusRequests`` in its status.
+    """
 
     url: str
     timeout_s: float = 60.0
     credentials: Credentials = field(default_factory=Credentials)
     attempts: int = 3
-    queries: int = 0
+    requests_by_endpoint: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def requests(self) -> int:
+        """Every HTTP request made so far."""
+        return sum(self.requests_by_endpoint.values())
 
     def _headers(self) -> dict[str, str]:
         if self.credentials.bearer_token:
@@ -135,7 +149,7 @@ class PrometheusClient:
     async def _get(self, path: str, params: Params, decode: Decode) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         url = self.url.rstrip("/") + path
-        self.queries += 1
+        self.requests_by_endpoint[path.rsplit("/", 1)[-1]] += 1
         async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
             try:
                 async with session.get(url, params=params, ssl=self._ssl()) as response:
@@ -205,3 +219,28 @@ class PrometheusClient:
             return None
         value = float(result[0]["value"][1])
         return None if math.isnan(value) else value
+
+
+async def client_for_profile(
+    kube: KubeClient,
+    profile: ClusterCostProfile,
+    *,
+    namespace: str,
+    timeout_s: float | None = None,
+    attempts: int = 3,
+) -> PrometheusClient:
+    """The one way to reach a profile's Prometheus: URL, timeout, credentials and CA from ``spec.prometheus``.
+
+    ``namespace``: where Secret references without a namespace are read (``KCOST_NAMESPACE``);
+    ``timeout_s``: a caller's own cap on the profile's ``timeoutSeconds``.
+    Raises ``PrometheusCredentialsError`` naming the profile and field when a Secret is unreadable.
+    """
+    spec = profile.spec.prometheus
+    try:
+        credentials = await credentials_from_secrets(kube, spec, namespace)
+    except Exception as error:  # noqa: BLE001 - a missing Secret or key is the user's to fix; say which
+        raise PrometheusCredentialsError(
+            f"ClusterCostProfile {profile.name}: spec.prometheus: cannot read the credentials Secret: {error}"
+        ) from None
+    timeout = spec.timeout_seconds if timeout_s is None else min(timeout_s, spec.timeout_seconds)
+    return PrometheusClient(spec.url, timeout_s=timeout, credentials=credentials, attempts=attempts)

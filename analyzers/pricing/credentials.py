@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -22,8 +21,8 @@ from azure.core.credentials import TokenCredential
 from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
 from kcost.analyzers.pricing.errors import PricingError, PricingUnavailable
+from kcost.config import Config
 
-GCP_API_KEY_ENV = "KCOST_GCP_API_KEY"
 GCP_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REDACTED = "<redacted>"
 
@@ -107,7 +106,7 @@ class GcpApplicationDefault:
 
 def gcp_auth_from_env(api_key: str | None = None) -> GcpAuth:
     """The explicit key, else ``KCOST_GCP_API_KEY``, else Application Default Credentials."""
-    key = api_key or os.environ.get(GCP_API_KEY_ENV)
+    key = api_key or Config.from_env().gcp_api_key
     return GcpApiKey(key) if key else GcpApplicationDefault()
 
 

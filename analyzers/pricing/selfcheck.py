@@ -20,8 +20,8 @@ from kcost.analyzers.pricing.chain import ResolvedPrice, Tier
 from kcost.analyzers.pricing.model import PriceKey, PriceSheet
 from kcost.analyzers.pricing.rates import DEFAULT_RATES
 from kcost.analyzers.pricing.shapes import Shape, shape_of
+from kcost.api.units import HOURS_PER_MONTH
 
-HOURS_PER_MONTH = 730.0
 LOOKS_MONTHLY = "LooksMonthly"
 FAR_FROM_LIST = "FarFromListPrice"
 UNPRICED = "Unpriced"

@@ -44,9 +44,10 @@ import numpy as np
 from pydantic import Field
 
 from kcost.analyzers.rightsizing import stats
-from kcost.analyzers.rightsizing.base import MIB, Sizing, Strategy, StrategySettings
+from kcost.analyzers.rightsizing.base import Sizing, Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import UsageHistory
 from kcost.analyzers.rightsizing.recommendation import NotEnoughData
+from kcost.api.units import MIB
 from kcost.api.v1alpha1.recommendation import RiskLevel
 
 # Growth of the peak over the horizon, as a share of the peak, above which a series is risky.
@@ -92,7 +93,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
 
     def size(self, window: UsageHistory) -> Sizing | NotEnoughData:
         s = self.settings
-        history_hours = window.span_s / stats.HOUR_S
+        history_hours = window.covered_s / stats.HOUR_S
         if window.sample_count < s.min_samples or history_hours < s.min_history_hours:
             return NotEnoughData(
                 reason=(

@@ -6,20 +6,22 @@ the frozen window. A workload an HPA scales on CPU keeps its CPU request (the HP
 utilization target is relative to it) and gets only memory advice; no replica count
 is ever proposed for it. A change becomes a recommendation when it saves at least
 ``minMonthlySavings`` or when it raises memory for a container that was OOM-killed.
+The settings, by strategy, are in ``settings``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
-
-from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
-from kcost.analyzers.metrics import scope
+from kcost.analyzers import scope
+from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.analyzers.rightsizing import strategies
+from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
 from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
+from kcost.analyzers.rightsizing.settings import RightsizingSettings, StrategyChoice
+from kcost.api.units import MIB
 from kcost.api.v1alpha1.recommendation import (
     ContainerEvidence,
     ContainerResources,
@@ -32,17 +34,10 @@ from kcost.api.v1alpha1.recommendation import (
     WorkloadShape,
 )
 
-GIB = 1024**3
-MIB = 1024**2
 
-
-class RightsizingSettings(AnalyzerSettings):
-    strategy: str = Field("kcost", description="kcost, vpa or krr-simple")
-    strategy_settings: dict[str, Any] = Field(default_factory=dict, alias="strategySettings")
-    min_monthly_savings: float = Field(
-        1.0, ge=0, alias="minMonthlySavings", description="smaller changes are not proposed"
-    )
-    cpu_limits: bool = Field(False, alias="cpuLimits", description="also propose CPU limits")
+def _non_defaults(settings: StrategySettings) -> str:
+    given = settings.model_dump(by_alias=True, exclude_defaults=True)
+    return ", ".join(f"{name}={value}" for name, value in given.items()) or "defaults"
 
 
 def _cpu(cores: float | None) -> str | None:
@@ -89,7 +84,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
     types = (RecommendationType.RIGHT_SIZING,)
 
     async def run(self, context: RunContext[RightsizingSettings]) -> AnalyzerResult:
-        settings = context.settings
+        settings = context.settings.root
         strategy = strategies.create(settings.strategy, settings.strategy_settings)
         in_scope = await scope.open_scope(context)
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
@@ -102,8 +97,8 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
     def _propose(
         self,
         workload: Workload,
-        strategy: Any,
-        settings: RightsizingSettings,
+        strategy: Strategy[Any],
+        settings: StrategyChoice,
         context: RunContext[RightsizingSettings],
         result: AnalyzerResult,
         *,
@@ -184,7 +179,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 window_start=context.window_start,
                 window_end=context.window_end,
                 sample_count=samples,
-                method=f"{strategy.name}({settings.strategy_settings or 'defaults'})",
+                method=f"{strategy.name}({_non_defaults(settings.strategy_settings)})",
                 containers=evidence,
                 usage_sparkline=_sparkline(history_of(workload, sorted(workload.containers)[0])),
                 notes=(

@@ -14,6 +14,7 @@ from typing import ClassVar, Generic, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from kcost.analyzers.rightsizing import stats
 from kcost.analyzers.rightsizing.history import UsageHistory
@@ -23,16 +24,15 @@ from kcost.analyzers.rightsizing.recommendation import (
     NotEnoughData,
     Recommendation,
 )
+from kcost.api.units import GIB, MIB
 from kcost.api.v1alpha1.recommendation import RiskLevel
-
-MIB = 1024**2
-GIB = 1024**3
 
 
 class StrategySettings(BaseModel):
     """Settings every strategy has: the history it reads, rounding steps, floors and ceilings."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # camelCase in an Analysis like every other setting; the Python names work too (tests, bench).
+    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
 
     history_days: float = Field(14, gt=0, le=365, description="Days of history read, back from the last sample.")
     cpu_step_millicores: int = Field(5, ge=1, le=1000, description="CPU values are rounded up to this step.")

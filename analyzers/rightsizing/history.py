@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from kcost.analyzers.rightsizing.stats import FloatArray
+from kcost.analyzers.rightsizing.stats import FloatArray, median_interval_s
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,15 @@ class UsageHistory:
     def span_s(self) -> float:
         """Time from the first to the last sample."""
         return float(self.ts_s[-1] - self.ts_s[0]) if self.ts_s.size else 0.0
+
+    @property
+    def covered_s(self) -> float:
+        """Time the samples stand for: first to last, plus the usual interval the last one covers.
+
+        720 samples at 60 s are 12 h of history (their span is one interval shorter); this
+        is what a minimum history is compared with.
+        """
+        return self.span_s + median_interval_s(self.ts_s) if self.ts_s.size else 0.0
 
     def since(self, start_s: float) -> UsageHistory:
         """The samples and OOM events at or after ``start_s``."""

@@ -39,7 +39,7 @@ class KrrSimpleStrategy(Strategy[KrrSimpleSettings]):
 
     def size(self, window: UsageHistory) -> Sizing | NotEnoughData:
         s = self.settings
-        history_hours = window.span_s / stats.HOUR_S
+        history_hours = window.covered_s / stats.HOUR_S
         if window.sample_count < s.points_required or history_hours < s.min_history_hours:
             return NotEnoughData(
                 reason=(

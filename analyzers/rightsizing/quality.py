@@ -28,10 +28,11 @@ import numpy as np
 
 from kcost.analyzers.cost.model import DEFAULT_ON_DEMAND, UnitRates
 from kcost.analyzers.rightsizing import stats
-from kcost.analyzers.rightsizing.base import GIB, Strategy
+from kcost.analyzers.rightsizing.base import Strategy
 from kcost.analyzers.rightsizing.history import CurrentResources, UsageHistory
 from kcost.analyzers.rightsizing.recommendation import NotEnoughData
 from kcost.analyzers.rightsizing.traces import TraceSeries
+from kcost.api.units import GIB
 
 CURRENT = "current"
 OURS = "kcost"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
-from kcost.analyzers.rightsizing.base import Strategy
+from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.krr_simple import KrrSimpleStrategy
 from kcost.analyzers.rightsizing.vpa import VpaStrategy
 
@@ -19,9 +18,11 @@ class UnknownStrategyError(LookupError):
     """No strategy of that name; the message lists the known ones."""
 
 
-def create(name: str, settings: Mapping[str, Any] | None = None) -> Strategy[Any]:
-    """The strategy ``name`` with ``settings`` (validated by its settings model; defaults when None)."""
+def create(name: str, settings: StrategySettings | None = None) -> Strategy[Any]:
+    """The strategy ``name`` with ``settings`` (its own settings model; defaults when None)."""
     if name not in STRATEGIES:
         raise UnknownStrategyError(f"no right-sizing strategy named {name!r} (known: {', '.join(sorted(STRATEGIES))})")
     strategy = STRATEGIES[name]
-    return strategy(strategy.settings_model.model_validate(dict(settings or {})))
+    if settings is not None and not isinstance(settings, strategy.settings_model):
+        raise TypeError(f"strategy {name!r} takes {strategy.settings_model.__name__}, not {type(settings).__name__}")
+    return strategy(settings if settings is not None else strategy.settings_model())

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from kcost.analyzers.rightsizing.stats import FloatArray
+from kcost.api.units import MIB
 
-MIB = 1024**2
 COLUMNS = ("trace", "vm", "ts", "cpu_cores", "cpu_cores_provisioned", "mem_mib", "mem_mib_provisioned")
 _VALUE_COLUMNS = COLUMNS[2:]
 

@@ -25,9 +25,10 @@ import numpy as np
 from pydantic import Field
 
 from kcost.analyzers.rightsizing import stats
-from kcost.analyzers.rightsizing.base import MIB, Sizing, Strategy, StrategySettings, replay_risk
+from kcost.analyzers.rightsizing.base import Sizing, Strategy, StrategySettings, replay_risk
 from kcost.analyzers.rightsizing.histogram import CPU_BUCKETS, MEMORY_BUCKETS, DecayingHistogram
 from kcost.analyzers.rightsizing.history import UsageHistory
+from kcost.api.units import MIB
 
 
 class VpaSettings(StrategySettings):

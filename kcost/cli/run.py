@@ -35,19 +35,20 @@ def operator(verbose: bool) -> None:
 async def _serve_cost() -> None:
     """The cost analyzer: prices every ClusterCostProfile's cluster every KCOST_COST_INTERVAL_SECONDS."""
     import datetime
-    import os
 
     from kcost.analyzers.cost import analyzer as cost
     from kcost.analyzers.cost.pricer import PricerFactory
+    from kcost.config import Config
     from kcost.history.buffer import BufferedWriter
     from kcost.history.store import HistoryStore
     from kcost.kube import client
 
-    interval = datetime.timedelta(seconds=float(os.environ.get("KCOST_COST_INTERVAL_SECONDS", "300")))
+    config = Config.from_env()
+    interval = datetime.timedelta(seconds=config.cost_interval_s)
     store = HistoryStore()
     try:
         # A database that is down now is retried by the writer; the pricing goes on regardless.
-        await store.connect(os.environ.get("KCOST_DATABASE_URL", "sqlite+aiosqlite:///kcost-history.db"))
+        await store.connect(config.database_url)
     except Exception as error:  # noqa: BLE001
         logging.getLogger("kcost.analyzers.cost").warning(
             "history store unavailable for now: %s", store.redact(str(error))
@@ -62,12 +63,52 @@ async def _serve_cost() -> None:
     await store.close()
 
 
-@click.command("analyzer")
+class _AnalyzerCommand(click.Command):
+    """``kcost analyzer NAME --help`` also lists NAME's settings, as the Analysis CRD promises."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        chosen, following = None, iter(args)
+        for arg in following:
+            if arg == "--plugin":
+                chosen = ("plugin", next(following, ""))
+            elif arg.startswith("--plugin="):
+                chosen = ("plugin", arg.partition("=")[2])
+            elif not arg.startswith("-") and chosen is None:
+                chosen = ("name", arg)
+        ctx.meta["kcost.analyzer"] = chosen
+        return super().parse_args(ctx, args)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        chosen = ctx.meta.get("kcost.analyzer")
+        if chosen is None:
+            return
+        from kcost.analyzers import registry
+
+        kind, value = chosen
+        if kind == "name" and value == "cost":
+            text = "none: the cost analyzer prices every ClusterCostProfile every KCOST_COST_INTERVAL_SECONDS"
+        else:
+            try:
+                model = (
+                    registry.load_plugin(value).settings_model if kind == "plugin" else registry.settings_model(value)
+                )
+                text = registry.describe_settings(model)
+            except (registry.UnknownAnalyzerError, ImportError, AttributeError) as error:
+                text = str(error)
+        with formatter.section(f"Settings of {value} (spec.analyzers[].settings of an Analysis)"):
+            for line in text.splitlines():
+                formatter.write(" " * formatter.current_indent + line + "\n")
+
+
+@click.command("analyzer", cls=_AnalyzerCommand)
 @click.argument("name", required=False)
 @click.option("--plugin", default=None, metavar="MODULE:CLASS", help="Load the analyzer from here instead of by name.")
 @click.option("-v", "--verbose", is_flag=True)
 def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
     """Run one analyzer as its own process: it works on every Running Analysis that enables it.
+
+    `kcost analyzer NAME --help` lists NAME's settings.
 
     \b
     Examples:

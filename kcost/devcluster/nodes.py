@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from kcost.api.units import GIB
 from kcost.devcluster import instance_types
 from kcost.devcluster.instance_types import Provider
 
 CapacityType = Literal["on-demand", "spot"]
-GIB = 1024**3
 
 
 class NodeSpec(BaseModel):

@@ -33,12 +33,12 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 from rich.console import Console
 
+from kcost.api.units import MIB
 from kcost.devcluster import binaries, progress, tsdbgen
 from kcost.devcluster.scenario import usage
 from kcost.devcluster.scenario.model import UsagePattern
 
 GENERATOR_VERSION = 1
-MIB = 1024**2
 DAY_S = 86400
 BENCH_LABEL = "kcost.dev/bench"
 CONTAINER = "app"

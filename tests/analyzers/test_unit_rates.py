@@ -220,3 +220,11 @@ def test_default_cluster_rates_price_like_the_old_defaults() -> None:
     rates = ClusterRates.defaults("no profile")
     assert rates.source == "default unit rates: no profile"
     assert rates.monthly_request_cost(0.5, 3 * GIB, 2) == pytest.approx(model.monthly_request_cost(0.5, 3 * GIB, 2))
+
+
+async def test_a_profile_in_another_currency_is_refused_naming_the_field() -> None:
+    kube = _kube(FLEET, {"p": _body(currency="EUR")})
+    with pytest.raises(AnalyzerError) as refused:
+        await rates_for_profile(kube, "p", lambda profile: TablePricer(PRICES))  # type: ignore[arg-type,return-value]
+    assert "ClusterCostProfile p: spec.pricing.currency is 'EUR'" in str(refused.value)
+    assert "USD only" in str(refused.value)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from kcost.api.units import GIB, MIB
 from kcost.devcluster import instance_types
-from kcost.devcluster.nodes import GIB, nodes_of_type
+from kcost.devcluster.nodes import nodes_of_type
 from kcost.devcluster.scenario import fleet, library, manifests, traces
-from kcost.devcluster.scenario.model import MIB, ContainerSpec, WorkloadSpec
+from kcost.devcluster.scenario.model import ContainerSpec, WorkloadSpec
 from kcost.devcluster.state import default_work_dir, dir_flag
 
 

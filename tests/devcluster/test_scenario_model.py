@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from kcost.devcluster.nodes import GIB, NodeSpec
+from kcost.api.units import GIB, MIB
+from kcost.devcluster.nodes import NodeSpec
 from kcost.devcluster.scenario import library, manifests
-from kcost.devcluster.scenario.model import MIB, ContainerSpec, HPASpec, Scenario, WorkloadSpec
+from kcost.devcluster.scenario.model import ContainerSpec, HPASpec, Scenario, WorkloadSpec
 
 NODE = NodeSpec(name="n1", cpu_cores=2, memory_bytes=4 * GIB)
 

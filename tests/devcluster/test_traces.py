@@ -6,8 +6,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from kcost.api.units import MIB
 from kcost.devcluster.scenario import library, traces
-from kcost.devcluster.scenario.model import MIB, TraceRef
+from kcost.devcluster.scenario.model import TraceRef
 
 HEADER = "trace,vm,ts,cpu_cores,cpu_cores_provisioned,mem_mib,mem_mib_provisioned\n"
 

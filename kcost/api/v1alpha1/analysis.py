@@ -108,8 +108,16 @@ class AnalyzerStatus(ApiModel):
     duration_seconds: float | None = Field(None, ge=0, description="how long it worked")
     workloads: int | None = Field(None, ge=0, description="workloads analyzed")
     recommendations: int | None = Field(None, ge=0, description="recommendations made or updated")
-    prometheus_queries: int | None = Field(
-        None, ge=0, description="PromQL queries the run made (grows with namespaces, not with workloads)"
+    prometheus_requests: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "every HTTP request the run made to Prometheus: instant and range queries and series lookups, "
+            "retries included (grows with namespaces, not with workloads)"
+        ),
+    )
+    prometheus_requests_by_endpoint: dict[str, int] = Field(
+        default_factory=dict, description="the same requests by API endpoint: query, query_range, series"
     )
     monthly_savings: float | None = Field(None, ge=0, description="their estimated savings per month")
     scope_monthly_cost: float | None = Field(None, ge=0, description="current monthly cost of what it looked at")

@@ -90,7 +90,14 @@ class PricingSpec(ApiModel):
         default_factory=list, max_length=64, description="per node pool overrides of the unit rates"
     )
     discount_percent: float = Field(0, ge=0, lt=100, description="negotiated discount applied to list prices")
-    currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="ISO 4217 currency of every price and cost")
+    currency: str = Field(
+        "USD",
+        pattern=r"^[A-Z]{3}$",
+        description=(
+            "ISO 4217 currency of every price and cost; kcost prices in USD only and refuses any other "
+            "(PricingReady=False, reason UnsupportedCurrency)"
+        ),
+    )
     credentials_secret_ref: SecretKeyRef | None = Field(
         None, description="credentials for the price API when workload identity is not used; never shown"
     )

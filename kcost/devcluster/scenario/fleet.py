@@ -6,8 +6,9 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from kcost.api.units import GIB
 from kcost.devcluster import instance_types
-from kcost.devcluster.nodes import GIB, NodeSpec, nodes_of_type
+from kcost.devcluster.nodes import NodeSpec, nodes_of_type
 from kcost.devcluster.scenario.model import WorkloadSpec
 
 # The fraction of each node left free: the scheduler spreads pods instead of packing

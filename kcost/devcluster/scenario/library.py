@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kcost.devcluster.nodes import GIB, NodeSpec, default_nodes
+from kcost.api.units import GIB, MIB
+from kcost.devcluster.nodes import NodeSpec, default_nodes
 from kcost.devcluster.scenario import fleet, traces
 from kcost.devcluster.scenario.model import (
-    MIB,
     ContainerSpec,
     HPASpec,
     Scenario,

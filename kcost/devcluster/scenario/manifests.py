@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from kcost.api.units import MIB
 from kcost.devcluster.scenario.model import ContainerSpec, Scenario, WorkloadSpec
 
 Manifest = dict[str, Any]
@@ -15,7 +16,7 @@ def cpu_quantity(cores: float) -> str:
 
 
 def memory_quantity(size_bytes: int) -> str:
-    mib = size_bytes / 1024**2
+    mib = size_bytes / MIB
     return f"{round(mib)}Mi" if mib == round(mib) else str(size_bytes)
 
 

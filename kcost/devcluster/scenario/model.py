@@ -7,10 +7,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, model_validator
 
+from kcost.api.units import GIB, MIB
 from kcost.devcluster.nodes import NodeSpec
-
-MIB = 1024**2
-GIB = 1024**3
 
 
 class UsagePattern(StrEnum):

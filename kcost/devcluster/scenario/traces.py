@@ -23,7 +23,8 @@ import numpy as np
 if TYPE_CHECKING:
     from kcost.devcluster.scenario.model import TraceRef
 
-MIB = 1024**2
+from kcost.api.units import MIB
+
 COLUMNS = ("trace", "vm", "ts", "cpu_cores", "cpu_cores_provisioned", "mem_mib", "mem_mib_provisioned")
 
 

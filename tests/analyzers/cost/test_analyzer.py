@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from kcost.analyzers.cost import analyzer, model
+from kcost.analyzers.cost import analyzer, checks, model
 from kcost.api.v1alpha1.common import ConditionStatus
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 
@@ -126,3 +126,15 @@ def test_storage_is_priced_per_bound_claim_and_usage_raises_allocation() -> None
     rows = analyzer.breakdown(model.allocate([node], [use]), storage_hourly_total=0.25)
     assert rows.storage == 0.25
     assert rows.total == pytest.approx(1.25)
+
+
+async def test_pricing_in_another_currency_is_refused_with_a_reason() -> None:
+    euros = _profile(
+        pricing={"source": "custom", "currency": "EUR", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}}
+    )
+    status, reason, message = await checks.check_pricing(None, euros)  # type: ignore[arg-type]  # custom rates read no object
+    assert (status, reason) == (ConditionStatus.FALSE, "UnsupportedCurrency")
+    assert "spec.pricing.currency is 'EUR'" in message
+    assert "USD only" in message
+    dollars = _profile(pricing={"source": "custom", "customRates": {"cpuCoreHour": 0.03, "memoryGiBHour": 0.004}})
+    assert (await checks.check_pricing(None, dollars))[0] is ConditionStatus.TRUE  # type: ignore[arg-type]

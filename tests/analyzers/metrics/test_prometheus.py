@@ -30,6 +30,7 @@ async def serve() -> AsyncIterator[Callable[[Handler], Any]]:
         app = web.Application()
         app.router.add_get("/api/v1/query", handler)
         app.router.add_get("/api/v1/query_range", handler)
+        app.router.add_get("/api/v1/series", handler)
         runner = web.AppRunner(app)
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -109,7 +110,7 @@ async def test_credentials_are_sent_and_never_shown(serve: Any) -> None:
     basic = PrometheusClient(url, credentials=Credentials(basic_auth=("kcost", "pw")))
     await basic.query("up")
     assert seen["auth"].startswith("Basic ")
-    assert client.queries == 1
+    assert client.requests == 1
     assert json.dumps(VECTOR)  # the fixture payload is plain JSON
 
 
@@ -159,3 +160,24 @@ async def test_range_answers_that_are_junk_or_refusals_are_clear_errors(serve: A
 
     with pytest.raises(PrometheusError, match=re.escape("refused 'x': too many samples")):
         await PrometheusClient(await serve(refused), attempts=1).query_range("x", 0, 60, 60)
+
+
+async def test_every_request_is_counted_by_endpoint_retries_included(serve: Any) -> None:
+    calls = {"n": 0}
+
+    async def answer(request: web.Request) -> web.Response:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return web.Response(status=503)
+        if request.path.endswith("/series"):
+            return web.json_response({"status": "success", "data": [{"__name__": "up"}]})
+        if request.path.endswith("/query_range"):
+            return web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
+        return web.json_response(VECTOR)
+
+    client = PrometheusClient(await serve(answer), attempts=2)
+    await client.query("up")  # a 503, then the answer: two requests
+    await client.query_range("up", 0, 60, 60)
+    await client.series(["up"], 0, 60)
+    assert dict(client.requests_by_endpoint) == {"query": 2, "query_range": 1, "series": 1}
+    assert client.requests == calls["n"] == 4

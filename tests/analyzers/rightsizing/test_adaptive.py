@@ -108,3 +108,12 @@ def test_too_little_history_is_not_enough_data(days: float, step_s: float) -> No
     result = AdaptiveStrategy(AdaptiveSettings()).recommend(history(0.4, GIB, days=days, step_s=step_s))
     assert isinstance(result, NotEnoughData)
     assert result.reason.startswith("not enough data")
+
+
+def test_exactly_the_minimum_history_is_enough() -> None:
+    twelve_hours = history(0.2, 300 * MIB, days=0.5, step_s=60)  # 720 samples at 60 s
+    assert twelve_hours.sample_count == 720
+    assert twelve_hours.covered_s == 12 * 3600
+    assert isinstance(AdaptiveStrategy(AdaptiveSettings()).recommend(twelve_hours), ContainerRecommendation)
+    one_short = history(0.2, 300 * MIB, days=0.5 - 60 / DAY_S, step_s=60)
+    assert isinstance(AdaptiveStrategy(AdaptiveSettings()).recommend(one_short), NotEnoughData)

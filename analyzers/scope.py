@@ -1,8 +1,11 @@
-"""What every metrics-based analyzer starts from: its Prometheus, the workloads in scope and their usage."""
+"""What every metrics-based analyzer starts from: its Prometheus, the workloads in scope, their usage and prices.
+
+It sits above ``cost`` (unit rates) and ``metrics`` (Prometheus, workloads), so that
+``metrics`` never needs ``cost`` (the cost analyzer reads Prometheus through ``metrics``).
+"""
 
 from __future__ import annotations
 
-import os
 import weakref
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -11,25 +14,15 @@ from typing import Any
 from kcost.analyzers.contract import AnalyzerError, AnalyzerResult, RunContext
 from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for, read_profile
-from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError, credentials_from_secrets
+from kcost.analyzers.metrics import prometheus as prometheus_api
+from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
 from kcost.analyzers.metrics.workloads import QueryPlan, Workload, discover, usage_by_namespace
-from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.config import Config
 from kcost.kube.client import KubeClient
 
 # One pricer factory per API connection, for the life of the analyzer process: it keeps
 # the catalogs it has read and the last known live prices between runs.
 _pricers: weakref.WeakKeyDictionary[KubeClient, PricerFactory] = weakref.WeakKeyDictionary()
-
-
-async def prometheus_for(kube: KubeClient, profile: ClusterCostProfile) -> PrometheusClient:
-    spec = profile.spec.prometheus
-    try:
-        credentials = await credentials_from_secrets(kube, spec, os.environ.get("KCOST_NAMESPACE", "kcost-system"))
-    except Exception as error:  # noqa: BLE001 - a missing Secret or key is the user's to fix; say which
-        raise AnalyzerError(
-            f"ClusterCostProfile {profile.name}: spec.prometheus credentials unreadable: {error}"
-        ) from None
-    return PrometheusClient(spec.url, timeout_s=spec.timeout_seconds, credentials=credentials)
 
 
 @dataclass
@@ -63,14 +56,19 @@ class Scope:
     def finish(self, result: AnalyzerResult) -> AnalyzerResult:
         """The run's totals, as every metrics-based analyzer reports them."""
         result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
-        result.prometheus_queries = self.prometheus.queries
+        result.prometheus_requests = dict(self.prometheus.requests_by_endpoint)
         return result
 
 
 async def open_scope(context: RunContext[Any]) -> Scope:
     # One read of the profile serves both its Prometheus and its prices.
     profile = await read_profile(context.kube, context.analysis.spec.profile_ref.name)
-    prometheus = await prometheus_for(context.kube, profile)
+    try:
+        prometheus = await prometheus_api.client_for_profile(
+            context.kube, profile, namespace=Config.from_env().namespace
+        )
+    except prometheus_api.PrometheusCredentialsError as error:
+        raise AnalyzerError(str(error)) from None
     workloads = await discover(context.kube, context.namespaces, context.analysis.spec.workload_selector)
     plan = QueryPlan.for_window(context.window_start, context.window_end, context.resolution)
     factory = _pricers.get(context.kube)

@@ -1,0 +1,77 @@
+"""What a plugin is: a name, a settings model, ``run(context)`` and what it returns."""
+
+from __future__ import annotations
+
+import abc
+import datetime
+from dataclasses import dataclass, field
+from typing import ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+from kcost.api.v1alpha1.analysis import Analysis
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendationSpec, RecommendationType
+from kcost.kube.client import KubeClient
+
+
+def field_manager(analyzer: str) -> str:
+    """The field manager of every write an analyzer makes: its own, so it owns only its own fields."""
+    return f"kcost-analyzer-{analyzer}"
+
+
+class AnalyzerSettings(BaseModel):
+    """Base of every analyzer's settings; ``spec.analyzers[].settings`` is parsed into it."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class RunContext(Generic[SettingsT]):
+    """What one run of one analyzer gets: the frozen window, its settings, its scope."""
+
+    analysis: Analysis
+    run_id: str
+    window_start: datetime.datetime
+    window_end: datetime.datetime
+    resolution: datetime.timedelta
+    settings: SettingsT
+    namespaces: list[str]
+    kube: KubeClient
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """One recommendation an analyzer wants to exist."""
+
+    namespace: str
+    spec: OptimizationRecommendationSpec
+
+
+@dataclass
+class AnalyzerResult:
+    proposals: list[Proposal] = field(default_factory=list)
+    workloads: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    scope_monthly_cost: float | None = None
+    # Every HTTP request the run made to Prometheus, by API endpoint (query, query_range, series).
+    prometheus_requests: dict[str, int] | None = None
+
+
+class AnalyzerError(Exception):
+    """A failure to show the user as is (say what is wrong and what to do)."""
+
+
+class Analyzer(abc.ABC, Generic[SettingsT]):
+    """A plugin. Subclasses set ``name``, ``settings_model`` and ``types`` and implement ``run``."""
+
+    name: ClassVar[str]
+    # Usually an ``AnalyzerSettings``; a ``RootModel`` of a tagged union where settings depend on a choice.
+    settings_model: ClassVar[type[BaseModel]]
+    types: ClassVar[tuple[RecommendationType, ...]] = ()
+
+    @abc.abstractmethod
+    async def run(self, context: RunContext[SettingsT]) -> AnalyzerResult:
+        """Analyze the scope over the window; raise ``AnalyzerError`` for a failure a user can fix."""

@@ -1,0 +1,138 @@
+"""kcost's configuration: every ``KCOST_*`` environment variable, read in one place.
+
+``Config.from_env()`` reads them once at a process's start; each field's alias is the
+variable it comes from and its description says what it means. A bad value stops
+the process with a ``ConfigError`` that names the variable, the value and what is
+expected, rather than surfacing later as a stray ``ValueError``.
+
+The dev harness's own variables (``KCOST_DEV_DIR``, ``KCOST_CACHE_DIR``,
+``KCOST_SHARED_DATA``) are not the product's and stay with it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A ``KCOST_*`` variable has a value kcost cannot use; the message names it and what is expected."""
+
+
+def _random_priority() -> int:
+    # Replicas must not share a priority: kopf freezes all of them when two do.
+    return random.SystemRandom().randint(1, 2**30)
+
+
+class Config(BaseModel):
+    """Each field is read from the variable named by its alias; unset or empty means the default."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="forbid")
+
+    namespace: str = Field(
+        "kcost-system",
+        alias="KCOST_NAMESPACE",
+        min_length=1,
+        description="where Secrets and ConfigMaps referenced without a namespace are read",
+    )
+    # -- operator
+    timer_interval_s: float = Field(
+        10.0,
+        alias="KCOST_TIMER_SECONDS",
+        gt=0,
+        description="seconds between reconciles of an object even without a change",
+    )
+    peering_name: str = Field(
+        "kcost",
+        alias="KCOST_PEERING_NAME",
+        min_length=1,
+        description="the ClusterKopfPeering operator replicas meet in; only the highest priority acts",
+    )
+    priority: int = Field(
+        default_factory=_random_priority,
+        alias="KCOST_PRIORITY",
+        ge=0,
+        description="this operator replica's priority (default: random, unique in practice)",
+    )
+    peering_lifetime_s: int = Field(
+        60,
+        alias="KCOST_PEERING_LIFETIME_SECONDS",
+        ge=1,
+        description="seconds a silent operator replica still counts as alive",
+    )
+    prometheus_timeout_s: float = Field(
+        10.0,
+        alias="KCOST_PROMETHEUS_TIMEOUT_SECONDS",
+        gt=0,
+        description="the operator's cap, in seconds, on each check of a profile's Prometheus",
+    )
+    liveness_endpoint: str | None = Field(
+        None,
+        alias="KCOST_LIVENESS_ENDPOINT",
+        description="where the operator answers liveness probes, e.g. http://0.0.0.0:8080/healthz",
+    )
+    # -- analyzers
+    analyzer_poll_s: float = Field(
+        2.0,
+        alias="KCOST_ANALYZER_POLL_SECONDS",
+        gt=0,
+        description="seconds between an analyzer's looks for Running analyses",
+    )
+    analyzer_heartbeat_s: float = Field(
+        10.0,
+        alias="KCOST_ANALYZER_HEARTBEAT_SECONDS",
+        gt=0,
+        description="seconds between the heartbeats of an analyzer working on a run",
+    )
+    analyzer_stale_s: float = Field(
+        60.0,
+        alias="KCOST_ANALYZER_STALE_SECONDS",
+        gt=0,
+        description="seconds without a heartbeat after which another analyzer instance takes the run over",
+    )
+    cost_interval_s: float = Field(
+        300.0,
+        alias="KCOST_COST_INTERVAL_SECONDS",
+        gt=0,
+        description="seconds between two pricings of the cluster by the cost analyzer",
+    )
+    database_url: str = Field(
+        "sqlite+aiosqlite:///kcost-history.db",
+        alias="KCOST_DATABASE_URL",
+        min_length=1,
+        description="SQLAlchemy URL of the history store (sqlite+aiosqlite:// or postgresql+asyncpg://)",
+    )
+    gcp_api_key: str | None = Field(
+        None,
+        alias="KCOST_GCP_API_KEY",
+        repr=False,
+        description="an API key for the GCP Cloud Billing Catalog (else Application Default Credentials)",
+    )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """The configuration from ``env`` (default ``os.environ``); raises ``ConfigError`` on a bad value."""
+        env = os.environ if env is None else env
+        given = {
+            field.alias: env[field.alias]
+            for field in cls.model_fields.values()
+            if field.alias is not None and env.get(field.alias, "").strip()
+        }
+        try:
+            return cls.model_validate(given)
+        except ValidationError as error:
+            problems = []
+            for problem in error.errors():
+                variable = str(problem["loc"][0])
+                field = next(f for f in cls.model_fields.values() if f.alias == variable)
+                shown = "<redacted>" if field.repr is False else repr(given.get(variable))
+                problems.append(f"{variable}={shown}: {problem['msg']} ({field.description})")
+            raise ConfigError("invalid kcost configuration: " + "; ".join(problems)) from None
+
+    @classmethod
+    def variables(cls) -> dict[str, str]:
+        """Variable name → what it means: for help texts and the README."""
+        return {f.alias: f.description or "" for f in cls.model_fields.values() if f.alias is not None}
