@@ -229,6 +229,14 @@ _register("optimizationpolicies", policy.reconcile, CONFIG.timer_interval_s * 6)
 _register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
 
 
+# Ready follows the cost analyzer's PricingReady as soon as it is written, not on the next
+# tick; the operator stays the one writer of Ready. Profiles are few: every event is cheap.
+@kopf.on.event(GROUP, VERSION, "clustercostprofiles")
+async def _profile_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    if event["type"] in ("ADDED", "MODIFIED"):
+        await _run(profile.follow_pricing, event["object"], memo, raise_invalid=False)
+
+
 async def run() -> None:
     """Run the operator until cancelled (``kcost operator``)."""
     await kopf.operator(
