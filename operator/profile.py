@@ -103,10 +103,11 @@ async def follow_pricing(kube: KubeClient, body: dict[str, Any]) -> ClusterCostP
     """Ready again from the last metrics check and the cost analyzer's PricingReady, without querying Prometheus.
 
     Runs on every change of the profile, so Ready follows PricingReady at once instead of on
-    the next timer tick; None until the first full reconcile has checked the metrics.
+    the next timer tick; None until a full reconcile has checked the metrics of this generation.
     """
     profile = status_io.parse(ClusterCostProfile, body)
-    if Conditions.find(profile.status.conditions, METRICS_READY) is None:
+    metrics = Conditions.find(profile.status.conditions, METRICS_READY)
+    if metrics is None or metrics.observed_generation != profile.generation:
         return None
     return await _write(kube, body, profile, with_readiness(profile, profile.status.conditions))
 

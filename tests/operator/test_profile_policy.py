@@ -113,6 +113,7 @@ async def test_invalid_policy_is_a_permanent_error_naming_the_field() -> None:
 
 def _condition(condition_type: str, status: str, reason: str, message: str = "") -> dict[str, Any]:
     return {
+        "observedGeneration": 1,
         "type": condition_type,
         "status": status,
         "reason": reason,
@@ -153,3 +154,5 @@ async def test_ready_follows_pricing_without_a_metrics_check() -> None:
     assert len(kube.applied) == 1, "nothing changed, nothing written"
     unchecked = {**body, "status": {"conditions": [body["status"]["conditions"][2]]}}
     assert await profile.follow_pricing(kube, unchecked) is None, "Ready waits for the first metrics check"
+    changed = {**body, "metadata": {**body["metadata"], "generation": 2}}
+    assert await profile.follow_pricing(kube, changed) is None, "a new spec waits for its own metrics check"
