@@ -261,8 +261,9 @@ async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.dateti
             recommendations = await _recommendations(kube, analysis)
             step = finish_succeeded(analysis, now, summarize(analysis, recommendations))
             retired = await _sweep(kube, analysis, recommendations)
-            if retired is not None:
-                step.events.append(retired)
+            # Said now, not with the step: after a conflict on the write below, the retry
+            # finds nothing left to retire and would not say it.
+            await _post(kube, analysis, [retired] if retired else [])
     else:
         step = plan_idle(analysis, now)
     await _carry_out(kube, step)
@@ -333,13 +334,17 @@ def sweep_event(analysis: Analysis, superseded: int, expired: int) -> Event | No
 
 
 async def _carry_out(kube: KubeClient, step: Step) -> None:
-    body = step.analysis.model_dump(by_alias=True, mode="json")
     if step.delete:
         await kube.delete(Analysis, step.analysis.name)
     elif step.changed:
         await status_io.apply_status(kube, step.analysis, operator_part(step.analysis))
-    for event in step.events:
+    await _post(kube, step.analysis, step.events)
+
+
+async def _post(kube: KubeClient, analysis: Analysis, events: list[Event]) -> None:
+    body = analysis.model_dump(by_alias=True, mode="json")
+    for event in events:
         try:
             await kube.event(body, reason=event.reason, message=event.message, event_type=event.type)
         except Exception:
-            log.warning("could not record event %s on %s", event.reason, step.analysis.display_name, exc_info=True)
+            log.warning("could not record event %s on %s", event.reason, analysis.display_name, exc_info=True)
