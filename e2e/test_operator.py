@@ -267,7 +267,8 @@ def test_timeouts_say_which_analyzer_and_why(scope: Scope, kubectl: Any, spawn: 
     wait_for(
         kubectl, hangs, lambda b: b.get("status", {}).get("analyzers", {}).get("fixture", {}).get("phase") == "Running"
     )
-    kubectl("patch", "kca", hangs, "--type=merge", "-p", json.dumps({"spec": {"timeout": "1s"}}))
+    # Suspended too: the changed spec must not start a run of its own once this one has failed.
+    kubectl("patch", "kca", hangs, "--type=merge", "-p", json.dumps({"spec": {"timeout": "1s", "suspend": True}}))
     hung = wait_for(kubectl, hangs, phase_is("Failed"))
     assert ready(hung)["reason"] == "Timeout"
     assert "analyzers did not finish within 1s: fixture still running (last heartbeat" in ready(hung)["message"]
