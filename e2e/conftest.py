@@ -13,6 +13,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -164,17 +165,23 @@ KCOST = str(Path(sys.executable).with_name("kcost"))
 
 @pytest.fixture
 def spawn(dev_cluster: DevCluster, tmp_path: Path) -> Iterator[Any]:
-    """Start kcost processes; all are stopped at the end of the test."""
+    """Start kcost processes; all are stopped at the end of the test.
+
+    The operators of one test meet in a peering of their own: a replica another test
+    killed (and its unexpired priority) can never pause them.
+    """
     started: list[KcostProcess] = []
+    peering = f"e2e-{uuid.uuid4().hex[:8]}"
 
     def start(name: str, *args: str, env: dict[str, str] | None = None) -> KcostProcess:
-        process = KcostProcess(dev_cluster, name, list(args), tmp_path, env)
+        process = KcostProcess(dev_cluster, name, list(args), tmp_path, {"KCOST_PEERING_NAME": peering, **(env or {})})
         started.append(process)
         return process
 
     yield start
     for process in started:
         process.stop()
+    dev_cluster.kubectl("delete", "clusterkopfpeering", peering, "--ignore-not-found", "--wait=false", check=False)
 
 
 @pytest.fixture(scope="session")

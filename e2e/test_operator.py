@@ -4,30 +4,39 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from kcost.devcluster.cluster import DevCluster
 
-NAMESPACE = "e2e-op"
-PROFILE = """
+# Generous: the suite must pass on a machine busy with other work; a poll returns as soon as it can.
+DEADLINE_S = 120.0
+POLL_S = 0.3
+WORKLOADS = {"api": "500m", "web": "1", "worker": "250m"}
+
+
+def _profile(name: str, prometheus_url: str = "http://127.0.0.1:1") -> str:
+    return f"""
 apiVersion: optimizer.kcost.dev/v1alpha1
 kind: ClusterCostProfile
-metadata: {name: e2e}
+metadata: {{name: {name}}}
 spec:
   provider: onprem
-  pricing: {source: custom, customRates: {cpuCoreHour: 0.03, memoryGiBHour: 0.004}}
-  prometheus: {url: "http://127.0.0.1:1"}
+  pricing: {{source: custom, customRates: {{cpuCoreHour: 0.03, memoryGiBHour: 0.004}}}}
+  prometheus: {{url: "{prometheus_url}"}}
 """
 
 
-def _deployment(name: str, cpu: str) -> str:
+def _deployment(namespace: str, name: str, cpu: str) -> str:
     return f"""
 apiVersion: apps/v1
 kind: Deployment
-metadata: {{name: {name}, namespace: {NAMESPACE}}}
+metadata: {{name: {name}, namespace: {namespace}}}
 spec:
   replicas: 1
   selector: {{matchLabels: {{app: {name}}}}}
@@ -40,38 +49,82 @@ spec:
 """
 
 
-def _analysis(
-    name: str,
-    settings: dict[str, Any] | None = None,
-    *,
-    timeout: str = "2m",
-    profile: str = "e2e",
-    analyzer: str = "fixture",
-) -> str:
-    return json.dumps(
-        {
+def poll(what: str, check: Callable[[], Any], timeout_s: float = DEADLINE_S) -> Any:
+    """``check()``'s first truthy answer; fails naming ``what`` and the last answer after the deadline."""
+    deadline = time.monotonic() + timeout_s
+    answer = check()
+    while not answer:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what}: not there after {timeout_s} s; last seen: {answer!r}")
+        time.sleep(POLL_S)
+        answer = check()
+    return answer
+
+
+@dataclass
+class Scope:
+    """One test's own objects: a namespace with three Deployments, a profile, its analyses."""
+
+    kubectl: Any
+    suffix: str
+    analyses: list[str] = field(default_factory=list)
+
+    @property
+    def namespace(self) -> str:
+        return f"e2e-op-{self.suffix}"
+
+    @property
+    def profile(self) -> str:
+        return f"e2e-op-{self.suffix}"
+
+    def name(self, base: str) -> str:
+        return f"{base}-{self.suffix}"
+
+    def analysis(
+        self,
+        base: str,
+        settings: dict[str, Any] | None = None,
+        *,
+        timeout: str = "2m",
+        profile: str | None = None,
+        analyzer: str = "fixture",
+    ) -> str:
+        """Create an Analysis over this scope's namespace; returns its (unique) name."""
+        name = self.name(base)
+        body = {
             "apiVersion": "optimizer.kcost.dev/v1alpha1",
             "kind": "Analysis",
             "metadata": {"name": name},
             "spec": {
-                "profileRef": {"name": profile},
-                "namespaces": [NAMESPACE],
+                "profileRef": {"name": profile or self.profile},
+                "namespaces": [self.namespace],
                 "timeout": timeout,
                 "analyzers": [{"name": analyzer, "settings": settings or {}}],
             },
         }
-    )
-
-
-@pytest.fixture(scope="module")
-def workloads(kcost_crds: DevCluster, kubectl: Any) -> list[str]:
-    kubectl("create", "namespace", NAMESPACE)
-    assert kubectl("apply", "-f", "-", input_text=PROFILE).returncode == 0
-    names = ["api", "web", "worker"]
-    for name, cpu in zip(names, ("500m", "1", "250m"), strict=True):
-        applied = kubectl("apply", "-f", "-", input_text=_deployment(name, cpu))
+        self.analyses.append(name)
+        applied = self.kubectl("apply", "-f", "-", input_text=json.dumps(body))
         assert applied.returncode == 0, applied.stderr
-    return names
+        return name
+
+
+@pytest.fixture
+def scope(kcost_crds: DevCluster, kubectl: Any) -> Iterator[Scope]:
+    own = Scope(kubectl, uuid.uuid4().hex[:6])
+    assert kubectl("create", "namespace", own.namespace).returncode == 0
+    assert kubectl("apply", "-f", "-", input_text=_profile(own.profile)).returncode == 0
+    for name, cpu in WORKLOADS.items():
+        applied = kubectl("apply", "-f", "-", input_text=_deployment(own.namespace, name, cpu))
+        assert applied.returncode == 0, applied.stderr
+    yield own
+    # Gone for good before the next test: its analyzers are cluster-wide, and a Running Analysis
+    # left behind (kopf's finalizer holds it while no operator runs) would be theirs to work on.
+    for name in own.analyses:
+        kubectl("delete", "kca", name, "--ignore-not-found", "--wait=false")
+        kubectl("patch", "kca", name, "--type=merge", "-p", '{"metadata": {"finalizers": null}}')
+        kubectl("wait", "--for=delete", f"kca/{name}", "--timeout=60s")
+    kubectl("delete", "ccp", own.profile, "--ignore-not-found", "--wait=false")
+    kubectl("delete", "namespace", own.namespace, "--ignore-not-found", "--wait=false")
 
 
 def _get(kubectl: Any, *args: str) -> dict[str, Any]:
@@ -80,17 +133,22 @@ def _get(kubectl: Any, *args: str) -> dict[str, Any]:
     return dict(json.loads(result.stdout))
 
 
-def wait_for(kubectl: Any, name: str, check: Callable[[dict[str, Any]], bool], timeout_s: float = 45) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    body: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        body = _get(kubectl, "kca", name)
-        if check(body):
-            return body
-        time.sleep(0.3)
-    raise AssertionError(
-        f"Analysis {name} did not get there in {timeout_s} s; status: {json.dumps(body.get('status'), indent=1)}"
-    )
+def wait_for(
+    kubectl: Any, name: str, check: Callable[[dict[str, Any]], bool], timeout_s: float = DEADLINE_S
+) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+
+    def reached() -> dict[str, Any] | None:
+        nonlocal last
+        last = _get(kubectl, "kca", name)
+        return last if check(last) else None
+
+    try:
+        return dict(poll(f"Analysis {name}", reached, timeout_s))
+    except AssertionError:
+        raise AssertionError(
+            f"Analysis {name} did not get there in {timeout_s} s; status: {json.dumps(last.get('status'), indent=1)}"
+        ) from None
 
 
 def phase_is(phase: str) -> Callable[[dict[str, Any]], bool]:
@@ -101,19 +159,21 @@ def ready(body: dict[str, Any]) -> dict[str, Any]:
     return next(c for c in body["status"]["conditions"] if c["type"] == "Ready")
 
 
-def recs(kubectl: Any, analysis: str) -> list[dict[str, Any]]:
-    return list(_get(kubectl, "rec", "-n", NAMESPACE, "-l", f"kcost.dev/analysis={analysis}")["items"])
+def recs(kubectl: Any, namespace: str, analysis: str) -> list[dict[str, Any]]:
+    return list(_get(kubectl, "rec", "-n", namespace, "-l", f"kcost.dev/analysis={analysis}")["items"])
 
 
-def delete_analysis(kubectl: Any, name: str) -> None:
-    kubectl("delete", "kca", name, "--ignore-not-found", "--timeout=30s")
+def event_reasons(kubectl: Any, name: str) -> set[str]:
+    """Reasons of the Events about the cluster-scoped object ``name`` (they land in ``default``)."""
+    events = _get(kubectl, "events", "-n", "default", "--field-selector", f"involvedObject.name={name}")["items"]
+    return {e["reason"] for e in events}
 
 
-def test_analysis_goes_from_pending_to_succeeded(workloads: list[str], kubectl: Any, spawn: Any) -> None:
+def test_analysis_goes_from_pending_to_succeeded(scope: Scope, kubectl: Any, spawn: Any) -> None:
     spawn("operator", "operator")
     spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
-    assert kubectl("apply", "-f", "-", input_text=_analysis("ok-run")).returncode == 0
-    body = wait_for(kubectl, "ok-run", phase_is("Succeeded"))
+    name = scope.analysis("ok-run")
+    body = wait_for(kubectl, name, phase_is("Succeeded"))
     status = body["status"]
     assert status["runId"]
     assert status["windowStart"] < status["windowEnd"]
@@ -122,46 +182,59 @@ def test_analysis_goes_from_pending_to_succeeded(workloads: list[str], kubectl: 
     complete = next(c for c in status["conditions"] if c["type"] == "FixtureComplete")
     assert complete["status"] == "True"
     assert status["analyzers"]["fixture"]["runId"] == status["runId"]
-    assert status["summary"]["recommendations"] == len(workloads)
-    assert status["summary"]["recommendationsByType"] == {"right-sizing": len(workloads)}
-    found = recs(kubectl, "ok-run")
-    assert sorted(r["metadata"]["name"] for r in found) == sorted(f"deployment-{w}-right-sizing" for w in workloads)
+    assert status["summary"]["recommendations"] == len(WORKLOADS)
+    assert status["summary"]["recommendationsByType"] == {"right-sizing": len(WORKLOADS)}
+    found = recs(kubectl, scope.namespace, name)
+    assert sorted(r["metadata"]["name"] for r in found) == sorted(f"deployment-{w}-right-sizing" for w in WORKLOADS)
     for rec in found:
         owner = rec["metadata"]["ownerReferences"][0]
-        assert (owner["kind"], owner["name"], owner["uid"]) == ("Analysis", "ok-run", body["metadata"]["uid"])
+        assert (owner["kind"], owner["name"], owner["uid"]) == ("Analysis", name, body["metadata"]["uid"])
         assert rec["status"]["phase"] == "Proposed"
         assert rec["status"]["lastSeenRunId"] == status["runId"]
         assert not [f for f in rec["metadata"].get("finalizers", []) if not f.startswith("kcost.dev/")]
-    events = _get(kubectl, "events", "-n", "default", "--field-selector", "involvedObject.name=ok-run")["items"]
-    assert {"AnalysisStarted", "AnalysisSucceeded"} <= {e["reason"] for e in events}
+    # Events follow the status write: wait for them rather than expect them at once.
+    poll(
+        "AnalysisStarted and AnalysisSucceeded events",
+        lambda: {"AnalysisStarted", "AnalysisSucceeded"} <= event_reasons(kubectl, name),
+    )
     annotations = body["metadata"].get("annotations", {})
     assert annotations, "kopf keeps its state in annotations"
     assert all(not key.startswith("kopf.zalando.org") for key in annotations), (
         "kopf state must use the kcost.dev/ prefix"
     )
 
-    # A spec change re-runs in place: the same objects are updated, none piles up.
+    # A spec change re-runs in place: the same objects are updated, none piles up. The workload
+    # is gone before the spec changes, so the re-run cannot see it (kubectl delete waits).
     first_run = status["runId"]
-    kubectl("patch", "kca", "ok-run", "--type=merge", "-p", json.dumps({"spec": {"window": "7d"}}))
-    kubectl("delete", "deployment", "worker", "-n", NAMESPACE)
-    rerun = wait_for(kubectl, "ok-run", lambda b: phase_is("Succeeded")(b) and b["status"]["runId"] != first_run)
+    assert kubectl("delete", "deployment", "worker", "-n", scope.namespace).returncode == 0
+    kubectl("patch", "kca", name, "--type=merge", "-p", json.dumps({"spec": {"window": "7d"}}))
+    rerun = wait_for(kubectl, name, lambda b: phase_is("Succeeded")(b) and b["status"]["runId"] != first_run)
     assert rerun["status"]["pastRuns"][0]["runId"] == first_run
-    again = {r["metadata"]["name"]: r for r in recs(kubectl, "ok-run")}
-    assert len(again) == len(workloads), "a re-run never duplicates recommendations"
+    again = {r["metadata"]["name"]: r for r in recs(kubectl, scope.namespace, name)}
+    assert len(again) == len(WORKLOADS), "a re-run never duplicates recommendations"
     assert again["deployment-worker-right-sizing"]["status"]["phase"] == "Expired"
     assert again["deployment-api-right-sizing"]["status"]["lastSeenRunId"] == rerun["status"]["runId"]
-    kubectl("apply", "-f", "-", input_text=_deployment("worker", "250m"))
-    delete_analysis(kubectl, "ok-run")
+    # One Event on the Analysis counts what the run retired; none per recommendation.
+    poll("the RecommendationsRetired event", lambda: "RecommendationsRetired" in event_reasons(kubectl, name))
+    per_object = _get(
+        kubectl,
+        "events",
+        "-n",
+        scope.namespace,
+        "--field-selector",
+        "involvedObject.name=deployment-worker-right-sizing",
+    )["items"]
+    assert "Expired" not in {e["reason"] for e in per_object}
 
 
-def test_missing_profile_keeps_it_pending_with_a_reason(workloads: list[str], kubectl: Any, spawn: Any) -> None:
+def test_missing_profile_keeps_it_pending_with_a_reason(scope: Scope, kubectl: Any, spawn: Any) -> None:
     spawn("operator", "operator")
-    kubectl("apply", "-f", "-", input_text=_analysis("no-profile", profile="does-not-exist"))
-    body = wait_for(kubectl, "no-profile", lambda b: b.get("status", {}).get("conditions"))
+    missing = scope.name("does-not-exist")
+    name = scope.analysis("no-profile", profile=missing)
+    body = wait_for(kubectl, name, lambda b: b.get("status", {}).get("conditions"))
     assert body["status"]["phase"] == "Pending"
     assert ready(body)["reason"] == "ProfileNotFound"
-    assert "ClusterCostProfile 'does-not-exist' not found" in ready(body)["message"]
-    delete_analysis(kubectl, "no-profile")
+    assert f"ClusterCostProfile '{missing}' not found" in ready(body)["message"]
 
 
 @pytest.mark.parametrize(
@@ -172,41 +245,47 @@ def test_missing_profile_keeps_it_pending_with_a_reason(workloads: list[str], ku
     ],
 )
 def test_analyzer_failure_fails_the_run_with_its_reason(
-    workloads: list[str], kubectl: Any, spawn: Any, mode: str, reason: str, message: str
+    scope: Scope, kubectl: Any, spawn: Any, mode: str, reason: str, message: str
 ) -> None:
     spawn("operator", "operator")
     spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
-    name = f"fails-{mode}"
-    kubectl("apply", "-f", "-", input_text=_analysis(name, {"mode": mode}))
+    name = scope.analysis(f"fails-{mode}", {"mode": mode})
     body = wait_for(kubectl, name, phase_is("Failed"))
     assert ready(body)["reason"] == reason
     assert message in ready(body)["message"]
     assert body["status"]["analyzers"]["fixture"]["phase"] == "Failed"
-    assert recs(kubectl, name) == [], "no recommendation from a failed run"
-    delete_analysis(kubectl, name)
+    assert recs(kubectl, scope.namespace, name) == [], "no recommendation from a failed run"
 
 
-def test_timeouts_say_which_analyzer_and_why(workloads: list[str], kubectl: Any, spawn: Any) -> None:
+def test_timeouts_say_which_analyzer_and_why(scope: Scope, kubectl: Any, spawn: Any) -> None:
     spawn("operator", "operator")
     spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
-    kubectl("apply", "-f", "-", input_text=_analysis("hangs", {"mode": "hang"}, timeout="4s"))
-    kubectl("apply", "-f", "-", input_text=_analysis("ghost", timeout="3s", analyzer="ghost"))
-    hung = wait_for(kubectl, "hangs", phase_is("Failed"))
+    # The hanging run times out only once the analyzer is seen running: however slow the
+    # machine, the message is about a running analyzer, not one that never started.
+    hangs = scope.analysis("hangs", {"mode": "hang"}, timeout="1h")
+    ghost = scope.analysis("ghost", timeout="3s", analyzer="ghost")
+    wait_for(
+        kubectl, hangs, lambda b: b.get("status", {}).get("analyzers", {}).get("fixture", {}).get("phase") == "Running"
+    )
+    # Suspended too: the changed spec must not start a run of its own once this one has failed.
+    kubectl("patch", "kca", hangs, "--type=merge", "-p", json.dumps({"spec": {"timeout": "1s", "suspend": True}}))
+    hung = wait_for(kubectl, hangs, phase_is("Failed"))
     assert ready(hung)["reason"] == "Timeout"
-    assert "analyzers did not finish within 4s: fixture still running (last heartbeat" in ready(hung)["message"]
-    ghost = wait_for(kubectl, "ghost", phase_is("Failed"))
-    assert "ghost never started (is the kcost analyzer 'ghost' running?)" in ready(ghost)["message"]
-    for name in ("hangs", "ghost"):
-        delete_analysis(kubectl, name)
+    assert "analyzers did not finish within 1s: fixture still running (last heartbeat" in ready(hung)["message"]
+    failed = wait_for(kubectl, ghost, phase_is("Failed"))
+    assert "ghost never started (is the kcost analyzer 'ghost' running?)" in ready(failed)["message"]
 
 
-def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(workloads: list[str], kubectl: Any, spawn: Any) -> None:
+def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(scope: Scope, kubectl: Any, spawn: Any) -> None:
     operator = spawn("operator", "operator")
-    analyzer = spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
-    kubectl("apply", "-f", "-", input_text=_analysis("crashy", {"delaySeconds": 3}))
+    # Slow until killed, however long the test takes to see it running.
+    analyzer = spawn(
+        "analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer", env={"FIXTURE_DELAY_SECONDS": "3600"}
+    )
+    name = scope.analysis("crashy")
     running = wait_for(
         kubectl,
-        "crashy",
+        name,
         lambda b: b.get("status", {}).get("analyzers", {}).get("fixture", {}).get("phase") == "Running",
     )
     run_id = running["status"]["runId"]
@@ -215,42 +294,52 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(workloads: list[st
     # A new analyzer takes over once the dead one's heartbeat is stale; a new operator resumes.
     spawn("analyzer-2", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
     spawn("operator-2", "operator")
-    done = wait_for(kubectl, "crashy", phase_is("Succeeded"), timeout_s=60)
+    done = wait_for(kubectl, name, phase_is("Succeeded"))
     assert done["status"]["runId"] == run_id, "the run survived the crash"
     assert done["status"]["startedAt"] == running["status"]["startedAt"]
     assert done["status"]["analyzers"]["fixture"]["claimedBy"] != running["status"]["analyzers"]["fixture"]["claimedBy"]
-    found = recs(kubectl, "crashy")
-    assert len(found) == len(workloads)
+    found = recs(kubectl, scope.namespace, name)
+    assert len(found) == len(WORKLOADS)
     assert len({r["metadata"]["name"] for r in found}) == len(found)
-    delete_analysis(kubectl, "crashy")
 
 
-def test_only_one_of_two_replicas_acts_and_the_other_takes_over(workloads: list[str], kubectl: Any, spawn: Any) -> None:
-    env = {"KCOST_PEERING_LIFETIME_SECONDS": "6"}
+def _peers(kubectl: Any, peering: str) -> dict[str, dict[str, Any]]:
+    found = kubectl("get", "clusterkopfpeering", peering, "-o", "json")
+    status = (json.loads(found.stdout).get("status") or {}) if found.returncode == 0 else {}
+    return {key: peer for key, peer in status.items() if isinstance(peer, dict)}
+
+
+def _handled(process: Any) -> int:
+    """How many times the replica ran an Analysis handler (the log does not name the object)."""
+    return int(process.output().count("reconcile-analyses"))
+
+
+def test_only_one_of_two_replicas_acts_and_the_other_takes_over(scope: Scope, kubectl: Any, spawn: Any) -> None:
+    peering = scope.name("peering")
+    env = {"KCOST_PEERING_LIFETIME_SECONDS": "6", "KCOST_PEERING_NAME": peering}
     high = spawn("operator-high", "operator", env={**env, "KCOST_PRIORITY": "200"})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:  # the second replica starts once the first has announced itself
-        found = kubectl("get", "clusterkopfpeering", "kcost", "-o", "json")
-        peers = (json.loads(found.stdout).get("status") or {}).values() if found.returncode == 0 else []
-        if any(isinstance(p, dict) and p.get("priority") == 200 for p in peers):
-            break
-        time.sleep(0.3)
+    # The second replica starts once the first has announced itself: it starts paused (the
+    # peering is mandatory) and stays so while it sees a live replica above it.
+    poll(
+        "the first replica in the peering",
+        lambda: any(p.get("priority") == 200 for p in _peers(kubectl, peering).values()),
+    )
     low = spawn("operator-low", "operator", env={**env, "KCOST_PRIORITY": "100"})
+    poll(
+        "both replicas announce themselves",
+        lambda: {100, 200} <= {p.get("priority") for p in _peers(kubectl, peering).values()},
+    )
     spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
-    time.sleep(3)
-    kubectl("apply", "-f", "-", input_text=_analysis("peered"))
-    wait_for(kubectl, "peered", phase_is("Succeeded"))
-    assert "reconcile-analyses" not in low.output(), "the paused replica must not handle anything"
-    assert "reconcile-analyses" in high.output()
-    peering = _get(kubectl, "clusterkopfpeering", "kcost")
-    assert len(peering.get("status", {})) >= 2, "both replicas announce themselves"
+    handled_while_paused = _handled(low)
+    peered = scope.analysis("peered")
+    wait_for(kubectl, peered, phase_is("Succeeded"))
+    assert _handled(low) == handled_while_paused, "the paused replica must not handle anything"
+    assert _handled(high)
 
     high.kill()
-    kubectl("apply", "-f", "-", input_text=_analysis("after-failover"))
-    wait_for(kubectl, "after-failover", phase_is("Succeeded"), timeout_s=60)
-    assert "reconcile-analyses" in low.output()
-    for name in ("peered", "after-failover"):
-        delete_analysis(kubectl, name)
+    after = scope.analysis("after-failover")
+    wait_for(kubectl, after, phase_is("Succeeded"))
+    assert _handled(low) > handled_while_paused
 
 
 def _conditions(kubectl: Any, name: str) -> dict[str, dict[str, Any]]:
@@ -259,25 +348,60 @@ def _conditions(kubectl: Any, name: str) -> dict[str, dict[str, Any]]:
 
 
 def test_profiles_report_metrics_and_pricing(
-    workloads: list[str], kubectl: Any, spawn: Any, prometheus: Any, smoke_end_s: int
+    scope: Scope, kubectl: Any, spawn: Any, prometheus: Any, smoke_end_s: int
 ) -> None:
-    live = PROFILE.replace("name: e2e}", "name: e2e-live}").replace("http://127.0.0.1:1", prometheus.url)
-    assert kubectl("apply", "-f", "-", input_text=live).returncode == 0
-    spawn("operator", "operator")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        down, up = _conditions(kubectl, "e2e"), _conditions(kubectl, "e2e-live")
-        if "Ready" in down and "Ready" in up:
-            break
-        time.sleep(0.5)
-    assert down["MetricsReady"]["status"] == "False"
-    assert down["MetricsReady"]["reason"] == "PrometheusUnreachable"
-    assert "spec.prometheus.url: http://127.0.0.1:1" in down["MetricsReady"]["message"]
-    assert down["Ready"]["status"] == "False"
-    assert down["Ready"]["reason"] == "MetricsNotReady"
-    assert up["MetricsReady"]["status"] == "True", up["MetricsReady"]["message"]
-    # Pricing is the cost analyzer's part (see test_cost); without it the profile says what is missing.
-    assert up["Ready"]["status"] == "False"
-    assert up["Ready"]["reason"] == "PricingNotReady"
-    assert "is the kcost cost analyzer running?" in up["Ready"]["message"]
-    kubectl("delete", "ccp", "e2e-live", "--timeout=30s")
+    live = scope.name("live")
+    assert kubectl("apply", "-f", "-", input_text=_profile(live, prometheus.url)).returncode == 0
+    try:
+        spawn("operator", "operator")
+        down, up = poll(
+            "Ready on both profiles",
+            lambda: (
+                (d, u)
+                if "Ready" in (d := _conditions(kubectl, scope.profile))
+                and "Ready" in (u := _conditions(kubectl, live))
+                else None
+            ),
+        )
+        assert down["MetricsReady"]["status"] == "False"
+        assert down["MetricsReady"]["reason"] == "PrometheusUnreachable"
+        assert "spec.prometheus.url: http://127.0.0.1:1" in down["MetricsReady"]["message"]
+        assert down["Ready"]["status"] == "False"
+        assert down["Ready"]["reason"] == "MetricsNotReady"
+        assert up["MetricsReady"]["status"] == "True", up["MetricsReady"]["message"]
+        # Pricing is the cost analyzer's part (see test_cost); without it the profile says what is missing.
+        assert up["Ready"]["status"] == "False"
+        assert up["Ready"]["reason"] == "PricingNotReady"
+        assert "is the kcost cost analyzer running?" in up["Ready"]["message"]
+    finally:
+        kubectl("delete", "ccp", live, "--ignore-not-found", "--wait=false")
+
+
+def test_profile_ready_follows_pricing_without_waiting_for_a_timer(
+    scope: Scope, kubectl: Any, spawn: Any, prometheus: Any, smoke_end_s: int, tmp_path: Path
+) -> None:
+    priced = scope.name("priced")
+    assert kubectl("apply", "-f", "-", input_text=_profile(priced, prometheus.url)).returncode == 0
+    try:
+        # No timer tick within the test: only a reaction to the cost analyzer's write can make Ready follow.
+        spawn("operator", "operator", env={"KCOST_TIMER_SECONDS": "3600"})
+        before = poll("the first metrics check", lambda: _conditions(kubectl, priced).get("Ready"))
+        assert before["reason"] == "PricingNotReady", before
+        spawn(
+            "cost",
+            "analyzer",
+            "cost",
+            env={"KCOST_COST_INTERVAL_SECONDS": "2", "KCOST_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"},
+        )
+        poll(
+            "PricingReady from the cost analyzer",
+            lambda: _conditions(kubectl, priced).get("PricingReady", {}).get("status") == "True",
+        )
+        ready = poll(
+            "Ready following PricingReady",
+            lambda: (r := _conditions(kubectl, priced)["Ready"])["status"] == "True" and r,
+            timeout_s=30,
+        )
+        assert ready["reason"] == "Ready"
+    finally:
+        kubectl("delete", "ccp", priced, "--ignore-not-found", "--wait=false")

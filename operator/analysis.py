@@ -38,6 +38,8 @@ from kcost.operator import status as status_io
 
 log = logging.getLogger("kcost.operator.analysis")
 PAST_RUNS_KEPT = 10
+# Reason of the one Event that counts what a run superseded or expired.
+RECOMMENDATIONS_RETIRED = "RecommendationsRetired"
 
 
 @dataclass
@@ -249,7 +251,10 @@ async def reconcile(kube: KubeClient, body: dict[str, Any], now: datetime.dateti
         if step.sweep:
             recommendations = await _recommendations(kube, analysis)
             step = finish_succeeded(analysis, now, summarize(analysis, recommendations))
-            await _sweep(kube, analysis, recommendations)
+            retired = await _sweep(kube, analysis, recommendations)
+            # Said now, not with the step: after a conflict on the write below, the retry
+            # finds nothing left to retire and would not say it.
+            await _post(kube, analysis, [retired] if retired else [])
     else:
         step = plan_idle(analysis, now)
     await _carry_out(kube, step)
@@ -270,16 +275,24 @@ async def _plan_pending(kube: KubeClient, analysis: Analysis, now: datetime.date
 
 
 async def _recommendations(kube: KubeClient, analysis: Analysis) -> list[OptimizationRecommendation]:
+    # The one listing of the operator; the client pages through it (limit/continue).
     return await kube.list(OptimizationRecommendation, label_selector=f"{LABEL_ANALYSIS}={analysis.name}")
 
 
-async def _sweep(kube: KubeClient, analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> None:
-    """Proposals a successful run did not make again: Expired if the workload is gone, else Superseded."""
+async def _sweep(
+    kube: KubeClient, analysis: Analysis, recommendations: list[OptimizationRecommendation]
+) -> Event | None:
+    """Proposals a successful run did not make again: Expired if the workload is gone, else Superseded.
+
+    Each recommendation says why in its own status; the Analysis gets one Event with the
+    counts (a run can retire thousands, and an Event each would bury the ones that matter).
+    """
     succeeded = {
         name
         for name, s in analysis.status.analyzers.items()
         if s.run_id == analysis.status.run_id and s.phase is AnalyzerPhase.SUCCEEDED
     }
+    retired = {RecommendationPhase.SUPERSEDED: 0, RecommendationPhase.EXPIRED: 0}
     for rec in recommendations:
         analyzer = rec.metadata.get("labels", {}).get(LABEL_ANALYZER)
         stale = rec.status.last_seen_run_id != analysis.status.run_id
@@ -295,21 +308,33 @@ async def _sweep(kube: KubeClient, analysis: Analysis, recommendations: list[Opt
             message = f"{target.kind} {rec.namespace}/{target.name} no longer exists"
             updated = recommendation.transition(rec, RecommendationPhase.EXPIRED, False, "TargetGone", message)
         await status_io.apply_status(kube, updated, recommendation.operator_part(updated), check_version=False)
-        await kube.event(
-            rec.model_dump(by_alias=True, mode="json"),
-            reason=updated.status.phase.value if updated.status.phase else "",
-            message=message,
-        )
+        retired[updated.status.phase or RecommendationPhase.SUPERSEDED] += 1
+    return sweep_event(analysis, retired[RecommendationPhase.SUPERSEDED], retired[RecommendationPhase.EXPIRED])
+
+
+def sweep_event(analysis: Analysis, superseded: int, expired: int) -> Event | None:
+    """One Event for everything a run retired, or None when it retired nothing."""
+    if not superseded and not expired:
+        return None
+    return Event(
+        RECOMMENDATIONS_RETIRED,
+        f"run {analysis.status.run_id}: {superseded} recommendations superseded (no change worth making any more), "
+        f"{expired} expired (workload gone)",
+    )
 
 
 async def _carry_out(kube: KubeClient, step: Step) -> None:
-    body = step.analysis.model_dump(by_alias=True, mode="json")
     if step.delete:
         await kube.delete(Analysis, step.analysis.name)
     elif step.changed:
         await status_io.apply_status(kube, step.analysis, operator_part(step.analysis))
-    for event in step.events:
+    await _post(kube, step.analysis, step.events)
+
+
+async def _post(kube: KubeClient, analysis: Analysis, events: list[Event]) -> None:
+    body = analysis.model_dump(by_alias=True, mode="json")
+    for event in events:
         try:
             await kube.event(body, reason=event.reason, message=event.message, event_type=event.type)
         except Exception:
-            log.warning("could not record event %s on %s", event.reason, step.analysis.display_name, exc_info=True)
+            log.warning("could not record event %s on %s", event.reason, analysis.display_name, exc_info=True)

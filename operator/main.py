@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
@@ -23,7 +23,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
-from kcost.operator import analysis, policy, profile, recommendation
+from kcost.operator import analysis, policy, profile, recommendation, retry
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
 from kcost.operator.rollout.worker import RolloutWorker
@@ -102,22 +102,40 @@ async def _still_leading(memo: kopf.Memo) -> bool:
     return bool(leading)
 
 
-async def _run(fn: Reconcile, body: kopf.Body, memo: kopf.Memo) -> None:
-    if not await _still_leading(memo):
-        return
-    raw = dict(body)
+async def _reconcile(fn: Reconcile, body: dict[str, Any], memo: kopf.Memo) -> Any:
+    """``fn`` on fresh data after conflicts; a failure mirrored into Ready, then raised as it came."""
+    kube: kube_client.KubeClient = memo.kube
+    kind = status_io.kind_of(body)
     try:
-        await fn(memo.kube, raw)
+        return await (retry.on_fresh_data(fn, kube, kind, body) if kind else fn(kube, body))
     except kopf.PermanentError as error:
-        await status_io.mirror_error(memo.kube, raw, error, "InvalidSpec")
+        await status_io.mirror_error(kube, body, error, status_io.INVALID_SPEC)
         raise
-    except kopf.TemporaryError:
-        raise
-    except (asyncio.CancelledError, KeyboardInterrupt):
+    except (kopf.TemporaryError, kube_client.Conflict, asyncio.CancelledError, KeyboardInterrupt):
         raise
     except Exception as error:
-        # Unexpected: keep retrying with kopf's backoff, and say so where users look.
-        await status_io.mirror_error(memo.kube, raw, kopf.TemporaryError(str(error)), "ReconcileError")
+        await status_io.mirror_error(kube, body, kopf.TemporaryError(str(error)), status_io.RECONCILE_ERROR)
+        raise
+
+
+async def _run(fn: Reconcile, body: Mapping[str, Any], memo: kopf.Memo, *, raise_invalid: bool = True) -> None:
+    if not await _still_leading(memo):
+        return
+    try:
+        await _reconcile(fn, dict(body), memo)
+    except kopf.PermanentError as error:
+        if raise_invalid:
+            raise
+        # From a timer, kopf would stop it for good (a fixed spec would then never be reconciled
+        # again until a restart): the error is mirrored into Ready and the next tick retries.
+        log.warning("%s", error)
+    except kube_client.Conflict as error:
+        # Changed through every fresh read: let kopf retry it a little later.
+        raise kopf.TemporaryError(f"still changing while being reconciled: {error}", delay=1) from None
+    except (kopf.TemporaryError, asyncio.CancelledError, KeyboardInterrupt):
+        raise
+    except Exception as error:
+        # Unexpected: keep retrying with kopf's backoff (Ready says so where users look).
         raise kopf.TemporaryError(f"{type(error).__name__}: {error}", delay=10) from error
 
 
@@ -125,9 +143,12 @@ def _register(plural: str, fn: Reconcile, interval_s: float) -> None:
     async def handler(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await _run(fn, body, memo)
 
+    async def tick(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+        await _run(fn, body, memo, raise_invalid=False)
+
     for cause in (kopf.on.create, kopf.on.update, kopf.on.resume):
         cause(GROUP, VERSION, plural, id=f"reconcile-{plural}")(handler)
-    kopf.timer(GROUP, VERSION, plural, id=f"timer-{plural}", interval=interval_s, initial_delay=interval_s / 2)(handler)
+    kopf.timer(GROUP, VERSION, plural, id=f"timer-{plural}", interval=interval_s, initial_delay=interval_s / 2)(tick)
 
 
 async def _profile(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
@@ -140,15 +161,69 @@ _register("analyses", analysis.reconcile, CONFIG.timer_interval_s)
 # Recommendations can number tens of thousands: they are handled from the raw watch stream,
 # so kopf keeps no finalizer, progress annotation or timer task per object. Each change
 # (a new one, an approval) is decided on the spot; the initial listing covers a restart.
+# Kopf never retries an event handler: a failed transition goes to the retry queue.
+async def _on_recommendation(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
+    return await recommendation.reconcile(kube, body, check_target=False)
+
+
+async def _reconcile_recommendation(body: dict[str, Any], memo: kopf.Memo) -> None:
+    try:
+        await _reconcile(_on_recommendation, body, memo)
+    except kopf.PermanentError as error:
+        log.warning("%s", error)  # mirrored into Ready; the object's next change brings it back
+
+
+async def handle_recommendation(body: dict[str, Any], memo: kopf.Memo) -> None:
+    """Reconcile one recommendation from the watch stream; a failure is queued for a retry, never raised to kopf."""
+    key = retry.key_of(body)
+    queue: retry.RetryQueue = memo.recommendation_retries
+    if not await _still_leading(memo):
+        return
+    try:
+        await _reconcile_recommendation(body, memo)
+    except kube_client.Conflict:
+        delay_s = queue.schedule(key)
+        log.debug("recommendation %s kept changing; retrying in %.0f s", "/".join(key), delay_s)
+    except Exception as error:  # noqa: BLE001 - any failure is retried from the queue
+        delay_s = queue.schedule(key)
+        log.error("recommendation %s: %s: %s; retrying in %.0f s", "/".join(key), type(error).__name__, error, delay_s)
+    else:
+        queue.forget(key)  # a retry due from an older failure has nothing left to do
+
+
+async def _retry_recommendation(memo: kopf.Memo, key: retry.Key) -> None:
+    """A queued retry: the object read again, reconciled; a failure goes back to the queue."""
+    if not await _still_leading(memo):
+        return  # the leader's own watch handles it
+    body = await memo.kube.get_raw(OptimizationRecommendation, key[1], key[0])
+    if body is not None:
+        await _reconcile_recommendation(body, memo)
+
+
+@kopf.on.startup()
+async def start_retries(memo: kopf.Memo, **_: Any) -> None:
+    memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
+    memo.retry_task = asyncio.create_task(memo.recommendation_retries.run(), name="recommendation retries")
+
+
+@kopf.on.cleanup()
+async def stop_retries(memo: kopf.Memo, **_: Any) -> None:
+    memo.retry_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await memo.retry_task
+
+
+async def on_recommendation_event(event_type: str, body: dict[str, Any], memo: kopf.Memo) -> None:
+    """One event of the recommendations' watch stream."""
+    if event_type == "DELETED":
+        memo.recommendation_retries.forget(retry.key_of(body))
+        return
+    await handle_recommendation(body, memo)
+
+
 @kopf.on.event(GROUP, VERSION, "optimizationrecommendations")
 async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    if event["type"] == "DELETED":
-        return
-
-    async def on_change(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
-        return await recommendation.reconcile(kube, body, check_target=False)
-
-    await _run(on_change, kopf.Body(event["object"]), memo)
+    await on_recommendation_event(event["type"] or "", dict(event["object"]), memo)
     if memo.rollouts.wants(event["object"]):
         metadata = event["object"].get("metadata", {})
         memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
@@ -165,6 +240,14 @@ def _write_rollout(
 
 _register("optimizationpolicies", policy.reconcile, CONFIG.timer_interval_s * 6)
 _register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
+
+
+# Ready follows the cost analyzer's PricingReady as soon as it is written, not on the next
+# tick; the operator stays the one writer of Ready. Profiles are few: every event is cheap.
+@kopf.on.event(GROUP, VERSION, "clustercostprofiles")
+async def _profile_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    if event["type"] in ("ADDED", "MODIFIED"):
+        await _run(profile.follow_pricing, event["object"], memo, raise_invalid=False)
 
 
 async def run() -> None:

@@ -73,27 +73,62 @@ def readiness(metrics_ok: bool, metrics_message: str, pricing: Condition | None)
     return False, reason, "; ".join(problems)
 
 
+def with_readiness(profile: ClusterCostProfile, conditions: list[Condition]) -> ClusterCostProfile:
+    """``conditions`` (MetricsReady among them) with Ready derived from them and PricingReady."""
+    metrics = Conditions.find(conditions, METRICS_READY)
+    metrics_ok = metrics is not None and metrics.status is ConditionStatus.TRUE
+    ok, reason, message = readiness(
+        metrics_ok, metrics.message if metrics else "", Conditions.find(conditions, PRICING_READY)
+    )
+    conditions = status_io.ready(conditions, ok, reason, message, profile.generation)
+    return profile.model_copy(update={"status": profile.status.model_copy(update={"conditions": conditions})})
+
+
 async def reconcile(kube: KubeClient, body: dict[str, Any], timeout_s: float = 10.0) -> ClusterCostProfile:
+    """Check the profile's Prometheus, then derive Ready (a timer runs it: Prometheus can change any time)."""
     profile = status_io.parse(ClusterCostProfile, body)
     metrics_ok, metrics_reason, metrics_message = await check_metrics(kube, profile, timeout_s)
-    generation = profile.generation
     conditions = Conditions.set(
-        profile.status.conditions, METRICS_READY, metrics_ok, metrics_reason, metrics_message, generation=generation
+        profile.status.conditions,
+        METRICS_READY,
+        metrics_ok,
+        metrics_reason,
+        metrics_message,
+        generation=profile.generation,
     )
-    ok, reason, message = readiness(metrics_ok, metrics_message, Conditions.find(conditions, PRICING_READY))
-    conditions = status_io.ready(conditions, ok, reason, message, generation)
-    updated = profile.model_copy(update={"status": profile.status.model_copy(update={"conditions": conditions})})
-    if operator_part(updated) != operator_part(profile):
-        await status_io.apply_status(kube, updated, operator_part(updated))
-        before = Conditions.find(profile.status.conditions, status_io.READY)
-        if before is None or (before.status is ConditionStatus.TRUE) != ok:
-            try:
-                await kube.event(
-                    body,
-                    reason="ProfileReady" if ok else "ProfileNotReady",
-                    message=message,
-                    event_type="Normal" if ok else "Warning",
-                )
-            except Exception:
-                log.warning("could not record an event on %s", profile.display_name, exc_info=True)
+    return await _write(kube, body, profile, with_readiness(profile, conditions))
+
+
+async def follow_pricing(kube: KubeClient, body: dict[str, Any]) -> ClusterCostProfile | None:
+    """Ready again from the last metrics check and the cost analyzer's PricingReady, without querying Prometheus.
+
+    Runs on every change of the profile, so Ready follows PricingReady at once instead of on
+    the next timer tick; None until a full reconcile has checked the metrics of this generation.
+    """
+    profile = status_io.parse(ClusterCostProfile, body)
+    metrics = Conditions.find(profile.status.conditions, METRICS_READY)
+    if metrics is None or metrics.observed_generation != profile.generation:
+        return None
+    return await _write(kube, body, profile, with_readiness(profile, profile.status.conditions))
+
+
+async def _write(
+    kube: KubeClient, body: dict[str, Any], profile: ClusterCostProfile, updated: ClusterCostProfile
+) -> ClusterCostProfile:
+    if operator_part(updated) == operator_part(profile):
+        return updated
+    await status_io.apply_status(kube, updated, operator_part(updated))
+    before = Conditions.find(profile.status.conditions, status_io.READY)
+    after = Conditions.find(updated.status.conditions, status_io.READY)
+    ok = after is not None and after.status is ConditionStatus.TRUE
+    if after is not None and (before is None or (before.status is ConditionStatus.TRUE) != ok):
+        try:
+            await kube.event(
+                body,
+                reason="ProfileReady" if ok else "ProfileNotReady",
+                message=after.message,
+                event_type="Normal" if ok else "Warning",
+            )
+        except Exception:
+            log.warning("could not record an event on %s", profile.display_name, exc_info=True)
     return updated

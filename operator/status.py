@@ -2,8 +2,8 @@
 
 The operator applies its fields with the field manager ``kcost-operator`` and the
 ``resourceVersion`` it computed them from: if an analyzer (or another replica)
-wrote in between, the API server answers 409 and the reconcile runs again on fresh
-data. Server-side apply drops the fields a manager stops sending, so every write
+wrote in between, the API server answers 409 (``Conflict``) and the reconcile runs
+again on fresh data. Server-side apply drops the fields a manager stops sending, so every write
 carries the operator's whole part: ``operator_part`` builds it from the model.
 """
 
@@ -16,12 +16,15 @@ from pydantic import ValidationError
 
 from kcost.api.v1alpha1 import KINDS, common
 from kcost.api.v1alpha1.common import Condition, Conditions, ConditionStatus, Resource
-from kcost.kube.client import Conflict, KubeClient
+from kcost.kube.client import KubeClient
 
 FIELD_MANAGER = "kcost-operator"
 # Its own manager: an apply of only the Ready condition must not drop the operator's other fields.
 ERROR_FIELD_MANAGER = "kcost-operator-errors"
 READY = common.READY
+# Reasons of a Ready condition that mirrors a handler error.
+INVALID_SPEC = "InvalidSpec"
+RECONCILE_ERROR = "ReconcileError"
 
 
 async def apply_status(
@@ -32,14 +35,10 @@ async def apply_status(
         metadata["namespace"] = resource.namespace
     if check_version:
         metadata["resourceVersion"] = resource.resource_version
-    try:
-        return await kube.apply(
-            type(resource), {"metadata": metadata, "status": status}, field_manager=FIELD_MANAGER, status=True
-        )
-    except Conflict:
-        raise kopf.TemporaryError(
-            f"{resource.display_name} changed while being reconciled; retrying", delay=1
-        ) from None
+    # A Conflict propagates: the caller reconciles again on fresh data (see ``retry``).
+    return await kube.apply(
+        type(resource), {"metadata": metadata, "status": status}, field_manager=FIELD_MANAGER, status=True
+    )
 
 
 def owned_conditions(conditions: list[Condition], types: set[str]) -> list[dict[str, Any]]:
@@ -85,7 +84,7 @@ async def mirror_error(
     generation = int(metadata.get("generation", 0))
     updated = ready(conditions, False, reason, str(error), generation)
     patch_metadata = {k: metadata[k] for k in ("name", "namespace") if metadata.get(k)}
-    kind = _kind_of(body)
+    kind = kind_of(body)
     if kind is None:
         return
     try:
@@ -99,5 +98,6 @@ async def mirror_error(
         return
 
 
-def _kind_of(body: dict[str, Any]) -> type[Resource] | None:
+def kind_of(body: dict[str, Any]) -> type[Resource] | None:
+    """The kcost kind of a raw object, by its ``kind`` field."""
     return next((kind for kind in KINDS if kind.crd.kind == body.get("kind")), None)

@@ -4,7 +4,10 @@ Settings (``spec.analyzers[name=fixture].settings``):
 - ``mode``: ``ok`` proposes a right-sizing for every Deployment in scope (CPU request
   halved), ``fail`` raises an AnalyzerError, ``crash`` raises an unexpected error,
   ``hang`` never finishes;
-- ``delaySeconds``: sleep this long first (to kill the process mid-run in tests).
+- ``delaySeconds``: sleep this long first.
+
+``FIXTURE_DELAY_SECONDS`` in the environment adds a delay to this process only: a test
+kills a slow first analyzer mid-run, and the one that takes over finishes at once.
 
 Loaded with ``kcost analyzer --plugin fixture_analyzer:FixtureAnalyzer`` and this folder on PYTHONPATH.
 """
@@ -12,6 +15,7 @@ Loaded with ``kcost analyzer --plugin fixture_analyzer:FixtureAnalyzer`` and thi
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Literal
 
 from pydantic import Field
@@ -42,7 +46,7 @@ class FixtureAnalyzer(Analyzer[FixtureSettings]):
 
     async def run(self, context: RunContext[FixtureSettings]) -> AnalyzerResult:
         settings = context.settings
-        await asyncio.sleep(settings.delay_seconds)
+        await asyncio.sleep(settings.delay_seconds + float(os.environ.get("FIXTURE_DELAY_SECONDS", "0")))
         if settings.mode == "fail":
             raise AnalyzerError("Prometheus at http://127.0.0.1:1 did not answer: is spec.prometheus.url right?")
         if settings.mode == "crash":

@@ -188,3 +188,63 @@ def test_scope_resolution() -> None:
     assert contract.resolve_namespaces(make({"namespaces": ["dev", "gone"]}), namespaces) == ["dev"]
     selected = make({"namespaceSelector": {"matchLabels": {"env": "prod"}}, "namespaces": ["kube-system"]})
     assert contract.resolve_namespaces(selected, namespaces) == ["kube-system", "shop"]
+
+
+class SweepKube:
+    """Workloads that exist, and the status writes and Events of a sweep."""
+
+    def __init__(self, existing: set[str]) -> None:
+        self.existing = existing
+        self.applied: list[dict[str, Any]] = []
+        self.events: list[str] = []
+
+    async def get_workload(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": name}} if name in self.existing else None
+
+    async def apply(self, kind: type, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.applied.append(body)
+        return body
+
+    async def event(self, body: dict[str, Any], *, reason: str, **_: Any) -> None:
+        self.events.append(reason)
+
+
+def _stale(target: str, run_id: str) -> OptimizationRecommendation:
+    return OptimizationRecommendation.model_validate(
+        {
+            "metadata": {
+                "name": f"deployment-{target}-right-sizing",
+                "namespace": "shop",
+                "generation": 1,
+                "labels": {contract.LABEL_ANALYZER: "rightsizing"},
+            },
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+                "type": "right-sizing",
+                "changes": {},
+                "current": {},
+                "estimatedMonthlySavings": 1,
+                "confidence": 0.9,
+                "riskLevel": "low",
+                "evidence": {"method": "m"},
+            },
+            "status": {"phase": "Proposed", "lastSeenRunId": run_id},
+        }
+    )
+
+
+async def test_sweep_keeps_per_object_status_and_posts_one_summary_event() -> None:
+    analysis = with_sections(running(), rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.SUCCEEDED)
+    targets = [f"web-{i}" for i in range(50)]
+    recs = [_stale(t, "an-older-run") for t in targets]
+    recs.append(_stale("kept", analysis.status.run_id or ""))
+    kube: Any = SweepKube(set(targets[:30]))
+    event = await reconcile._sweep(kube, analysis, recs)
+    phases = [body["status"]["phase"] for body in kube.applied]
+    assert (phases.count("Superseded"), phases.count("Expired")) == (30, 20), "each recommendation says it itself"
+    assert kube.events == [], "no Event per recommendation"
+    assert event is not None
+    assert event.reason == reconcile.RECOMMENDATIONS_RETIRED
+    assert "30 recommendations superseded" in event.message
+    assert "20 expired" in event.message
+    assert await reconcile._sweep(kube, analysis, [recs[-1]]) is None, "nothing retired, nothing said"

@@ -109,3 +109,50 @@ async def test_invalid_policy_is_a_permanent_error_naming_the_field() -> None:
     kube: Any = FakeKube([])
     with pytest.raises(kopf.PermanentError, match=r"OptimizationPolicy pol: spec\.mode"):
         await policy.reconcile(kube, {"metadata": {"name": "pol"}, "spec": {"mode": "yolo"}})
+
+
+def _condition(condition_type: str, status: str, reason: str, message: str = "") -> dict[str, Any]:
+    return {
+        "observedGeneration": 1,
+        "type": condition_type,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": "2026-01-01T00:00:00Z",
+    }
+
+
+async def test_ready_follows_pricing_without_a_metrics_check() -> None:
+    kube: Any = FakeKube([])
+    body: dict[str, Any] = {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "ClusterCostProfile",
+        "metadata": {"name": "p", "generation": 1, "resourceVersion": "5"},
+        "spec": {"provider": "aws", "pricing": {"source": "api"}, "prometheus": {"url": "http://127.0.0.1:1"}},
+        "status": {
+            "conditions": [
+                _condition("MetricsReady", "True", "MetricsFound"),
+                _condition(
+                    "Ready", "False", "PricingNotReady", "nodes not priced yet: is the kcost cost analyzer running?"
+                ),
+                _condition("PricingReady", "True", "Priced", "every node priced"),
+            ]
+        },
+    }
+    updated = await profile.follow_pricing(kube, body)  # Prometheus at 127.0.0.1:1 is never asked
+    assert updated is not None
+    ready = next(c for c in kube.applied[0]["status"]["conditions"] if c["type"] == "Ready")
+    assert (ready["status"], ready["reason"]) == ("True", "Ready")
+    assert {c["type"] for c in kube.applied[0]["status"]["conditions"]} == {"MetricsReady", "Ready"}, (
+        "PricingReady is not ours"
+    )
+    assert kube.applied[0]["metadata"]["resourceVersion"] == "5"
+    await profile.follow_pricing(
+        kube,
+        {**body, "status": {"conditions": kube.applied[0]["status"]["conditions"] + [body["status"]["conditions"][2]]}},
+    )
+    assert len(kube.applied) == 1, "nothing changed, nothing written"
+    unchecked = {**body, "status": {"conditions": [body["status"]["conditions"][2]]}}
+    assert await profile.follow_pricing(kube, unchecked) is None, "Ready waits for the first metrics check"
+    changed = {**body, "metadata": {**body["metadata"], "generation": 2}}
+    assert await profile.follow_pricing(kube, changed) is None, "a new spec waits for its own metrics check"
