@@ -53,14 +53,19 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.rollouts = RolloutWorker(
         memo.kube, memo.kube.workloads, _write_rollout(memo.kube), lambda: _still_leading(memo)
     )
-    memo.rollout_task = asyncio.create_task(memo.rollouts.run(), name="kcost-rollouts")
+    memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
+    memo.background = [
+        asyncio.create_task(memo.rollouts.run(), name="kcost-rollouts"),
+        asyncio.create_task(memo.recommendation_retries.run(), name="recommendation retries"),
+    ]
 
 
 @kopf.on.cleanup()
 async def close(memo: kopf.Memo, **_: Any) -> None:
-    memo.rollout_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await memo.rollout_task
+    for task in memo.background:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
     await memo.kube_context.__aexit__(None, None, None)
 
 
@@ -198,19 +203,6 @@ async def _retry_recommendation(memo: kopf.Memo, key: retry.Key) -> None:
     body = await memo.kube.get_raw(OptimizationRecommendation, key[1], key[0])
     if body is not None:
         await _reconcile_recommendation(body, memo)
-
-
-@kopf.on.startup()
-async def start_retries(memo: kopf.Memo, **_: Any) -> None:
-    memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
-    memo.retry_task = asyncio.create_task(memo.recommendation_retries.run(), name="recommendation retries")
-
-
-@kopf.on.cleanup()
-async def stop_retries(memo: kopf.Memo, **_: Any) -> None:
-    memo.retry_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await memo.retry_task
 
 
 async def on_recommendation_event(event_type: str, body: dict[str, Any], memo: kopf.Memo) -> None:

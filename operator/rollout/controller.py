@@ -156,8 +156,8 @@ def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) ->
     """Applied → Applying (rolling back): a person asked to undo the change; the template is restored in place."""
     if rec.status.rollout is None or rec.status.previous is None:
         return _failed(rec, rec.status.rollout, "LostState", "nothing recorded to roll back to")
-    who = rec.spec.approval.approved_by or "a user"
-    reason = f"rollback requested ({who})"
+    why = rec.spec.approval.reason
+    reason = f"rollback requested: {why}" if why else "rollback requested"
     rollout = rec.status.rollout.model_copy(
         update={"strategy": "rolling", "stage": RolloutStage.ROLLING_BACK, "reason": reason, "step_started_at": now}
     )
