@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kcost.api.units import GIB
+
 if TYPE_CHECKING:
     from kcost.devcluster.cluster import DevCluster
     from kcost.devcluster.nodes import NodeSpec
@@ -124,7 +126,7 @@ def _say_added_nodes(cluster: DevCluster, scenario: Scenario, fleet_nodes: list[
     added = [node for node in scenario.nodes if node.name not in given]
     pods, _ = fleet.pod_requests(scenario.workloads)
     cpu_cores = sum(pod.cpu_cores for pod in pods)
-    memory_gib = sum(pod.memory_bytes for pod in pods) / 1024**3
+    memory_gib = sum(pod.memory_bytes for pod in pods) / GIB
     message = f"{scenario.name}: {len(pods)} pods request {cpu_cores:.1f} cores and {memory_gib:.1f} GiB; "
     if added:
         message += (

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-MIB = 2**20
-GIB = 2**30
+from kcost.api.units import GIB, MIB
+
 _BARS = "▁▂▃▄▅▆▇█"
 
 

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kcost.api.units import GIB, HOURS_PER_MONTH
 from kcost.cli.kubectl_cost import errors, options, outputs, units
 
 if TYPE_CHECKING:
@@ -13,7 +14,6 @@ if TYPE_CHECKING:
     from kcost.kube.client import KubeClient
 
 Body = dict[str, Any]
-HOURS_PER_MONTH = 730
 
 TABLE = outputs.Table(
     columns=[
@@ -67,7 +67,7 @@ def compare(ctx: Context, vcpu: float, memory: str, gpus: int, catalog_path: str
     path = catalog_path or _profile_catalog(ctx)
     sheet = asyncio.run(catalog_source.load_catalog(Path(path)))
     groups = cheapest_matching(
-        sheet.prices.values(), vcpu=vcpu, memory_gib=parse_quantity(memory) / 2**30, gpus=gpus, per_group=top
+        sheet.prices.values(), vcpu=vcpu, memory_gib=parse_quantity(memory) / GIB, gpus=gpus, per_group=top
     )
     items = [
         {
