@@ -238,6 +238,7 @@ async def _workload_labels(
 
 
 async def reconcile(kube: KubeClient, body: dict[str, Any]) -> OptimizationPolicy:
+    """Compute the policy's status from the cluster; write the operator's part only when it changed."""
     policy = status_io.parse(OptimizationPolicy, body)
     namespaces = await kube.namespaces()
     # This object as handed in is the freshest; every other policy as listed now.
