@@ -98,3 +98,15 @@ def test_a_policy_counts_what_it_applied_and_shows_its_next_window(namespace: st
     assert (ready["status"], ready["reason"]) == ("True", "Resolved")
     assert f"next maintenance window, at {next_window}" in ready["message"]
     assert condition(body, "Conflict")["status"] == "False"
+
+
+def test_an_unknown_time_zone_is_named_in_ready(namespace: str, kubectl: Any) -> None:
+    window = {"schedule": "0 2 * * *", "duration": "1h", "timeZone": "Mars/Olympus"}
+    name = f"{namespace}-mars"
+    apply(kubectl, owned_policy(name, namespace, mode="recommend", maintenanceWindows=[window]))
+    body = wait_for_policy(kubectl, name, lambda b: condition(b, "Ready").get("reason") == "InvalidSpec")
+    assert condition(body, "Ready")["message"] == (
+        "spec.maintenanceWindows[0].timeZone: 'Mars/Olympus' is not an IANA time zone; "
+        "expected one such as Europe/Berlin"
+    )
+    assert body["status"]["matchedNamespaces"] == [namespace], "the rest of the status is still reported"
