@@ -25,6 +25,9 @@ class FakeKube:
     async def namespaces(self) -> list[dict[str, Any]]:
         return [{"metadata": {"name": name, "labels": {"team": name}}} for name in self._namespaces]
 
+    async def list(self, kind: type, namespace: str | None = None, **_: Any) -> list[Any]:
+        return []  # no other policies, no recommendations
+
     async def apply(self, kind: type, body: dict[str, Any], **_: Any) -> dict[str, Any]:
         self.applied.append(body)
         return body

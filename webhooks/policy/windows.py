@@ -16,16 +16,21 @@ def _zone(window: MaintenanceWindow) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(window.time_zone)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
         raise ValueError(
-            f"maintenanceWindows.timeZone: {window.time_zone!r} is not an IANA time zone; expected e.g. Europe/Berlin"
+            f"timeZone: {window.time_zone!r} is not an IANA time zone; expected one such as Europe/Berlin"
         ) from error
+
+
+def _cron(window: MaintenanceWindow, start: datetime.datetime) -> croniter:
+    try:
+        return croniter(window.schedule, start)
+    except ValueError as error:  # croniter's errors are ValueErrors
+        raise ValueError(f"schedule: {window.schedule!r} is not a cron schedule ({error})") from error
 
 
 def _last_opening(window: MaintenanceWindow, now: datetime.datetime) -> datetime.datetime:
     local_now = now.astimezone(_zone(window))
     # croniter counts from the second after: a window opening exactly now has opened.
-    opened: datetime.datetime = croniter(window.schedule, local_now + datetime.timedelta(seconds=1)).get_prev(
-        datetime.datetime
-    )
+    opened: datetime.datetime = _cron(window, local_now + datetime.timedelta(seconds=1)).get_prev(datetime.datetime)
     return opened
 
 
@@ -42,10 +47,16 @@ def next_opening(windows: list[MaintenanceWindow], now: datetime.datetime) -> da
         return None
     if is_open(windows, now):
         return now
+    return following_opening(windows, now)
+
+
+def following_opening(windows: list[MaintenanceWindow], now: datetime.datetime) -> datetime.datetime | None:
+    """When a window next opens after ``now``, whether or not one is open now; None when there are no windows.
+
+    Errors name the window's field (``timeZone: …``, ``schedule: …``) for the caller to place.
+    """
     openings = []
     for window in windows:
-        following: datetime.datetime = croniter(window.schedule, now.astimezone(_zone(window))).get_next(
-            datetime.datetime
-        )
+        following: datetime.datetime = _cron(window, now.astimezone(_zone(window))).get_next(datetime.datetime)
         openings.append(following.astimezone(datetime.UTC))
-    return min(openings)
+    return min(openings, default=None)

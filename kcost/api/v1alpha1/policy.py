@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import itertools
 from enum import StrEnum
 from typing import ClassVar, Self
@@ -160,18 +161,27 @@ class OptimizationPolicySpec(ApiModel):
 
 
 class PolicyCounts(ApiModel):
-    """Recommendations this policy covered, by outcome."""
+    """The recommendations of the workloads this policy governs, by outcome."""
 
-    approved: int = Field(0, ge=0, description="approved")
+    pending: int = Field(0, ge=0, description="approved, waiting for or under rollout (Approved, Applying)")
     applied: int = Field(0, ge=0, description="applied")
     rolled_back: int = Field(0, ge=0, description="rolled back")
+    failed: int = Field(0, ge=0, description="failed")
+    held: int = Field(0, ge=0, description="proposals the policy holds back (AutoApproval False: see its message)")
+    auto_approved: int = Field(0, ge=0, description="approved by this policy itself (approvedBy policy/<name>)")
 
 
 class OptimizationPolicyStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation this status was computed from")
     matched_namespaces: list[str] = Field(default_factory=list, description="namespaces the policy covers now")
-    counts: PolicyCounts | None = Field(None, description="outcomes so far")
-    conditions: list[Condition] = conditions_field("Ready")
+    governed_workloads: int | None = Field(
+        None, ge=0, description="workloads with recommendations for which this policy is the governing one"
+    )
+    counts: PolicyCounts | None = Field(None, description="outcomes so far, over the workloads it governs")
+    next_window: datetime.datetime | None = Field(
+        None, description="when changes may next start: the next maintenance window opening (absent without windows)"
+    )
+    conditions: list[Condition] = conditions_field("Ready, and Conflict (another policy is as specific)")
 
 
 class OptimizationPolicy(Resource):
@@ -185,7 +195,9 @@ class OptimizationPolicy(Resource):
             {"name": "Mode", "type": "string", "jsonPath": ".spec.mode"},
             {"name": "Rollout", "type": "string", "jsonPath": ".spec.rolloutStrategy.type"},
             {"name": "Namespaces", "type": "string", "jsonPath": ".status.matchedNamespaces", "priority": 1},
+            {"name": "Workloads", "type": "integer", "jsonPath": ".status.governedWorkloads"},
             {"name": "Applied", "type": "integer", "jsonPath": ".status.counts.applied"},
+            {"name": "Next Window", "type": "string", "jsonPath": ".status.nextWindow", "priority": 1},
             {"name": "Ready", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Ready")].status'},
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
