@@ -41,12 +41,17 @@ class WorkloadState:
 
 @dataclasses.dataclass(frozen=True)
 class CanaryHealth:
-    """What the canary's pods show, and the policy's PromQL checks that failed."""
+    """What the canary's pods show, and the policy's PromQL checks: why each failed, or the value each passed with."""
 
     ready: int = 0
     restarts: int = 0
     oom_killed: int = 0
     failed_checks: tuple[str, ...] = ()
+    passed_checks: tuple[str, ...] = ()
+
+    def seen(self, pods: str) -> str:
+        """An observation: what the pods show, then the value of each passing check (``error_rate=0.002 ≤ 0.05``)."""
+        return "; ".join((pods, *self.passed_checks))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +159,9 @@ def _observe(
     if strategy.health_checks.readiness and canary is not None and world.health.ready < split.canary:
         return _start_rollback(status, world, f"{split.canary - world.health.ready} canary pods not Ready")
     ends = started + parse_duration(step.duration)
-    watched = observed(status, world, healthy=True, message=f"{world.health.ready}/{split.canary} canary pods Ready")
+    watched = observed(
+        status, world, healthy=True, message=world.health.seen(f"{world.health.ready}/{split.canary} canary pods Ready")
+    )
     if world.now < ends:
         return Action(ActionKind.WAIT, message=f"step {status.step + 1} healthy so far", until=ends), watched
     record = StepRecord(step=status.step, percent=step.percent, started_at=started, finished_at=world.now)
