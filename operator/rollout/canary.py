@@ -26,6 +26,8 @@ from kcost.api.v1alpha1.recommendation import RolloutObservation, RolloutStage, 
 from kcost.operator.rollout import plan
 
 MAX_OBSERVATIONS = 50
+# status.rollout.reason's limit in the schema: a longer one would make the status unwritable.
+MAX_REASON_CHARS = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,7 +93,10 @@ def unhealthy(health: CanaryHealth, checks: HealthChecks) -> str | None:
     if health.restarts > checks.max_restarts:
         problems.append(f"{health.restarts} canary restarts, more than maxRestarts {checks.max_restarts}")
     problems.extend(health.failed_checks)
-    return "; ".join(problems) or None
+    reason = "; ".join(problems)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1] + "…"
+    return reason or None
 
 
 def decide(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> tuple[Action, RolloutStatus]:

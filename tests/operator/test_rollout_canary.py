@@ -165,3 +165,12 @@ def test_killed_at_random_moments_it_still_settles_safely(seed: int) -> None:
     assert cluster.original.replicas == 5
     assert cluster.original.new_values is not bool(seed % 2)
     assert min(cluster.history) >= 4
+
+
+def test_the_reason_of_many_long_failed_checks_fits_the_schemas_limit() -> None:
+    failed = tuple(f"PromQL check c{i}: Prometheus at http://p did not answer: " + "x" * 400 for i in range(5))
+    reason = engine.unhealthy(engine.CanaryHealth(failed_checks=failed), STRATEGY.health_checks) or ""
+    assert len(reason) == engine.MAX_REASON_CHARS
+    assert reason.startswith("PromQL check c0: ")
+    assert reason.endswith("…")
+    assert engine.unhealthy(engine.CanaryHealth(), STRATEGY.health_checks) is None
