@@ -76,22 +76,42 @@ def budget(namespace: str, name: str = "web") -> dict[str, Any]:
     }
 
 
-def policy(name: str, namespace: str, **spec: Any) -> dict[str, Any]:
+def policy(name: str, namespace: str, *, promql: list[dict[str, Any]] | None = None, **spec: Any) -> dict[str, Any]:
+    """An auto-apply policy for one namespace with fast canary steps; ``promql``: its PromQL health checks."""
+    strategy = {"type": "canary", "steps": FAST_STEPS, "healthChecks": {"promql": promql or []}}
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",
         "kind": "OptimizationPolicy",
         "metadata": {"name": name},
-        "spec": {
-            "namespaces": [namespace],
-            "mode": "auto-apply",
-            "rolloutStrategy": {"type": "canary", "steps": FAST_STEPS},
-            **spec,
-        },
+        "spec": {"namespaces": [namespace], "mode": "auto-apply", "rolloutStrategy": strategy, **spec},
     }
 
 
+def analysis(name: str, profile: str, namespace: str) -> dict[str, Any]:
+    """An Analysis of one namespace priced by ``profile``: what a recommendation's ``spec.analysisRef`` names."""
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "Analysis",
+        "metadata": {"name": name},
+        "spec": {"profileRef": {"name": profile}, "namespaces": [namespace], "analyzers": [{"name": "idle"}]},
+    }
+
+
+def remove(kubectl: Any, kind: str, name: str) -> None:
+    """Delete a cluster-scoped kcost object for good, whether or not an operator still holds its finalizer."""
+    kubectl("delete", kind, name, "--ignore-not-found", "--wait=false")
+    kubectl("patch", kind, name, "--type=merge", "-p", '{"metadata": {"finalizers": null}}')
+    kubectl("wait", "--for=delete", f"{kind}/{name}", "--timeout=60s")
+
+
 def recommendation(
-    namespace: str, target: str = "web", *, approved: bool = True, confidence: float = 0.95, cpu: str = "250m"
+    namespace: str,
+    target: str = "web",
+    *,
+    approved: bool = True,
+    confidence: float = 0.95,
+    cpu: str = "250m",
+    analysis: str | None = None,
 ) -> dict[str, Any]:
     def shape(cpu: str, memory: str) -> dict[str, Any]:
         return {
@@ -100,6 +120,7 @@ def recommendation(
         }
 
     approval = {"approved": True, "approvedBy": "e2e"} if approved else {}
+    produced_by = {"analysisRef": {"name": analysis, "runId": "e2e", "analyzer": "rightsizing"}} if analysis else {}
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",
         "kind": "OptimizationRecommendation",
@@ -114,6 +135,7 @@ def recommendation(
             "riskLevel": "low",
             "evidence": {"method": "e2e"},
             "approval": approval,
+            **produced_by,
         },
     }
 

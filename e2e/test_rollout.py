@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
+from e2e.conftest import custom_profile
 from e2e.rollout_support import (
     PDB_MIN_AVAILABLE,
     REPLICAS,
     Watcher,
+    analysis,
     apply,
     budget,
     condition,
@@ -31,6 +33,7 @@ from e2e.rollout_support import (
     phase_is,
     policy,
     recommendation,
+    remove,
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
@@ -45,18 +48,36 @@ def namespace(kcost_crds: DevCluster, kubectl: Any) -> Iterator[str]:
     kubectl("delete", "namespace", name, "--wait=false")
 
 
-def workload(namespace: str, *, fault: str | None = None) -> list[dict[str, Any]]:
-    return [deployment(namespace, fault=fault), budget(namespace), policy(f"{namespace}-policy", namespace)]
+@pytest.fixture
+def analysis_run(namespace: str, kubectl: Any, kcost_crds: DevCluster) -> Iterator[str]:
+    """A profile on the dev cluster's real Prometheus and an Analysis priced by it: the recommendation's
+    ``spec.analysisRef`` names it, so its PromQL checks are asked there whatever other profiles exist."""
+    name = f"{namespace}-run"
+    apply(kubectl, custom_profile(name, kcost_crds.require_state().prometheus_url), analysis(name, name, namespace))
+    yield name
+    remove(kubectl, "kca", name)
+    remove(kubectl, "ccp", name)
+
+
+def workload(
+    namespace: str, *, fault: str | None = None, promql: list[dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    return [
+        deployment(namespace, fault=fault),
+        budget(namespace),
+        policy(f"{namespace}-policy", namespace, promql=promql),
+    ]
 
 
 def test_a_canary_goes_through_every_step_and_is_promoted(
-    namespace: str, kubectl: Any, spawn: Any, kcost_crds: DevCluster
+    namespace: str, kubectl: Any, spawn: Any, kcost_crds: DevCluster, analysis_run: str
 ) -> None:
     kubeconfig = kcost_crds.require_state().admin_kubeconfig
-    apply(kubectl, *workload(namespace))
+    # A PromQL check the real Prometheus evaluates, well within its bound: it does not stand in the way.
+    apply(kubectl, *workload(namespace, promql=[{"name": "zero", "query": "vector(0)", "maxValue": 1}]))
     assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
     spawn("operator", "operator")
-    apply(kubectl, recommendation(namespace, approved=False))
+    apply(kubectl, recommendation(namespace, approved=False, analysis=analysis_run))
     wait_for_rec(kubectl, namespace, phase_is("Proposed"))
     with Watcher(kubectl, namespace) as watcher:
         approved = kubectl_cost(kubeconfig, "approve", "-n", namespace, "deployment-web-right-sizing")
@@ -69,6 +90,8 @@ def test_a_canary_goes_through_every_step_and_is_promoted(
     status = applied["status"]
     assert status["phase"] == "Applied", status
     assert [step["percent"] for step in status["rollout"]["steps"]] == [20, 50, 100]
+    seen = [o["message"] for o in status["rollout"]["observations"]]
+    assert any(m.endswith("canary pods Ready; zero=0 ≤ 1") for m in seen), seen
     assert status["previous"]["containers"][0]["requests"] == {"cpu": "500m", "memory": "512Mi"}, status["previous"]
     assert container(kubectl, namespace)["resources"] == {
         "requests": {"cpu": "250m", "memory": "384Mi"},
@@ -120,6 +143,25 @@ def test_an_oom_killed_canary_is_rolled_back(namespace: str, kubectl: Any, spawn
     assert kubectl("get", "deployment", "web-kcost-canary", "-n", namespace).returncode != 0
     assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
     assert any(e.startswith("RolledBack:") and "OOMKilled" in e for e in events(kubectl, namespace))
+
+
+def test_a_failing_promql_check_rolls_back_with_its_name_and_value(
+    namespace: str, kubectl: Any, spawn: Any, analysis_run: str
+) -> None:
+    apply(kubectl, *workload(namespace, promql=[{"name": "always_five", "query": "vector(5)", "maxValue": 1}]))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    before = container(kubectl, namespace)
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, analysis=analysis_run))
+    rolled_back = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+    status = rolled_back["status"]
+    assert status["phase"] == "RolledBack", status
+    assert status["rollout"]["reason"] == "PromQL check always_five: always_five=5 above maxValue 1", status
+    assert "always_five=5 above maxValue 1" in condition(rolled_back, "Ready")["message"]
+    assert container(kubectl, namespace) == before
+    assert (
+        kubectl("wait", "-n", namespace, "--for=delete", "deployment/web-kcost-canary", "--timeout=60s").returncode == 0
+    )
 
 
 @pytest.mark.parametrize("step", [0, 1, 2])

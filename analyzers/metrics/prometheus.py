@@ -183,11 +183,13 @@ class PrometheusClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def query(self, promql: str, at_s: float | None = None) -> list[dict[str, Any]]:
-        """An instant query: the result vector (``metric`` labels and ``value``)."""
+        """An instant query: the result vector (``metric`` labels and ``value``); a scalar is one unlabelled series."""
         params = [("query", promql)]
         if at_s is not None:
             params.append(("time", f"{at_s:.3f}"))
         data = await self._retrying("/api/v1/query", params)
+        if data.get("resultType") == "scalar":
+            return [{"metric": {}, "value": data["result"]}]
         return list(data.get("result", []))
 
     async def query_range(self, promql: str, start_s: float, end_s: float, step_s: float) -> list[RangeSeries]:

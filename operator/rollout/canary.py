@@ -26,6 +26,8 @@ from kcost.api.v1alpha1.recommendation import RolloutObservation, RolloutStage, 
 from kcost.operator.rollout import plan
 
 MAX_OBSERVATIONS = 50
+# status.rollout.reason's limit in the schema: a longer one would make the status unwritable.
+MAX_REASON_CHARS = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,12 +43,17 @@ class WorkloadState:
 
 @dataclasses.dataclass(frozen=True)
 class CanaryHealth:
-    """What the canary's pods show, and the policy's PromQL checks that failed."""
+    """What the canary's pods show, and the policy's PromQL checks: why each failed, or the value each passed with."""
 
     ready: int = 0
     restarts: int = 0
     oom_killed: int = 0
     failed_checks: tuple[str, ...] = ()
+    passed_checks: tuple[str, ...] = ()
+
+    def seen(self, pods: str) -> str:
+        """An observation: what the pods show, then the value of each passing check (``error_rate=0.002 ≤ 0.05``)."""
+        return "; ".join((pods, *self.passed_checks))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +93,10 @@ def unhealthy(health: CanaryHealth, checks: HealthChecks) -> str | None:
     if health.restarts > checks.max_restarts:
         problems.append(f"{health.restarts} canary restarts, more than maxRestarts {checks.max_restarts}")
     problems.extend(health.failed_checks)
-    return "; ".join(problems) or None
+    reason = "; ".join(problems)
+    if len(reason) > MAX_REASON_CHARS:
+        reason = reason[: MAX_REASON_CHARS - 1] + "…"
+    return reason or None
 
 
 def decide(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> tuple[Action, RolloutStatus]:
@@ -154,7 +164,9 @@ def _observe(
     if strategy.health_checks.readiness and canary is not None and world.health.ready < split.canary:
         return _start_rollback(status, world, f"{split.canary - world.health.ready} canary pods not Ready")
     ends = started + parse_duration(step.duration)
-    watched = observed(status, world, healthy=True, message=f"{world.health.ready}/{split.canary} canary pods Ready")
+    watched = observed(
+        status, world, healthy=True, message=world.health.seen(f"{world.health.ready}/{split.canary} canary pods Ready")
+    )
     if world.now < ends:
         return Action(ActionKind.WAIT, message=f"step {status.step + 1} healthy so far", until=ends), watched
     record = StepRecord(step=status.step, percent=step.percent, started_at=started, finished_at=world.now)

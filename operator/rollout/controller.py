@@ -22,7 +22,7 @@ from kcost.api.v1alpha1.recommendation import (
 )
 from kcost.kube.workloads import WorkloadClient
 from kcost.operator import status as status_io
-from kcost.operator.rollout import canary, deployment, rolling
+from kcost.operator.rollout import canary, deployment, promql_checks, rolling
 from kcost.operator.rollout.canary import ActionKind
 from kcost.webhooks.policy import changes as constraints
 
@@ -173,9 +173,9 @@ async def advance(
     rec: OptimizationRecommendation,
     strategy: RolloutStrategy,
     now: datetime.datetime,
-    failed_checks: tuple[str, ...] = (),
+    checks: tuple[promql_checks.CheckResult, ...] = (),
 ) -> Outcome:
-    """One decision of an Applying recommendation's rollout."""
+    """One decision of an Applying recommendation's rollout; ``checks``: the policy's PromQL checks, just evaluated."""
     rollout = rec.status.rollout
     previous = rec.status.previous
     if rollout is None or previous is None:
@@ -189,7 +189,8 @@ async def advance(
         changes=changes,
         replicas=rollout.original_replicas or 0,
         now=now,
-        failed_checks=failed_checks,
+        failed_checks=tuple(check.message for check in checks if not check.passed),
+        passed_checks=tuple(check.message for check in checks if check.passed),
         rolling=rolling_update,
     )
     if world is None:

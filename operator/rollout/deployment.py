@@ -170,7 +170,9 @@ def workload_state(body: Body, wanted: list[Body]) -> canary.WorkloadState:
     )
 
 
-def pod_health(pods: list[Body], failed_checks: tuple[str, ...] = ()) -> canary.CanaryHealth:
+def pod_health(
+    pods: list[Body], failed_checks: tuple[str, ...] = (), passed_checks: tuple[str, ...] = ()
+) -> canary.CanaryHealth:
     ready = restarts = oom_killed = 0
     for pod in pods:
         if (pod.get("metadata") or {}).get("deletionTimestamp"):
@@ -181,7 +183,9 @@ def pod_health(pods: list[Body], failed_checks: tuple[str, ...] = ()) -> canary.
             restarts += int(container.get("restartCount") or 0)
             states = (container.get("lastState") or {}, container.get("state") or {})
             oom_killed += any((s.get("terminated") or {}).get("reason") == "OOMKilled" for s in states)
-    return canary.CanaryHealth(ready=ready, restarts=restarts, oom_killed=oom_killed, failed_checks=failed_checks)
+    return canary.CanaryHealth(
+        ready=ready, restarts=restarts, oom_killed=oom_killed, failed_checks=failed_checks, passed_checks=passed_checks
+    )
 
 
 def availability_floor(original: Body, replicas: int, budgets: list[Body]) -> int:
@@ -211,6 +215,7 @@ async def observe(
     replicas: int,
     now: datetime.datetime,
     failed_checks: tuple[str, ...],
+    passed_checks: tuple[str, ...] = (),
     rolling: bool = False,
 ) -> canary.World | None:
     """What the state machine needs; None when the original Deployment is gone."""
@@ -227,7 +232,7 @@ async def observe(
         pods = await workloads.pods(ref.namespace, selector)
         if rolling:  # only the pods of the new template count, and never a canary's
             pods = [p for p in pods if _new_pod(p, wanted)]
-        health = pod_health(pods, failed_checks)
+        health = pod_health(pods, failed_checks, passed_checks)
     return canary.World(
         now=now,
         original=workload_state(original, wanted),

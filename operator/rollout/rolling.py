@@ -59,7 +59,9 @@ def _observe(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> 
     if strategy.health_checks.readiness and world.health.ready < replicas:
         return _roll_back(status, world, f"{replicas - world.health.ready} pods not Ready")
     ends = started + total_duration(strategy)
-    watched = observed(status, world, healthy=True, message=f"{world.health.ready}/{replicas} pods Ready")
+    watched = observed(
+        status, world, healthy=True, message=world.health.seen(f"{world.health.ready}/{replicas} pods Ready")
+    )
     if world.now < ends:
         return Action(ActionKind.WAIT, message="healthy so far", until=ends), watched
     record = StepRecord(step=0, percent=100, started_at=started, finished_at=world.now)

@@ -19,11 +19,14 @@ from typing import Any
 
 import kopf
 
+from kcost.analyzers.metrics import prometheus
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
+from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase, RolloutStage
+from kcost.config import Config
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
-from kcost.operator.rollout import approver, controller, deployment
+from kcost.operator.rollout import approver, controller, deployment, promql_checks
 from kcost.webhooks.policy import matching
 
 log = logging.getLogger("kcost.operator.rollout")
@@ -33,6 +36,8 @@ ACTIVE_PHASES = frozenset({RecommendationPhase.APPROVED, RecommendationPhase.APP
 CONCURRENCY = 16
 RETRY_AFTER_ERROR_S = 5.0
 POLICY_CACHE_S = 2.0
+# Where new values are live and watched: a policy's PromQL checks are evaluated then.
+WATCHED_STAGES = frozenset({RolloutStage.SCALING, RolloutStage.OBSERVING})
 
 
 class RolloutWorker:
@@ -44,8 +49,10 @@ class RolloutWorker:
         workloads: WorkloadClient,
         write: Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[None]],
         leading: Callable[[], Awaitable[bool]],
+        config: Config | None = None,
     ) -> None:
         self._kube = kube
+        self._config = config or Config.from_env()
         self._workloads = workloads
         self._write = write
         self._leading = leading
@@ -55,6 +62,8 @@ class RolloutWorker:
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._policy_cache: list[OptimizationPolicy] = []
         self._auto_apply_policies: set[tuple[str, int]] = set()
+        # One client per profile (its Secrets read once), rebuilt when the profile's spec changes.
+        self._prometheus: dict[str, tuple[int, prometheus.PrometheusClient]] = {}
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
@@ -150,9 +159,40 @@ class RolloutWorker:
             outcome = await controller.start(self._workloads, rec, governing.policy, now)
         else:
             strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
-            outcome = await controller.advance(self._workloads, rec, strategy, now)
+            checks = await self._promql_checks(rec, strategy)
+            outcome = await controller.advance(self._workloads, rec, strategy, now, checks)
         await self._record(rec, outcome)
         return outcome.recheck_after_s
+
+    async def _promql_checks(
+        self, rec: OptimizationRecommendation, strategy: RolloutStrategy
+    ) -> tuple[promql_checks.CheckResult, ...]:
+        """The policy's PromQL checks while new values are live; none to evaluate otherwise."""
+        checks = strategy.health_checks.promql
+        rollout = rec.status.rollout
+        if not checks or rollout is None or rollout.stage not in WATCHED_STAGES:
+            return ()
+        try:
+            profile = await promql_checks.profile_for(self._kube, rec)
+            client = await self._client(profile)
+        except (promql_checks.NoPrometheus, prometheus.PrometheusCredentialsError) as error:
+            return promql_checks.unevaluated(checks, str(error))
+        results = await promql_checks.evaluate_all(
+            client, checks, namespace=rec.namespace or "", workload=rec.spec.target_ref.name
+        )
+        if not all(result.passed for result in results):
+            self._prometheus.pop(profile.name, None)  # the credentials may be stale: read them again next time
+        return results
+
+    async def _client(self, profile: ClusterCostProfile) -> prometheus.PrometheusClient:
+        cached = self._prometheus.get(profile.name)
+        if cached is not None and cached[0] == profile.generation:
+            return cached[1]
+        client = await prometheus.client_for_profile(
+            self._kube, profile, namespace=self._config.namespace, timeout_s=self._config.prometheus_timeout_s
+        )
+        self._prometheus[profile.name] = (profile.generation, client)
+        return client
 
     async def _record(self, rec: OptimizationRecommendation, outcome: controller.Outcome) -> None:
         if outcome.recommendation is not None:

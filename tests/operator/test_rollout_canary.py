@@ -45,6 +45,7 @@ class Cluster:
     canary: Deployment | None = None
     oom_at_step: int | None = None
     never_ready: bool = False
+    check_fails_at_step: int | None = None  # a PromQL check fails from this step on
     history: list[int] = dataclasses.field(default_factory=list)  # available pods, every tick
 
     def act(self, action: engine.Action) -> None:
@@ -71,11 +72,14 @@ class Cluster:
     def world(self, now: datetime.datetime, step: int) -> engine.World:
         oom = 1 if self.oom_at_step is not None and step >= self.oom_at_step and self.canary else 0
         ready = self.canary.available if self.canary else 0
+        failing = self.check_fails_at_step is not None and step >= self.check_fails_at_step
+        failed = ("PromQL check error_rate: error_rate=0.2 above maxValue 0.05",) if failing else ()
+        passed = () if failing else ("error_rate=0.002 ≤ 0.05",)
         return engine.World(
             now=now,
             original=self.original.state(),
             canary=self.canary.state() if self.canary else None,
-            health=engine.CanaryHealth(ready=ready, oom_killed=oom),
+            health=engine.CanaryHealth(ready=ready, oom_killed=oom, failed_checks=failed, passed_checks=passed),
             floor=4,
         )
 
@@ -132,6 +136,18 @@ def test_an_oom_killed_canary_rolls_back_and_restores_the_original() -> None:
     assert status.observations[-1].healthy is False
 
 
+def test_a_failing_promql_check_rolls_back_with_its_name_and_value_and_passing_values_are_observed() -> None:
+    cluster = Cluster(original=Deployment(replicas=5, available=5), check_fails_at_step=1)
+    action, status = run(cluster)
+    assert action.kind is ActionKind.ROLLED_BACK
+    assert status.reason == "PromQL check error_rate: error_rate=0.2 above maxValue 0.05"
+    assert cluster.canary is None
+    assert not cluster.original.new_values
+    assert [s.percent for s in status.steps] == [20]
+    assert status.observations[0].message == "1/1 canary pods Ready; error_rate=0.002 ≤ 0.05"
+    assert status.observations[0].healthy
+
+
 def test_a_canary_that_never_becomes_ready_rolls_back_after_the_steps_duration() -> None:
     cluster = Cluster(original=Deployment(replicas=5, available=5), never_ready=True)
     action, status = run(cluster)
@@ -149,3 +165,12 @@ def test_killed_at_random_moments_it_still_settles_safely(seed: int) -> None:
     assert cluster.original.replicas == 5
     assert cluster.original.new_values is not bool(seed % 2)
     assert min(cluster.history) >= 4
+
+
+def test_the_reason_of_many_long_failed_checks_fits_the_schemas_limit() -> None:
+    failed = tuple(f"PromQL check c{i}: Prometheus at http://p did not answer: " + "x" * 400 for i in range(5))
+    reason = engine.unhealthy(engine.CanaryHealth(failed_checks=failed), STRATEGY.health_checks) or ""
+    assert len(reason) == engine.MAX_REASON_CHARS
+    assert reason.startswith("PromQL check c0: ")
+    assert reason.endswith("…")
+    assert engine.unhealthy(engine.CanaryHealth(), STRATEGY.health_checks) is None

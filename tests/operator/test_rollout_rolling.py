@@ -15,21 +15,31 @@ STRATEGY = RolloutStrategy.model_validate(
 )
 
 
-def run(*, oom_after_s: float | None = None) -> tuple[ActionKind, RolloutStatus, list[ActionKind], bool]:
+def run(
+    *, oom_after_s: float | None = None, check_fails_after_s: float | None = None
+) -> tuple[ActionKind, RolloutStatus, list[ActionKind], bool]:
     status = RolloutStatus(strategy="rolling", original_replicas=3, started_at=START)
     new_values, replicas, updated = False, 3, 0
     actions: list[ActionKind] = []
     now = START
     for tick in range(200):
         replicas = 3 + (tick // 10) % 3  # the HPA scales as it likes meanwhile
-        oom = 1 if oom_after_s is not None and new_values and (now - START).total_seconds() > oom_after_s else 0
+        elapsed_s = (now - START).total_seconds()
+        oom = 1 if oom_after_s is not None and new_values and elapsed_s > oom_after_s else 0
+        failing = check_fails_after_s is not None and elapsed_s > check_fails_after_s
+        failed = ("PromQL check latency_p99: latency_p99=1.5 above maxValue 0.5",) if failing else ()
         world = World(
             now=now,
             original=WorkloadState(
                 replicas=replicas, available=replicas, updated=updated if new_values else 0, has_new_values=new_values
             ),
             canary=None,
-            health=CanaryHealth(ready=replicas if new_values else 0, oom_killed=oom),
+            health=CanaryHealth(
+                ready=replicas if new_values else 0,
+                oom_killed=oom,
+                failed_checks=failed,
+                passed_checks=() if failing else ("latency_p99=0.1 ≤ 0.5",),
+            ),
             floor=0,
         )
         action, status = rolling.decide(status, STRATEGY, world)
@@ -62,3 +72,11 @@ def test_an_oom_during_the_watch_restores_the_template() -> None:
     assert not new_values
     assert "OOMKilled" in (status.reason or "")
     assert ActionKind.RESTORE in actions
+
+
+def test_a_failing_promql_check_during_the_watch_restores_the_template() -> None:
+    result, status, _, new_values = run(check_fails_after_s=60)
+    assert result is ActionKind.ROLLED_BACK
+    assert not new_values
+    assert status.reason == "PromQL check latency_p99: latency_p99=1.5 above maxValue 0.5"
+    assert status.observations[0].message.endswith("pods Ready; latency_p99=0.1 ≤ 0.5")
