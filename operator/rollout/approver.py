@@ -23,6 +23,7 @@ POLICY_FIELD_MANAGER = "kcost-policy"
 AUTO_APPROVAL = recommendation.AUTO_APPROVAL_CONDITION
 HELD = "Held"
 CONFLICT = "PolicyConflict"
+INVALID_POLICY = "InvalidPolicy"
 # A held recommendation is looked at again at least this often (windows open, policies change).
 RECHECK_HELD_S = 300.0
 
@@ -49,7 +50,10 @@ def decide(
     policy = governing.policy
     if policy is None or policy.spec.mode is not PolicyMode.AUTO_APPLY:
         return Decision()
-    verdict = approval.auto_approval(policy, rec, now, last_change_at)
+    try:
+        verdict = approval.auto_approval(policy, rec, now, last_change_at)
+    except ValueError as error:  # an invalid window: the policy's own Ready says so too
+        return _hold(rec, INVALID_POLICY, f"policy {policy.name}: {error}", None, now)
     if verdict.allowed:
         return Decision(
             approval={

@@ -93,10 +93,12 @@ def unhealthy(health: CanaryHealth, checks: HealthChecks) -> str | None:
     if health.restarts > checks.max_restarts:
         problems.append(f"{health.restarts} canary restarts, more than maxRestarts {checks.max_restarts}")
     problems.extend(health.failed_checks)
-    reason = "; ".join(problems)
-    if len(reason) > MAX_REASON_CHARS:
-        reason = reason[: MAX_REASON_CHARS - 1] + "…"
-    return reason or None
+    return fit_reason("; ".join(problems)) or None
+
+
+def fit_reason(reason: str) -> str:
+    """A reason cut to what the schema allows (a longer one would make the status unwritable)."""
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
 
 
 def decide(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> tuple[Action, RolloutStatus]:

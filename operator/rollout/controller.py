@@ -157,7 +157,7 @@ def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) ->
     if rec.status.rollout is None or rec.status.previous is None:
         return _failed(rec, rec.status.rollout, "LostState", "nothing recorded to roll back to")
     why = rec.spec.approval.reason
-    reason = f"rollback requested: {why}" if why else "rollback requested"
+    reason = canary.fit_reason(f"rollback requested: {why}" if why else "rollback requested")
     rollout = rec.status.rollout.model_copy(
         update={"strategy": "rolling", "stage": RolloutStage.ROLLING_BACK, "reason": reason, "step_started_at": now}
     )

@@ -174,3 +174,10 @@ def test_the_reason_of_many_long_failed_checks_fits_the_schemas_limit() -> None:
     assert reason.startswith("PromQL check c0: ")
     assert reason.endswith("…")
     assert engine.unhealthy(engine.CanaryHealth(), STRATEGY.health_checks) is None
+
+
+def test_a_reason_is_cut_to_what_the_schema_allows() -> None:
+    assert engine.fit_reason("short") == "short"
+    cut = engine.fit_reason("x" * 5000)
+    assert len(cut) == engine.MAX_REASON_CHARS
+    assert cut.endswith("…")
