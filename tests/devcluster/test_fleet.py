@@ -85,6 +85,36 @@ def test_a_trace_of_real_sized_vms_gets_nodes_for_its_largest_vm(tmp_path: Path)
     assert largest.cpu_cores * (1 - fleet.HEADROOM) >= 32
 
 
+def test_each_vm_of_a_trace_is_pinned_where_the_fleet_holds_it(tmp_path: Path) -> None:
+    # Spread by the scheduler in whatever order pods appear, small VMs could take the room the
+    # 512 GiB one needs; pinned to where first-fit-decreasing packed them, every one fits.
+    path = tmp_path / "t.csv.gz"
+    header = "trace,vm,ts,cpu_cores,cpu_cores_provisioned,mem_mib,mem_mib_provisioned\n"
+    rows = [f"t,{vm},{i * 300},1,2,100,{64 * 1024}\n" for vm in range(10) for i in range(3)]
+    rows += [f"t,big,{i * 300},4,32,1000,{512 * 1024}\n" for i in range(3)]
+    with gzip.open(path, "wt") as handle:
+        handle.write(header + "".join(rows))
+    traces.load.cache_clear()
+    scenario = library.from_trace(path, vms=11)
+    nodes = {node.name: node for node in scenario.nodes}
+    assert all(workload.node_name in nodes for workload in scenario.workloads)
+    for name, node in nodes.items():
+        on_it = [w for w in scenario.workloads if w.node_name == name]
+        memory = sum(c.memory_request_bytes for w in on_it for c in w.containers)
+        cpu = sum(c.cpu_request_cores for w in on_it for c in w.containers)
+        assert memory <= node.memory_bytes * (1 - fleet.HEADROOM)
+        assert cpu <= node.cpu_cores * (1 - fleet.HEADROOM)
+    deployments = [item for item in manifests.manifests(scenario) if item["kind"] == "Deployment"]
+    selectors = {d["metadata"]["name"]: d["spec"]["template"]["spec"]["nodeSelector"] for d in deployments}
+    big = next(w for w in scenario.workloads if w.name == "vm-big")
+    assert selectors["vm-big"] == {"type": "kwok", "kubernetes.io/hostname": big.node_name}
+
+
+def test_workloads_of_several_pods_are_not_pinned() -> None:
+    _, placement = fleet.fit_and_place([_workload("web", 1, 1, replicas=3), _workload("db", 1, 1)], [])
+    assert set(placement) == {"t/db"}
+
+
 def test_manifests_put_the_largest_pods_first() -> None:
     scenario = library.on_nodes(library.smoke(), nodes_of_type(2, "m5.2xlarge"), "m5.2xlarge")
     deployments = [item for item in manifests.manifests(scenario) if item["kind"] in ("Deployment", "StatefulSet")]

@@ -69,10 +69,24 @@ def fit(
     prefix: str = "extra",
     headroom: float = HEADROOM,
 ) -> list[NodeSpec]:
-    """``nodes``, then as many nodes as the pods need to fit with ``headroom`` free on each node.
+    """``nodes``, then as many nodes as the pods need to fit with ``headroom`` free on each node."""
+    return fit_and_place(workloads, nodes, node_type=node_type, prefix=prefix, headroom=headroom)[0]
+
+
+def fit_and_place(
+    workloads: Sequence[WorkloadSpec],
+    nodes: Sequence[NodeSpec],
+    *,
+    node_type: str = DEFAULT_NODE_TYPE,
+    prefix: str = "extra",
+    headroom: float = HEADROOM,
+) -> tuple[list[NodeSpec], dict[str, str]]:
+    """The fleet (``nodes`` plus what the pods need) and the node each single-pod workload was packed on.
 
     Added nodes are of ``node_type``, or, for a pod too large for it, of the smallest
-    type of the same provider that holds it (its own family first).
+    type of the same provider that holds it (its own family first). The placement lets
+    a loader pin those pods: the scheduler spreads pods in whatever order the controllers
+    create them, which can leave a large pod no node with room although the fleet holds it.
     """
     pods, daemons = pod_requests(workloads)
     preferred = instance_types.lookup(node_type)
@@ -81,8 +95,9 @@ def fit(
         usable = 1 - headroom
         return _Room(cpu_cores * usable - daemons.cpu_cores, memory_bytes * usable - daemons.memory_bytes)
 
-    rooms = [room(node.cpu_cores, node.memory_bytes) for node in nodes]
-    added: list[NodeSpec] = []
+    fleet = list(nodes)
+    rooms = [room(node.cpu_cores, node.memory_bytes) for node in fleet]
+    placed: dict[str, list[str]] = {}
     # Largest first (first-fit decreasing), measured against the preferred type.
     by_size = sorted(
         pods,
@@ -90,15 +105,16 @@ def fit(
         reverse=True,
     )
     for pod in by_size:
-        free = next((candidate for candidate in rooms if candidate.holds(pod)), None)
-        if free is None:
+        index = next((i for i, candidate in enumerate(rooms) if candidate.holds(pod)), None)
+        if index is None:
             shape = _smallest_holding(pod, preferred, room, headroom)
-            taken = sum(node.instance_type == shape.name for node in added)
-            added += nodes_of_type(1, shape.name, prefix=prefix, first=taken)
-            free = room(shape.cpu_cores, shape.memory_gib * GIB)
-            rooms.append(free)
-        free.take(pod)
-    return [*nodes, *added]
+            taken = sum(node.instance_type == shape.name for node in fleet[len(nodes) :])
+            fleet += nodes_of_type(1, shape.name, prefix=prefix, first=taken)
+            rooms.append(room(shape.cpu_cores, shape.memory_gib * GIB))
+            index = len(rooms) - 1
+        rooms[index].take(pod)
+        placed.setdefault(pod.workload, []).append(fleet[index].name)
+    return fleet, {workload: names[0] for workload, names in placed.items() if len(names) == 1}
 
 
 def _smallest_holding(

@@ -457,13 +457,15 @@ def from_trace(
             trace=TraceRef(path=str(path.resolve()), vm=vm, file_sha256=digest),
         )
         workloads.append(WorkloadSpec(name=f"vm-{vm}", namespace=namespace, replicas=1, containers=[container]))
+    fitted, placement = fleet.fit_and_place(workloads, nodes, node_type=node_type, prefix="trace")
+    pinned = [w.model_copy(update={"node_name": placement.get(f"{w.namespace}/{w.name}")}) for w in workloads]
     return Scenario(
         name=f"trace-{path.stem.split('.')[0]}",
         seed=1,
         days=days,
         step_s=step_s,
-        nodes=fleet.fit(workloads, nodes, node_type=node_type, prefix="trace"),
-        workloads=workloads,
+        nodes=fitted,
+        workloads=pinned,
     )
 
 

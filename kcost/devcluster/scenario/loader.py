@@ -20,7 +20,8 @@ from kcost.devcluster.scenario.model import Scenario
 
 # History ends on the hour, so the block cache is reused for up to an hour.
 END_ALIGNMENT_S = 3600
-ROLLOUT_TIMEOUT_S = 120
+# Below the harness's 120 s limit on one kubectl call, so kubectl's own message is what a user sees.
+ROLLOUT_TIMEOUT_S = 90
 
 
 def aligned_end(now_s: float | None = None) -> int:

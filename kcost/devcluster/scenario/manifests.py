@@ -35,13 +35,14 @@ def _container(spec: ContainerSpec) -> Manifest:
 
 def _pod_template(workload: WorkloadSpec, restart_policy: str = "Always") -> Manifest:
     labels = {"app.kubernetes.io/name": workload.name, **workload.labels}
+    # Only the simulated nodes can run pods; a pinned workload only its own node.
+    selector = {"type": "kwok"} | ({"kubernetes.io/hostname": workload.node_name} if workload.node_name else {})
     return {
         "metadata": {"labels": labels},
         "spec": {
             "restartPolicy": restart_policy,
             "containers": [_container(spec) for spec in workload.containers],
-            # Only the simulated nodes can run pods.
-            "nodeSelector": {"type": "kwok"},
+            "nodeSelector": selector,
             "terminationGracePeriodSeconds": 0,
         },
     }

@@ -72,6 +72,7 @@ class WorkloadSpec(BaseModel):
     pattern: UsagePattern = UsagePattern.STEADY
     containers: list[ContainerSpec] = Field(default_factory=lambda: [ContainerSpec()], min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
+    node_name: str | None = Field(None, description="its pods run on this node (where the fleet sizing packed it)")
     hpa: HPASpec | None = None
     network_bytes_per_s: float = Field(20_000.0, ge=0, description="received per pod; sent is half")
     schedule: str = Field("0 */6 * * *", description="CronJob schedule (batch)")
