@@ -17,11 +17,13 @@ from typing import Any
 from croniter import croniter
 
 from kcost.analyzers.contract import LABEL_ANALYSIS, LABEL_ANALYZER
+from kcost.analyzers.contract import recommendations as proposals
 from kcost.api import savings
 from kcost.api.v1alpha1.analysis import (
     Analysis,
     AnalysisPhase,
     AnalyzerPhase,
+    AnalyzerStatus,
     PastRun,
     Progress,
     Summary,
@@ -29,8 +31,11 @@ from kcost.api.v1alpha1.analysis import (
 from kcost.api.v1alpha1.common import parse_duration
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.api.v1alpha1.recommendation import (
+    OPEN_PHASES,
     OptimizationRecommendation,
     RecommendationPhase,
+    RecommendationReason,
+    StaleMark,
 )
 from kcost.kube.client import KubeClient
 from kcost.operator import recommendation
@@ -40,6 +45,10 @@ log = logging.getLogger("kcost.operator.analysis")
 PAST_RUNS_KEPT = 10
 # Reason of the one Event that counts what a run superseded or expired.
 RECOMMENDATIONS_RETIRED = "RecommendationsRetired"
+# The Analysis's one field on a recommendation (``status.stale``): a writer of its own, beside the controller.
+SWEEP_FIELD_MANAGER = "kcost-operator-analysis"
+# Stale marks written at once.
+MARK_CONCURRENCY = 8
 
 
 @dataclass
@@ -172,12 +181,56 @@ def _finish_failed(analysis: Analysis, now: datetime.datetime, reason: str, mess
     )
 
 
+def withdrawn(analysis: Analysis) -> set[str]:
+    """namespace/name of what this run's succeeded analyzers no longer propose (each reports its own)."""
+    return {name for section in succeeded_sections(analysis).values() for name in section.withdrawn}
+
+
+def succeeded_sections(analysis: Analysis) -> dict[str, AnalyzerStatus]:
+    return {
+        name: section
+        for name, section in analysis.status.analyzers.items()
+        if section.run_id == analysis.status.run_id and section.phase is AnalyzerPhase.SUCCEEDED
+    }
+
+
+def proposed_by_run(analysis: Analysis, rec: OptimizationRecommendation, gone: set[str]) -> bool:
+    """Whether this run proposes ``rec``: written by it, or left as it was (unchanged) and not withdrawn.
+
+    An unchanged recommendation is not written again, so it still carries the run that last
+    changed it: what this run confirmed is the open proposals of its analyzers it did not withdraw.
+    """
+    ref = rec.spec.analysis_ref
+    if ref is not None and ref.run_id == analysis.status.run_id:
+        return True
+    analyzer = rec.metadata.get("labels", {}).get(LABEL_ANALYZER)
+    return analyzer in succeeded_sections(analysis) and open_proposal(rec) and f"{rec.namespace}/{rec.name}" not in gone
+
+
+def open_proposal(rec: OptimizationRecommendation) -> bool:
+    """Proposed (or not yet given a phase by the controller) and not found stale."""
+    stale = rec.status.stale
+    live = stale is None or not stale.applies_to(rec.spec)
+    return rec.status.phase in (None, RecommendationPhase.PROPOSED) and live
+
+
+def _as_proposed(rec: OptimizationRecommendation) -> OptimizationRecommendation:
+    return rec.model_copy(update={"status": rec.status.model_copy(update={"phase": RecommendationPhase.PROPOSED})})
+
+
 def summarize(analysis: Analysis, recommendations: list[OptimizationRecommendation]) -> Summary:
     """The run's summary from the recommendations it produced (or re-confirmed).
 
     Savings are counted by ``kcost.api.savings`` (alternatives for one workload count once).
+    One the run proposed again counts as the Proposed the controller is about to make it.
     """
-    found = savings.potential_savings(r for r in recommendations if r.status.last_seen_run_id == analysis.status.run_id)
+    gone = withdrawn(analysis)
+    proposed = [
+        rec if rec.status.phase not in OPEN_PHASES else _as_proposed(rec)
+        for rec in recommendations
+        if proposed_by_run(analysis, rec, gone)
+    ]
+    found = savings.potential_savings(proposed)
     costs = [
         s.scope_monthly_cost
         for s in analysis.status.analyzers.values()
@@ -282,34 +335,40 @@ async def _recommendations(kube: KubeClient, analysis: Analysis) -> list[Optimiz
 async def _sweep(
     kube: KubeClient, analysis: Analysis, recommendations: list[OptimizationRecommendation]
 ) -> Event | None:
-    """Proposals a successful run did not make again: Expired if the workload is gone, else Superseded.
+    """Mark stale what this run's analyzers withdrew: Expired if the workload is gone, else Superseded.
 
-    Each recommendation says why in its own status; the Analysis gets one Event with the
-    counts (a run can retire thousands, and an Event each would bury the ones that matter).
+    Only the mark (``status.stale``) is written here, by its own field manager, and only on
+    the recommendations that became stale; the recommendation controller sets their phase.
+    The Analysis gets one Event with the counts (a run can retire thousands, and an Event
+    each would bury the ones that matter).
     """
-    succeeded = {
-        name
-        for name, s in analysis.status.analyzers.items()
-        if s.run_id == analysis.status.run_id and s.phase is AnalyzerPhase.SUCCEEDED
-    }
-    retired = {RecommendationPhase.SUPERSEDED: 0, RecommendationPhase.EXPIRED: 0}
-    for rec in recommendations:
-        analyzer = rec.metadata.get("labels", {}).get(LABEL_ANALYZER)
-        stale = rec.status.last_seen_run_id != analysis.status.run_id
-        if rec.status.phase is not RecommendationPhase.PROPOSED or analyzer not in succeeded or not stale:
-            continue
+    gone = withdrawn(analysis)
+    stale = [rec for rec in recommendations if f"{rec.namespace}/{rec.name}" in gone and open_proposal(rec)]
+    retired = {RecommendationReason.NO_LONGER_QUALIFIES: 0, RecommendationReason.TARGET_GONE: 0}
+
+    async def mark(rec: OptimizationRecommendation) -> None:
+        run_id = analysis.status.run_id or ""
         if await recommendation.target_exists(kube, rec):
-            message = f"run {analysis.status.run_id} found no {rec.spec.type.value} change worth making"
-            updated = recommendation.transition(
-                rec, RecommendationPhase.SUPERSEDED, False, "NoLongerQualifies", message
-            )
+            reason = RecommendationReason.NO_LONGER_QUALIFIES
+            message = f"run {run_id} found no {rec.spec.type.value} change worth making"
         else:
             target = rec.spec.target_ref
+            reason = RecommendationReason.TARGET_GONE
             message = f"{target.kind} {rec.namespace}/{target.name} no longer exists"
-            updated = recommendation.transition(rec, RecommendationPhase.EXPIRED, False, "TargetGone", message)
-        await status_io.apply_status(kube, updated, recommendation.operator_part(updated), check_version=False)
-        retired[updated.status.phase or RecommendationPhase.SUPERSEDED] += 1
-    return sweep_event(analysis, retired[RecommendationPhase.SUPERSEDED], retired[RecommendationPhase.EXPIRED])
+        ref = rec.spec.analysis_ref
+        found = StaleMark(run_id=run_id, proposed_in_run_id=ref.run_id if ref else None, reason=reason, message=message)
+        await kube.apply(
+            OptimizationRecommendation,
+            {"metadata": {"name": rec.name, "namespace": rec.namespace}, "status": {"stale": found.to_api()}},
+            field_manager=SWEEP_FIELD_MANAGER,
+            status=True,
+        )
+        retired[reason] += 1
+
+    await proposals.bounded(stale, mark, MARK_CONCURRENCY)
+    return sweep_event(
+        analysis, retired[RecommendationReason.NO_LONGER_QUALIFIES], retired[RecommendationReason.TARGET_GONE]
+    )
 
 
 def sweep_event(analysis: Analysis, superseded: int, expired: int) -> Event | None:

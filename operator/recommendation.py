@@ -1,9 +1,11 @@
-"""Reconcile an OptimizationRecommendation's lifecycle up to approval.
+"""Reconcile an OptimizationRecommendation's lifecycle up to approval: the one writer of its phase and Ready.
 
-Proposed (new, or re-proposed by a run) → Approved when a user approves (the webhook
-checks who may) → the rollout engine takes over; Rejected when dismissed; Expired
-when its workload is gone. Superseded is set by the Analysis that no longer proposes
-it (see ``analysis._sweep``).
+Proposed (new, or proposed again by a run) → Approved when a user or a policy approves
+(the webhook checks who may) → the rollout engine takes over; Rejected when dismissed.
+A run that no longer proposes it leaves a ``status.stale`` mark (written by the Analysis,
+see ``analysis._sweep``): the mark becomes Superseded, or Expired when the workload is
+gone, until a later run proposes it again. Analyzers write only the spec; the phase,
+the Ready condition and the rollout's fields are written here, with one field manager.
 """
 
 from __future__ import annotations
@@ -11,11 +13,14 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kcost.api.v1alpha1.common import Conditions, ConditionStatus
 from kcost.api.v1alpha1.recommendation import (
     OPEN_PHASES,
+    STALE_PHASES,
     TARGET_RESOURCES,
     OptimizationRecommendation,
     RecommendationPhase,
+    RecommendationReason,
 )
 from kcost.kube.client import KubeClient
 from kcost.operator import status as status_io
@@ -24,6 +29,10 @@ log = logging.getLogger("kcost.operator.recommendation")
 # Written by the policy engine's approver, which runs in the operator.
 AUTO_APPROVAL_CONDITION = "AutoApproval"
 ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at", "realized_monthly_savings"}
+# Transitions a run makes by the thousand: said once, by the Analysis, not in an Event each.
+QUIET_REASONS = frozenset(
+    {RecommendationReason.PROPOSED, RecommendationReason.NO_LONGER_QUALIFIES, RecommendationReason.TARGET_GONE}
+)
 
 
 def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:
@@ -55,36 +64,57 @@ async def target_exists(kube: KubeClient, rec: OptimizationRecommendation) -> bo
     return await kube.get_workload(target.api_version, plural, rec.namespace or "", target.name) is not None
 
 
-def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecommendation | None:
-    """The next state, or None when there is nothing to change."""
+# What a recommendation should show: phase, Ready's status, reason and message.
+State = tuple[RecommendationPhase, bool, str, str]
+
+
+def wanted(rec: OptimizationRecommendation, exists: bool) -> State | None:
+    """The state the recommendation should be in; None once it is out of this controller's hands."""
     phase = rec.status.phase
     approval = rec.spec.approval
-    target = f"{rec.spec.target_ref.kind} {rec.namespace}/{rec.spec.target_ref.name}"
-    if phase in OPEN_PHASES or phase is None:
-        if approval.rejected:
-            return transition(
-                rec, RecommendationPhase.REJECTED, True, "Rejected", approval.reason or "dismissed by a user"
-            )
-        if not exists:
-            if phase is RecommendationPhase.EXPIRED:
-                return None
-            return transition(rec, RecommendationPhase.EXPIRED, False, "TargetGone", f"{target} no longer exists")
-        if approval.approved and phase is not RecommendationPhase.SUPERSEDED:
-            who = approval.approved_by or "a user"
-            return transition(
-                rec, RecommendationPhase.APPROVED, True, "Approved", f"approved by {who}; waiting for rollout"
-            )
-        ready = next((c for c in rec.status.conditions if c.type == status_io.READY), None)
-        if phase is None or (phase is RecommendationPhase.PROPOSED and (ready is None or ready.reason != "Proposed")):
-            # New, or proposed again by a later run after being superseded or expired.
-            return transition(
-                rec,
-                RecommendationPhase.PROPOSED,
-                True,
-                "Proposed",
-                rec.spec.proposed_message(),
-            )
-    return None
+    if phase is not None and phase not in OPEN_PHASES:
+        return None  # acted on: the rollout engine's from here
+    if approval.rejected:
+        return (
+            RecommendationPhase.REJECTED,
+            True,
+            RecommendationReason.REJECTED,
+            approval.reason or "dismissed by a user",
+        )
+    if not exists:
+        target = f"{rec.spec.target_ref.kind} {rec.namespace}/{rec.spec.target_ref.name}"
+        gone = f"{target} no longer exists"
+        return (
+            None
+            if phase is RecommendationPhase.EXPIRED
+            else (RecommendationPhase.EXPIRED, False, RecommendationReason.TARGET_GONE, gone)
+        )
+    stale = rec.status.stale
+    if stale is not None and stale.applies_to(rec.spec):
+        return STALE_PHASES[stale.reason], False, stale.reason, stale.message
+    if approval.approved:
+        who = approval.approved_by or "a user"
+        return (
+            RecommendationPhase.APPROVED,
+            True,
+            RecommendationReason.APPROVED,
+            f"approved by {who}; waiting for rollout",
+        )
+    # New, changed, or proposed again by a later run after it went stale.
+    return RecommendationPhase.PROPOSED, True, RecommendationReason.PROPOSED, rec.spec.proposed_message()
+
+
+def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecommendation | None:
+    """The next state, or None when the recommendation already shows it (nothing to write)."""
+    state = wanted(rec, exists)
+    if state is None:
+        return None
+    phase, ready, reason, message = state
+    current = Conditions.find(rec.status.conditions, status_io.READY)
+    shown = (ConditionStatus.TRUE if ready else ConditionStatus.FALSE, reason, message)
+    if rec.status.phase is phase and current is not None and (current.status, current.reason, current.message) == shown:
+        return None
+    return transition(rec, phase, ready, reason, message)
 
 
 async def reconcile(
@@ -93,8 +123,8 @@ async def reconcile(
     """Move the recommendation on; ``check_target`` also expires it when its workload is gone.
 
     The operator reacts to every change without checking the target: a run marks what it no
-    longer proposes Superseded or Expired anyway, and one read per change of ten thousand
-    recommendations would cost more than it tells.
+    longer proposes stale anyway (Expired when its workload is gone), and one read per change
+    of ten thousand recommendations would cost more than it tells.
     """
     rec = status_io.parse(OptimizationRecommendation, body)
     updated = decide(rec, await target_exists(kube, rec) if check_target else True)
@@ -102,8 +132,8 @@ async def reconcile(
         return None
     await status_io.apply_status(kube, updated, operator_part(updated))
     ready = next(c for c in updated.status.conditions if c.type == status_io.READY)
-    if ready.reason == "Proposed":
-        return updated  # a run proposes thousands; an Event each would bury the ones that matter
+    if ready.reason in QUIET_REASONS:
+        return updated  # a run proposes and retires thousands; an Event each would bury the ones that matter
     try:
         await kube.event(
             body,

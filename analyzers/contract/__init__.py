@@ -15,16 +15,20 @@ NAME``), and talks to the operator only through the Analysis object:
    ``heartbeatTime``.
 3. **Upsert recommendations.** Each proposal becomes one OptimizationRecommendation
    named ``recommendation_name(kind, workload, type)`` in the workload's namespace,
-   owned by the Analysis, labelled with the analysis and analyzer. A re-run updates
-   the same object; an object somebody acted on (approved, applying, applied,
+   owned by the Analysis, labelled with the analysis and analyzer, its spec carrying
+   the run (``analysisRef.runId``). A re-run updates the same object, and only when
+   its content changed; an object somebody acted on (approved, applying, applied,
    rejected…) is left alone. Retrying after a crash writes the same names again:
-   never a duplicate.
+   never a duplicate. The analyzer's own open proposals it no longer makes are
+   reported as ``withdrawn``; the Analysis marks them stale and the operator's
+   recommendation controller, the one writer of their phase, retires them.
 4. **Report.** ``Succeeded`` with counts and savings, or ``Failed`` with an error a
    person can act on, plus the ``<Name>Complete`` condition. "Not enough data" for a
    workload is not a failure: it is counted in ``skipped`` by reason.
 
 Every write is a server-side apply with the field manager ``kcost-analyzer-<name>``,
-touching only that analyzer's status section and condition, so analyzers and the
+touching only that analyzer's status section and condition on the Analysis, and only
+the metadata and spec of a recommendation (never its status), so analyzers and the
 operator never overwrite each other. An analyzer whose run was replaced (new
 ``runId``) or ended (timeout) while it worked discards its results.
 
@@ -47,7 +51,15 @@ from kcost.analyzers.contract.plugin import (
     SettingsT,
     field_manager,
 )
-from kcost.analyzers.contract.recommendations import LABEL_ANALYSIS, LABEL_ANALYZER, LABEL_TYPE, upsert, upsert_all
+from kcost.analyzers.contract.recommendations import (
+    LABEL_ANALYSIS,
+    LABEL_ANALYZER,
+    LABEL_TYPE,
+    WritePlan,
+    content,
+    plan,
+    upsert_all,
+)
 
 __all__ = [
     "LABEL_ANALYSIS",
@@ -60,14 +72,16 @@ __all__ = [
     "Proposal",
     "RunContext",
     "SettingsT",
+    "WritePlan",
     "claim",
+    "content",
     "execute",
     "field_manager",
     "heartbeat",
     "needs_work",
     "parse_settings",
+    "plan",
     "resolve_namespaces",
     "still_current",
-    "upsert",
     "upsert_all",
 ]

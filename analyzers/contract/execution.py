@@ -63,26 +63,29 @@ async def execute(
             )
             return None
         # Still beating: writing thousands of recommendations takes a while.
-        upserted = 0
+        written = recommendations.WritePlan()
         if isinstance(outcome, AnalyzerResult):
             analyzed_s, clock = time.perf_counter() - clock, time.perf_counter()
             try:
-                upserted = await recommendations.upsert_all(kube, analysis, analyzer.name, outcome)
+                written = await recommendations.upsert_all(kube, analysis, analyzer.name, outcome.proposals)
             except Exception as error:
-                # Those written stay Proposed; the next successful run supersedes what it no longer makes.
+                # What was written stays; the next successful run compares with it and withdraws the rest.
                 log.exception("Analysis %s: writing the recommendations of %s failed", analysis.name, analyzer.name)
                 outcome = f"could not write the recommendations ({type(error).__name__}: {error})"
             else:
                 log.info(
                     "Analysis %s: %s analyzed %d workloads in %.1f s (%s Prometheus requests); "
-                    "wrote %d recommendations in %.1f s",
+                    "wrote %d recommendations in %.1f s (%d unchanged, %d left alone, %d withdrawn)",
                     analysis.name,
                     analyzer.name,
                     outcome.workloads,
                     analyzed_s,
                     sum((outcome.prometheus_requests or {}).values()),
-                    upserted,
+                    len(written.writes),
                     time.perf_counter() - clock,
+                    written.unchanged,
+                    written.left_alone,
+                    len(written.withdrawn),
                 )
     finally:
         beating.cancel()
@@ -98,14 +101,16 @@ async def execute(
     )
     if isinstance(outcome, AnalyzerResult):
         section.workloads = outcome.workloads
-        section.recommendations = upserted
+        section.recommendations = written.proposed
+        section.recommendations_written = len(written.writes)
+        section.withdrawn = written.withdrawn
         if outcome.prometheus_requests is not None:
             section.prometheus_requests = sum(outcome.prometheus_requests.values())
             section.prometheus_requests_by_endpoint = outcome.prometheus_requests
         section.monthly_savings = round(sum(p.spec.estimated_monthly_savings for p in outcome.proposals), 2)
         section.scope_monthly_cost = outcome.scope_monthly_cost
         section.skipped = outcome.skipped
-        reason, message = "Succeeded", f"{upserted} recommendations from {outcome.workloads} workloads"
+        reason, message = "Succeeded", f"{written.proposed} recommendations from {outcome.workloads} workloads"
     else:
         section.error = outcome[:4096]
         reason, message = "Failed", outcome[:1024]

@@ -1,13 +1,30 @@
-"""Proposals as OptimizationRecommendations: deterministic names, no duplicates, hands off what users acted on."""
+"""Proposals as OptimizationRecommendations: deterministic names, no duplicates, hands off what users acted on.
+
+A run reads the recommendations once (a page at a time) and compares them in memory with
+its proposals (``plan``), so that at scale it writes only what changed:
+
+- new, changed, or proposed again after it went stale: one server-side apply of the
+  metadata and the spec (which creates a new one: one API call);
+- unchanged (the same content and owner, still an open proposal): nothing is written;
+- acted on by somebody (approved, applying, applied, rejected…): left alone;
+- this Analysis's open proposals from this analyzer that the run did not make again:
+  ``withdrawn``, reported in the analyzer's status section. The Analysis decides what
+  is stale, and the recommendation controller sets the phase.
+
+The analyzer writes no status at all: ``spec.analysisRef.runId`` is its run marker,
+written with the spec in the same apply.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import contextlib
+from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
 
-from kcost.analyzers.contract.plugin import AnalyzerResult, Proposal, field_manager
+from kcost.analyzers.contract.plugin import Proposal, field_manager
 from kcost.api.v1alpha1.analysis import Analysis
-from kcost.api.v1alpha1.common import READY, Condition, Conditions
 from kcost.api.v1alpha1.recommendation import (
     OPEN_PHASES,
     OptimizationRecommendation,
@@ -19,35 +36,64 @@ from kcost.kube.client import Body, KubeClient, NotFound
 LABEL_ANALYSIS = "kcost.dev/analysis"
 LABEL_ANALYZER = "kcost.dev/analyzer"
 LABEL_TYPE = "kcost.dev/type"
+LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 # Recommendations written at once: enough to keep the API server busy, few enough not to flood it.
 UPSERT_CONCURRENCY = 8
+# Floats are compared at this precision: a percentile that moved in its 12th digit is no new proposal.
+SIGNIFICANT_DIGITS = 4
+# The run's frame, not the proposal's content: a later run over the same data proposes the same thing.
+FRAME_FIELDS = ("analysisRef", "approval")
+EVIDENCE_FRAME_FIELDS = ("windowStart", "windowEnd", "sampleCount")
+# (namespace, name) of a recommendation.
+Key = tuple[str, str]
 
 
-async def upsert(
-    kube: KubeClient,
-    analysis: Analysis,
-    analyzer: str,
-    proposal: Proposal,
-    *,
-    known: Mapping[str, Body] | None = None,
-) -> bool:
-    """Create or update the recommendation; False when it was left alone (somebody acted on it).
+@dataclass(frozen=True)
+class Write:
+    """A proposal to write; ``take_over``: another Analysis owns the object and must hand it over first."""
 
-    ``known``: the namespace's recommendations by name, read beforehand, to save one read each.
-    """
-    spec = proposal.spec
-    name = recommendation_name(spec.target_ref.kind, spec.target_ref.name, spec.type.value)
-    if known is None:
-        existing = await kube.get_raw(OptimizationRecommendation, name, proposal.namespace)
-    else:
-        existing = known.get(name)
-    if existing is not None:
-        phase = (existing.get("status") or {}).get("phase")
-        if phase is not None and RecommendationPhase(phase) not in OPEN_PHASES:
-            return False
-    before = [Condition.model_validate(c) for c in ((existing or {}).get("status") or {}).get("conditions") or []]
-    manager = field_manager(analyzer)
-    owner = {
+    proposal: Proposal
+    name: str
+    take_over: bool = False
+
+
+@dataclass
+class WritePlan:
+    """What one run writes, leaves as it is, and no longer proposes."""
+
+    writes: list[Write] = field(default_factory=list)
+    unchanged: int = 0
+    left_alone: int = 0
+    withdrawn: list[str] = field(default_factory=list)  # namespace/name
+
+    @property
+    def proposed(self) -> int:
+        """The recommendations this run proposes: written now or confirmed unchanged."""
+        return len(self.writes) + self.unchanged
+
+
+def content(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """What a proposal says, comparable across runs: without the run's frame, floats at ``SIGNIFICANT_DIGITS``."""
+    kept = {key: value for key, value in spec.items() if key not in FRAME_FIELDS}
+    evidence = kept.get("evidence")
+    if isinstance(evidence, Mapping):
+        kept["evidence"] = {key: value for key, value in evidence.items() if key not in EVIDENCE_FRAME_FIELDS}
+    rounded: dict[str, Any] = _rounded(kept)
+    return rounded
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}")
+    if isinstance(value, Mapping):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def owner_reference(analysis: Analysis) -> dict[str, Any]:
+    return {
         "apiVersion": analysis.api_version,
         "kind": "Analysis",
         "name": analysis.name,
@@ -55,70 +101,123 @@ async def upsert(
         "controller": True,
         "blockOwnerDeletion": False,
     }
-    if existing is not None and existing["metadata"].get("ownerReferences") not in (None, [owner]):
-        # Another Analysis produced it last; apply would merge the two owners (and two controllers are invalid).
-        try:
-            await kube.merge_patch(
-                OptimizationRecommendation, name, proposal.namespace, {"metadata": {"ownerReferences": [owner]}}
-            )
-        except NotFound:
-            before = []  # deleted meanwhile (its Analysis went away): the apply below creates it anew
-    body = {
+
+
+def _open_proposal(existing: Body) -> bool:
+    """Proposed (or not yet given a phase) and not found stale: what a run confirms by leaving it alone."""
+    status = existing.get("status") or {}
+    if status.get("phase") not in (None, RecommendationPhase.PROPOSED.value):
+        return False
+    stale = status.get("stale")
+    if stale is None:
+        return True
+    proposed_in = ((existing.get("spec") or {}).get("analysisRef") or {}).get("runId")
+    return bool(stale.get("proposedInRunId") != proposed_in)
+
+
+def _acted_on(existing: Body) -> bool:
+    phase = (existing.get("status") or {}).get("phase")
+    return phase is not None and RecommendationPhase(phase) not in OPEN_PHASES
+
+
+async def plan(
+    existing: AsyncIterable[Body], analysis: Analysis, analyzer: str, proposals: Iterable[Proposal]
+) -> WritePlan:
+    """Compare the stored recommendations (read once, a page at a time) with the proposals, in memory."""
+    wanted: dict[Key, Proposal] = {}
+    for made in proposals:
+        spec = made.spec
+        wanted[(made.namespace, recommendation_name(spec.target_ref.kind, spec.target_ref.name, spec.type.value))] = (
+            made
+        )
+    owner = [owner_reference(analysis)]
+    result = WritePlan()
+    seen: set[Key] = set()
+    async for body in existing:
+        metadata = body.get("metadata") or {}
+        key = (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
+        labels = metadata.get("labels") or {}
+        proposal = wanted.get(key)
+        if proposal is None:
+            mine = labels.get(LABEL_ANALYSIS) == analysis.name and labels.get(LABEL_ANALYZER) == analyzer
+            if mine and _open_proposal(body):
+                result.withdrawn.append("/".join(key))
+            continue
+        seen.add(key)
+        if _acted_on(body):
+            result.left_alone += 1
+            continue
+        owned = metadata.get("ownerReferences") in (None, owner)
+        same = (
+            owned
+            and labels.get(LABEL_ANALYSIS) == analysis.name
+            and labels.get(LABEL_ANALYZER) == analyzer
+            and _open_proposal(body)
+            and content(body.get("spec") or {}) == content(proposal.spec.to_api())
+        )
+        if same:
+            result.unchanged += 1
+        else:
+            result.writes.append(Write(proposal, key[1], take_over=not owned))
+    result.writes.extend(Write(proposal, key[1]) for key, proposal in wanted.items() if key not in seen)
+    result.withdrawn.sort()
+    return result
+
+
+def body_of(analysis: Analysis, analyzer: str, write: Write) -> dict[str, Any]:
+    """The analyzer's whole part of a recommendation: metadata and spec, with the run marker."""
+    spec = write.proposal.spec.to_api()
+    spec.pop("approval", None)  # approval belongs to users, the policy engine and the webhook
+    spec["analysisRef"] = {"name": analysis.name, "runId": analysis.status.run_id, "analyzer": analyzer}
+    return {
         "metadata": {
-            "name": name,
-            "namespace": proposal.namespace,
+            "name": write.name,
+            "namespace": write.proposal.namespace,
             "labels": {
                 LABEL_ANALYSIS: analysis.name,
                 LABEL_ANALYZER: analyzer,
-                LABEL_TYPE: spec.type.value,
-                "app.kubernetes.io/managed-by": "kcost",
+                LABEL_TYPE: write.proposal.spec.type.value,
+                LABEL_MANAGED_BY: "kcost",
             },
-            "ownerReferences": [owner],
+            "ownerReferences": [owner_reference(analysis)],
         },
-        # Approval belongs to users and the webhook, never to an analyzer.
-        "spec": {k: v for k, v in spec.to_api().items() if k != "approval"},
+        "spec": spec,
     }
-    for attempt in range(2):
-        written = await kube.apply(OptimizationRecommendation, body, field_manager=manager)
-        # Ready comes with the phase, as the operator would set it: it has nothing to write then
-        # (one write less for each of thousands of recommendations).
-        ready = Conditions.set(
-            before, READY, True, "Proposed", spec.proposed_message(), generation=written["metadata"]["generation"]
-        )
-        status = {
-            "metadata": {"name": name, "namespace": proposal.namespace},
-            "status": {
-                "phase": RecommendationPhase.PROPOSED.value,
-                "lastSeenRunId": analysis.status.run_id,
-                "conditions": [c.to_api() for c in ready if c.type == READY],
-            },
-        }
-        try:
-            await kube.apply(OptimizationRecommendation, status, field_manager=manager, status=True)
-        except NotFound:
-            # An older copy was being deleted (its Analysis went away) and is gone now: write it anew.
-            if attempt:
-                raise
-            continue
-        return True
-    raise AssertionError("unreachable")  # pragma: no cover
 
 
-async def upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, result: AnalyzerResult) -> int:
-    """Write every proposal, a few at a time (the API server takes them faster in parallel)."""
-    limit = asyncio.Semaphore(UPSERT_CONCURRENCY)
-    by_namespace: dict[str, list[Proposal]] = {}
-    for proposal in result.proposals:
-        by_namespace.setdefault(proposal.namespace, []).append(proposal)
-    written = 0
-    # A namespace at a time: its recommendations are read once, then let go.
-    for namespace, proposals in sorted(by_namespace.items()):
-        listed = await kube.list_raw(OptimizationRecommendation, namespace)
-        known = {item["metadata"]["name"]: item for item in listed}
+async def write_one(kube: KubeClient, analysis: Analysis, analyzer: str, write: Write) -> None:
+    """One apply (it creates a new one); a hand-over from another Analysis costs one patch more."""
+    if write.take_over:
+        # Apply would merge the two owners (and two controllers are invalid): replace the list.
+        owners = {"metadata": {"ownerReferences": [owner_reference(analysis)]}}
+        with contextlib.suppress(NotFound):  # deleted meanwhile (its Analysis went away): the apply creates it
+            await kube.merge_patch(OptimizationRecommendation, write.name, write.proposal.namespace, owners)
+    await kube.apply(
+        OptimizationRecommendation, body_of(analysis, analyzer, write), field_manager=field_manager(analyzer)
+    )
 
-        async def one(proposal: Proposal, known: Mapping[str, Body] = known) -> bool:
-            async with limit:
-                return await upsert(kube, analysis, analyzer, proposal, known=known)
 
-        written += sum(await asyncio.gather(*(one(proposal) for proposal in proposals)))
-    return written
+T = TypeVar("T")
+
+
+async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[None]], limit: int) -> None:
+    """``fn`` on every item, at most ``limit`` at a time (a few workers, not one task per item)."""
+    pending = iter(items)
+
+    async def worker() -> None:
+        for item in pending:
+            await fn(item)
+
+    await asyncio.gather(*(worker() for _ in range(limit)))
+
+
+async def upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, proposals: Iterable[Proposal]) -> WritePlan:
+    """Write what is new or changed, a few at a time; returns the plan carried out."""
+    stored = kube.iter_raw(OptimizationRecommendation, label_selector=f"{LABEL_MANAGED_BY}=kcost")
+    result = await plan(stored, analysis, analyzer, proposals)
+
+    async def one(write: Write) -> None:
+        await write_one(kube, analysis, analyzer, write)
+
+    await bounded(result.writes, one, UPSERT_CONCURRENCY)
+    return result

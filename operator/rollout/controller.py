@@ -17,6 +17,7 @@ from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStr
 from kcost.api.v1alpha1.recommendation import (
     OptimizationRecommendation,
     RecommendationPhase,
+    RecommendationReason,
     RolloutStage,
     RolloutStatus,
 )
@@ -32,14 +33,14 @@ OBSERVING_RECHECK_S = 5.0
 ALL_AT_ONCE = RolloutStrategy.model_validate({"type": "canary", "steps": [{"replicas": "100%", "duration": "0s"}]})
 
 # Reasons on the Ready condition, for users and for tests.
-APPLYING = "Applying"
-APPLIED = "Applied"
-ROLLED_BACK = "RolledBack"
-UNSUPPORTED = "UnsupportedTarget"
-GITOPS = "GitOpsPatch"
+APPLYING = RecommendationReason.APPLYING
+APPLIED = RecommendationReason.APPLIED
+ROLLED_BACK = RecommendationReason.ROLLED_BACK
+UNSUPPORTED = RecommendationReason.UNSUPPORTED_TARGET
+GITOPS = RecommendationReason.GITOPS_PATCH
 # When kcost last changed or rolled back a workload: its cooldown counts from here.
 LAST_CHANGE_ANNOTATION = "kcost.dev/last-change-at"
-TARGET_GONE = "TargetGone"
+TARGET_GONE = RecommendationReason.TARGET_GONE
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _gitops(rec: OptimizationRecommendation, owner: str) -> Outcome:
 def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) -> Outcome:
     """Applied → Applying (rolling back): a person asked to undo the change; the template is restored in place."""
     if rec.status.rollout is None or rec.status.previous is None:
-        return _failed(rec, rec.status.rollout, "LostState", "nothing recorded to roll back to")
+        return _failed(rec, rec.status.rollout, RecommendationReason.LOST_STATE, "nothing recorded to roll back to")
     why = rec.spec.approval.reason
     reason = canary.fit_reason(f"rollback requested: {why}" if why else "rollback requested")
     rollout = rec.status.rollout.model_copy(
@@ -165,7 +166,7 @@ def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) ->
     rolling_back = _with(
         rec, phase=RecommendationPhase.APPLYING, rollout=rollout, ready=False, reason=APPLYING, message=message
     )
-    return Outcome(rolling_back, 0.0, ("RollbackRequested", message, "Normal"))
+    return Outcome(rolling_back, 0.0, (RecommendationReason.ROLLBACK_REQUESTED, message, "Normal"))
 
 
 async def advance(
@@ -179,7 +180,12 @@ async def advance(
     rollout = rec.status.rollout
     previous = rec.status.previous
     if rollout is None or previous is None:
-        return _failed(rec, rollout, "LostState", "the rollout's recorded state is missing; approve again to retry")
+        return _failed(
+            rec,
+            rollout,
+            RecommendationReason.LOST_STATE,
+            "the rollout's recorded state is missing; approve again to retry",
+        )
     strategy = effective_strategy(strategy)
     changes = rollout.target or rec.spec.changes
     rolling_update = rollout.strategy == "rolling"

@@ -7,7 +7,7 @@ from typing import Any
 
 from kcost.analyzers import contract
 from kcost.api.v1alpha1.analysis import Analysis, AnalysisPhase, AnalyzerPhase, AnalyzerStatus
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, StaleMark
 from kcost.operator import analysis as reconcile
 
 T0 = datetime.datetime(2026, 11, 1, 12, 0, tzinfo=datetime.UTC)
@@ -98,27 +98,46 @@ def test_timeout_explains_each_late_analyzer() -> None:
     assert "idle never started (is the kcost analyzer 'idle' running?)" in ready.message
 
 
+def _rec(
+    target: str, *, analyzer: str = "rightsizing", run_id: str | None = None, phase: str | None = "Proposed"
+) -> OptimizationRecommendation:
+    spec: dict[str, Any] = {
+        "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+        "type": "right-sizing",
+        "changes": {},
+        "current": {},
+        "estimatedMonthlySavings": 12.5,
+        "confidence": 0.9,
+        "riskLevel": "low",
+        "evidence": {"method": "m"},
+    }
+    if run_id is not None:
+        spec["analysisRef"] = {"name": "a", "runId": run_id, "analyzer": analyzer}
+    return OptimizationRecommendation.model_validate(
+        {
+            "metadata": {
+                "name": f"deployment-{target}-right-sizing",
+                "namespace": "shop",
+                "generation": 1,
+                "labels": {contract.LABEL_ANALYZER: analyzer},
+            },
+            "spec": spec,
+            "status": {"phase": phase} if phase else {},
+        }
+    )
+
+
+def _withdrawing(analysis: Analysis, analyzer: str, *names: str) -> Analysis:
+    sections = dict(analysis.status.analyzers)
+    sections[analyzer] = sections[analyzer].model_copy(update={"withdrawn": list(names)})
+    return analysis.model_copy(update={"status": analysis.status.model_copy(update={"analyzers": sections})})
+
+
 def test_all_succeeded_asks_for_the_summary_and_finishes() -> None:
     analysis = with_sections(running(), rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.SUCCEEDED)
     assert reconcile.advance_running(analysis, T0).sweep
-    rec = OptimizationRecommendation.model_validate(
-        {
-            "metadata": {"name": "r", "namespace": "n"},
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "w"},
-                "type": "right-sizing",
-                "changes": {},
-                "current": {},
-                "estimatedMonthlySavings": 12.5,
-                "confidence": 0.9,
-                "riskLevel": "low",
-                "evidence": {"method": "m"},
-            },
-            "status": {"lastSeenRunId": analysis.status.run_id},
-        }
-    )
-    old = rec.model_copy(update={"status": rec.status.model_copy(update={"last_seen_run_id": "older"})})
-    summary = reconcile.summarize(analysis, [rec, old])
+    written = _rec("w", run_id=analysis.status.run_id, phase=None)
+    summary = reconcile.summarize(analysis, [written])
     assert (summary.recommendations, summary.potential_monthly_savings) == (1, 12.5)
     assert (summary.current_monthly_cost, summary.optimized_monthly_cost) == (100.0, 87.5)
     step = reconcile.finish_succeeded(analysis, T0, summary)
@@ -126,6 +145,82 @@ def test_all_succeeded_asks_for_the_summary_and_finishes() -> None:
     assert step.analysis.status.conditions[-1].status.value == "True"
     assert step.analysis.status.progress is not None
     assert step.analysis.status.progress.workloads_done == 8
+
+
+def test_summary_counts_what_the_run_wrote_or_left_unchanged_and_not_what_it_withdrew() -> None:
+    analysis = with_sections(running(), rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.FAILED)
+    analysis = _withdrawing(analysis, "rightsizing", "shop/deployment-gone-right-sizing")
+    counted = [
+        _rec("new", run_id=analysis.status.run_id, phase=None),
+        _rec("again", run_id=analysis.status.run_id, phase="Superseded"),  # proposed again, not moved yet
+        _rec("unchanged", run_id="an-older-run"),
+    ]
+    left_out = [
+        _rec("gone", run_id="an-older-run"),  # withdrawn by this run
+        _rec("retired", run_id="an-older-run", phase="Superseded"),  # stale since an earlier run
+        _rec("applied", run_id="an-older-run", phase="Applied"),
+        _rec("other", analyzer="idle", run_id="an-older-run"),  # its analyzer did not succeed
+    ]
+    summary = reconcile.summarize(analysis, counted + left_out)
+    assert summary.recommendations == 3
+    assert summary.potential_monthly_savings == 37.5
+
+
+class SweepKube:
+    """Workloads that exist, and the status writes and Events of a sweep."""
+
+    def __init__(self, existing: set[str]) -> None:
+        self.existing = existing
+        self.applied: list[tuple[dict[str, Any], str]] = []
+        self.events: list[str] = []
+
+    async def get_workload(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
+        return {"metadata": {"name": name}} if name in self.existing else None
+
+    async def apply(self, kind: type, body: dict[str, Any], *, field_manager: str, **_: Any) -> dict[str, Any]:
+        self.applied.append((body, field_manager))
+        return body
+
+    async def event(self, body: dict[str, Any], *, reason: str, **_: Any) -> None:
+        self.events.append(reason)
+
+
+async def test_sweep_marks_only_what_became_stale_and_posts_one_summary_event() -> None:
+    analysis = with_sections(running(), rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.SUCCEEDED)
+    targets = [f"web-{i}" for i in range(50)]
+    recs = [_rec(t, run_id="an-older-run") for t in targets]
+    recs.append(_rec("kept", run_id="an-older-run"))
+    recs.append(_rec("approved", run_id="an-older-run", phase="Approved"))  # acted on since the run listed it
+    analysis = _withdrawing(
+        analysis, "rightsizing", *(f"shop/deployment-{t}-right-sizing" for t in [*targets, "approved"])
+    )
+    kube: Any = SweepKube(set(targets[:30]))
+    event = await reconcile._sweep(kube, analysis, recs)
+    assert len(kube.applied) == 50, "only the recommendations that became stale are written"
+    assert {manager for _, manager in kube.applied} == {reconcile.SWEEP_FIELD_MANAGER}
+    assert all(set(body["status"]) == {"stale"} for body, _ in kube.applied), "the mark only, never the phase"
+    marks = [body["status"]["stale"] for body, _ in kube.applied]
+    reasons = [mark["reason"] for mark in marks]
+    assert (reasons.count("NoLongerQualifies"), reasons.count("TargetGone")) == (30, 20)
+    assert {mark["proposedInRunId"] for mark in marks} == {"an-older-run"}
+    assert kube.events == [], "no Event per recommendation"
+    assert event is not None
+    assert event.reason == reconcile.RECOMMENDATIONS_RETIRED
+    assert "30 recommendations superseded" in event.message
+    assert "20 expired" in event.message
+
+    # Marked ones are stale already: a retry of the sweep writes nothing and says nothing.
+    marked = [
+        rec.model_copy(
+            update={
+                "status": rec.status.model_copy(update={"stale": StaleMark.model_validate(body["status"]["stale"])})
+            }
+        )
+        for rec, (body, _) in zip(recs, kube.applied, strict=False)
+    ]
+    kube.applied.clear()
+    assert await reconcile._sweep(kube, analysis, marked) is None
+    assert kube.applied == []
 
 
 def test_finished_runs_rerun_on_spec_change_and_schedule_and_expire_by_ttl() -> None:
@@ -188,63 +283,3 @@ def test_scope_resolution() -> None:
     assert contract.resolve_namespaces(make({"namespaces": ["dev", "gone"]}), namespaces) == ["dev"]
     selected = make({"namespaceSelector": {"matchLabels": {"env": "prod"}}, "namespaces": ["kube-system"]})
     assert contract.resolve_namespaces(selected, namespaces) == ["kube-system", "shop"]
-
-
-class SweepKube:
-    """Workloads that exist, and the status writes and Events of a sweep."""
-
-    def __init__(self, existing: set[str]) -> None:
-        self.existing = existing
-        self.applied: list[dict[str, Any]] = []
-        self.events: list[str] = []
-
-    async def get_workload(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, Any] | None:
-        return {"metadata": {"name": name}} if name in self.existing else None
-
-    async def apply(self, kind: type, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        self.applied.append(body)
-        return body
-
-    async def event(self, body: dict[str, Any], *, reason: str, **_: Any) -> None:
-        self.events.append(reason)
-
-
-def _stale(target: str, run_id: str) -> OptimizationRecommendation:
-    return OptimizationRecommendation.model_validate(
-        {
-            "metadata": {
-                "name": f"deployment-{target}-right-sizing",
-                "namespace": "shop",
-                "generation": 1,
-                "labels": {contract.LABEL_ANALYZER: "rightsizing"},
-            },
-            "spec": {
-                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
-                "type": "right-sizing",
-                "changes": {},
-                "current": {},
-                "estimatedMonthlySavings": 1,
-                "confidence": 0.9,
-                "riskLevel": "low",
-                "evidence": {"method": "m"},
-            },
-            "status": {"phase": "Proposed", "lastSeenRunId": run_id},
-        }
-    )
-
-
-async def test_sweep_keeps_per_object_status_and_posts_one_summary_event() -> None:
-    analysis = with_sections(running(), rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.SUCCEEDED)
-    targets = [f"web-{i}" for i in range(50)]
-    recs = [_stale(t, "an-older-run") for t in targets]
-    recs.append(_stale("kept", analysis.status.run_id or ""))
-    kube: Any = SweepKube(set(targets[:30]))
-    event = await reconcile._sweep(kube, analysis, recs)
-    phases = [body["status"]["phase"] for body in kube.applied]
-    assert (phases.count("Superseded"), phases.count("Expired")) == (30, 20), "each recommendation says it itself"
-    assert kube.events == [], "no Event per recommendation"
-    assert event is not None
-    assert event.reason == reconcile.RECOMMENDATIONS_RETIRED
-    assert "30 recommendations superseded" in event.message
-    assert "20 expired" in event.message
-    assert await reconcile._sweep(kube, analysis, [recs[-1]]) is None, "nothing retired, nothing said"

@@ -7,9 +7,19 @@ from typing import Any
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
 from kcost.operator import recommendation
 
+PROPOSED_MESSAGE = "saves 10.00 USD/month; approve to apply"
+
 
 def make(
-    phase: str | None = None, approval: dict[str, Any] | None = None, reason: str | None = None
+    phase: str | None = None,
+    approval: dict[str, Any] | None = None,
+    reason: str | None = None,
+    *,
+    message: str = "",
+    ready: str = "True",
+    stale: dict[str, Any] | None = None,
+    run_id: str = "run-1",
+    savings: float = 10,
 ) -> OptimizationRecommendation:
     status: dict[str, Any] = {}
     if phase:
@@ -18,12 +28,14 @@ def make(
         status["conditions"] = [
             {
                 "type": "Ready",
-                "status": "True",
+                "status": ready,
                 "reason": reason,
-                "message": "",
+                "message": message,
                 "lastTransitionTime": "2026-01-01T00:00:00Z",
             }
         ]
+    if stale:
+        status["stale"] = stale
     return OptimizationRecommendation.model_validate(
         {
             "metadata": {"name": "r", "namespace": "shop", "generation": 3},
@@ -32,11 +44,12 @@ def make(
                 "type": "right-sizing",
                 "changes": {},
                 "current": {},
-                "estimatedMonthlySavings": 10,
+                "estimatedMonthlySavings": savings,
                 "confidence": 0.8,
                 "riskLevel": "low",
                 "evidence": {"method": "m"},
                 "approval": approval or {},
+                "analysisRef": {"name": "a", "runId": run_id, "analyzer": "rightsizing"},
             },
             "status": status,
         }
@@ -57,15 +70,43 @@ def test_new_becomes_proposed_with_the_savings_in_the_message() -> None:
 
 
 def test_transitions() -> None:
-    assert phase_after(make("Proposed", reason="Proposed")) is None, "nothing to do"
+    proposed = make("Proposed", reason="Proposed", message=PROPOSED_MESSAGE)
+    assert phase_after(proposed) is None, "nothing to do"
     assert phase_after(make("Proposed", reason="NoLongerQualifies")) is RecommendationPhase.PROPOSED, "re-proposed"
     assert phase_after(make("Proposed", {"approved": True, "approvedBy": "alice"})) is RecommendationPhase.APPROVED
     assert phase_after(make("Proposed", {"rejected": True})) is RecommendationPhase.REJECTED
     assert phase_after(make("Proposed"), exists=False) is RecommendationPhase.EXPIRED
     assert phase_after(make("Expired"), exists=False) is None
-    assert phase_after(make("Superseded", {"approved": True})) is None, "a superseded change cannot be approved"
     for acted_on in ("Approved", "Applying", "Applied", "RolledBack", "Failed", "Rejected"):
         assert phase_after(make(acted_on), exists=False) is None, acted_on
+
+
+def mark(reason: str, proposed_in: str = "run-1") -> dict[str, Any]:
+    return {"runId": "run-2", "proposedInRunId": proposed_in, "reason": reason, "message": "found stale by run-2"}
+
+
+def test_a_stale_mark_becomes_the_phase_until_a_later_run_proposes_it_again() -> None:
+    superseded = recommendation.decide(
+        make("Proposed", reason="Proposed", message=PROPOSED_MESSAGE, stale=mark("NoLongerQualifies")), True
+    )
+    assert superseded is not None
+    assert superseded.status.phase is RecommendationPhase.SUPERSEDED
+    ready = superseded.status.conditions[0]
+    assert (ready.status.value, ready.reason, ready.message) == ("False", "NoLongerQualifies", "found stale by run-2")
+    assert recommendation.decide(superseded, True) is None, "settled: nothing more to write"
+    expired = make("Proposed", reason="Proposed", message=PROPOSED_MESSAGE, stale=mark("TargetGone"))
+    assert phase_after(expired) is RecommendationPhase.EXPIRED
+    approved = make("Superseded", {"approved": True}, stale=mark("NoLongerQualifies"))
+    assert phase_after(approved) is RecommendationPhase.SUPERSEDED, "a superseded change cannot be approved"
+    again = make("Superseded", stale=mark("NoLongerQualifies"), run_id="run-3")
+    assert phase_after(again) is RecommendationPhase.PROPOSED, "run-3 proposed it again: the mark is about run-1"
+
+
+def test_a_changed_proposal_gets_its_new_message() -> None:
+    changed = make("Proposed", reason="Proposed", message=PROPOSED_MESSAGE, savings=12)
+    decided = recommendation.decide(changed, True)
+    assert decided is not None
+    assert decided.status.conditions[0].message == "saves 12.00 USD/month; approve to apply"
 
 
 def test_operator_part_is_complete() -> None:

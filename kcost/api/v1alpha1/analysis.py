@@ -107,7 +107,17 @@ class AnalyzerStatus(ApiModel):
     finished_at: datetime.datetime | None = Field(None, description="when it reported")
     duration_seconds: float | None = Field(None, ge=0, description="how long it worked")
     workloads: int | None = Field(None, ge=0, description="workloads analyzed")
-    recommendations: int | None = Field(None, ge=0, description="recommendations made or updated")
+    recommendations: int | None = Field(None, ge=0, description="recommendations the run proposed (new or again)")
+    recommendations_written: int | None = Field(
+        None, ge=0, description="of those, the ones written: new or changed (an unchanged one is not written again)"
+    )
+    withdrawn: list[str] = Field(
+        default_factory=list,
+        description=(
+            "namespace/name of this Analysis's open recommendations from this analyzer that the run no longer "
+            "proposes; the Analysis marks them stale"
+        ),
+    )
     prometheus_requests: int | None = Field(
         None,
         ge=0,

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime
 import hashlib
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 from pydantic import Field
 
@@ -47,6 +47,28 @@ class RecommendationPhase(StrEnum):
     EXPIRED = "Expired"
 
 
+class RecommendationReason(StrEnum):
+    """Reasons of a recommendation's Ready condition (and of its Events): what moved it, for users and tests."""
+
+    PROPOSED = "Proposed"
+    APPROVED = "Approved"
+    REJECTED = "Rejected"
+    NO_LONGER_QUALIFIES = "NoLongerQualifies"
+    TARGET_GONE = "TargetGone"
+    APPLYING = "Applying"
+    APPLIED = "Applied"
+    ROLLED_BACK = "RolledBack"
+    ROLLBACK_REQUESTED = "RollbackRequested"
+    UNSUPPORTED_TARGET = "UnsupportedTarget"
+    GITOPS_PATCH = "GitOpsPatch"
+    LOST_STATE = "LostState"
+
+
+# What a stale recommendation becomes, by why it is stale.
+STALE_PHASES = {
+    RecommendationReason.NO_LONGER_QUALIFIES: RecommendationPhase.SUPERSEDED,
+    RecommendationReason.TARGET_GONE: RecommendationPhase.EXPIRED,
+}
 # A newer run may rewrite a recommendation only while nobody acted on it.
 OPEN_PHASES = frozenset({RecommendationPhase.PROPOSED, RecommendationPhase.SUPERSEDED, RecommendationPhase.EXPIRED})
 # Workload kind → (apiVersion, plural) of the objects a recommendation can target.
@@ -151,7 +173,9 @@ class OptimizationRecommendationSpec(ApiModel):
     confidence: float = Field(ge=0, le=1, description="0 to 1: how sure kcost is")
     risk_level: RiskLevel = Field(description="low, medium or high")
     evidence: Evidence = Field(description="what the numbers rest on")
-    analysis_ref: AnalysisRef | None = Field(None, description="which run produced it")
+    analysis_ref: AnalysisRef | None = Field(
+        None, description="which run last wrote this proposal (a later run that proposes the same leaves it)"
+    )
     approval: Approval = Field(default_factory=Approval)
 
     def proposed_message(self) -> str:
@@ -207,6 +231,26 @@ class RolloutStatus(ApiModel):
     )
 
 
+class StaleMark(ApiModel):
+    """A run's finding that this proposal is stale; the Analysis writes it, the recommendation controller acts on it.
+
+    It holds for the proposal it judged (``proposedInRunId``): once a later run proposes the
+    recommendation again (a new ``spec.analysisRef.runId``), the mark no longer applies.
+    """
+
+    run_id: str = Field(description="the Analysis run that found it stale")
+    proposed_in_run_id: str | None = Field(None, description="spec.analysisRef.runId of the proposal it judged")
+    reason: Literal[RecommendationReason.NO_LONGER_QUALIFIES, RecommendationReason.TARGET_GONE] = Field(
+        description="NoLongerQualifies (becomes Superseded) or TargetGone (becomes Expired)"
+    )
+    message: str = Field("", max_length=1024, description="what the run found")
+
+    def applies_to(self, spec: OptimizationRecommendationSpec) -> bool:
+        """Whether the mark is about the proposal ``spec`` holds now (not an older one, proposed again since)."""
+        current = spec.analysis_ref.run_id if spec.analysis_ref else None
+        return self.proposed_in_run_id == current
+
+
 class OptimizationRecommendationStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation the phase was set from")
     phase: RecommendationPhase | None = Field(None, description="where the recommendation is in its lifecycle")
@@ -219,7 +263,9 @@ class OptimizationRecommendationStatus(ApiModel):
         None, description="for a workload managed by Argo CD or Flux: the kustomize patch to commit instead"
     )
     realized_monthly_savings: float | None = Field(None, description="measured after the change")
-    last_seen_run_id: str | None = Field(None, description="the latest run that still proposed this")
+    stale: StaleMark | None = Field(
+        None, description="written by the Analysis whose run no longer proposes this; the phase follows from it"
+    )
     conditions: list[Condition] = conditions_field("Ready, and what the rollout reports")
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kcost.api.v1alpha1.recommendation import RecommendationPhase
 from kcost.cli.kubectl_cost import errors, options, outputs
 
 if TYPE_CHECKING:
@@ -20,9 +21,12 @@ if TYPE_CHECKING:
 Item = dict[str, Any]
 # What each decision needs the recommendation's phase to be, and what it writes.
 DECISIONS: dict[str, tuple[frozenset[str | None], dict[str, bool]]] = {
-    "approve": (frozenset({"Proposed", None}), {"approved": True}),
-    "reject": (frozenset({"Proposed", "Superseded", "Expired", None}), {"rejected": True}),
-    "rollback": (frozenset({"Applied"}), {"rollback": True}),
+    "approve": (frozenset({RecommendationPhase.PROPOSED, None}), {"approved": True}),
+    "reject": (
+        frozenset({RecommendationPhase.PROPOSED, RecommendationPhase.SUPERSEDED, RecommendationPhase.EXPIRED, None}),
+        {"rejected": True},
+    ),
+    "rollback": (frozenset({RecommendationPhase.APPLIED}), {"rollback": True}),
 }
 
 
