@@ -163,6 +163,19 @@ def recs(kubectl: Any, namespace: str, analysis: str) -> list[dict[str, Any]]:
     return list(_get(kubectl, "rec", "-n", namespace, "-l", f"kcost.dev/analysis={analysis}")["items"])
 
 
+def proposed(kubectl: Any, namespace: str, analysis: str, count: int) -> list[dict[str, Any]] | None:
+    """The Analysis's recommendations once ``count`` of them are Proposed (the controller sets the phase)."""
+    found = recs(kubectl, namespace, analysis)
+    done = [r for r in found if (r.get("status") or {}).get("phase") == "Proposed"]
+    return found if len(done) == count else None
+
+
+def rec_in_phase(kubectl: Any, scope: Scope, analysis: str, workload: str, phase: str) -> dict[str, Any] | None:
+    name = f"deployment-{workload}-right-sizing"
+    found = {r["metadata"]["name"]: r for r in recs(kubectl, scope.namespace, analysis)}.get(name)
+    return found if found is not None and (found.get("status") or {}).get("phase") == phase else None
+
+
 def event_reasons(kubectl: Any, name: str) -> set[str]:
     """Reasons of the Events about the cluster-scoped object ``name`` (they land in ``default``)."""
     events = _get(kubectl, "events", "-n", "default", "--field-selector", f"involvedObject.name={name}")["items"]
@@ -184,13 +197,12 @@ def test_analysis_goes_from_pending_to_succeeded(scope: Scope, kubectl: Any, spa
     assert status["analyzers"]["fixture"]["runId"] == status["runId"]
     assert status["summary"]["recommendations"] == len(WORKLOADS)
     assert status["summary"]["recommendationsByType"] == {"right-sizing": len(WORKLOADS)}
-    found = recs(kubectl, scope.namespace, name)
+    found = poll("three Proposed recommendations", lambda: proposed(kubectl, scope.namespace, name, len(WORKLOADS)))
     assert sorted(r["metadata"]["name"] for r in found) == sorted(f"deployment-{w}-right-sizing" for w in WORKLOADS)
     for rec in found:
         owner = rec["metadata"]["ownerReferences"][0]
         assert (owner["kind"], owner["name"], owner["uid"]) == ("Analysis", name, body["metadata"]["uid"])
-        assert rec["status"]["phase"] == "Proposed"
-        assert rec["status"]["lastSeenRunId"] == status["runId"]
+        assert rec["spec"]["analysisRef"]["runId"] == status["runId"]
         assert not [f for f in rec["metadata"].get("finalizers", []) if not f.startswith("kcost.dev/")]
     # Events follow the status write: wait for them rather than expect them at once.
     poll(
@@ -210,10 +222,13 @@ def test_analysis_goes_from_pending_to_succeeded(scope: Scope, kubectl: Any, spa
     kubectl("patch", "kca", name, "--type=merge", "-p", json.dumps({"spec": {"window": "7d"}}))
     rerun = wait_for(kubectl, name, lambda b: phase_is("Succeeded")(b) and b["status"]["runId"] != first_run)
     assert rerun["status"]["pastRuns"][0]["runId"] == first_run
+    worker = poll(
+        "the gone workload's recommendation Expired", lambda: rec_in_phase(kubectl, scope, name, "worker", "Expired")
+    )
+    assert ready(worker)["reason"] == "TargetGone"
     again = {r["metadata"]["name"]: r for r in recs(kubectl, scope.namespace, name)}
     assert len(again) == len(WORKLOADS), "a re-run never duplicates recommendations"
-    assert again["deployment-worker-right-sizing"]["status"]["phase"] == "Expired"
-    assert again["deployment-api-right-sizing"]["status"]["lastSeenRunId"] == rerun["status"]["runId"]
+    assert rerun["status"]["summary"]["recommendations"] == len(WORKLOADS) - 1
     # One Event on the Analysis counts what the run retired; none per recommendation.
     poll("the RecommendationsRetired event", lambda: "RecommendationsRetired" in event_reasons(kubectl, name))
     per_object = _get(
@@ -301,6 +316,63 @@ def test_sigkill_mid_run_loses_nothing_and_duplicates_nothing(scope: Scope, kube
     found = recs(kubectl, scope.namespace, name)
     assert len(found) == len(WORKLOADS)
     assert len({r["metadata"]["name"] for r in found}) == len(found)
+
+
+def _managers(rec: dict[str, Any]) -> dict[str, set[str]]:
+    """Each field manager's fields under ``status``, e.g. {"kcost-operator": {"f:phase", "f:conditions"}}."""
+    owned: dict[str, set[str]] = {}
+    for entry in rec["metadata"].get("managedFields", []):
+        fields = (entry.get("fieldsV1") or {}).get("f:status") or {}
+        owned.setdefault(entry["manager"], set()).update(fields)
+    return owned
+
+
+def test_an_unchanged_rerun_writes_nothing_and_a_dropped_proposal_is_superseded_by_the_controller(
+    scope: Scope, kubectl: Any, spawn: Any
+) -> None:
+    spawn("operator", "operator")
+    spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
+    name = scope.analysis("rerun", {"skip": []})
+    first = wait_for(kubectl, name, phase_is("Succeeded"))
+    found = poll("three Proposed recommendations", lambda: proposed(kubectl, scope.namespace, name, len(WORKLOADS)))
+    versions = {r["metadata"]["name"]: r["metadata"]["resourceVersion"] for r in found}
+
+    def rerun(settings: dict[str, Any], after: str) -> dict[str, Any]:
+        patch = {"spec": {"analyzers": [{"name": "fixture", "settings": settings}]}}
+        assert kubectl("patch", "kca", name, "--type=merge", "-p", json.dumps(patch)).returncode == 0
+        return wait_for(kubectl, name, lambda b: phase_is("Succeeded")(b) and b["status"]["runId"] != after)
+
+    # The same proposals again (a later window): nothing is written, by the analyzer or the operator.
+    second = rerun({"skip": [], "delaySeconds": 0}, first["status"]["runId"])
+    section = second["status"]["analyzers"]["fixture"]
+    assert (section["recommendations"], section["recommendationsWritten"]) == (len(WORKLOADS), 0)
+    assert second["status"]["summary"]["recommendations"] == len(WORKLOADS)
+    again = {r["metadata"]["name"]: r for r in recs(kubectl, scope.namespace, name)}
+    assert {n: r["metadata"]["resourceVersion"] for n, r in again.items()} == versions, "no recommendation written"
+    assert {r["spec"]["analysisRef"]["runId"] for r in again.values()} == {first["status"]["runId"]}
+
+    # A run that no longer proposes one: the Analysis marks it, the controller supersedes it.
+    third = rerun({"skip": ["web"]}, second["status"]["runId"])
+    assert third["status"]["analyzers"]["fixture"]["withdrawn"] == [f"{scope.namespace}/deployment-web-right-sizing"]
+    web = poll("web's recommendation Superseded", lambda: rec_in_phase(kubectl, scope, name, "web", "Superseded"))
+    assert ready(web)["reason"] == "NoLongerQualifies"
+    assert web["status"]["stale"]["runId"] == third["status"]["runId"]
+    owners = _managers(web)
+    assert {"f:phase", "f:conditions"} <= owners["kcost-operator"], "the controller writes phase and Ready"
+    assert owners["kcost-operator-analysis"] == {"f:stale"}, "the Analysis writes only its mark"
+    assert not owners.get("kcost-analyzer-fixture"), "the analyzer writes no status"
+    assert third["status"]["summary"]["recommendations"] == len(WORKLOADS) - 1
+    others = {r["metadata"]["name"]: r["metadata"]["resourceVersion"] for r in recs(kubectl, scope.namespace, name)}
+    assert {n: v for n, v in others.items() if n != "deployment-web-right-sizing"} == {
+        n: v for n, v in versions.items() if n != "deployment-web-right-sizing"
+    }, "only the one that became stale is written"
+    # Per recommendation, no Event: the run's one RecommendationsRetired says it.
+    poll("the RecommendationsRetired event", lambda: "RecommendationsRetired" in event_reasons(kubectl, name))
+
+    # Proposed again by a later run: the mark no longer applies, the controller re-proposes it.
+    rerun({"skip": []}, third["status"]["runId"])
+    back = poll("web's recommendation Proposed again", lambda: rec_in_phase(kubectl, scope, name, "web", "Proposed"))
+    assert ready(back)["reason"] == "Proposed"
 
 
 def _peers(kubectl: Any, peering: str) -> dict[str, dict[str, Any]]:

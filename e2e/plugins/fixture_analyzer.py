@@ -4,7 +4,8 @@ Settings (``spec.analyzers[name=fixture].settings``):
 - ``mode``: ``ok`` proposes a right-sizing for every Deployment in scope (CPU request
   halved), ``fail`` raises an AnalyzerError, ``crash`` raises an unexpected error,
   ``hang`` never finishes;
-- ``delaySeconds``: sleep this long first.
+- ``delaySeconds``: sleep this long first;
+- ``skip``: Deployments not to propose anything for (as if they no longer qualified).
 
 ``FIXTURE_DELAY_SECONDS`` in the environment adds a delay to this process only: a test
 kills a slow first analyzer mid-run, and the one that takes over finishes at once.
@@ -37,6 +38,7 @@ from kcost.api.v1alpha1.recommendation import (
 class FixtureSettings(AnalyzerSettings):
     mode: Literal["ok", "fail", "crash", "hang"] = "ok"
     delay_seconds: float = Field(0, ge=0, alias="delaySeconds")
+    skip: list[str] = Field(default_factory=list)
 
 
 class FixtureAnalyzer(Analyzer[FixtureSettings]):
@@ -57,7 +59,8 @@ class FixtureAnalyzer(Analyzer[FixtureSettings]):
         for namespace in context.namespaces:
             for deployment in await context.kube.list_workloads("apps/v1", "deployments", namespace):
                 result.workloads += 1
-                result.proposals.append(_proposal(namespace, deployment, context))
+                if deployment["metadata"]["name"] not in settings.skip:
+                    result.proposals.append(_proposal(namespace, deployment, context))
         result.scope_monthly_cost = round(20.0 * result.workloads, 2)
         return result
 
