@@ -173,9 +173,13 @@ async def _on_recommendation(kube: kube_client.KubeClient, body: dict[str, Any])
 
 async def _reconcile_recommendation(body: dict[str, Any], memo: kopf.Memo) -> None:
     try:
-        await _reconcile(_on_recommendation, body, memo)
+        # Not through ``_reconcile``: a transient failure is retried from the queue, not mirrored into
+        # Ready by another field manager (the controller is Ready's one writer); only an object it
+        # cannot parse, which it could never describe itself, is.
+        await retry.on_fresh_data(_on_recommendation, memo.kube, OptimizationRecommendation, body)
     except kopf.PermanentError as error:
-        log.warning("%s", error)  # mirrored into Ready; the object's next change brings it back
+        await status_io.mirror_error(memo.kube, body, error, status_io.INVALID_SPEC)
+        log.warning("%s", error)  # the object's next change brings it back
 
 
 async def handle_recommendation(body: dict[str, Any], memo: kopf.Memo) -> None:
