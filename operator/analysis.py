@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import logging
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -194,7 +195,9 @@ def succeeded_sections(analysis: Analysis) -> dict[str, AnalyzerStatus]:
     }
 
 
-def proposed_by_run(analysis: Analysis, rec: OptimizationRecommendation, gone: set[str]) -> bool:
+def proposed_by_run(
+    analysis: Analysis, rec: OptimizationRecommendation, gone: set[str], succeeded: Collection[str]
+) -> bool:
     """Whether this run proposes ``rec``: written by it, or left as it was (unchanged) and not withdrawn.
 
     An unchanged recommendation is not written again, so it still carries the run that last
@@ -204,7 +207,7 @@ def proposed_by_run(analysis: Analysis, rec: OptimizationRecommendation, gone: s
     if ref is not None and ref.run_id == analysis.status.run_id:
         return True
     analyzer = rec.metadata.get("labels", {}).get(LABEL_ANALYZER)
-    return analyzer in succeeded_sections(analysis) and open_proposal(rec) and f"{rec.namespace}/{rec.name}" not in gone
+    return analyzer in succeeded and open_proposal(rec) and f"{rec.namespace}/{rec.name}" not in gone
 
 
 def open_proposal(rec: OptimizationRecommendation) -> bool:
@@ -224,11 +227,11 @@ def summarize(analysis: Analysis, recommendations: list[OptimizationRecommendati
     Savings are counted by ``kcost.api.savings`` (alternatives for one workload count once).
     One the run proposed again counts as the Proposed the controller is about to make it.
     """
-    gone = withdrawn(analysis)
+    gone, succeeded = withdrawn(analysis), set(succeeded_sections(analysis))
     proposed = [
         rec if rec.status.phase not in OPEN_PHASES else _as_proposed(rec)
         for rec in recommendations
-        if proposed_by_run(analysis, rec, gone)
+        if proposed_by_run(analysis, rec, gone, succeeded)
     ]
     found = savings.potential_savings(proposed)
     costs = [
