@@ -207,14 +207,7 @@ def proposed_by_run(
     if ref is not None and ref.run_id == analysis.status.run_id:
         return True
     analyzer = rec.metadata.get("labels", {}).get(LABEL_ANALYZER)
-    return analyzer in succeeded and open_proposal(rec) and f"{rec.namespace}/{rec.name}" not in gone
-
-
-def open_proposal(rec: OptimizationRecommendation) -> bool:
-    """Proposed (or not yet given a phase by the controller) and not found stale."""
-    stale = rec.status.stale
-    live = stale is None or not stale.applies_to(rec.spec)
-    return rec.status.phase in (None, RecommendationPhase.PROPOSED) and live
+    return analyzer in succeeded and rec.open_proposal() and f"{rec.namespace}/{rec.name}" not in gone
 
 
 def _as_proposed(rec: OptimizationRecommendation) -> OptimizationRecommendation:
@@ -346,7 +339,7 @@ async def _sweep(
     each would bury the ones that matter).
     """
     gone = withdrawn(analysis)
-    stale = [rec for rec in recommendations if f"{rec.namespace}/{rec.name}" in gone and open_proposal(rec)]
+    stale = [rec for rec in recommendations if f"{rec.namespace}/{rec.name}" in gone and rec.open_proposal()]
     retired = {RecommendationReason.NO_LONGER_QUALIFIES: 0, RecommendationReason.TARGET_GONE: 0}
 
     async def mark(rec: OptimizationRecommendation) -> None:

@@ -104,7 +104,7 @@ def owner_reference(analysis: Analysis) -> dict[str, Any]:
 
 
 def _open_proposal(existing: Body) -> bool:
-    """Proposed (or not yet given a phase) and not found stale: what a run confirms by leaving it alone."""
+    """``OptimizationRecommendation.open_proposal`` on the raw body: ten thousand are not parsed for it."""
     status = existing.get("status") or {}
     if status.get("phase") not in (None, RecommendationPhase.PROPOSED.value):
         return False

@@ -12,6 +12,7 @@ from kcost.api.v1alpha1.recommendation import (
     ContainerEvidence,
     ContainerResources,
     Evidence,
+    OptimizationRecommendation,
     OptimizationRecommendationSpec,
     RecommendationType,
     ResourceValues,
@@ -149,3 +150,20 @@ async def test_upsert_all_reads_once_and_writes_only_what_changed() -> None:
         "apply deployment-w19-right-sizing by kcost-analyzer-rightsizing",
     ]
     assert (plan.proposed, plan.unchanged) == (21, 19)
+
+
+def test_the_raw_open_proposal_check_agrees_with_the_model() -> None:
+    run = analysis("run-1")
+    mark = {"runId": "run-2", "proposedInRunId": "run-1", "reason": "NoLongerQualifies"}
+    older_mark = {**mark, "proposedInRunId": "run-0"}
+    cases = [
+        stored(run, proposal("a")),
+        stored(run, proposal("b"), phase=None),
+        stored(run, proposal("c"), stale=mark),
+        stored(run, proposal("d"), stale=older_mark),
+        stored(run, proposal("e"), phase="Superseded", stale=mark),
+        stored(run, proposal("f"), phase="Approved"),
+    ]
+    raw = [recommendations._open_proposal(body) for body in cases]
+    assert raw == [OptimizationRecommendation.model_validate(body).open_proposal() for body in cases]
+    assert raw == [True, True, False, True, False, False]

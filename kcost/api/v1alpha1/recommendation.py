@@ -296,6 +296,12 @@ class OptimizationRecommendation(Resource):
     spec: OptimizationRecommendationSpec
     status: OptimizationRecommendationStatus = Field(default_factory=OptimizationRecommendationStatus)
 
+    def open_proposal(self) -> bool:
+        """Proposed (or not given a phase yet) and not found stale: what a run confirms by leaving it as it is."""
+        stale = self.status.stale
+        live = stale is None or not stale.applies_to(self.spec)
+        return self.status.phase in (None, RecommendationPhase.PROPOSED) and live
+
 
 def recommendation_name(kind: str, workload: str, recommendation_type: str) -> str:
     """Deterministic object name for (workload, type): ``deployment-web-right-sizing``.
