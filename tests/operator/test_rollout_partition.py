@@ -27,7 +27,7 @@ class StatefulSet:
     """Pods 0..replicas-1; those at or above the partition follow the template, one pod per tick."""
 
     replicas: int = 5
-    partition: int = 0
+    current_partition: int = 0
     new_template: bool = False
     new_pods: set[int] = dataclasses.field(default_factory=set)
     marked: set[int] = dataclasses.field(default_factory=set)
@@ -38,7 +38,7 @@ class StatefulSet:
         if self.stuck:
             return
         for ordinal in reversed(range(self.replicas)):
-            wanted = self.new_template and ordinal >= self.partition
+            wanted = self.new_template and ordinal >= self.current_partition
             if (ordinal in self.new_pods) != wanted:
                 self.new_pods.symmetric_difference_update({ordinal})
                 self.marked.discard(ordinal)  # a recreated pod has the template's labels only
@@ -51,7 +51,7 @@ class StatefulSet:
         return partition.PartitionWorld(
             now=now,
             replicas=self.replicas,
-            partition=self.partition,
+            partition=self.current_partition,
             has_new_values=self.new_template,
             settled=True,
             canary_pods=canary,
@@ -73,9 +73,11 @@ def run(sts: StatefulSet) -> tuple[ActionKind, RolloutStatus, list[tuple[ActionK
             return action.kind, status, actions
         if action.kind is ActionKind.PARTITION:
             assert action.replicas is not None
-            sts.partition = action.replicas
+            sts.current_partition = action.replicas
         elif action.kind is ActionKind.PATCH_TEMPLATE:
-            assert sts.partition == sts.replicas, "the template changes only behind a partition that holds every pod"
+            assert sts.current_partition == sts.replicas, (
+                "the template changes only behind a partition that holds every pod"
+            )
             sts.new_template = True
         elif action.kind is ActionKind.RESTORE:
             sts.new_template = False
@@ -106,7 +108,7 @@ def test_the_partition_is_lowered_step_by_step_and_restored() -> None:
 
 
 def test_a_partition_set_by_its_owner_is_put_back() -> None:
-    sts = StatefulSet(partition=2)
+    sts = StatefulSet(current_partition=2)
     status = RolloutStatus(strategy="partition", original_replicas=5, original_partition=2, started_at=START)
     world = dataclasses.replace(sts.world(START), partition=0, has_new_values=True, canary_pods=("db-0",))
     promoting = status.model_copy(update={"stage": RolloutStage.PROMOTING})
@@ -124,7 +126,7 @@ def test_an_oom_killed_canary_restores_the_template_then_the_partition_then_repl
     assert kinds[restore + 1 :].count(ActionKind.PARTITION) == 1
     assert kinds.index(ActionKind.DELETE_CANARY) > restore
     assert not sts.new_template
-    assert sts.partition == 0
+    assert sts.current_partition == 0
     assert not status.steps, "no step passed"
 
 
@@ -143,7 +145,7 @@ def run_with_stuck_pod(sts: StatefulSet) -> tuple[ActionKind, RolloutStatus, lis
 
 def test_canary_pods_never_ready_within_the_step_roll_back() -> None:
     status = RolloutStatus(strategy="partition", original_replicas=5, original_partition=0, started_at=START)
-    sts = StatefulSet(partition=4, new_template=True, new_pods={4}, marked={4})
+    sts = StatefulSet(current_partition=4, new_template=True, new_pods={4}, marked={4})
     world = dataclasses.replace(sts.world(START), health=CanaryHealth(ready=0))
     scaling = status.model_copy(update={"step_started_at": START - datetime.timedelta(minutes=5)})
     action, decided = partition.decide(scaling, STRATEGY, world)
