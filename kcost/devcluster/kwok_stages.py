@@ -8,6 +8,13 @@ label and a fault annotation (copied from the workload's pod template, so only t
 canary's pods match) is OOM-killed, made unready, or restarted.
 
     template annotation  sim.kcost.dev/canary-fault: oom-kill | unready | restart
+
+In-place resizes (``pods/resize``) are answered as a kubelet answers them: running
+pods report their containers' resources in ``status.containerStatuses[].resources``,
+and a pod whose spec no longer matches them gets them copied over (the resize is
+actuated). A pod annotated ``sim.kcost.dev/resize: infeasible`` is answered instead
+with the condition ``PodResizePending`` (reason ``Infeasible``), as a kubelet answers
+a resize its node cannot hold.
 """
 
 from __future__ import annotations
@@ -19,6 +26,13 @@ import yaml
 CANARY_LABEL = "kcost.dev/canary"
 FAULT_ANNOTATION = "sim.kcost.dev/canary-fault"
 FAULTS = ("oom-kill", "unready", "restart")
+RESIZE_ANNOTATION = "sim.kcost.dev/resize"
+# Whether the containers' resources in the spec and in the status differ: a resize not yet actuated.
+_RESIZE_WAITING = {
+    "key": "[.spec.containers[].resources] == [(.status.containerStatuses // [])[].resources]",
+    "operator": "In",
+    "values": ["false"],
+}
 
 _NOT_DELETED = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
 
@@ -54,6 +68,7 @@ def _container_statuses(*, ready: bool, restarts: int, last_reason: str | None, 
     return (
         "{{ range .spec.containers }}\n"
         "- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n"
+        "  resources: {{ .resources | toJson }}\n"
         f"  ready: {'true' if ready else 'false'}\n  started: true\n  restartCount: {restarts}\n"
         "  state:\n    running:\n      startedAt: {{ $now | Quote }}"
         f"{last_state}\n"
@@ -114,6 +129,45 @@ def _fault(fault: str, status: str) -> dict[str, Any]:
     )
 
 
+def _resize_stages() -> list[dict[str, Any]]:
+    """A resize actuated (each container status gets its spec's resources), or found infeasible."""
+    actuated = (
+        "containerStatuses:\n"
+        "{{ range $i, $status := .status.containerStatuses }}\n"
+        '- {{ set $status "resources" (index $.spec.containers $i).resources | toJson }}\n'
+        "{{ end }}"
+    )
+    infeasible = (
+        'conditions:\n- type: PodResizePending\n  status: "True"\n  reason: Infeasible\n'
+        '  message: "Node didn\'t have enough capacity (simulated by kwok)"\n'
+        "  lastTransitionTime: {{ Now | Quote }}"
+    )
+    not_infeasible = {
+        "key": f'.metadata.annotations["{RESIZE_ANNOTATION}"]',
+        "operator": "NotIn",
+        "values": ["infeasible"],
+    }
+    pending = '.status.conditions.[] | select( .type == "PodResizePending" ) | .status'
+    return [
+        _stage(
+            "kcost-pod-resize",
+            [_NOT_DELETED, _phase("Running"), _RESIZE_WAITING, not_infeasible],
+            {"statusTemplate": actuated},
+        ),
+        _stage(
+            "kcost-pod-resize-infeasible",
+            [
+                _NOT_DELETED,
+                _phase("Running"),
+                _RESIZE_WAITING,
+                {"key": f'.metadata.annotations["{RESIZE_ANNOTATION}"]', "operator": "In", "values": ["infeasible"]},
+                {"key": pending, "operator": "DoesNotExist"},
+            ],
+            {"statusTemplate": infeasible},
+        ),
+    ]
+
+
 def pod_stages() -> list[dict[str, Any]]:
     """Every pod stage the dev cluster's kwok runs."""
     restart_running = (
@@ -154,6 +208,7 @@ def pod_stages() -> list[dict[str, Any]]:
             ],
             {"statusTemplate": restart_running},
         ),
+        *_resize_stages(),
     ]
 
 

@@ -22,7 +22,17 @@ from kcost.api.v1alpha1.recommendation import (
 )
 from kcost.kube.workloads import WorkloadClient
 from kcost.operator import status as status_io
-from kcost.operator.rollout import canary, context, cronjob, daemonset, deployment, promql_checks, rolling, statefulset
+from kcost.operator.rollout import (
+    canary,
+    context,
+    cronjob,
+    daemonset,
+    deployment,
+    promql_checks,
+    resize,
+    rolling,
+    statefulset,
+)
 from kcost.operator.rollout.canary import Action, ActionKind
 from kcost.webhooks.policy import changes as constraints
 
@@ -41,6 +51,7 @@ GITOPS = "GitOpsPatch"
 LAST_CHANGE_ANNOTATION = "kcost.dev/last-change-at"
 TARGET_GONE = "TargetGone"
 # How each kind is rolled out (RolloutStatus.strategy); a Deployment scaled by an HPA is "rolling" instead.
+IN_PLACE = "in-place"
 STRATEGY_OF_KIND = {"Deployment": "canary", "StatefulSet": "partition", "DaemonSet": "rolling", "CronJob": "next-run"}
 
 
@@ -111,6 +122,9 @@ async def start(
         previous = previous.model_copy(update={"replicas": None})
     if target.kind == "Deployment" and await deployment.autoscaled(workloads, ref):
         strategy = "rolling"
+    in_place = policy is not None and policy.spec.rollout_strategy.type is RolloutType.IN_PLACE
+    if in_place and target.kind in resize.FALLBACK_OF_KIND:
+        strategy = IN_PLACE
     changes, notes = rec.spec.changes, list[str]()
     if policy is not None:
         changes, notes = constraints.constrained(previous, rec.spec.changes, policy.spec.constraints)
@@ -120,7 +134,7 @@ async def start(
         target=changes,
         started_at=now,
         canary_name=deployment.canary_name(target.name) if strategy == "canary" else None,
-        original_partition=statefulset.current_partition(original) if strategy == "partition" else None,
+        original_partition=statefulset.current_partition(original) if target.kind == "StatefulSet" else None,
     )
     replicas = "" if previous.replicas is None else f"{previous.replicas} replicas, "
     message = f"rolling out to {ref} ({replicas}{strategy})"
@@ -205,7 +219,8 @@ async def advance(
         passed_checks=tuple(check.message for check in checks if check.passed),
     )
     kinds = {"StatefulSet": statefulset.advance, "DaemonSet": daemonset.advance, "CronJob": cronjob.advance}
-    stepped = await kinds.get(rec.spec.target_ref.kind, _deployment_step)(workloads, step)
+    advance_kind = kinds.get(rec.spec.target_ref.kind, _deployment_step)
+    stepped = await (resize.advance if rollout.strategy == IN_PLACE else advance_kind)(workloads, step)
     if stepped is None:
         target = rec.spec.target_ref
         return _failed(
@@ -257,6 +272,8 @@ def _step_label(rollout: RolloutStatus, strategy: RolloutStrategy) -> str:
         return "rolling update"
     if rollout.strategy == "next-run":
         return "next run"
+    if rollout.strategy == IN_PLACE:
+        return "in-place resize"
     step = min(rollout.step, len(strategy.steps) - 1)
     return f"step {step + 1}/{len(strategy.steps)} ({strategy.steps[step].replicas})"
 
