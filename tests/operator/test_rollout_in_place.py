@@ -87,7 +87,7 @@ def test_an_infeasible_resize_falls_back_to_a_rolling_update() -> None:
 
 
 def test_a_qos_class_change_is_never_tried_in_place() -> None:
-    result, status, actions = run(Pods(), qos_change="the QoS class would change from Guaranteed to Burstable")
+    _, status, actions = run(Pods(), qos_change="the QoS class would change from Guaranteed to Burstable")
     assert ActionKind.RESIZE not in actions
     assert status.strategy == "rolling"
     assert "Guaranteed to Burstable" in status.observations[-1].message
