@@ -5,7 +5,8 @@ fault stages reach its canary pods because kcost labels them as it labels a Depl
 canary's. A DaemonSet gets its template patched and its own rolling update gated by
 health. A CronJob is judged by its next run: here the test creates that run itself from
 the CronJob, as ``kubectl create job --from=cronjob/NAME`` does, instead of waiting up
-to a minute for the schedule.
+to a minute for the schedule. In-place resizes are answered by kwok's resize stages
+(actuated, or ``PodResizePending`` Infeasible for a pod annotated so).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from e2e.rollout_support import (
     condition,
     cronjob,
     daemonset,
+    deployment,
     events,
     get_json,
     kubectl_cost,
@@ -34,7 +36,7 @@ from e2e.rollout_support import (
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
-from kcost.devcluster.kwok_stages import CANARY_LABEL
+from kcost.devcluster.kwok_stages import CANARY_LABEL, RESIZE_ANNOTATION
 
 NEW_RESOURCES = {"requests": {"cpu": "250m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}}
 OLD_RESOURCES = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
@@ -167,3 +169,57 @@ def test_a_cronjob_change_is_applied_after_its_next_run_succeeds(namespace: str,
     job = get_json(kubectl, "get", "job", "nightly-run", "-n", namespace)
     assert job["spec"]["template"]["spec"]["containers"][0]["resources"] == NEW_RESOURCES
     assert json.dumps(status["rollout"]["steps"][0]["percent"]) == "100"
+
+
+def in_place_policy(namespace: str) -> dict[str, Any]:
+    body = policy(f"{namespace}-policy", namespace)
+    body["spec"]["rolloutStrategy"] = {"type": "in-place", "steps": [{"replicas": "100%", "duration": "5s"}]}
+    return body
+
+
+def test_a_deployment_is_resized_in_place_then_its_template_follows(namespace: str, kubectl: Any, spawn: Any) -> None:
+    apply(kubectl, deployment(namespace), in_place_policy(namespace))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    before = {p["metadata"]["name"] for p in pods(kubectl, namespace, "web")}
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace))
+    name = "deployment-web-right-sizing"
+    watching = wait_for_rec(
+        kubectl, namespace, lambda b: (b.get("status", {}).get("rollout") or {}).get("stage") == "Observing", name=name
+    )
+    assert watching["status"]["rollout"]["strategy"] == "in-place"
+    # The same pods, not replaced: their spec and what kwok's kubelet reports carry the new values.
+    resized = {p["metadata"]["name"]: p for p in pods(kubectl, namespace, "web")}
+    assert set(resized) == before
+    for pod in resized.values():
+        assert pod["spec"]["containers"][0]["resources"] == NEW_RESOURCES
+        assert pod["status"]["containerStatuses"][0]["resources"] == NEW_RESOURCES
+    assert template_resources(kubectl, namespace, "deployment", "web") == OLD_RESOURCES
+    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name=name)
+    status = done["status"]
+    assert status["phase"] == "Applied", status
+    assert status["rollout"]["strategy"] == "in-place"
+    seen = [o["message"] for o in status["rollout"]["observations"]]
+    assert f"{REPLICAS}/{REPLICAS} pods resized in place and Ready" in seen, seen
+    assert template_resources(kubectl, namespace, "deployment", "web") == NEW_RESOURCES
+
+
+def test_an_infeasible_resize_falls_back_to_a_rolling_update(namespace: str, kubectl: Any, spawn: Any) -> None:
+    workload = deployment(namespace)
+    workload["spec"]["template"]["metadata"]["annotations"][RESIZE_ANNOTATION] = "infeasible"
+    apply(kubectl, workload, in_place_policy(namespace))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace))
+    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name="deployment-web-right-sizing")
+    status = done["status"]
+    assert status["phase"] == "Applied", status
+    assert status["rollout"]["strategy"] == "rolling"
+    fell_back = [
+        o["message"] for o in status["rollout"]["observations"] if "in-place resize not possible" in o["message"]
+    ]
+    assert fell_back, status["rollout"]["observations"]
+    assert "PodResizePending Infeasible" in fell_back[0]
+    assert fell_back[0].endswith("falling back to rolling")
+    assert template_resources(kubectl, namespace, "deployment", "web") == NEW_RESOURCES
+    wait_until("every pod on the new values", lambda: all_pods_have(kubectl, namespace, "web", NEW_RESOURCES, REPLICAS))
