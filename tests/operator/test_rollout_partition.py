@@ -163,3 +163,31 @@ def test_a_rollback_waits_for_the_controller_to_see_the_restored_template() -> N
     assert action.kind is ActionKind.WAIT
     settled = dataclasses.replace(world, settled=True)
     assert partition.decide(status, STRATEGY, settled)[0].kind is ActionKind.DELETE_CANARY
+
+
+def test_an_operator_killed_between_acting_and_writing_its_status_still_finishes() -> None:
+    """Every other decision's status write is lost: deciding again from the cluster arrives at the same place."""
+    sts = StatefulSet()
+    status = RolloutStatus(strategy="partition", original_replicas=5, original_partition=0, started_at=START)
+    now = START
+    for tick in range(400):
+        action, decided = partition.decide(status, STRATEGY, sts.world(now))
+        if action.kind is ActionKind.APPLIED:
+            break
+        if action.kind is ActionKind.PARTITION:
+            sts.current_partition = action.replicas or 0
+        elif action.kind is ActionKind.PATCH_TEMPLATE:
+            sts.new_template = True
+        elif action.kind is ActionKind.MARK_CANARY:
+            sts.marked |= sts.new_pods
+        elif action.kind is ActionKind.UNMARK_CANARY:
+            sts.marked.clear()
+        if tick % 2 == 0:
+            status = decided  # written; on odd ticks the operator died before writing
+        sts.tick()
+        now += datetime.timedelta(seconds=5)
+    else:
+        raise AssertionError("never applied")
+    assert [record.percent for record in decided.steps] == [20, 60, 100]
+    assert sts.new_pods == {0, 1, 2, 3, 4}
+    assert sts.current_partition == 0
