@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kcost.devcluster import binaries
-from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION
+from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION, JOB_FAULT_ANNOTATION
 
 REPLICAS = 5
 PDB_MIN_AVAILABLE = 4
@@ -97,10 +97,15 @@ def daemonset(namespace: str, name: str = "agent") -> dict[str, Any]:
     }
 
 
-def cronjob(namespace: str, name: str = "nightly", schedule: str = "0 0 1 1 *") -> dict[str, Any]:
-    """A CronJob; by default its schedule is once a year, so only a Job made by the test runs."""
+def cronjob(
+    namespace: str, name: str = "nightly", schedule: str = "0 0 1 1 *", *, job_fault: str | None = None
+) -> dict[str, Any]:
+    """A CronJob; by default its schedule is once a year, so only a Job made by the test runs.
+    ``job_fault``: what kwok does to its Jobs' pods instead of completing them."""
     template = pod_template(name)
     template["spec"]["restartPolicy"] = "Never"
+    if job_fault:
+        template["metadata"]["annotations"][JOB_FAULT_ANNOTATION] = job_fault
     return {
         "apiVersion": "batch/v1",
         "kind": "CronJob",

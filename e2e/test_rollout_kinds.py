@@ -171,6 +171,39 @@ def test_a_cronjob_change_is_applied_after_its_next_run_succeeds(namespace: str,
     assert json.dumps(status["rollout"]["steps"][0]["percent"]) == "100"
 
 
+def test_a_cronjob_whose_next_run_is_oom_killed_is_rolled_back(namespace: str, kubectl: Any, spawn: Any) -> None:
+    apply(kubectl, cronjob(namespace, job_fault="oom-kill"), policy(f"{namespace}-policy", namespace))
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "nightly", kind="CronJob"))
+    name = "cronjob-nightly-right-sizing"
+    wait_for_rec(
+        kubectl, namespace, lambda b: "waiting for the next run" in condition(b, "Ready").get("message", ""), name=name
+    )
+    created = kubectl("create", "job", "nightly-run", "--from=cronjob/nightly", "-n", namespace)
+    assert created.returncode == 0, created.stderr
+    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name=name)
+    status = done["status"]
+    assert status["phase"] == "RolledBack", status
+    assert "OOMKilled" in status["rollout"]["reason"], status["rollout"]
+    assert "nightly-run" in status["rollout"]["reason"]
+    assert template_resources(kubectl, namespace, "cronjob", "nightly") == OLD_RESOURCES
+
+
+def test_an_operator_killed_during_a_statefulset_step_resumes(namespace: str, kubectl: Any, spawn: Any) -> None:
+    apply(kubectl, statefulset(namespace), policy(f"{namespace}-policy", namespace))
+    assert kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s").returncode == 0
+    operator = spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "db", kind="StatefulSet"))
+    name = "statefulset-db-right-sizing"
+    wait_for_rec(kubectl, namespace, lambda b: (b.get("status", {}).get("rollout") or {}).get("step") == 1, name=name)
+    operator.kill()
+    spawn("operator-2", "operator")
+    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name=name)
+    assert done["status"]["phase"] == "Applied", done["status"]
+    assert [s["percent"] for s in done["status"]["rollout"]["steps"]] == [20, 50, 100]
+    wait_until("every pod on the new values", lambda: all_pods_have(kubectl, namespace, "db", NEW_RESOURCES, REPLICAS))
+
+
 def in_place_policy(namespace: str) -> dict[str, Any]:
     body = policy(f"{namespace}-policy", namespace)
     body["spec"]["rolloutStrategy"] = {"type": "in-place", "steps": [{"replicas": "100%", "duration": "5s"}]}

@@ -8,6 +8,7 @@ label and a fault annotation (copied from the workload's pod template, so only t
 canary's pods match) is OOM-killed, made unready, or restarted.
 
     template annotation  sim.kcost.dev/canary-fault: oom-kill | unready | restart
+    Job pod annotation   sim.kcost.dev/job-fault: oom-kill (the pod fails, OOMKilled)
 
 In-place resizes (``pods/resize``) are answered as a kubelet answers them: running
 pods report their containers' resources in ``status.containerStatuses[].resources``,
@@ -27,6 +28,8 @@ CANARY_LABEL = "kcost.dev/canary"
 FAULT_ANNOTATION = "sim.kcost.dev/canary-fault"
 FAULTS = ("oom-kill", "unready", "restart")
 RESIZE_ANNOTATION = "sim.kcost.dev/resize"
+# A Job's pods end OOM-killed (phase Failed) instead of completing.
+JOB_FAULT_ANNOTATION = "sim.kcost.dev/job-fault"
 # Whether the containers' resources in the spec and in the status differ: a resize not yet actuated.
 _RESIZE_WAITING = {
     "key": "[.spec.containers[].resources] == [(.status.containerStatuses // [])[].resources]",
@@ -89,14 +92,14 @@ def _running_status(*, ready: bool, restarts: int = 0, last_reason: str | None =
     )
 
 
-def _completed_status() -> str:
+def _completed_status(*, phase: str = "Succeeded", reason: str = "Completed", exit_code: int = 0) -> str:
     return (
         "{{ $now := Now }}\n"
-        "phase: Succeeded\n"
+        f"phase: {phase}\n"
         "containerStatuses:\n"
         "{{ range .spec.containers }}\n"
         "- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n  ready: false\n  started: false\n"
-        "  restartCount: 0\n  state:\n    terminated:\n      reason: Completed\n      exitCode: 0\n"
+        f"  restartCount: 0\n  state:\n    terminated:\n      reason: {reason}\n      exitCode: {exit_code}\n"
         "      startedAt: {{ $now | Quote }}\n      finishedAt: {{ $now | Quote }}\n"
         "{{ end }}"
     )
@@ -174,6 +177,12 @@ def pod_stages() -> list[dict[str, Any]]:
         "{{ $now := Now }}\n"
         f"containerStatuses:\n{_container_statuses(ready=True, restarts=3, last_reason='Error', exit_code=1)}\n"
     )
+    job_pod = [
+        _NOT_DELETED,
+        _phase("Running"),
+        {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+    ]
+    job_fault = f'.metadata.annotations["{JOB_FAULT_ANNOTATION}"]'
     return [
         _stage(
             "kcost-pod-ready",
@@ -182,12 +191,13 @@ def pod_stages() -> list[dict[str, Any]]:
         ),
         _stage(
             "kcost-pod-complete",
-            [
-                _NOT_DELETED,
-                _phase("Running"),
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
+            [*job_pod, {"key": job_fault, "operator": "NotIn", "values": ["oom-kill"]}],
             {"statusTemplate": _completed_status()},
+        ),
+        _stage(
+            "kcost-job-pod-oom-kill",
+            [*job_pod, {"key": job_fault, "operator": "In", "values": ["oom-kill"]}],
+            {"statusTemplate": _completed_status(phase="Failed", reason="OOMKilled", exit_code=137)},
         ),
         _stage(
             "kcost-pod-delete",
