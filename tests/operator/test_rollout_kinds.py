@@ -12,7 +12,7 @@ from kcost.kube.workloads import WorkloadClient, WorkloadRef
 from kcost.operator.rollout import controller, cronjob, daemonset, deployment, statefulset
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
-TEMPLATE = {
+TEMPLATE: dict[str, Any] = {
     "metadata": {"labels": {"app": "db"}},
     "spec": {"containers": [{"name": "app", "resources": {"requests": {"cpu": "500m", "memory": "512Mi"}}}]},
 }
