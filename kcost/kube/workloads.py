@@ -10,6 +10,7 @@ that decide how fast it may go.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -24,6 +25,10 @@ WORKLOAD_FIELD_MANAGER = "kcost"
 ANNOTATION_FIELD_MANAGER = "kcost-annotations"
 # A StatefulSet's rollingUpdate.partition during a canary, likewise its own.
 PARTITION_FIELD_MANAGER = "kcost-partition"
+
+
+class ResizeRefused(Exception):  # noqa: N818 - reads as what happened
+    """The API server refused a pod's in-place resize (invalid for that pod, or forbidden); the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,8 +151,20 @@ class WorkloadClient:
                 raise
 
     async def resize_pod(self, namespace: str, name: str, containers: list[Body]) -> None:
-        """Resize a running pod's containers in place through the ``pods/resize`` subresource (Kubernetes ≥ 1.35)."""
-        await self._core.patch_namespaced_pod_resize(name, namespace, {"spec": {"containers": containers}})
+        """Resize a running pod's containers in place through the ``pods/resize`` subresource (Kubernetes ≥ 1.35).
+
+        ResizeRefused when the API server will not (HTTP 400, 403 or 422), naming the pod and its reason.
+        """
+        try:
+            await self._core.patch_namespaced_pod_resize(name, namespace, {"spec": {"containers": containers}})
+        except ApiException as error:
+            if error.status not in (400, 403, 422):
+                raise
+            try:
+                why = json.loads(error.body or "{}").get("message") or error.reason
+            except ValueError:
+                why = error.reason
+            raise ResizeRefused(f"the API server refused to resize pod {namespace}/{name}: {why}") from None
 
     async def jobs(self, namespace: str) -> list[Body]:
         listed = await self._custom.list_namespaced_custom_object("batch", "v1", namespace, "jobs")

@@ -69,7 +69,7 @@ def decide(status: RolloutStatus, strategy: RolloutStrategy, world: ResizeWorld)
         return finishing(status, world)
     refused = next((f"pod {pod.name}: {pod.refused}" for pod in world.pods if pod.refused), None)
     if world.qos_change or refused:
-        return _fall_back(status, world, world.qos_change or refused or "")
+        return fall_back(status, world, world.qos_change or refused or "")
     problem = unhealthy(world.health, strategy.health_checks) if any(p.on_new_values for p in world.pods) else None
     if problem:
         return _start_rollback(status, world, problem)
@@ -85,7 +85,7 @@ def _resize(status: RolloutStatus, strategy: RolloutStrategy, world: ResizeWorld
     waiting = [pod.name for pod in world.pods if not pod.actuated]
     started = status.step_started_at or world.now
     if waiting and world.now - started > total_duration(strategy):
-        return _fall_back(status, world, f"{len(waiting)} resize(s) not actuated within {total_duration(strategy)}")
+        return fall_back(status, world, f"{len(waiting)} resize(s) not actuated within {total_duration(strategy)}")
     if waiting:
         return Action(ActionKind.WAIT, message=f"{len(world.pods) - len(waiting)}/{len(world.pods)} resized"), status
     observing = status.model_copy(update={"stage": RolloutStage.OBSERVING, "step_started_at": world.now})
@@ -118,7 +118,7 @@ def _promote(status: RolloutStatus, world: ResizeWorld) -> tuple[Action, Rollout
     )
 
 
-def _fall_back(status: RolloutStatus, world: ResizeWorld, why: str) -> tuple[Action, RolloutStatus]:
+def fall_back(status: RolloutStatus, world: ResizeWorld, why: str) -> tuple[Action, RolloutStatus]:
     """Resizing in place is not possible: the kind's rolling update takes over from its start."""
     reason = fit_reason(f"in-place resize not possible ({why}); falling back to {world.fallback}")
     noted = observed(status, world.now, healthy=True, message=reason)

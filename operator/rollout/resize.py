@@ -11,7 +11,7 @@ from typing import Any
 
 from kcost.api.v1alpha1.common import parse_quantity
 from kcost.api.v1alpha1.recommendation import RolloutStatus
-from kcost.kube.workloads import WorkloadClient
+from kcost.kube.workloads import ResizeRefused, WorkloadClient
 from kcost.operator.rollout import context, deployment, in_place, statefulset
 from kcost.operator.rollout.canary import Action, ActionKind
 
@@ -118,16 +118,22 @@ async def advance(workloads: WorkloadClient, step: context.StepContext) -> tuple
     action, decided = in_place.decide(step.rollout, step.strategy, world)
     by_name = {pod["metadata"]["name"]: pod for pod in pods}
     if action.kind is ActionKind.RESIZE:
-        for size in world.pending(new=True):
-            containers = deployment.overlay(deployment.as_template(by_name[size.name]), step.changes, exact=False)
-            await workloads.resize_pod(ref.namespace, size.name, containers)
+        try:
+            for size in world.pending(new=True):
+                containers = deployment.overlay(deployment.as_template(by_name[size.name]), step.changes, exact=False)
+                await workloads.resize_pod(ref.namespace, size.name, containers)
+        except ResizeRefused as refused:
+            return in_place.fall_back(step.rollout, world, str(refused))
     elif action.kind is ActionKind.RESTORE:
-        for size in world.pending(new=False):
-            containers = deployment.overlay(deployment.as_template(by_name[size.name]), step.previous, exact=True)
-            await workloads.resize_pod(ref.namespace, size.name, containers)
         if world.template_new:
             containers = deployment.overlay(workload, step.previous, exact=True)
             await workloads.apply_containers(ref, deployment.POD_SPEC_PATH, containers)
+        for size in world.pending(new=False):
+            containers = deployment.overlay(deployment.as_template(by_name[size.name]), step.previous, exact=True)
+            try:
+                await workloads.resize_pod(ref.namespace, size.name, containers)
+            except ResizeRefused:  # replaced instead: its controller recreates it from the restored template
+                await workloads.delete_pod(ref.namespace, size.name)
     elif action.kind is ActionKind.PROMOTE:
         containers = deployment.overlay(workload, step.changes, exact=False)
         await workloads.apply_containers(ref, deployment.POD_SPEC_PATH, containers)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 from typing import Any
 
 from kcost.api.v1alpha1.policy import RolloutStrategy
-from kcost.api.v1alpha1.recommendation import RolloutStage, RolloutStatus
-from kcost.operator.rollout import in_place, resize
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RolloutStage, RolloutStatus, WorkloadShape
+from kcost.kube.workloads import ResizeRefused, WorkloadClient, WorkloadRef
+from kcost.operator.rollout import context, in_place, resize
 from kcost.operator.rollout.canary import ActionKind, CanaryHealth
 
 START = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
@@ -128,3 +130,62 @@ def test_a_resize_is_actuated_when_the_status_reports_what_the_spec_asks() -> No
     pending = {"type": "PodResizePending", "status": "True", "reason": "Deferred", "message": "node is full"}
     assert resize.refusal({"status": {"conditions": [pending]}}) == "PodResizePending Deferred: node is full"
     assert resize.refusal({"status": {"conditions": [{**pending, "status": "False"}]}}) is None
+
+
+class RefusingWorkloads(WorkloadClient):
+    """A Deployment of one running pod whose resize the API server refuses."""
+
+    def __init__(self) -> None:
+        template = {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [container(OLD)]}}
+        self.deployment = {
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}}, "template": template},
+        }
+        self.pod = {
+            "metadata": {"name": "web-1", "labels": {"app": "web"}},
+            "spec": {"containers": [container(OLD)]},
+            "status": {"containerStatuses": [{"name": "app", "resources": OLD}]},
+        }
+
+    async def get(self, ref: WorkloadRef) -> dict[str, Any] | None:
+        return self.deployment
+
+    async def pods(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
+        return [self.pod]
+
+    async def resize_pod(self, namespace: str, name: str, containers: list[dict[str, Any]]) -> None:
+        raise ResizeRefused(f"the API server refused to resize pod {namespace}/{name}: forbidden")
+
+
+OLD = {"requests": {"cpu": "500m", "memory": "512Mi"}}
+
+
+def test_a_resize_the_api_server_refuses_falls_back_instead_of_retrying() -> None:
+    rec = OptimizationRecommendation.model_validate(
+        {
+            "metadata": {"name": "deployment-web-right-sizing", "namespace": "shop"},
+            "spec": {
+                "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+                "type": "right-sizing",
+                "changes": {"containers": [{"name": "app", "requests": {"cpu": "250m", "memory": "384Mi"}}]},
+                "current": {"containers": []},
+                "estimatedMonthlySavings": 1.0,
+                "confidence": 0.9,
+                "riskLevel": "low",
+                "evidence": {"method": "test"},
+            },
+        }
+    )
+    step = context.StepContext(
+        rec=rec,
+        rollout=RolloutStatus(strategy="in-place", started_at=START),
+        previous=WorkloadShape.model_validate({"containers": [{"name": "app", "requests": OLD["requests"]}]}),
+        strategy=STRATEGY,
+        now=START,
+    )
+    stepped = asyncio.run(resize.advance(RefusingWorkloads(), step))
+    assert stepped is not None
+    action, status = stepped
+    assert action.kind is ActionKind.WAIT
+    assert status.strategy == "rolling"
+    assert "refused to resize pod shop/web-1: forbidden" in status.observations[-1].message
