@@ -50,8 +50,9 @@ GITOPS = "GitOpsPatch"
 # When kcost last changed or rolled back a workload: its cooldown counts from here.
 LAST_CHANGE_ANNOTATION = "kcost.dev/last-change-at"
 TARGET_GONE = "TargetGone"
-# How each kind is rolled out (RolloutStatus.strategy); a Deployment scaled by an HPA is "rolling" instead.
+# Pods resized through pods/resize, where the policy asks for it and the kind has long-running pods.
 IN_PLACE = "in-place"
+# How each kind is rolled out (RolloutStatus.strategy); a Deployment scaled by an HPA is "rolling" instead.
 STRATEGY_OF_KIND = {"Deployment": "canary", "StatefulSet": "partition", "DaemonSet": "rolling", "CronJob": "next-run"}
 
 
