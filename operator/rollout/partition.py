@@ -5,9 +5,11 @@ A StatefulSet updates only the pods whose ordinal is at or above its
 The partition is first raised to ``replicas`` (no pod may move), the template gets the
 new values, then each step lowers the partition so that the step's share of pods is
 recreated on them; those pods get the canary label, must be Ready, and are watched for
-the step's duration. After the last step (partition 0) the partition is set back to
-what it was and the labels are removed. The StatefulSet's own rolling update replaces
-one pod at a time (or its ``maxUnavailable``), which bounds how many are down at once.
+the step's duration. A StatefulSet cannot surge, so every ordinal moved takes a pod
+down: the partition is lowered one ordinal at a time, each once the pods moved so far
+are Ready and one more may be down without going below the PodDisruptionBudgets'
+floor. After the last step (partition 0) the partition is set back to what it was and
+the canary labels are removed.
 
 Rollback restores the template, then the partition; a canary pod that is not Ready
 would stop a StatefulSet with ``OrderedReady`` pods from ever replacing it (the
@@ -44,6 +46,8 @@ class PartitionWorld:
     marked: tuple[str, ...]  # pods that carry the canary label
     unready_canary: tuple[str, ...]  # canary pods that are not Ready
     health: CanaryHealth  # of the canary pods
+    available: int = 0  # the StatefulSet's available pods
+    floor: int = 0  # the fewest available pods its PodDisruptionBudgets allow
 
 
 def decide(status: RolloutStatus, strategy: RolloutStrategy, world: PartitionWorld) -> tuple[Action, RolloutStatus]:
@@ -78,7 +82,7 @@ def _scale(
     if status.step_started_at is None:
         status = status.model_copy(update={"step_started_at": world.now})
     if world.partition > split.original:
-        return Action(ActionKind.PARTITION, replicas=split.original, message=f"{split.canary} canary pod(s)"), status
+        return _lower(status, world, split)
     if world.unmarked:
         return Action(ActionKind.MARK_CANARY, message=f"{len(world.unmarked)} new canary pod(s)"), status
     if len(world.canary_pods) < split.canary or world.health.ready < split.canary:
@@ -90,6 +94,21 @@ def _scale(
         return Action(ActionKind.WAIT, message=message), status
     observing = status.model_copy(update={"stage": RolloutStage.OBSERVING, "step_started_at": world.now})
     return _observe(observing, strategy, world, split)
+
+
+def _lower(status: RolloutStatus, world: PartitionWorld, split: plan.Split) -> tuple[Action, RolloutStatus]:
+    """One ordinal more on the new values, once the pods moved so far are Ready and one more may be down.
+
+    A StatefulSet cannot surge, so each lowering takes a pod down: never below the PodDisruptionBudgets' floor.
+    """
+    if world.floor >= world.replicas:
+        why = f"its PodDisruptionBudgets allow no pod down ({world.floor} of {world.replicas} must stay available)"
+        return _start_rollback(status, world, why)
+    moved = len(world.canary_pods) >= world.replicas - world.partition and not world.unready_canary
+    if moved and world.available - 1 >= world.floor:
+        message = f"{world.replicas - world.partition + 1}/{split.canary} canary pod(s)"
+        return Action(ActionKind.PARTITION, replicas=world.partition - 1, message=message), status
+    return Action(ActionKind.WAIT, message=f"waiting to keep {world.floor} pods available"), status
 
 
 def _observe(

@@ -70,9 +70,10 @@ async def observe(
         return deployment.CANARY_LABEL in (pod["metadata"].get("labels") or {})
 
     status = body.get("status") or {}
+    replicas = int(body["spec"].get("replicas", 1))
     return partition.PartitionWorld(
         now=now,
-        replicas=int(body["spec"].get("replicas", 1)),
+        replicas=replicas,
         partition=current_partition(body),
         has_new_values=deployment.has_resources(body, wanted),
         settled=int(status.get("observedGeneration") or 0) >= int(body["metadata"].get("generation") or 0),
@@ -81,6 +82,8 @@ async def observe(
         marked=names([pod for pod in pods if marked(pod)]),
         unready_canary=names([pod for pod in canary if not deployment.pod_health([pod]).ready]),
         health=deployment.pod_health(canary, failed_checks, passed_checks),
+        available=int(status.get("availableReplicas") or 0),
+        floor=deployment.budget_floor(body, replicas, await workloads.disruption_budgets(ref.namespace)),
     )
 
 

@@ -33,6 +33,7 @@ class StatefulSet:
     marked: set[int] = dataclasses.field(default_factory=set)
     oom_when_marked: bool = False
     stuck: bool = False  # a canary pod that is not Ready blocks the controller (OrderedReady)
+    floor: int = 0  # what its PodDisruptionBudgets keep available
 
     def tick(self) -> None:
         if self.stuck:
@@ -59,6 +60,8 @@ class StatefulSet:
             marked=tuple(f"db-{i}" for i in sorted(self.marked)),
             unready_canary=unready,
             health=CanaryHealth(ready=len(canary) - len(unready), oom_killed=oom),
+            available=self.replicas - len(unready),
+            floor=self.floor,
         )
 
 
@@ -100,7 +103,7 @@ def test_the_partition_is_lowered_step_by_step_and_restored() -> None:
     assert result is ActionKind.APPLIED
     assert [record.percent for record in status.steps] == [20, 60, 100]
     partitions = [replicas for kind, replicas in actions if kind is ActionKind.PARTITION]
-    assert partitions == [5, 4, 2, 0]
+    assert partitions == [5, 4, 3, 2, 1, 0], "held, then one ordinal at a time"
     assert sts.new_pods == {0, 1, 2, 3, 4}
     assert not sts.marked, "the canary labels are gone after promotion"
     assert status.stage is RolloutStage.DONE
@@ -191,3 +194,17 @@ def test_an_operator_killed_between_acting_and_writing_its_status_still_finishes
     assert [record.percent for record in decided.steps] == [20, 60, 100]
     assert sts.new_pods == {0, 1, 2, 3, 4}
     assert sts.current_partition == 0
+
+
+def test_the_partition_is_never_lowered_below_the_disruption_budget() -> None:
+    status = RolloutStatus(strategy="partition", original_replicas=5, original_partition=0, started_at=START)
+    sts = StatefulSet(current_partition=5, new_template=True, floor=4)
+    action, _ = partition.decide(status, STRATEGY, dataclasses.replace(sts.world(START), available=4))
+    assert action.kind is ActionKind.WAIT
+    assert action.message == "waiting to keep 4 pods available"
+    action, _ = partition.decide(status, STRATEGY, sts.world(START))
+    assert (action.kind, action.replicas) == (ActionKind.PARTITION, 4)
+    strict = StatefulSet(current_partition=5, new_template=True, floor=5)
+    action, decided = partition.decide(status, STRATEGY, strict.world(START))
+    assert action.kind is ActionKind.RESTORE
+    assert "allow no pod down (5 of 5 must stay available)" in (decided.reason or "")
