@@ -193,11 +193,12 @@ def recommendation(
 
 
 class Watcher:
-    """Samples available pods of a namespace's Deployments and the number of canaries every 200 ms."""
+    """Samples available pods of a namespace's Deployments (or ``resource``) and the number of canaries every 200 ms."""
 
-    def __init__(self, kubectl: Any, namespace: str) -> None:
+    def __init__(self, kubectl: Any, namespace: str, resource: str = "deployments") -> None:
         self.kubectl = kubectl
         self.namespace = namespace
+        self.resource = resource
         self.available: list[int] = []
         self.canaries: list[int] = []
         self._stop = threading.Event()
@@ -213,7 +214,7 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            listed = self.kubectl("get", "deployments", "-n", self.namespace, "-o", "json")
+            listed = self.kubectl("get", self.resource, "-n", self.namespace, "-o", "json")
             if listed.returncode != 0:
                 continue
             items = json.loads(listed.stdout)["items"]

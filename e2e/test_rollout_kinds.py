@@ -20,8 +20,11 @@ from typing import Any
 import pytest
 
 from e2e.rollout_support import (
+    PDB_MIN_AVAILABLE,
     REPLICAS,
+    Watcher,
     apply,
+    budget,
     condition,
     cronjob,
     daemonset,
@@ -79,13 +82,16 @@ def all_pods_have(kubectl: Any, namespace: str, app: str, resources: dict[str, A
 def test_a_statefulset_canary_lowers_its_partition_step_by_step(
     namespace: str, kubectl: Any, spawn: Any, kcost_crds: DevCluster
 ) -> None:
-    apply(kubectl, statefulset(namespace), policy(f"{namespace}-policy", namespace))
+    apply(kubectl, statefulset(namespace), budget(namespace, "db"), policy(f"{namespace}-policy", namespace))
     assert kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s").returncode == 0
     spawn("operator", "operator")
-    apply(kubectl, recommendation(namespace, "db", kind="StatefulSet"))
-    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name="statefulset-db-right-sizing")
+    with Watcher(kubectl, namespace, "statefulsets") as watcher:
+        apply(kubectl, recommendation(namespace, "db", kind="StatefulSet"))
+        done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name="statefulset-db-right-sizing")
     status = done["status"]
     assert status["phase"] == "Applied", status
+    # One pod down at a time, never below the PodDisruptionBudget's minAvailable.
+    assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
     assert status["rollout"]["strategy"] == "partition"
     assert [step["percent"] for step in status["rollout"]["steps"]] == [20, 50, 100]
     seen = " ".join(o["message"] for o in status["rollout"]["observations"])
