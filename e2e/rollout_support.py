@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from kcost.devcluster import binaries
-from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION
+from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION, JOB_FAULT_ANNOTATION
 
 REPLICAS = 5
 PDB_MIN_AVAILABLE = 4
@@ -37,10 +37,29 @@ def apply(kubectl: Any, *documents: dict[str, Any]) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def pod_template(name: str, *, fault: str | None = None) -> dict[str, Any]:
+    """One container asking for 500m CPU and 512Mi; ``fault``: the kwok fault its canary pods get."""
+    annotations = {FAULT_ANNOTATION: fault} if fault else {}
+    return {
+        "metadata": {"labels": {"app": name}, "annotations": annotations},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": f"{name}:1",
+                    "resources": {
+                        "requests": {"cpu": "500m", "memory": "512Mi"},
+                        "limits": {"memory": "512Mi"},
+                    },
+                }
+            ]
+        },
+    }
+
+
 def deployment(
     namespace: str, name: str = "web", *, fault: str | None = None, labels: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    annotations = {FAULT_ANNOTATION: fault} if fault else {}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -48,22 +67,50 @@ def deployment(
         "spec": {
             "replicas": REPLICAS,
             "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": annotations},
-                "spec": {
-                    "containers": [
-                        {
-                            "name": "app",
-                            "image": f"{name}:1",
-                            "resources": {
-                                "requests": {"cpu": "500m", "memory": "512Mi"},
-                                "limits": {"memory": "512Mi"},
-                            },
-                        }
-                    ]
-                },
-            },
+            "template": pod_template(name, fault=fault),
         },
+    }
+
+
+def statefulset(namespace: str, name: str = "db", *, fault: str | None = None) -> dict[str, Any]:
+    """A StatefulSet of REPLICAS pods, rolled one at a time (OrderedReady, partition 0)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {
+            "replicas": REPLICAS,
+            "serviceName": name,
+            "selector": {"matchLabels": {"app": name}},
+            "template": pod_template(name, fault=fault),
+        },
+    }
+
+
+def daemonset(namespace: str, name: str = "agent") -> dict[str, Any]:
+    """A DaemonSet: one pod on every simulated node."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": name, "namespace": namespace, "labels": {"app": name}},
+        "spec": {"selector": {"matchLabels": {"app": name}}, "template": pod_template(name)},
+    }
+
+
+def cronjob(
+    namespace: str, name: str = "nightly", schedule: str = "0 0 1 1 *", *, job_fault: str | None = None
+) -> dict[str, Any]:
+    """A CronJob; by default its schedule is once a year, so only a Job made by the test runs.
+    ``job_fault``: what kwok does to its Jobs' pods instead of completing them."""
+    template = pod_template(name)
+    template["spec"]["restartPolicy"] = "Never"
+    if job_fault:
+        template["metadata"]["annotations"][JOB_FAULT_ANNOTATION] = job_fault
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {"schedule": schedule, "jobTemplate": {"spec": {"backoffLimit": 0, "template": template}}},
     }
 
 
@@ -112,21 +159,26 @@ def recommendation(
     confidence: float = 0.95,
     cpu: str = "250m",
     analysis: str | None = None,
+    kind: str = "Deployment",
 ) -> dict[str, Any]:
+    """A right-sizing of ``kind``/``target``'s container ``app`` from 500m/512Mi to ``cpu``/384Mi."""
+    replicas = {"replicas": REPLICAS} if kind in ("Deployment", "StatefulSet") else {}
+
     def shape(cpu: str, memory: str) -> dict[str, Any]:
         return {
             "containers": [{"name": "app", "requests": {"cpu": cpu, "memory": memory}, "limits": {"memory": memory}}],
-            "replicas": REPLICAS,
+            **replicas,
         }
 
     approval = {"approved": True, "approvedBy": "e2e"} if approved else {}
     produced_by = {"analysisRef": {"name": analysis, "runId": "e2e", "analyzer": "rightsizing"}} if analysis else {}
+    api_version = "batch/v1" if kind == "CronJob" else "apps/v1"
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",
         "kind": "OptimizationRecommendation",
-        "metadata": {"name": f"deployment-{target}-right-sizing", "namespace": namespace},
+        "metadata": {"name": f"{kind.lower()}-{target}-right-sizing", "namespace": namespace},
         "spec": {
-            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": target},
+            "targetRef": {"apiVersion": api_version, "kind": kind, "name": target},
             "type": "right-sizing",
             "changes": shape(cpu, "384Mi"),
             "current": shape("500m", "512Mi"),
@@ -141,11 +193,12 @@ def recommendation(
 
 
 class Watcher:
-    """Samples available pods of a namespace's Deployments and the number of canaries every 200 ms."""
+    """Samples available pods of a namespace's Deployments (or ``resource``) and the number of canaries every 200 ms."""
 
-    def __init__(self, kubectl: Any, namespace: str) -> None:
+    def __init__(self, kubectl: Any, namespace: str, resource: str = "deployments") -> None:
         self.kubectl = kubectl
         self.namespace = namespace
+        self.resource = resource
         self.available: list[int] = []
         self.canaries: list[int] = []
         self._stop = threading.Event()
@@ -161,7 +214,7 @@ class Watcher:
 
     def _run(self) -> None:
         while not self._stop.wait(0.2):
-            listed = self.kubectl("get", "deployments", "-n", self.namespace, "-o", "json")
+            listed = self.kubectl("get", self.resource, "-n", self.namespace, "-o", "json")
             if listed.returncode != 0:
                 continue
             items = json.loads(listed.stdout)["items"]

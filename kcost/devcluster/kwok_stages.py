@@ -8,6 +8,14 @@ label and a fault annotation (copied from the workload's pod template, so only t
 canary's pods match) is OOM-killed, made unready, or restarted.
 
     template annotation  sim.kcost.dev/canary-fault: oom-kill | unready | restart
+    Job pod annotation   sim.kcost.dev/job-fault: oom-kill (the pod fails, OOMKilled)
+
+In-place resizes (``pods/resize``) are answered as a kubelet answers them: running
+pods report their containers' resources in ``status.containerStatuses[].resources``,
+and a pod whose spec no longer matches them gets them copied over (the resize is
+actuated). A pod annotated ``sim.kcost.dev/resize: infeasible`` is answered instead
+with the condition ``PodResizePending`` (reason ``Infeasible``), as a kubelet answers
+a resize its node cannot hold.
 """
 
 from __future__ import annotations
@@ -19,6 +27,15 @@ import yaml
 CANARY_LABEL = "kcost.dev/canary"
 FAULT_ANNOTATION = "sim.kcost.dev/canary-fault"
 FAULTS = ("oom-kill", "unready", "restart")
+RESIZE_ANNOTATION = "sim.kcost.dev/resize"
+# A Job's pods end OOM-killed (phase Failed) instead of completing.
+JOB_FAULT_ANNOTATION = "sim.kcost.dev/job-fault"
+# Whether the containers' resources in the spec and in the status differ: a resize not yet actuated.
+_RESIZE_WAITING = {
+    "key": "[.spec.containers[].resources] == [(.status.containerStatuses // [])[].resources]",
+    "operator": "In",
+    "values": ["false"],
+}
 
 _NOT_DELETED = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
 
@@ -54,6 +71,7 @@ def _container_statuses(*, ready: bool, restarts: int, last_reason: str | None, 
     return (
         "{{ range .spec.containers }}\n"
         "- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n"
+        "  resources: {{ .resources | toJson }}\n"
         f"  ready: {'true' if ready else 'false'}\n  started: true\n  restartCount: {restarts}\n"
         "  state:\n    running:\n      startedAt: {{ $now | Quote }}"
         f"{last_state}\n"
@@ -74,14 +92,14 @@ def _running_status(*, ready: bool, restarts: int = 0, last_reason: str | None =
     )
 
 
-def _completed_status() -> str:
+def _completed_status(*, phase: str = "Succeeded", reason: str = "Completed", exit_code: int = 0) -> str:
     return (
         "{{ $now := Now }}\n"
-        "phase: Succeeded\n"
+        f"phase: {phase}\n"
         "containerStatuses:\n"
         "{{ range .spec.containers }}\n"
         "- name: {{ .name | Quote }}\n  image: {{ .image | Quote }}\n  ready: false\n  started: false\n"
-        "  restartCount: 0\n  state:\n    terminated:\n      reason: Completed\n      exitCode: 0\n"
+        f"  restartCount: 0\n  state:\n    terminated:\n      reason: {reason}\n      exitCode: {exit_code}\n"
         "      startedAt: {{ $now | Quote }}\n      finishedAt: {{ $now | Quote }}\n"
         "{{ end }}"
     )
@@ -114,12 +132,57 @@ def _fault(fault: str, status: str) -> dict[str, Any]:
     )
 
 
+def _resize_stages() -> list[dict[str, Any]]:
+    """A resize actuated (each container status gets its spec's resources), or found infeasible."""
+    actuated = (
+        "containerStatuses:\n"
+        "{{ range $i, $status := .status.containerStatuses }}\n"
+        '- {{ set $status "resources" (index $.spec.containers $i).resources | toJson }}\n'
+        "{{ end }}"
+    )
+    infeasible = (
+        'conditions:\n- type: PodResizePending\n  status: "True"\n  reason: Infeasible\n'
+        '  message: "Node didn\'t have enough capacity (simulated by kwok)"\n'
+        "  lastTransitionTime: {{ Now | Quote }}"
+    )
+    not_infeasible = {
+        "key": f'.metadata.annotations["{RESIZE_ANNOTATION}"]',
+        "operator": "NotIn",
+        "values": ["infeasible"],
+    }
+    pending = '.status.conditions.[] | select( .type == "PodResizePending" ) | .status'
+    return [
+        _stage(
+            "kcost-pod-resize",
+            [_NOT_DELETED, _phase("Running"), _RESIZE_WAITING, not_infeasible],
+            {"statusTemplate": actuated},
+        ),
+        _stage(
+            "kcost-pod-resize-infeasible",
+            [
+                _NOT_DELETED,
+                _phase("Running"),
+                _RESIZE_WAITING,
+                {"key": f'.metadata.annotations["{RESIZE_ANNOTATION}"]', "operator": "In", "values": ["infeasible"]},
+                {"key": pending, "operator": "DoesNotExist"},
+            ],
+            {"statusTemplate": infeasible},
+        ),
+    ]
+
+
 def pod_stages() -> list[dict[str, Any]]:
     """Every pod stage the dev cluster's kwok runs."""
     restart_running = (
         "{{ $now := Now }}\n"
         f"containerStatuses:\n{_container_statuses(ready=True, restarts=3, last_reason='Error', exit_code=1)}\n"
     )
+    job_pod = [
+        _NOT_DELETED,
+        _phase("Running"),
+        {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
+    ]
+    job_fault = f'.metadata.annotations["{JOB_FAULT_ANNOTATION}"]'
     return [
         _stage(
             "kcost-pod-ready",
@@ -128,12 +191,13 @@ def pod_stages() -> list[dict[str, Any]]:
         ),
         _stage(
             "kcost-pod-complete",
-            [
-                _NOT_DELETED,
-                _phase("Running"),
-                {"key": ".metadata.ownerReferences.[].kind", "operator": "In", "values": ["Job"]},
-            ],
+            [*job_pod, {"key": job_fault, "operator": "NotIn", "values": ["oom-kill"]}],
             {"statusTemplate": _completed_status()},
+        ),
+        _stage(
+            "kcost-job-pod-oom-kill",
+            [*job_pod, {"key": job_fault, "operator": "In", "values": ["oom-kill"]}],
+            {"statusTemplate": _completed_status(phase="Failed", reason="OOMKilled", exit_code=137)},
         ),
         _stage(
             "kcost-pod-delete",
@@ -154,6 +218,7 @@ def pod_stages() -> list[dict[str, Any]]:
             ],
             {"statusTemplate": restart_running},
         ),
+        *_resize_stages(),
     ]
 
 

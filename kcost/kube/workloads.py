@@ -10,6 +10,7 @@ that decide how fast it may go.
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 from kubernetes_asyncio import client
@@ -22,6 +23,12 @@ MERGE = "application/merge-patch+json"
 WORKLOAD_FIELD_MANAGER = "kcost"
 # Server-side apply drops what a manager stops sending: annotations get a manager of their own.
 ANNOTATION_FIELD_MANAGER = "kcost-annotations"
+# A StatefulSet's rollingUpdate.partition during a canary, likewise its own.
+PARTITION_FIELD_MANAGER = "kcost-partition"
+
+
+class ResizeRefused(Exception):  # noqa: N818 - reads as what happened
+    """The API server refused a pod's in-place resize (invalid for that pod, or forbidden); the message says why."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +120,55 @@ class WorkloadClient:
         await self._custom.patch_namespaced_custom_object(
             ref.group, ref.version, ref.namespace, ref.plural, ref.name, patch, **options
         )
+
+    async def set_partition(self, ref: WorkloadRef, partition: int) -> None:
+        """Server-side apply of a StatefulSet's ``spec.updateStrategy.rollingUpdate.partition`` only."""
+        patch = {
+            "apiVersion": ref.api_version,
+            "kind": ref.kind,
+            "metadata": {"name": ref.name, "namespace": ref.namespace},
+            "spec": {"updateStrategy": {"type": "RollingUpdate", "rollingUpdate": {"partition": partition}}},
+        }
+        options: dict[str, Any] = {"field_manager": PARTITION_FIELD_MANAGER, "force": True, "_content_type": APPLY}
+        await self._custom.patch_namespaced_custom_object(
+            ref.group, ref.version, ref.namespace, ref.plural, ref.name, patch, **options
+        )
+
+    async def label_pod(self, namespace: str, name: str, labels: dict[str, str | None]) -> None:
+        """Set (or, with None, remove) labels of one pod; a pod that is gone is left alone."""
+        try:
+            await self._core.patch_namespaced_pod(name, namespace, {"metadata": {"labels": labels}})
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def delete_pod(self, namespace: str, name: str) -> None:
+        """Delete one pod (its controller recreates it from its current template); a pod that is gone is fine."""
+        try:
+            await self._core.delete_namespaced_pod(name, namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
+    async def resize_pod(self, namespace: str, name: str, containers: list[Body]) -> None:
+        """Resize a running pod's containers in place through the ``pods/resize`` subresource (Kubernetes ≥ 1.35).
+
+        ResizeRefused when the API server will not (HTTP 400, 403 or 422), naming the pod and its reason.
+        """
+        try:
+            await self._core.patch_namespaced_pod_resize(name, namespace, {"spec": {"containers": containers}})
+        except ApiException as error:
+            if error.status not in (400, 403, 422):
+                raise
+            try:
+                why = json.loads(error.body or "{}").get("message") or error.reason
+            except ValueError:
+                why = error.reason
+            raise ResizeRefused(f"the API server refused to resize pod {namespace}/{name}: {why}") from None
+
+    async def jobs(self, namespace: str) -> list[Body]:
+        listed = await self._custom.list_namespaced_custom_object("batch", "v1", namespace, "jobs")
+        return list(listed.get("items", []))
 
     async def delete(self, ref: WorkloadRef) -> None:
         try:

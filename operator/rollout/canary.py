@@ -72,6 +72,12 @@ class ActionKind(StrEnum):
     PROMOTE = "Promote"  # the original's template gets the new values, at its full replicas
     RESTORE = "Restore"  # the original's template and replicas as they were
     DELETE_CANARY = "DeleteCanary"
+    # Kinds without a canary workload (StatefulSet partition, pods resized in place).
+    PATCH_TEMPLATE = "PatchTemplate"  # the template gets the new values behind a partition that holds every pod
+    PARTITION = "Partition"  # a StatefulSet's partition set to ``replicas``
+    MARK_CANARY = "MarkCanary"  # the pods on the new values get the canary label
+    UNMARK_CANARY = "UnmarkCanary"
+    RESIZE = "Resize"  # pods resized in place (``pods/resize``) to the new values, or back
     WAIT = "Wait"
     APPLIED = "Applied"
     ROLLED_BACK = "RolledBack"
@@ -167,7 +173,10 @@ def _observe(
         return _start_rollback(status, world, f"{split.canary - world.health.ready} canary pods not Ready")
     ends = started + parse_duration(step.duration)
     watched = observed(
-        status, world, healthy=True, message=world.health.seen(f"{world.health.ready}/{split.canary} canary pods Ready")
+        status,
+        world.now,
+        healthy=True,
+        message=world.health.seen(f"{world.health.ready}/{split.canary} canary pods Ready"),
     )
     if world.now < ends:
         return Action(ActionKind.WAIT, message=f"step {status.step + 1} healthy so far", until=ends), watched
@@ -194,7 +203,7 @@ def _promote(status: RolloutStatus, world: World, replicas: int) -> tuple[Action
 
 
 def _start_rollback(status: RolloutStatus, world: World, reason: str) -> tuple[Action, RolloutStatus]:
-    rolling_back = observed(status, world, healthy=False, message=reason).model_copy(
+    rolling_back = observed(status, world.now, healthy=False, message=reason).model_copy(
         update={"stage": RolloutStage.ROLLING_BACK, "reason": reason}
     )
     return _roll_back(rolling_back, world, status.original_replicas or 0)
@@ -212,10 +221,10 @@ def _roll_back(status: RolloutStatus, world: World, replicas: int) -> tuple[Acti
     return Action(ActionKind.ROLLED_BACK, message=status.reason or "rolled back"), done
 
 
-def observed(status: RolloutStatus, world: World, *, healthy: bool, message: str) -> RolloutStatus:
+def observed(status: RolloutStatus, now: datetime.datetime, *, healthy: bool, message: str) -> RolloutStatus:
     """The status with this observation recorded, unless it repeats the last one."""
     last = status.observations[-1] if status.observations else None
     if last is not None and last.step == status.step and last.healthy == healthy and last.message == message:
         return status
-    observation = RolloutObservation(time=world.now, step=status.step, healthy=healthy, message=message)
+    observation = RolloutObservation(time=now, step=status.step, healthy=healthy, message=message)
     return status.model_copy(update={"observations": [*status.observations, observation][-MAX_OBSERVATIONS:]})

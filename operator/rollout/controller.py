@@ -23,8 +23,18 @@ from kcost.api.v1alpha1.recommendation import (
 )
 from kcost.kube.workloads import WorkloadClient
 from kcost.operator import status as status_io
-from kcost.operator.rollout import canary, deployment, promql_checks, rolling
-from kcost.operator.rollout.canary import ActionKind
+from kcost.operator.rollout import (
+    canary,
+    context,
+    cronjob,
+    daemonset,
+    deployment,
+    promql_checks,
+    resize,
+    rolling,
+    statefulset,
+)
+from kcost.operator.rollout.canary import Action, ActionKind
 from kcost.webhooks.policy import changes as constraints
 
 # How soon to look again while pods move; a step's observation waits until its end, at most this.
@@ -41,6 +51,10 @@ GITOPS = RecommendationReason.GITOPS_PATCH
 # When kcost last changed or rolled back a workload: its cooldown counts from here.
 LAST_CHANGE_ANNOTATION = "kcost.dev/last-change-at"
 TARGET_GONE = RecommendationReason.TARGET_GONE
+# Pods resized through pods/resize, where the policy asks for it and the kind has long-running pods.
+IN_PLACE = "in-place"
+# How each kind is rolled out (RolloutStatus.strategy); a Deployment scaled by an HPA is "rolling" instead.
+STRATEGY_OF_KIND = {"Deployment": "canary", "StatefulSet": "partition", "DaemonSet": "rolling", "CronJob": "next-run"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,11 +109,24 @@ async def start(
     owner = gitops.gitops_owner(original.get("metadata") or {})
     if owner is not None or (policy is not None and policy.spec.mode is PolicyMode.GITOPS):
         return _gitops(rec, owner or f"policy {policy.name if policy else ''} (mode gitops)")
-    if target.kind != "Deployment":
+    strategy = STRATEGY_OF_KIND.get(target.kind)
+    if strategy is None:
         message = f"applying to a {target.kind} is not supported yet; commit `kubectl cost patch {rec.name}` instead"
         return _failed(rec, None, UNSUPPORTED, message)
-    previous = deployment.live_shape(original)
-    strategy = "rolling" if await deployment.autoscaled(workloads, ref) else "canary"
+    if target.kind in ("StatefulSet", "DaemonSet") and statefulset.on_delete(original):
+        message = (
+            f"{ref} has spec.updateStrategy.type OnDelete: its pods change only when deleted, so kcost cannot gate "
+            f"a rollout; set RollingUpdate, or commit `kubectl cost patch {rec.name}` and delete its pods yourself"
+        )
+        return _failed(rec, None, UNSUPPORTED, message)
+    previous = deployment.live_shape(cronjob.as_workload(original) if target.kind == "CronJob" else original)
+    if target.kind in ("DaemonSet", "CronJob"):  # no replica count: one pod per node, or one Job per run
+        previous = previous.model_copy(update={"replicas": None})
+    if target.kind == "Deployment" and await deployment.autoscaled(workloads, ref):
+        strategy = "rolling"
+    in_place = policy is not None and policy.spec.rollout_strategy.type is RolloutType.IN_PLACE
+    if in_place and target.kind in resize.FALLBACK_OF_KIND:
+        strategy = IN_PLACE
     changes, notes = rec.spec.changes, list[str]()
     if policy is not None:
         changes, notes = constraints.constrained(previous, rec.spec.changes, policy.spec.constraints)
@@ -108,10 +135,12 @@ async def start(
         original_replicas=previous.replicas,
         target=changes,
         started_at=now,
-        canary_name=deployment.canary_name(target.name),
+        canary_name=deployment.canary_name(target.name) if strategy == "canary" else None,
+        original_partition=statefulset.current_partition(original) if target.kind == "StatefulSet" else None,
     )
-    message = f"rolling out to {ref} ({previous.replicas} replicas, {strategy})"
-    if strategy == "rolling":
+    replicas = "" if previous.replicas is None else f"{previous.replicas} replicas, "
+    message = f"rolling out to {ref} ({replicas}{strategy})"
+    if strategy == "rolling" and target.kind == "Deployment":
         message += ": an HPA scales it, so its own rolling update is gated instead of a canary"
     if notes:
         message += "; within policy constraints: " + ", ".join(notes)
@@ -187,25 +216,24 @@ async def advance(
             "the rollout's recorded state is missing; approve again to retry",
         )
     strategy = effective_strategy(strategy)
-    changes = rollout.target or rec.spec.changes
-    rolling_update = rollout.strategy == "rolling"
-    world = await deployment.observe(
-        workloads,
-        rec,
-        changes=changes,
-        replicas=rollout.original_replicas or 0,
+    step = context.StepContext(
+        rec=rec,
+        rollout=rollout,
+        previous=previous,
+        strategy=strategy,
         now=now,
         failed_checks=tuple(check.message for check in checks if not check.passed),
         passed_checks=tuple(check.message for check in checks if check.passed),
-        rolling=rolling_update,
     )
-    if world is None:
+    kinds = {"StatefulSet": statefulset.advance, "DaemonSet": daemonset.advance, "CronJob": cronjob.advance}
+    advance_kind = kinds.get(rec.spec.target_ref.kind, _deployment_step)
+    stepped = await (resize.advance if rollout.strategy == IN_PLACE else advance_kind)(workloads, step)
+    if stepped is None:
         target = rec.spec.target_ref
         return _failed(
             rec, rollout, TARGET_GONE, f"{target.kind} {rec.namespace}/{target.name} was deleted during the rollout"
         )
-    decide = rolling.decide if rolling_update else canary.decide
-    action, decided = decide(rollout, strategy, world)
+    action, decided = stepped
     if action.kind in (ActionKind.APPLIED, ActionKind.ROLLED_BACK):
         await workloads.annotate(deployment.target(rec), {LAST_CHANGE_ANNOTATION: now.strftime("%Y-%m-%dT%H:%M:%SZ")})
     if action.kind is ActionKind.APPLIED:
@@ -231,17 +259,10 @@ async def advance(
             message=message,
         )
         return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
-    if action.kind is not ActionKind.WAIT:
-        await deployment.act(workloads, rec, action, world, changes=changes, previous=previous)
     recheck = MOVING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
         recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
-    step = (
-        "rolling update"
-        if rolling_update
-        else (f"step {decided.step + 1}/{len(strategy.steps)} ({strategy.steps[decided.step].replicas})")
-    )
-    message = f"{step}: {action.message or action.kind.value}"
+    message = f"{_step_label(decided, strategy)}: {action.message or action.kind.value}"
     if decided.stage is RolloutStage.ROLLING_BACK:
         message = f"rolling back: {decided.reason}"
     updated = _with(
@@ -250,3 +271,38 @@ async def advance(
     # Progress messages alone are not worth a write: record when the rollout or the phase moved.
     moved = decided != rollout or rec.status.phase is not RecommendationPhase.APPLYING
     return Outcome(updated if moved else None, recheck)
+
+
+def _step_label(rollout: RolloutStatus, strategy: RolloutStrategy) -> str:
+    """Where a rollout is, as its progress messages begin."""
+    if rollout.strategy == "rolling":
+        return "rolling update"
+    if rollout.strategy == "next-run":
+        return "next run"
+    if rollout.strategy == IN_PLACE:
+        return "in-place resize"
+    step = min(rollout.step, len(strategy.steps) - 1)
+    return f"step {step + 1}/{len(strategy.steps)} ({strategy.steps[step].replicas})"
+
+
+async def _deployment_step(workloads: WorkloadClient, step: context.StepContext) -> tuple[Action, RolloutStatus] | None:
+    """A Deployment's canary, or its gated rolling update under an HPA: observe, decide and act once."""
+    rec, rollout, changes = step.rec, step.rollout, step.changes
+    rolling_update = rollout.strategy == "rolling"
+    world = await deployment.observe(
+        workloads,
+        rec,
+        changes=changes,
+        replicas=rollout.original_replicas or 0,
+        now=step.now,
+        failed_checks=step.failed_checks,
+        passed_checks=step.passed_checks,
+        rolling=rolling_update,
+    )
+    if world is None:
+        return None
+    decide = rolling.decide if rolling_update else canary.decide
+    action, decided = decide(rollout, step.strategy, world)
+    if action.kind not in (ActionKind.WAIT, ActionKind.APPLIED, ActionKind.ROLLED_BACK):
+        await deployment.act(workloads, rec, action, world, changes=changes, previous=step.previous)
+    return action, decided

@@ -190,10 +190,15 @@ def pod_health(
 
 def availability_floor(original: Body, replicas: int, budgets: list[Body]) -> int:
     """The fewest available pods allowed: every matching PodDisruptionBudget and the rolling update's maxUnavailable."""
-    labels = original["spec"]["template"].get("metadata", {}).get("labels", {})
     strategy = original["spec"].get("strategy") or {}
     max_unavailable = (strategy.get("rollingUpdate") or {}).get("maxUnavailable", DEFAULT_MAX_UNAVAILABLE)
-    floor = plan.min_available(replicas, None, max_unavailable)
+    return max(plan.min_available(replicas, None, max_unavailable), budget_floor(original, replicas, budgets))
+
+
+def budget_floor(workload: Body, replicas: int, budgets: list[Body]) -> int:
+    """The fewest available pods the PodDisruptionBudgets that select the workload's pods allow (0 without any)."""
+    labels = workload["spec"]["template"].get("metadata", {}).get("labels", {})
+    floor = 0
     for budget in budgets:
         selector = (budget.get("spec") or {}).get("selector") or {}
         match = selector.get("matchLabels") or {}

@@ -60,7 +60,7 @@ def _observe(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> 
         return _roll_back(status, world, f"{replicas - world.health.ready} pods not Ready")
     ends = started + total_duration(strategy)
     watched = observed(
-        status, world, healthy=True, message=world.health.seen(f"{world.health.ready}/{replicas} pods Ready")
+        status, world.now, healthy=True, message=world.health.seen(f"{world.health.ready}/{replicas} pods Ready")
     )
     if world.now < ends:
         return Action(ActionKind.WAIT, message="healthy so far", until=ends), watched
@@ -70,7 +70,7 @@ def _observe(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> 
 
 
 def _roll_back(status: RolloutStatus, world: World, reason: str) -> tuple[Action, RolloutStatus]:
-    rolling_back = observed(status, world, healthy=False, message=reason).model_copy(
+    rolling_back = observed(status, world.now, healthy=False, message=reason).model_copy(
         update={"stage": RolloutStage.ROLLING_BACK, "reason": reason}
     )
     return _restore(rolling_back, world)

@@ -36,6 +36,8 @@ class PolicyMode(StrEnum):
 class RolloutType(StrEnum):
     CANARY = "canary"
     ALL_AT_ONCE = "all-at-once"
+    # Running pods resized through pods/resize, watched for the steps' total duration, then the template patched.
+    IN_PLACE = "in-place"
 
 
 class AutoApprove(ApiModel):
@@ -117,7 +119,14 @@ class RolloutStrategy(ApiModel):
 
     model_config = validations(cel(_steps_rule(), "canary steps must increase and end at 100%", ".steps"))
 
-    type: RolloutType = Field(RolloutType.CANARY, description="canary (steps below) or all-at-once")
+    type: RolloutType = Field(
+        RolloutType.CANARY,
+        description=(
+            "canary (steps below), all-at-once, or in-place: running pods resized without a restart "
+            "(pods/resize), watched for the steps' total duration, then the template patched; "
+            "a resize the nodes cannot make falls back to a rolling update"
+        ),
+    )
     steps: list[CanaryStep] = Field(
         default_factory=lambda: [
             CanaryStep(replicas="20%", duration="5m"),

@@ -214,9 +214,14 @@ class StepRecord(ApiModel):
 class RolloutStatus(ApiModel):
     """Where an approved change's rollout is; kept here so a restarted operator resumes it."""
 
-    strategy: str | None = Field(None, description="canary, rolling or all-at-once: how this change is applied")
+    strategy: str | None = Field(
+        None, description="canary, partition, rolling, next-run or in-place: how this change is applied"
+    )
     stage: RolloutStage = Field(RolloutStage.SCALING, description="where the rollout is within its step")
     original_replicas: int | None = Field(None, ge=0, description="the workload's replicas when the rollout began")
+    original_partition: int | None = Field(
+        None, ge=0, description="a StatefulSet's rollingUpdate.partition when the rollout began: restored at its end"
+    )
     reason: str | None = Field(None, max_length=1024, description="why it was rolled back, when it was")
     steps: list[StepRecord] = Field(default_factory=list, max_length=20, description="steps passed so far")
     target: WorkloadShape | None = Field(
