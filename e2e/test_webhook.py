@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -290,7 +291,9 @@ def test_every_sample_is_accepted(hooked: WebhookCluster) -> None:
     hooked.kubectl("create", "namespace", "shop")
     result = hooked.kubectl("apply", "--dry-run=server", "-f", str(samples))
     assert result.returncode == 0, result.stderr
-    assert "Warning" not in result.stderr.replace("no ClusterCostProfile 'default' exists yet", ""), result.stderr
+    # A dry run creates nothing, so the Analysis cannot see the sample profile beside it.
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning") and "'default'" not in line]
+    assert not warnings, result.stderr
 
 
 # -- approvals ---------------------------------------------------------------------------
@@ -475,7 +478,9 @@ def test_killed_webhook_blocks_users_not_kcost(hooked: WebhookCluster, shop: str
             kubeconfig=alice,
         )  # fmt: skip
         assert refused.returncode != 0
-        assert 'failed calling webhook "validate.optimizer.kcost.dev"' in refused.stderr
+        # The API server's own words, naming kcost's webhook and why it is not there.
+        assert re.search(r'failed calling webhook "(stamp|validate)\.optimizer\.kcost\.dev"', refused.stderr)
+        assert "connection refused" in refused.stderr
         assert hooked.apply(_analysis(f"user-{suffix}")).returncode != 0, "users' writes wait for the webhook"
 
         def finished() -> str | None:
