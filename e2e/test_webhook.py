@@ -10,14 +10,18 @@ from __future__ import annotations
 import json
 import os
 import re
+import socket
+import ssl
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
 from e2e.webhook_support import WebhookCluster, poll, webhook_cluster
 
@@ -502,3 +506,50 @@ def test_killed_webhook_blocks_users_not_kcost(hooked: WebhookCluster, shop: str
             process.stop()
         hooked.kubectl("delete", "kca", analysis["metadata"]["name"], "--wait=false")
         hooked.kubectl("delete", "ccp", profile["metadata"]["name"], "--wait=false")
+
+
+# -- certificate rotation ------------------------------------------------------------------
+
+
+def _served_certificate(port: int) -> x509.Certificate:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, context.wrap_socket(raw) as tls:
+        der = tls.getpeercert(binary_form=True)
+    assert der is not None
+    return x509.load_der_x509_certificate(der)
+
+
+def test_certificates_rotate_while_the_api_server_keeps_calling(hooked: WebhookCluster, tmp_path: Path) -> None:
+    # Short lives: a serving certificate every ~10 s, a new CA after ~27 s (trusted before it signs).
+    webhook = hooked.process
+    assert webhook is not None
+    webhook.stop()
+    hooked.start_webhook(
+        {
+            "KCOST_WEBHOOK_CERT_DIR": str(tmp_path / "short-lived"),
+            "KCOST_WEBHOOK_CERT_VALIDITY_SECONDS": "15",
+            "KCOST_WEBHOOK_CA_VALIDITY_SECONDS": "40",
+        }
+    )
+    name = f"rotating-{uuid.uuid4().hex[:6]}"
+    valid = _analysis(name, analyzers=[{"name": "idle", "settings": {"minDays": 1}}])
+    serials, issuers, failures, calls = set(), set(), [], 0
+    deadline = time.monotonic() + 45
+    try:
+        while time.monotonic() < deadline:
+            served = _served_certificate(hooked.port)
+            serials.add(served.serial_number)
+            issuers.add(served.issuer.rfc4514_string())
+            result = hooked.apply(valid, "--dry-run=server")
+            calls += 1
+            if result.returncode != 0:
+                failures.append(result.stderr)
+        assert not failures, f"{len(failures)} of {calls} requests failed during rotation: {failures[:3]}"
+        assert len(serials) >= 3, f"serving certificates seen: {len(serials)}"
+        assert len(issuers) >= 2, f"the CA did not rotate: {issuers}"
+    finally:
+        assert hooked.process is not None
+        hooked.process.stop()
+        hooked.start_webhook()
