@@ -9,6 +9,7 @@ authenticated user, whatever the client sent.
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from typing import Any
 
@@ -42,45 +43,53 @@ async def recommendation(request: AdmissionRequest, context: Context) -> Verdict
     parsed = parse(OptimizationRecommendation, request)
     if isinstance(parsed, Verdict):
         return parsed
-    user = request.user_info
-    for name in decisions(request):
-        verb = DECISION_VERBS[name]
-        if not await context.view.allowed(user, verb, request.name, request.namespace):
+    decided = decisions(request)
+    # The permission and the policy's view are independent reads: ask for all at once.
+    permissions, (policy_refusals, warnings) = await asyncio.gather(
+        asyncio.gather(
+            *(context.view.allowed(request.user_info, DECISION_VERBS[name], request.name, request.namespace)
+              for name in decided)
+        ),
+        _within_policy(parsed, context.view) if "approved" in decided else _nothing(),
+    )  # fmt: skip
+    for name, allowed in zip(decided, permissions, strict=True):
+        if not allowed:
+            verb = DECISION_VERBS[name]
             return Verdict(
                 refusals=(
-                    f"spec.approval.{name}: user {user.username!r} may not {verb} this recommendation; "
+                    f"spec.approval.{name}: user {request.user_info.username!r} may not {verb} this recommendation; "
                     f"it needs the RBAC verb {verb!r} on {_resource(request)} (a Role granting it, "
                     "or the aggregated edit role)",
                 ),
                 code=403,
             )
-    refusals: list[str] = []
+    refusals = list(policy_refusals)
     old_approved = _approval(request.old_spec).get("approved") is True
     if old_approved and request.spec.get("changes") != request.old_spec.get("changes"):
         refusals.append(
             "spec.changes: immutable once approved; reject this recommendation and let the next run propose anew"
         )
-    warnings: tuple[str, ...] = ()
-    if "approved" in decisions(request):
-        policy_refusals, warnings = await _within_policy(parsed, context.view)
-        refusals += policy_refusals
     return Verdict(refusals=tuple(refusals), warnings=warnings)
+
+
+async def _nothing() -> tuple[list[str], tuple[str, ...]]:
+    return [], ()
 
 
 async def _within_policy(rec: OptimizationRecommendation, view: ClusterView) -> tuple[list[str], tuple[str, ...]]:
     target, namespace = rec.spec.target_ref, rec.namespace or ""
     api_version, plural = TARGET_RESOURCES.get(target.kind, (target.api_version, target.kind.lower() + "s"))
-    labels = await view.workload_labels(api_version, plural, namespace, target.name)
+    labels, namespace_labels, policies = await asyncio.gather(
+        view.workload_labels(api_version, plural, namespace, target.name),
+        view.labels_of_namespace(namespace),
+        view.policies(),
+    )
     if labels is None:
         return [], (f"spec.targetRef: {target.kind} {namespace}/{target.name} does not exist",)
     workload = matching.Workload(
-        kind=target.kind,
-        namespace=namespace,
-        name=target.name,
-        labels=labels,
-        namespace_labels=(await view.namespace_labels()).get(namespace, {}),
+        kind=target.kind, namespace=namespace, name=target.name, labels=labels, namespace_labels=namespace_labels
     )
-    governing = matching.governing(await view.policies(), workload)
+    governing = matching.governing(policies, workload)
     if governing.conflict:
         return [], (f"{workload.display_name}: {governing.describe_conflict()}",)
     if governing.policy is None:

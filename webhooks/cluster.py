@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.api.v1alpha1.common import GROUP
 from kcost.api.v1alpha1.policy import OptimizationPolicy
@@ -29,6 +30,9 @@ class ClusterView(Protocol):
 
     async def namespace_labels(self) -> dict[str, dict[str, str]]:
         """Namespace name → its labels."""
+
+    async def labels_of_namespace(self, name: str) -> dict[str, str]:
+        """One namespace's labels (none when it does not exist)."""
 
     async def workload_labels(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, str] | None:
         """The workload's labels; None when it does not exist."""
@@ -72,6 +76,15 @@ class KubeView:
             str(item["metadata"]["name"]): dict(item["metadata"].get("labels") or {})
             for item in await self._kube.namespaces()
         }
+
+    async def labels_of_namespace(self, name: str) -> dict[str, str]:
+        try:
+            found: Any = await client.CoreV1Api(self._kube.api_client).read_namespace(name)
+        except ApiException as error:
+            if error.status == 404:
+                return {}
+            raise
+        return dict(found.metadata.labels or {})
 
     async def workload_labels(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, str] | None:
         body = await self._kube.get_workload(api_version, plural, namespace, name)

@@ -92,12 +92,13 @@ async def serve(kube: KubeClient, settings: Settings, settings_models: SettingsM
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     first = await asyncio.to_thread(certs.ensure, settings.cert_dir, settings.hosts, settings.lifetimes)
     context.load_cert_chain(first.cert_path, first.key_path)
-    if settings.register:
-        await registration.register(kube, settings.url, first.ca_bundle, settings.trusted_users)
     runner = web.AppRunner(app(Context(KubeView(kube), settings_models)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port, ssl_context=context)  # noqa: S104 - the API server calls in
     await site.start()
+    # Registered once it answers: the API server is never pointed at a webhook that is not there yet.
+    if settings.register:
+        await registration.register(kube, settings.url, first.ca_bundle, settings.trusted_users)
     log.info("admission webhook serving on %s (port %d)", settings.url, settings.port)
     try:
         while True:

@@ -44,6 +44,9 @@ class Picture:
     async def namespace_labels(self) -> dict[str, dict[str, str]]:
         return {"shop": {"env": "production"}, "lab": {}}
 
+    async def labels_of_namespace(self, name: str) -> dict[str, str]:
+        return (await self.namespace_labels()).get(name, {})
+
     async def workload_labels(self, api_version: str, plural: str, namespace: str, name: str) -> dict[str, str] | None:
         return {"app": name} if name != "gone" else None
 
