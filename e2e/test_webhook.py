@@ -21,11 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from cryptography import x509
 
+from e2e.conftest import REPO_ROOT
 from e2e.webhook_support import WebhookCluster, poll, webhook_cluster
+from kcost.devcluster.scenario import library, loader
 
 GROUP_VERSION = "optimizer.kcost.dev/v1alpha1"
+SAMPLES = REPO_ROOT / "config" / "samples"
 PROMETHEUS = {"url": "http://127.0.0.1:1"}
 CATALOG = {"source": "catalog", "catalog": {"path": "/prices.csv.gz"}}
 
@@ -291,9 +295,8 @@ def test_a_missing_profile_is_a_warning_not_a_refusal(hooked: WebhookCluster) ->
 
 
 def test_every_sample_is_accepted(hooked: WebhookCluster) -> None:
-    samples = Path(__file__).resolve().parents[1] / "config" / "samples"
     hooked.kubectl("create", "namespace", "shop")
-    result = hooked.kubectl("apply", "--dry-run=server", "-f", str(samples))
+    result = hooked.kubectl("apply", "--dry-run=server", "-f", str(SAMPLES))
     assert result.returncode == 0, result.stderr
     # A dry run creates nothing, so the Analysis cannot see the sample profile beside it.
     warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning") and "'default'" not in line]
@@ -553,3 +556,72 @@ def test_certificates_rotate_while_the_api_server_keeps_calling(hooked: WebhookC
         assert hooked.process is not None
         hooked.process.stop()
         hooked.start_webhook()
+
+
+# -- samples run, not only apply -------------------------------------------------------------
+
+
+def _sample_documents(prometheus_url: str, shared_data: Path) -> list[dict[str, Any]]:
+    """Every sample, pointed at this cluster's Prometheus and at the price file beside the project."""
+    documents = []
+    for path in sorted(SAMPLES.glob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        if document["kind"] == "ClusterCostProfile":
+            document["spec"]["prometheus"]["url"] = prometheus_url
+            prices = shared_data / "pricing" / "cloud-instance-prices.csv.gz"
+            document["spec"]["pricing"]["catalog"]["path"] = str(prices)
+        documents.append(document)
+    return documents
+
+
+def _ready(hooked: WebhookCluster, *target: str) -> Any:
+    body = json.loads(hooked.kubectl("get", *target, "-o", "json").stdout or "{}")
+    conditions = (body.get("status") or {}).get("conditions") or []
+    return next((c["status"] == "True" for c in conditions if c["type"] == "Ready"), False) and body
+
+
+def _wait_ready(hooked: WebhookCluster, *target: str, timeout_s: float = 180) -> Any:
+    try:
+        return poll(f"{' '.join(target)} Ready", lambda: _ready(hooked, *target), timeout_s=timeout_s)
+    except AssertionError as error:
+        body = json.loads(hooked.kubectl("get", *target, "-o", "json").stdout or "{}")
+        raise AssertionError(f"{error}; status: {json.dumps(body.get('status'), indent=1)}") from None
+
+
+def test_every_sample_reaches_a_healthy_state(hooked: WebhookCluster, shared_data: Path) -> None:
+    loader.load(hooked.cluster, library.smoke())
+    assert hooked.kubectl("label", "namespace", "shop", "env=production", "--overwrite").returncode == 0
+    checkout = _deployment("shop", "checkout")
+    checkout["spec"]["template"]["spec"]["containers"][0]["resources"] = {
+        "requests": {"cpu": "500m", "memory": "768Mi"},
+        "limits": {"memory": "768Mi"},
+    }
+    assert hooked.apply(checkout).returncode == 0
+    env = {"KCOST_TIMER_SECONDS": "1", "KCOST_PEERING_NAME": "samples", "KCOST_ANALYZER_POLL_SECONDS": "0.5"}
+    started = [
+        hooked.spawn("samples-operator", "operator", env=env),
+        hooked.spawn("samples-rightsizing", "analyzer", "rightsizing", env=env),
+        hooked.spawn("samples-idle", "analyzer", "idle", env=env),
+    ]
+    try:
+        for document in _sample_documents(hooked.cluster.require_state().prometheus_url, shared_data):
+            applied = hooked.apply(document)
+            assert applied.returncode == 0, f"{document['kind']}: {applied.stderr}"
+        _wait_ready(hooked, "ccp", "default")
+        _wait_ready(hooked, "kpol", "production-auto-optimize")
+
+        def analysis_finished() -> str | None:
+            body = json.loads(hooked.kubectl("get", "kca", "nightly-production", "-o", "json").stdout)
+            phase = (body.get("status") or {}).get("phase")
+            return phase if phase in ("Succeeded", "Failed") else None
+
+        phase = poll("the sample Analysis finished", analysis_finished, timeout_s=300)
+        status = json.loads(hooked.kubectl("get", "kca", "nightly-production", "-o", "json").stdout)["status"]
+        assert phase == "Succeeded", json.dumps(status, indent=1)
+        rec = _wait_ready(hooked, "rec", "-n", "shop", "deployment-checkout-right-sizing")
+        assert rec["status"]["phase"] == "Proposed"
+    finally:
+        hooked.kubectl("delete", "kca", "nightly-production", "--wait=false")
+        hooked.kubectl("delete", "kpol", "production-auto-optimize", "--wait=false")
+        for process in started:
+            process.stop()

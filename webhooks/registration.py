@@ -24,7 +24,8 @@ from kcost.kube.client import KubeClient
 
 NAME = "kcost"
 VALIDATE_PATH, MUTATE_PATH = "/validate", "/mutate"
-TIMEOUT_S = 5
+# Generous for a loaded API server; the handlers answer in milliseconds (bench/admission.py).
+TIMEOUT_S = 10
 VALIDATED = [kind.crd.plural for kind in (Analysis, OptimizationPolicy, ClusterCostProfile, OptimizationRecommendation)]
 MUTATED = [OptimizationRecommendation.crd.plural]
 
