@@ -83,14 +83,6 @@ class Verdict:
     def allowed(self) -> bool:
         return not self.refusals
 
-    def merged(self, other: Verdict) -> Verdict:
-        return Verdict(
-            refusals=self.refusals + other.refusals,
-            warnings=self.warnings + other.warnings,
-            patch=self.patch + other.patch,
-            code=other.code if other.refusals and not self.refusals else self.code,
-        )
-
 
 def response(uid: str, verdict: Verdict, display_name: str = "") -> dict[str, Any]:
     """The ``AdmissionReview`` answering request ``uid``."""

@@ -20,7 +20,6 @@ from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import LabelSelector, Resource
 from kcost.api.v1alpha1.policy import OptimizationPolicy
 from kcost.api.v1alpha1.profile import ClusterCostProfile
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.webhooks import settings_errors
 from kcost.webhooks.admission import AdmissionRequest, Verdict, field_path
 from kcost.webhooks.cluster import ClusterView
@@ -37,11 +36,6 @@ class Context:
 
     view: ClusterView
     settings_models: SettingsModels
-
-
-KINDS: dict[str, type[Resource]] = {
-    kind.crd.kind: kind for kind in (Analysis, OptimizationPolicy, ClusterCostProfile, OptimizationRecommendation)
-}
 
 
 def parse(kind: type[R], request: AdmissionRequest) -> R | Verdict:
