@@ -89,6 +89,7 @@ class WebhookCluster:
         poll(
             "the webhook answering the API server",
             lambda: "admission webhook" in self.apply(probe, "--dry-run=server").stderr,
+            timeout_s=180,
         )
         return self.process
 

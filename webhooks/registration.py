@@ -8,12 +8,15 @@ a webhook that is down never blocks the operator, the analyzers or garbage colle
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from typing import Any
 
+import aiohttp
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
 
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import GROUP, VERSION
@@ -28,6 +31,7 @@ VALIDATE_PATH, MUTATE_PATH = "/validate", "/mutate"
 TIMEOUT_S = 10
 VALIDATED = [kind.crd.plural for kind in (Analysis, OptimizationPolicy, ClusterCostProfile, OptimizationRecommendation)]
 MUTATED = [OptimizationRecommendation.crd.plural]
+REGISTER_DEADLINE_S = 120
 
 
 def match_conditions(trusted_users: list[str]) -> list[dict[str, str]]:
@@ -86,18 +90,35 @@ def configurations(base_url: str, ca_bundle: bytes, trusted_users: list[str]) ->
     return validating, mutating
 
 
+def _transient(error: BaseException) -> bool:
+    """Worth trying again: the API server is restarting, overloaded, or another writer got in first."""
+    if isinstance(error, ApiException):
+        return error.status in (409, 429) or error.status >= 500
+    return isinstance(error, OSError | aiohttp.ClientError | asyncio.TimeoutError)
+
+
 async def register(kube: KubeClient, base_url: str, ca_bundle: bytes, trusted_users: list[str]) -> None:
-    """Create or update both configurations (the caBundle changes with every CA rotation)."""
+    """Create or update both configurations (the caBundle changes with every CA rotation).
+
+    Retried for a while: the API server may be restarting while the webhook starts.
+    """
     api = client.AdmissionregistrationV1Api(kube.api_client)
     validating, mutating = configurations(base_url, ca_bundle, trusted_users)
-    await _create_or_replace(
-        validating, api.read_validating_webhook_configuration, api.create_validating_webhook_configuration,
-        api.replace_validating_webhook_configuration,
-    )  # fmt: skip
-    await _create_or_replace(
-        mutating, api.read_mutating_webhook_configuration, api.create_mutating_webhook_configuration,
-        api.replace_mutating_webhook_configuration,
-    )  # fmt: skip
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_transient),
+        wait=wait_exponential(multiplier=0.5, max=10),
+        stop=stop_after_delay(REGISTER_DEADLINE_S),
+        reraise=True,
+    ):
+        with attempt:
+            await _create_or_replace(
+                validating, api.read_validating_webhook_configuration, api.create_validating_webhook_configuration,
+                api.replace_validating_webhook_configuration,
+            )  # fmt: skip
+            await _create_or_replace(
+                mutating, api.read_mutating_webhook_configuration, api.create_mutating_webhook_configuration,
+                api.replace_mutating_webhook_configuration,
+            )  # fmt: skip
 
 
 async def unregister(kube: KubeClient) -> None:
