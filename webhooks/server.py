@@ -76,14 +76,29 @@ def app(context: Context) -> web.Application:
     return application
 
 
-async def _rotate(kube: KubeClient, settings: Settings, context: ssl.SSLContext) -> None:
-    """One rotation step: renew what is due, publish the trust bundle, load the serving pair."""
-    current = await asyncio.to_thread(certs.ensure, settings.cert_dir, settings.hosts, settings.lifetimes)
-    if settings.register and (current.ca_renewed or current.serving_renewed):
-        await registration.register(kube, settings.url, current.ca_bundle, settings.trusted_users)
-    if current.serving_renewed:
-        context.load_cert_chain(current.cert_path, current.key_path)
-        log.info("serving certificate renewed (CA renewed: %s)", current.ca_renewed)
+@dataclasses.dataclass
+class _Rotation:
+    """What is published and what is served, so that a step that failed half-way is finished by the next."""
+
+    kube: KubeClient
+    settings: Settings
+    context: ssl.SSLContext
+    published_bundle: bytes = b""
+    served_certificate: bytes = b""
+
+    async def step(self) -> None:
+        """Renew what is due, publish a changed trust bundle, then serve a changed certificate."""
+        settings = self.settings
+        current = await asyncio.to_thread(certs.ensure, settings.cert_dir, settings.hosts, settings.lifetimes)
+        if settings.register and current.ca_bundle != self.published_bundle:
+            await registration.register(self.kube, settings.url, current.ca_bundle, settings.trusted_users)
+            self.published_bundle = current.ca_bundle
+        certificate = current.cert_path.read_bytes()
+        if certificate != self.served_certificate:
+            self.context.load_cert_chain(current.cert_path, current.key_path)
+            if self.served_certificate:
+                log.info("serving a renewed certificate (CA renewed: %s)", current.ca_renewed)
+            self.served_certificate = certificate
 
 
 async def serve(kube: KubeClient, settings: Settings, settings_models: SettingsModels) -> None:
@@ -92,19 +107,19 @@ async def serve(kube: KubeClient, settings: Settings, settings_models: SettingsM
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     first = await asyncio.to_thread(certs.ensure, settings.cert_dir, settings.hosts, settings.lifetimes)
     context.load_cert_chain(first.cert_path, first.key_path)
+    rotation = _Rotation(kube, settings, context, served_certificate=first.cert_path.read_bytes())
     runner = web.AppRunner(app(Context(KubeView(kube), settings_models)), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host="0.0.0.0", port=settings.port, ssl_context=context)  # noqa: S104 - the API server calls in
     await site.start()
     # Registered once it answers: the API server is never pointed at a webhook that is not there yet.
-    if settings.register:
-        await registration.register(kube, settings.url, first.ca_bundle, settings.trusted_users)
+    await rotation.step()
     log.info("admission webhook serving on %s (port %d)", settings.url, settings.port)
     try:
         while True:
             await asyncio.sleep(settings.rotation_check_s)
             try:
-                await _rotate(kube, settings, context)
+                await rotation.step()
             except Exception:
                 log.exception("certificate rotation step failed at %s", datetime.datetime.now(datetime.UTC))
     finally:
