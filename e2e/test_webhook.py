@@ -602,6 +602,17 @@ def test_every_sample_reaches_a_healthy_state(hooked: WebhookCluster, shared_dat
         hooked.spawn("samples-operator", "operator", env=env),
         hooked.spawn("samples-rightsizing", "analyzer", "rightsizing", env=env),
         hooked.spawn("samples-idle", "analyzer", "idle", env=env),
+        # Prices the nodes: a profile is Ready once they are.
+        hooked.spawn(
+            "samples-cost",
+            "analyzer",
+            "cost",
+            env={
+                **env,
+                "KCOST_COST_INTERVAL_SECONDS": "5",
+                "KCOST_DATABASE_URL": f"sqlite+aiosqlite:///{hooked.work_dir / 'history.db'}",
+            },
+        ),
     ]
     try:
         for document in _sample_documents(hooked.cluster.require_state().prometheus_url, shared_data):
