@@ -17,6 +17,7 @@ import asyncio
 import functools
 import json
 import os
+import socket
 import ssl
 import statistics
 import sys
@@ -181,6 +182,12 @@ async def _through_api_server(server: str, pki: Path, names: list[str], concurre
         return await _timed([functools.partial(approve, name) for name in names], concurrency)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _p(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
@@ -191,11 +198,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=50)
     args = parser.parse_args()
     console = Console(stderr=True)
-    port = 19443
+    port = _free_port()
     results: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="kcost-bench-admission-") as scratch:
         work = Path(scratch)
         cluster = DevCluster(work / "cluster", console)
+        webhook: int | None = None
         try:
             state = cluster.up(default_nodes()[:1])
             cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
@@ -239,6 +247,7 @@ def main() -> None:
                     _through_api_server(state.apiserver_url, pki, names["concurrent-with"], args.concurrency)
                 )
             processes.stop(webhook)
+            webhook = None
             cluster.kubectl("delete", "validatingwebhookconfiguration,mutatingwebhookconfiguration", "kcost")
             with console.status("API server latency without it…"):
                 results["API, sequential, no webhook"] = asyncio.run(
@@ -248,6 +257,8 @@ def main() -> None:
                     _through_api_server(state.apiserver_url, pki, names["concurrent-without"], args.concurrency)
                 )
         finally:
+            if webhook is not None:
+                processes.stop(webhook)
             cluster.down()
     table = Table(title=f"admission webhook: {args.approvals} approvals per row")
     for column in ("measure", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio"):
