@@ -192,6 +192,24 @@ def _p(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
 
+def _print(results: dict[str, list[float]], approvals: int, concurrency: int) -> None:
+    table = Table(title=f"admission webhook: {approvals} approvals per row")
+    for column in ("measure", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio"):
+        table.add_column(column, justify="left" if column == "measure" else "right")
+    for label, values in results.items():
+        table.add_row(label, f"{_p(values, 0.5):.1f}", f"{_p(values, 0.99):.1f}", "", "")
+    for mode in ("sequential", f"{concurrency} in flight"):
+        with_hook, without = results[f"API, {mode}, webhook"], results[f"API, {mode}, no webhook"]
+        table.add_row(
+            f"API {mode}: with / without webhook",
+            "",
+            "",
+            f"{_p(with_hook, 0.5) / _p(without, 0.5):.2f}",
+            f"{_p(with_hook, 0.99) / _p(without, 0.99):.2f}",
+        )
+    Console().print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--approvals", type=int, default=1000)
@@ -260,21 +278,7 @@ def main() -> None:
             if webhook is not None:
                 processes.stop(webhook)
             cluster.down()
-    table = Table(title=f"admission webhook: {args.approvals} approvals per row")
-    for column in ("measure", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio"):
-        table.add_column(column, justify="left" if column == "measure" else "right")
-    for label, values in results.items():
-        table.add_row(label, f"{_p(values, 0.5):.1f}", f"{_p(values, 0.99):.1f}", "", "")
-    for mode in ("sequential", f"{args.concurrency} in flight"):
-        with_hook, without = results[f"API, {mode}, webhook"], results[f"API, {mode}, no webhook"]
-        table.add_row(
-            f"API {mode}: with / without webhook",
-            "",
-            "",
-            f"{_p(with_hook, 0.5) / _p(without, 0.5):.2f}",
-            f"{_p(with_hook, 0.99) / _p(without, 0.99):.2f}",
-        )
-    Console().print(table)
+    _print(results, args.approvals, args.concurrency)
 
 
 if __name__ == "__main__":
