@@ -111,6 +111,41 @@ class Config(BaseModel):
         repr=False,
         description="an API key for the GCP Cloud Billing Catalog (else Application Default Credentials)",
     )
+    # -- admission webhook
+    webhook_port: int = Field(
+        9443, alias="KCOST_WEBHOOK_PORT", ge=1, le=65535, description="the fixed port the webhook serves TLS on"
+    )
+    webhook_url: str | None = Field(
+        None,
+        alias="KCOST_WEBHOOK_URL",
+        pattern=r"^https://[^/\s]+$",
+        description="https://HOST:PORT the API server calls, registered with the webhook configurations "
+        "(default: https://127.0.0.1:KCOST_WEBHOOK_PORT); unset in a chart that registers a Service",
+    )
+    webhook_cert_dir: str = Field(
+        "kcost-webhook-certs",
+        alias="KCOST_WEBHOOK_CERT_DIR",
+        min_length=1,
+        description="where the webhook keeps the CA and serving certificate kcost manages",
+    )
+    webhook_cert_validity_s: float = Field(
+        30 * 86400.0,
+        alias="KCOST_WEBHOOK_CERT_VALIDITY_SECONDS",
+        gt=0,
+        description="lifetime of a serving certificate; it is renewed after two thirds of it",
+    )
+    webhook_ca_validity_s: float = Field(
+        365 * 86400.0,
+        alias="KCOST_WEBHOOK_CA_VALIDITY_SECONDS",
+        gt=0,
+        description="lifetime of the webhook's CA; renewed after two thirds, the old one trusted until it expires",
+    )
+    webhook_trusted_users: str = Field(
+        "system:serviceaccount:kcost-system:kcost,kcost",
+        alias="KCOST_WEBHOOK_TRUSTED_USERS",
+        description="comma-separated users (kcost's own) the webhook never sees: a webhook that is down "
+        "never blocks them (matchConditions)",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

@@ -33,6 +33,12 @@ def test_every_variable_is_read() -> None:
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_DATABASE_URL": "postgresql+asyncpg://db/kcost",
         "KCOST_GCP_API_KEY": "key-123",
+        "KCOST_WEBHOOK_PORT": "8443",
+        "KCOST_WEBHOOK_URL": "https://kcost-webhook.kcost-system.svc:443",
+        "KCOST_WEBHOOK_CERT_DIR": "/certs",
+        "KCOST_WEBHOOK_CERT_VALIDITY_SECONDS": "3600",
+        "KCOST_WEBHOOK_CA_VALIDITY_SECONDS": "86400",
+        "KCOST_WEBHOOK_TRUSTED_USERS": "system:serviceaccount:kcost:kcost",
         "UNRELATED": "ignored",
     }
     config = Config.from_env(env)
@@ -47,6 +53,10 @@ def test_every_variable_is_read() -> None:
     assert config.liveness_endpoint == "http://0.0.0.0:8080/healthz"
     assert (config.cost_interval_s, config.database_url) == (30.0, "postgresql+asyncpg://db/kcost")
     assert config.gcp_api_key == "key-123"
+    assert (config.webhook_port, config.webhook_cert_dir) == (8443, "/certs")
+    assert config.webhook_url == "https://kcost-webhook.kcost-system.svc:443"
+    assert (config.webhook_cert_validity_s, config.webhook_ca_validity_s) == (3600.0, 86400.0)
+    assert config.webhook_trusted_users == "system:serviceaccount:kcost:kcost"
     assert "key-123" not in repr(config), "a key is never printed"
     runtime = RuntimeSettings.from_config(config)
     assert runtime.poll_interval.total_seconds() == 0.5

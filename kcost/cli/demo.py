@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -60,6 +61,15 @@ def _analysis() -> dict[str, object]:
     }
 
 
+def _apply_once_admitted(cluster: Any, document: dict[str, Any], timeout_s: float = 60) -> None:
+    """Apply ``document``, waiting for kcost's admission webhook, which may still be starting."""
+    deadline = time.monotonic() + timeout_s
+    while cluster.kubectl("apply", "-f", "-", input_text=json.dumps(document), check=False).returncode:
+        if time.monotonic() > deadline:
+            cluster.kubectl("apply", "-f", "-", input_text=json.dumps(document))
+        time.sleep(1)
+
+
 @click.command("demo")
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait for the analysis.")
@@ -79,7 +89,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     state = cluster.up(scenario.nodes)
     console.rule("2/5 the demo cluster: workloads and 14 days of history")
     loader.load(cluster, scenario)
-    console.rule("3/5 kcost: CRDs, profile, operator and analyzers")
+    console.rule("3/5 kcost: CRDs, profile, operator, analyzers and admission webhook")
     repo = Path(__file__).resolve().parents[2]
     cluster.kubectl("apply", "--server-side", "-f", str(repo / "crds"))
     cluster.kubectl(
@@ -92,7 +102,9 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     running = state.pids.get("kcost")
     if running is None or not processes.is_alive(running):
         env = {
-            "KUBECONFIG": str(state.admin_kubeconfig),
+            # kcost's own identity, which its admission webhook trusts (KCOST_WEBHOOK_TRUSTED_USERS).
+            "KUBECONFIG": str(cluster.mint_user_kubeconfig("kcost", ["system:masters"])),
+            "KCOST_WEBHOOK_CERT_DIR": str(cluster.work_dir / "webhook-certs"),
             "KCOST_TIMER_SECONDS": "2",
             "KCOST_COST_INTERVAL_SECONDS": "30",
             "KCOST_ANALYZER_POLL_SECONDS": "1",
@@ -104,7 +116,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     console.rule("4/5 an analysis of the whole cluster")
     existing = cluster.kubectl("get", "kca", ANALYSIS, "-o", "json", check=False)
     if existing.returncode != 0:
-        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis()))
+        _apply_once_admitted(cluster, _analysis())
     deadline = time.monotonic() + timeout_s
     phase = ""
     with console.status("analyzing 14 days of the demo cluster…") as status:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import bench, demo, devcluster, manifests, run
+from kcost.cli import bench, demo, devcluster, manifests, run, webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -23,6 +23,7 @@ cli.add_command(run.analyzer)
 cli.add_command(bench.bench)
 cli.add_command(run.run_all)
 cli.add_command(demo.demo)
+cli.add_command(webhook.webhook)
 
 
 def main() -> None:

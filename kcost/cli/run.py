@@ -137,8 +137,19 @@ def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
 
 @click.command("run")
 @click.option("--analyzer", "analyzers", multiple=True, default=("rightsizing", "idle", "cost"), show_default=True)
-def run_all(analyzers: tuple[str, ...]) -> None:
-    """Run the operator and the analyzers together, one process each (for local use)."""
+@click.option(
+    "--webhook/--no-webhook",
+    default=True,
+    show_default=True,
+    help="Also serve the admission webhook and register it with the API server (removed again on a clean stop).",
+)
+def run_all(analyzers: tuple[str, ...], webhook: bool) -> None:
+    """Run the operator, the analyzers and the admission webhook together, one process each (for local use).
+
+    Run it as kcost's own identity (a user in KCOST_WEBHOOK_TRUSTED_USERS, e.g. `kcost` in the dev
+    cluster): the webhook leaves that identity's writes alone, so the operator's approvals keep
+    their `approvedBy: policy/<name>` and a stopped webhook never blocks kcost itself.
+    """
     import signal
     import subprocess
     from pathlib import Path
@@ -146,6 +157,8 @@ def run_all(analyzers: tuple[str, ...]) -> None:
     kcost = str(Path(sys.executable).with_name("kcost"))
     children = [subprocess.Popen([kcost, "operator"])]
     children += [subprocess.Popen([kcost, "analyzer", name]) for name in analyzers]
+    if webhook:
+        children.append(subprocess.Popen([kcost, "webhook", "--unregister-on-exit"]))
 
     def stop(*_: object) -> None:
         for child in children:

@@ -149,6 +149,11 @@ class KubeClient:
         self._core = client.CoreV1Api(api)
         self.workloads = WorkloadClient(api)
 
+    @property
+    def api_client(self) -> client.ApiClient:
+        """The underlying client, for the few APIs not wrapped here (SubjectAccessReviews, webhook configurations)."""
+        return self._api
+
     # -- kcost objects, typed ----------------------------------------------------------
 
     async def get(self, kind: type[R], name: str, namespace: str | None = None) -> R | None:

@@ -19,6 +19,7 @@ from kcost.api.v1alpha1.common import (
     Resource,
     cel,
     conditions_field,
+    duration_seconds_cel,
     validations,
 )
 
@@ -59,7 +60,18 @@ class AnalysisSpec(ApiModel):
             "!has(self.schedule) || !has(self.ttlAfterFinished)",
             "a scheduled Analysis is never deleted: drop ttlAfterFinished",
             ".ttlAfterFinished",
-        )
+        ),
+        cel(f"{duration_seconds_cel('self.window')} > 0.0", "window must be longer than 0, e.g. 14d", ".window"),
+        cel(
+            f"{duration_seconds_cel('self.resolution')} > 0.0",
+            "resolution must be longer than 0, e.g. 5m",
+            ".resolution",
+        ),
+        cel(
+            f"{duration_seconds_cel('self.resolution')} <= {duration_seconds_cel('self.window')}",
+            "resolution must not be longer than window",
+            ".resolution",
+        ),
     )
 
     profile_ref: ProfileRef = Field(description="the ClusterCostProfile that prices this cluster")

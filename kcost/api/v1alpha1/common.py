@@ -23,11 +23,19 @@ DURATION_PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h|d|w))+$"
 QUANTITY_PATTERN = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
 CRON_PATTERN = r"^(@(annually|yearly|monthly|weekly|daily|midnight|hourly)|(\S+\s+){4}\S+)$"
 
+# Bounded so that CEL rules reading a duration (``duration_seconds_cel``) stay within the API server's cost budget.
 Duration = Annotated[
-    str, Field(pattern=DURATION_PATTERN, description="a duration such as 90s, 15m, 24h, 14d or 2w", examples=["14d"])
+    str,
+    Field(
+        pattern=DURATION_PATTERN,
+        max_length=32,
+        description="a duration such as 90s, 15m, 24h, 14d or 2w",
+        examples=["14d"],
+    ),
 ]
 Quantity = Annotated[
-    str, Field(pattern=QUANTITY_PATTERN, description="a Kubernetes quantity such as 250m, 2, 512Mi or 1Gi")
+    str,
+    Field(pattern=QUANTITY_PATTERN, max_length=32, description="a Kubernetes quantity such as 250m, 2, 512Mi or 1Gi"),
 ]
 CronSchedule = Annotated[str, Field(pattern=CRON_PATTERN, description="a cron schedule (5 fields) or @daily etc.")]
 DnsLabel = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=63)]
@@ -114,6 +122,20 @@ def cel(rule: str, message: str, field_path: str | None = None) -> dict[str, Any
     if field_path is not None:
         entry["fieldPath"] = field_path
     return entry
+
+
+def duration_seconds_cel(field: str) -> str:
+    """A CEL expression for the seconds in the duration string ``field`` (``14d`` → 1209600.0).
+
+    CEL's own ``duration()`` knows neither days nor weeks, so the parts are summed here.
+    """
+    unit_seconds = " : ".join(
+        f"p.endsWith('{unit}') ? {float(seconds)}" for unit, seconds in _DURATION_UNITS_S.items() if unit != "w"
+    )
+    return (
+        f"{field}.findAll('[0-9.]+(ms|s|m|h|d|w)')"
+        f".map(p, double(p.find('[0-9.]+')) * ({unit_seconds} : {float(_DURATION_UNITS_S['w'])})).sum()"
+    )
 
 
 def validations(*rules: dict[str, Any]) -> ConfigDict:

@@ -69,6 +69,14 @@ class Constraints(ApiModel):
 
 
 class CanaryStep(ApiModel):
+    model_config = validations(
+        cel(
+            "int(self.replicas.replace('%', '')) > 0 && int(self.replicas.replace('%', '')) <= 100",
+            "replicas must be a share in (0%, 100%], e.g. 20%",
+            ".replicas",
+        )
+    )
+
     replicas: str = Field(
         pattern=r"^[0-9]{1,3}%$", max_length=4, description="share of pods on the new values, e.g. 20%"
     )

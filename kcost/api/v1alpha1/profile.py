@@ -79,6 +79,15 @@ class CatalogSource(ApiModel):
 
 
 class PricingSpec(ApiModel):
+    model_config = validations(
+        cel(
+            "self.source != 'custom' || (has(self.customRates) && has(self.customRates.cpuCoreHour)"
+            " && has(self.customRates.memoryGiBHour))",
+            "pricing.source custom needs customRates with at least cpuCoreHour and memoryGiBHour",
+            ".customRates",
+        )
+    )
+
     source: PricingSource = Field(
         PricingSource.API, description="api: the provider's price API; catalog: a price file; custom: the rates below"
     )

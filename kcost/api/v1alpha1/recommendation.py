@@ -13,7 +13,17 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from kcost.api.v1alpha1.common import ApiModel, Condition, CrdInfo, Duration, Quantity, Resource, conditions_field
+from kcost.api.v1alpha1.common import (
+    ApiModel,
+    Condition,
+    CrdInfo,
+    Duration,
+    Quantity,
+    Resource,
+    cel,
+    conditions_field,
+    validations,
+)
 
 
 class RecommendationType(StrEnum):
@@ -94,8 +104,21 @@ class ResourceValues(ApiModel):
     memory: Quantity | None = Field(None, description="memory, e.g. 512Mi")
 
 
+def _request_within_limit_rule(resource: str) -> dict[str, str]:
+    request, limit = f"self.requests.{resource}", f"self.limits.{resource}"
+    return cel(
+        f"!has(self.requests) || !has(self.limits) || !has({request}) || !has({limit})"
+        f" || !isQuantity({request}) || !isQuantity({limit})"
+        f" || quantity({request}).compareTo(quantity({limit})) <= 0",
+        f"the {resource} request must not be above the {resource} limit",
+        f".requests.{resource}",
+    )
+
+
 class ContainerResources(ApiModel):
     """One container's requests and limits."""
+
+    model_config = validations(_request_within_limit_rule("cpu"), _request_within_limit_rule("memory"))
 
     name: str = Field(description="container name")
     requests: ResourceValues | None = Field(None, description="resource requests")
