@@ -33,6 +33,8 @@ def test_every_variable_is_read() -> None:
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_DATABASE_URL": "postgresql+asyncpg://db/kcost",
         "KCOST_GCP_API_KEY": "key-123",
+        "KCOST_LOG_FORMAT": "json",
+        "KCOST_METRICS_PORT": "9100",
         "UNRELATED": "ignored",
     }
     config = Config.from_env(env)
@@ -47,6 +49,7 @@ def test_every_variable_is_read() -> None:
     assert config.liveness_endpoint == "http://0.0.0.0:8080/healthz"
     assert (config.cost_interval_s, config.database_url) == (30.0, "postgresql+asyncpg://db/kcost")
     assert config.gcp_api_key == "key-123"
+    assert (config.log_format, config.metrics_port) == ("json", 9100)
     assert "key-123" not in repr(config), "a key is never printed"
     runtime = RuntimeSettings.from_config(config)
     assert runtime.poll_interval.total_seconds() == 0.5

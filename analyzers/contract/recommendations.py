@@ -15,6 +15,7 @@ from kcost.api.v1alpha1.recommendation import (
     recommendation_name,
 )
 from kcost.kube.client import Body, KubeClient, NotFound
+from kcost.observability import tracing
 
 LABEL_ANALYSIS = "kcost.dev/analysis"
 LABEL_ANALYZER = "kcost.dev/analyzer"
@@ -104,6 +105,7 @@ async def upsert(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+@tracing.traced("write recommendations", **{"kcost.analyzer": "analyzer"})
 async def upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, result: AnalyzerResult) -> int:
     """Write every proposal, a few at a time (the API server takes them faster in parallel)."""
     limit = asyncio.Semaphore(UPSERT_CONCURRENCY)

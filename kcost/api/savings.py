@@ -38,21 +38,42 @@ def counts_toward_savings(rec: OptimizationRecommendation) -> bool:
     return rec.status.phase in SAVINGS_PHASES
 
 
-def potential_savings(recommendations: Iterable[OptimizationRecommendation]) -> Savings:
-    """The savings of the open recommendations, each workload counted once (its largest proposal)."""
-    count_by_type: dict[str, int] = {}
-    savings_by_type: dict[str, float] = {}
-    best_by_workload: dict[tuple[str, str, str], float] = {}
+Workload = tuple[str, str, str]
+"""(namespace, target kind, target name): the unit whose alternatives count once."""
+
+
+def workload_of(rec: OptimizationRecommendation) -> Workload:
+    """The workload ``rec`` changes."""
+    return (rec.namespace or "", rec.spec.target_ref.kind, rec.spec.target_ref.name)
+
+
+def best_by_workload(
+    recommendations: Iterable[OptimizationRecommendation],
+) -> dict[Workload, OptimizationRecommendation]:
+    """Each workload's open recommendation with the largest savings: what the total counts."""
+    best: dict[Workload, OptimizationRecommendation] = {}
     for rec in recommendations:
         if not counts_toward_savings(rec):
             continue
+        workload = workload_of(rec)
+        kept = best.get(workload)
+        if kept is None or rec.spec.estimated_monthly_savings > kept.spec.estimated_monthly_savings:
+            best[workload] = rec
+    return best
+
+
+def potential_savings(recommendations: Iterable[OptimizationRecommendation]) -> Savings:
+    """The savings of the open recommendations, each workload counted once (its largest proposal)."""
+    opened = [rec for rec in recommendations if counts_toward_savings(rec)]
+    count_by_type: dict[str, int] = {}
+    savings_by_type: dict[str, float] = {}
+    for rec in opened:
         kind, savings = rec.spec.type.value, rec.spec.estimated_monthly_savings
         count_by_type[kind] = count_by_type.get(kind, 0) + 1
         savings_by_type[kind] = savings_by_type.get(kind, 0.0) + savings
-        workload = (rec.namespace or "", rec.spec.target_ref.kind, rec.spec.target_ref.name)
-        best_by_workload[workload] = max(best_by_workload.get(workload, 0.0), savings)
+    best = best_by_workload(opened)
     return Savings(
-        potential_monthly_savings=round(sum(best_by_workload.values()), 2),
+        potential_monthly_savings=round(sum(rec.spec.estimated_monthly_savings for rec in best.values()), 2),
         recommendations=sum(count_by_type.values()),
         recommendations_by_type=dict(sorted(count_by_type.items())),
         savings_by_type={kind: round(value, 2) for kind, value in sorted(savings_by_type.items())},
