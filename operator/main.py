@@ -56,8 +56,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     )
     memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
     memo.telemetry = caches.Caches()
-    # Only the leader reports the cluster gauges: every replica's watches see the same objects.
-    memo.collector = caches.ClusterCollector(memo.telemetry, lambda: bool(memo.get("leadership", (0, False))[1]))
+    memo.collector = caches.ClusterCollector(memo.telemetry)
     metrics.add_collector(memo.collector)
     memo.background = [
         asyncio.create_task(memo.rollouts.run(), name="kcost-rollouts"),
@@ -223,6 +222,7 @@ async def on_recommendation_event(event_type: str, body: dict[str, Any], memo: k
 async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.telemetry.recommendations.observe(event["type"], event["object"])
     await on_recommendation_event(event["type"] or "", dict(event["object"]), memo)
+    _note_leadership(memo)
     if memo.rollouts.wants(event["object"]):
         metadata = event["object"].get("metadata", {})
         memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
@@ -248,12 +248,22 @@ async def _profile_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
     memo.telemetry.profiles.observe(event["type"], event["object"])
     if event["type"] in ("ADDED", "MODIFIED"):
         await _run(profile.follow_pricing, event["object"], memo, raise_invalid=False)
+    _note_leadership(memo)
+
+
+def _note_leadership(memo: kopf.Memo) -> None:
+    # Only the leader reports the cluster gauges (every replica's watches see the same objects).
+    # Kopf hands each object a copy of the memo: what a handler learnt about leadership is copied
+    # into the shared telemetry caches.
+    if "leadership" in memo:
+        memo.telemetry.leading = bool(memo["leadership"][1])
 
 
 @kopf.on.event(GROUP, VERSION, "analyses")
 async def _analysis_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     ended = memo.telemetry.analyses.observe(event["type"], event["object"])
-    if ended is not None and await _still_leading(memo):
+    memo.telemetry.leading = await _still_leading(memo)
+    if ended is not None and memo.telemetry.leading:
         caches.emit_run_span(ended)
 
 

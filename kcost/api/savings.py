@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
 
@@ -42,38 +43,49 @@ Workload = tuple[str, str, str]
 """(namespace, target kind, target name): the unit whose alternatives count once."""
 
 
-def workload_of(rec: OptimizationRecommendation) -> Workload:
-    """The workload ``rec`` changes."""
-    return (rec.namespace or "", rec.spec.target_ref.kind, rec.spec.target_ref.name)
+class Proposal(NamedTuple):
+    """What the rule needs of one recommendation (the operator's watch cache keeps just this)."""
+
+    workload: Workload
+    type: str
+    open: bool
+    monthly_savings: float
 
 
-def best_by_workload(
-    recommendations: Iterable[OptimizationRecommendation],
-) -> dict[Workload, OptimizationRecommendation]:
-    """Each workload's open recommendation with the largest savings: what the total counts."""
-    best: dict[Workload, OptimizationRecommendation] = {}
-    for rec in recommendations:
-        if not counts_toward_savings(rec):
+def proposal_of(rec: OptimizationRecommendation) -> Proposal:
+    """The part of ``rec`` the rule reads."""
+    target = rec.spec.target_ref
+    return Proposal(
+        (rec.namespace or "", target.kind, target.name),
+        rec.spec.type.value,
+        counts_toward_savings(rec),
+        rec.spec.estimated_monthly_savings,
+    )
+
+
+def best_by_workload(proposals: Iterable[Proposal]) -> dict[Workload, Proposal]:
+    """Each workload's open proposal with the largest savings: what the total counts."""
+    best: dict[Workload, Proposal] = {}
+    for proposal in proposals:
+        if not proposal.open:
             continue
-        workload = workload_of(rec)
-        kept = best.get(workload)
-        if kept is None or rec.spec.estimated_monthly_savings > kept.spec.estimated_monthly_savings:
-            best[workload] = rec
+        kept = best.get(proposal.workload)
+        if kept is None or proposal.monthly_savings > kept.monthly_savings:
+            best[proposal.workload] = proposal
     return best
 
 
 def potential_savings(recommendations: Iterable[OptimizationRecommendation]) -> Savings:
     """The savings of the open recommendations, each workload counted once (its largest proposal)."""
-    opened = [rec for rec in recommendations if counts_toward_savings(rec)]
+    proposals = [proposal_of(rec) for rec in recommendations if counts_toward_savings(rec)]
     count_by_type: dict[str, int] = {}
     savings_by_type: dict[str, float] = {}
-    for rec in opened:
-        kind, savings = rec.spec.type.value, rec.spec.estimated_monthly_savings
-        count_by_type[kind] = count_by_type.get(kind, 0) + 1
-        savings_by_type[kind] = savings_by_type.get(kind, 0.0) + savings
-    best = best_by_workload(opened)
+    for proposal in proposals:
+        count_by_type[proposal.type] = count_by_type.get(proposal.type, 0) + 1
+        savings_by_type[proposal.type] = savings_by_type.get(proposal.type, 0.0) + proposal.monthly_savings
+    best = best_by_workload(proposals)
     return Savings(
-        potential_monthly_savings=round(sum(rec.spec.estimated_monthly_savings for rec in best.values()), 2),
+        potential_monthly_savings=round(sum(proposal.monthly_savings for proposal in best.values()), 2),
         recommendations=sum(count_by_type.values()),
         recommendations_by_type=dict(sorted(count_by_type.items())),
         savings_by_type={kind: round(value, 2) for kind, value in sorted(savings_by_type.items())},

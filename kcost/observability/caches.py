@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import datetime
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from croniter import croniter
 from prometheus_client.core import GaugeMetricFamily
@@ -27,10 +27,13 @@ from kcost.observability import metrics, tracing
 Key = tuple[str, str]
 # A recommendation entering one of these phases ends a rollout; the counter's label says which.
 ROLLOUT_RESULTS = {
-    RecommendationPhase.APPLIED: "applied",
-    RecommendationPhase.ROLLED_BACK: "rolled-back",
-    RecommendationPhase.FAILED: "failed",
+    RecommendationPhase.APPLIED.value: "applied",
+    RecommendationPhase.ROLLED_BACK.value: "rolled-back",
+    RecommendationPhase.FAILED.value: "failed",
 }
+# The phase label of a recommendation not given a phase yet.
+NEW = "New"
+APPLIED = RecommendationPhase.APPLIED.value
 COST_RESOURCES = ("cpu", "memory", "gpu", "storage", "network", "idle")
 
 
@@ -39,15 +42,28 @@ def _key(body: Mapping[str, Any]) -> Key:
     return (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
 
 
+class Entry(NamedTuple):
+    """What the gauges need of one recommendation: a few fields, not the whole object (there can be 10,000s)."""
+
+    proposal: savings.Proposal
+    phase: str
+    realized_monthly_savings: float | None
+
+
 @dataclass
 class RecommendationCache:
-    """Every recommendation as last seen; phase changes into a rollout's end counted once."""
+    """Every recommendation as last seen; phase changes into a rollout's end counted once.
 
-    items: dict[Key, OptimizationRecommendation] = field(default_factory=dict)
+    ``version`` changes with every change, so the gauges are recomputed only then.
+    """
+
+    items: dict[Key, Entry] = field(default_factory=dict)
+    version: int = 0
 
     def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
         """One watch event (``None`` or ``""`` for the initial listing)."""
         key = _key(body)
+        self.version += 1
         if event_type == "DELETED":
             self.items.pop(key, None)
             return
@@ -55,10 +71,11 @@ class RecommendationCache:
             rec = OptimizationRecommendation.model_validate(body)
         except ValidationError:
             return  # the operator reports an invalid object in its status; it has no savings to count
+        phase = rec.status.phase.value if rec.status.phase else NEW
         before = self.items.get(key)
-        self.items[key] = rec
-        result = ROLLOUT_RESULTS.get(rec.status.phase) if rec.status.phase else None
-        if result and before is not None and before.status.phase is not rec.status.phase:
+        self.items[key] = Entry(savings.proposal_of(rec), phase, rec.status.realized_monthly_savings)
+        result = ROLLOUT_RESULTS.get(phase)
+        if result and before is not None and before.phase != phase:
             metrics.ROLLOUTS.labels(result).inc()
 
 
@@ -120,31 +137,37 @@ def emit_run_span(analysis: Analysis) -> None:
 
 @dataclass
 class Caches:
-    """The operator's caches, fed from its watch handlers."""
+    """The operator's caches, fed from its watch handlers, and whether this replica leads (last seen)."""
 
     recommendations: RecommendationCache = field(default_factory=RecommendationCache)
     profiles: ProfileCache = field(default_factory=ProfileCache)
     analyses: AnalysisCache = field(default_factory=AnalysisCache)
+    leading: bool = False
 
 
 class ClusterCollector(Collector):
-    """The cluster gauges, computed from ``caches`` at each scrape."""
+    """The cluster gauges, computed from ``caches`` at each scrape (by the leading replica only)."""
 
-    def __init__(self, caches: Caches, active: Callable[[], bool] = lambda: True) -> None:
+    def __init__(self, caches: Caches) -> None:
         self.caches = caches
-        self.active = active
+        self._recommendation_gauges: tuple[int, list[GaugeMetricFamily]] = (-1, [])
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        if not self.active():
+        if not self.caches.leading:
             return
-        yield from recommendation_gauges(self.caches.recommendations.items.values())
+        recommendations = self.caches.recommendations
+        version, gauges = self._recommendation_gauges
+        if version != recommendations.version:
+            # Unchanged since the last scrape (the usual case between analyses): the same answer.
+            gauges = list(recommendation_gauges(recommendations.items.values()))
+            self._recommendation_gauges = (recommendations.version, gauges)
+        yield from gauges
         yield from profile_gauges(self.caches.profiles.items.values(), time.time())
         yield from analysis_gauges(self.caches.analyses.items.values())
 
 
-def recommendation_gauges(recs: Any) -> Iterator[GaugeMetricFamily]:
+def recommendation_gauges(entries: Collection[Entry]) -> Iterator[GaugeMetricFamily]:
     """Potential and realized savings, and recommendations by phase and type."""
-    recs = list(recs)
     potential = GaugeMetricFamily(
         "kcost_savings_potential_monthly_usd",
         "Savings per month still to be had from open recommendations (Proposed, Approved), each workload "
@@ -152,9 +175,9 @@ def recommendation_gauges(recs: Any) -> Iterator[GaugeMetricFamily]:
         labels=["namespace", "type"],
     )
     by_group: dict[tuple[str, str], float] = {}
-    for (namespace, _, _), rec in savings.best_by_workload(recs).items():
-        group = (namespace, rec.spec.type.value)
-        by_group[group] = by_group.get(group, 0.0) + rec.spec.estimated_monthly_savings
+    for (namespace, _, _), proposal in savings.best_by_workload(entry.proposal for entry in entries).items():
+        group = (namespace, proposal.type)
+        by_group[group] = by_group.get(group, 0.0) + proposal.monthly_savings
     for (namespace, kind), value in sorted(by_group.items()):
         potential.add_metric([namespace, kind], value)
     yield potential
@@ -166,12 +189,11 @@ def recommendation_gauges(recs: Any) -> Iterator[GaugeMetricFamily]:
     )
     by_namespace: dict[str, float] = {}
     counts: dict[tuple[str, str], int] = {}
-    for rec in recs:
-        phase = rec.status.phase.value if rec.status.phase else "New"
-        counts[(phase, rec.spec.type.value)] = counts.get((phase, rec.spec.type.value), 0) + 1
-        if rec.status.phase is RecommendationPhase.APPLIED and rec.status.realized_monthly_savings is not None:
-            namespace = rec.namespace or ""
-            by_namespace[namespace] = by_namespace.get(namespace, 0.0) + rec.status.realized_monthly_savings
+    for proposal, phase, realized_usd in entries:
+        counts[(phase, proposal.type)] = counts.get((phase, proposal.type), 0) + 1
+        if phase == APPLIED and realized_usd is not None:
+            namespace = proposal.workload[0]
+            by_namespace[namespace] = by_namespace.get(namespace, 0.0) + realized_usd
     for namespace, value in sorted(by_namespace.items()):
         realized.add_metric([namespace], value)
     yield realized

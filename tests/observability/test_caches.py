@@ -34,7 +34,8 @@ def _rec(
     }
 
 
-def _scrape(collector: caches.ClusterCollector) -> dict[str, list[tuple[dict[str, str], float]]]:
+def _scrape(collector: caches.ClusterCollector, leading: bool = True) -> dict[str, list[tuple[dict[str, str], float]]]:
+    collector.caches.leading = leading
     registry = CollectorRegistry()
     registry.register(collector)
     text = generate_latest(registry).decode()
@@ -92,7 +93,7 @@ def test_a_rollout_end_is_counted_once_and_not_at_a_restart() -> None:
 def test_only_the_leader_reports() -> None:
     cache = caches.Caches()
     cache.recommendations.observe(None, _rec("shop", "web", "right-sizing", 10.0))
-    assert "kcost_savings_potential_monthly_usd" not in _scrape(caches.ClusterCollector(cache, lambda: False))
+    assert "kcost_savings_potential_monthly_usd" not in _scrape(caches.ClusterCollector(cache), leading=False)
 
 
 def _profile(**status: Any) -> dict[str, Any]:
