@@ -87,6 +87,9 @@ def start(data_dir: Path, port: int, log_dir: Path) -> int:
             "--storage.tsdb.max-block-duration=1d",
             f"--web.listen-address=127.0.0.1:{port}",
             "--web.enable-lifecycle",
+            # A reload forgets the discovered Alertmanagers for a few seconds; an alert fired then would
+            # reach them a minute later by default.
+            "--rules.alert.resend-delay=2s",
             "--log.level=warn",
         ],
         log_dir,
