@@ -2,7 +2,7 @@
 
 The operator already watches every kind; each event is handed to ``observe`` here, so
 a scrape reads memory and never lists objects. Only the leading replica reports the
-cluster gauges (``active``): two replicas would otherwise double every sum.
+cluster gauges (``Caches.leading``): two replicas would otherwise double every sum.
 """
 
 from __future__ import annotations
