@@ -10,8 +10,8 @@ export PATH := $(VENV)/bin:$(PATH)
 # `python -m …` would put the repository root first on sys.path, where the top-level
 # operator/ folder shadows the standard library's `operator` (see README, Layout).
 export PYTHONSAFEPATH := 1
-# Debian packages the local stack needs: Prometheus (with promtool) and PostgreSQL.
-APT_PACKAGES := prometheus postgresql
+# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager and PostgreSQL.
+APT_PACKAGES := prometheus prometheus-alertmanager postgresql
 PYTEST_FLAGS ?=
 
 ##@ General
@@ -28,9 +28,10 @@ help: ## Show this help.
 install: system-deps venv binaries ## Install everything: Debian packages, Python environment, Kubernetes binaries.
 
 .PHONY: system-deps
-system-deps: ## Install Prometheus and PostgreSQL from Debian when missing; check Go.
+system-deps: ## Install Prometheus, Alertmanager and PostgreSQL from Debian when missing; check Go.
 	@missing=""; \
 	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
@@ -117,3 +118,4 @@ bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/kubectl_cost.py
 	python bench/analysis.py
 	python bench/admission.py
+	python bench/metrics.py

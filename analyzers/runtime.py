@@ -13,6 +13,7 @@ import datetime
 import logging
 import os
 import socket
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +22,7 @@ from kcost.analyzers import contract
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.config import Config
 from kcost.kube.client import KubeClient
+from kcost.observability import logs, metrics, tracing
 
 log = logging.getLogger("kcost.analyzers.runtime")
 
@@ -65,9 +67,20 @@ async def serve_once(
         if claimed is None:
             log.info("Analysis %s: another instance claimed %s first", analysis.name, analyzer.name)
             continue
-        log.info("Analysis %s run %s: %s claimed by %s", analysis.name, claimed.status.run_id, analyzer.name, instance)
-        phase = await contract.execute(kube, analyzer, claimed, instance, heartbeat_every=settings.heartbeat_every)
-        log.info("Analysis %s run %s: %s finished: %s", analysis.name, claimed.status.run_id, analyzer.name, phase)
+        with (
+            logs.about(kind="Analysis", name=analysis.name, run_id=claimed.status.run_id),
+            tracing.in_run(claimed.status.trace_id),
+            tracing.span(
+                f"analyzer {analyzer.name}", **{"kcost.analyzer": analyzer.name, "kcost.analysis": analysis.name}
+            ),
+        ):
+            log.info(
+                "Analysis %s run %s: %s claimed by %s", analysis.name, claimed.status.run_id, analyzer.name, instance
+            )
+            started = time.perf_counter()
+            phase = await contract.execute(kube, analyzer, claimed, instance, heartbeat_every=settings.heartbeat_every)
+            metrics.ANALYSIS_DURATION.labels(analyzer.name).observe(time.perf_counter() - started)
+            log.info("Analysis %s run %s: %s finished: %s", analysis.name, claimed.status.run_id, analyzer.name, phase)
         executed += 1
     return executed
 

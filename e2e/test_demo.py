@@ -2,17 +2,35 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 
+from e2e.conftest import Prometheus
 from kcost.devcluster.cluster import DevCluster
 
 KCOST = str(Path(sys.executable).with_name("kcost"))
+
+
+def _scraped_savings(cluster: DevCluster) -> tuple[float, float | None]:
+    """The demo analysis's potential savings, and the last sum of the savings gauge in the demo's Prometheus."""
+    analysis = json.loads(cluster.kubectl("get", "kca", "demo", "-o", "json").stdout)
+    expected = float(analysis["status"]["summary"]["potentialMonthlySavings"])
+    prometheus = Prometheus(cluster.require_state().prometheus_url)
+    deadline, value = time.monotonic() + 60, None
+    while time.monotonic() < deadline:
+        result = prometheus.query("sum(kcost_savings_potential_monthly_usd)", time.time())
+        value = float(result[0]["value"][1]) if result else None
+        if value is not None and round(value, 2) == expected:
+            break
+        time.sleep(1)
+    return expected, value
 
 
 def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) -> None:
@@ -26,9 +44,13 @@ def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) 
             check=False,
             env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
         )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        scraped = _scraped_savings(DevCluster(work, Console(stderr=True)))
     finally:
         DevCluster(work, Console(stderr=True)).down()
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    expected, last_seen = scraped
+    assert last_seen is not None, "the demo's Prometheus scrapes the kcost processes"
+    assert round(last_seen, 2) == expected, "the savings gauge sums to the demo analysis's summary"
     out = result.stdout
     assert "USD/hour" in out, "the cluster was priced"
     assert "Potential savings:" in out

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Mapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -37,6 +38,19 @@ class Config(BaseModel):
         alias="KCOST_NAMESPACE",
         min_length=1,
         description="where Secrets and ConfigMaps referenced without a namespace are read",
+    )
+    # -- observability
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        alias="KCOST_LOG_FORMAT",
+        description="text (for a terminal) or json (one object per line, with object, run and trace ids)",
+    )
+    metrics_port: int | None = Field(
+        None,
+        alias="KCOST_METRICS_PORT",
+        ge=0,
+        le=65535,
+        description="port of /metrics (unset or 0: off); `kcost run` gives its N-th process this port plus N",
     )
     # -- operator
     timer_interval_s: float = Field(

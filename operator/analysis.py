@@ -39,6 +39,7 @@ from kcost.api.v1alpha1.recommendation import (
     StaleMark,
 )
 from kcost.kube.client import KubeClient
+from kcost.observability import tracing
 from kcost.operator import recommendation
 from kcost.operator import status as status_io
 
@@ -82,6 +83,7 @@ def start_run(analysis: Analysis, now: datetime.datetime) -> Step:
         status.past_runs = [_past(status), *status.past_runs][:PAST_RUNS_KEPT]
     status.phase = AnalysisPhase.RUNNING
     status.run_id = new_run_id(now)
+    status.trace_id = tracing.new_trace_id()
     status.window_end = now
     status.window_start = now - window
     status.started_at = now

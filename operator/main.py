@@ -23,6 +23,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
+from kcost.observability import caches, metrics, tracing
 from kcost.operator import analysis, policy, profile, recommendation, retry
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
@@ -54,6 +55,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         memo.kube, memo.kube.workloads, _write_rollout(memo.kube), lambda: _still_leading(memo)
     )
     memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
+    memo.telemetry = caches.Caches()
+    memo.collector = caches.ClusterCollector(memo.telemetry)
+    metrics.add_collector(memo.collector)
     memo.background = [
         asyncio.create_task(memo.rollouts.run(), name="kcost-rollouts"),
         asyncio.create_task(memo.recommendation_retries.run(), name="recommendation retries"),
@@ -66,6 +70,7 @@ async def close(memo: kopf.Memo, **_: Any) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+    metrics.remove_collector(memo.collector)
     await memo.kube_context.__aexit__(None, None, None)
 
 
@@ -219,7 +224,9 @@ async def on_recommendation_event(event_type: str, body: dict[str, Any], memo: k
 
 @kopf.on.event(GROUP, VERSION, "optimizationrecommendations")
 async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.telemetry.recommendations.observe(event["type"], event["object"])
     await on_recommendation_event(event["type"] or "", dict(event["object"]), memo)
+    _note_leadership(memo)
     if memo.rollouts.wants(event["object"]):
         metadata = event["object"].get("metadata", {})
         memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
@@ -242,15 +249,38 @@ _register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
 # tick; the operator stays the one writer of Ready. Profiles are few: every event is cheap.
 @kopf.on.event(GROUP, VERSION, "clustercostprofiles")
 async def _profile_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    memo.telemetry.profiles.observe(event["type"], event["object"])
     if event["type"] in ("ADDED", "MODIFIED"):
         await _run(profile.follow_pricing, event["object"], memo, raise_invalid=False)
+    _note_leadership(memo)
+
+
+def _note_leadership(memo: kopf.Memo) -> None:
+    # Only the leader reports the cluster gauges (every replica's watches see the same objects).
+    # Kopf hands each object a copy of the memo: what a handler learnt about leadership is copied
+    # into the shared telemetry caches.
+    if "leadership" in memo:
+        memo.telemetry.leading = bool(memo["leadership"][1])
+
+
+@kopf.on.event(GROUP, VERSION, "analyses")
+async def _analysis_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    ended = memo.telemetry.analyses.observe(event["type"], event["object"])
+    memo.telemetry.leading = await _still_leading(memo)
+    if ended is not None and memo.telemetry.leading:
+        caches.emit_run_span(ended)
 
 
 async def run() -> None:
-    """Run the operator until cancelled (``kcost operator``)."""
-    await kopf.operator(
-        clusterwide=True,
-        peering_name=CONFIG.peering_name,
-        priority=CONFIG.priority,
-        liveness_endpoint=CONFIG.liveness_endpoint,
-    )
+    """Run the operator until cancelled (``kcost operator``), with ``/metrics`` on ``KCOST_METRICS_PORT``."""
+    tracing.setup("kcost-operator")
+    try:
+        async with metrics.serve(CONFIG.metrics_port):
+            await kopf.operator(
+                clusterwide=True,
+                peering_name=CONFIG.peering_name,
+                priority=CONFIG.priority,
+                liveness_endpoint=CONFIG.liveness_endpoint,
+            )
+    finally:
+        tracing.shutdown()

@@ -18,12 +18,9 @@ NOT_IMPORTED = {
     "asyncpg",
     # SQLAlchemy's asyncio support needs it but no longer installs it.
     "greenlet",
-    # Reserved for features of open issues: forecasting (scikit-learn, prophet), tracing
-    # (opentelemetry-sdk) and the operator's own /metrics (prometheus-client).
+    # Reserved for features of open issues: forecasting (scikit-learn, prophet).
     "scikit-learn",
     "prophet",
-    "opentelemetry-sdk",
-    "prometheus-client",
 }
 
 

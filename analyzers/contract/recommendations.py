@@ -32,6 +32,7 @@ from kcost.api.v1alpha1.recommendation import (
     recommendation_name,
 )
 from kcost.kube.client import Body, KubeClient, NotFound
+from kcost.observability import tracing
 
 LABEL_ANALYSIS = "kcost.dev/analysis"
 LABEL_ANALYZER = "kcost.dev/analyzer"
@@ -211,6 +212,7 @@ async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[None]], limit:
     await asyncio.gather(*(worker() for _ in range(limit)))
 
 
+@tracing.traced("write recommendations", **{"kcost.analyzer": "analyzer"})
 async def upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, proposals: Iterable[Proposal]) -> WritePlan:
     """Write what is new or changed, a few at a time; returns the plan carried out."""
     stored = kube.iter_raw(OptimizationRecommendation, label_selector=f"{LABEL_MANAGED_BY}=kcost")

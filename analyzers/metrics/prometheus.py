@@ -22,6 +22,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from kcost.api.v1alpha1.profile import ClusterCostProfile, PrometheusSpec
 from kcost.kube.client import KubeClient
+from kcost.observability import metrics, tracing
 
 
 class PrometheusError(Exception):
@@ -146,10 +147,12 @@ class PrometheusClient:
             return ssl.create_default_context(cadata=self.credentials.ca_pem)
         return True
 
+    @tracing.traced("prometheus request", **{"url.path": "path"})
     async def _get(self, path: str, params: Params, decode: Decode) -> Any:
         timeout = aiohttp.ClientTimeout(total=self.timeout_s)
         url = self.url.rstrip("/") + path
         self.requests_by_endpoint[path.rsplit("/", 1)[-1]] += 1
+        metrics.PROMETHEUS_QUERIES.labels(path.rsplit("/", 1)[-1]).inc()
         async with aiohttp.ClientSession(timeout=timeout, headers=self._headers()) as session:
             try:
                 async with session.get(url, params=params, ssl=self._ssl()) as response:

@@ -36,6 +36,7 @@ from kcost.analyzers.metrics.prometheus import PrometheusClient
 from kcost.api.v1alpha1.common import LabelSelector, parse_quantity
 from kcost.api.v1alpha1.recommendation import TARGET_RESOURCES
 from kcost.kube.client import KubeClient, NotFound
+from kcost.observability import tracing
 
 # The kinds analyzed: kind → (apiVersion, plural). Rollouts exist only where Argo Rollouts is installed.
 WORKLOAD_KINDS = {
@@ -257,6 +258,7 @@ def finite_points(points: FloatArray) -> tuple[FloatArray, FloatArray]:
     return points[finite, 0], points[finite, 1]
 
 
+@tracing.traced("load namespace", **{"k8s.namespace.name": "namespace"})
 async def load_namespace(
     prometheus: PrometheusClient, namespace: str, members: list[Workload], plan: QueryPlan, *, traffic: bool = True
 ) -> list[Workload]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
 
@@ -38,21 +39,53 @@ def counts_toward_savings(rec: OptimizationRecommendation) -> bool:
     return rec.status.phase in SAVINGS_PHASES
 
 
+Workload = tuple[str, str, str]
+"""(namespace, target kind, target name): the unit whose alternatives count once."""
+
+
+class Proposal(NamedTuple):
+    """What the rule needs of one recommendation (the operator's watch cache keeps just this)."""
+
+    workload: Workload
+    type: str
+    open: bool
+    monthly_savings: float
+
+
+def proposal_of(rec: OptimizationRecommendation) -> Proposal:
+    """The part of ``rec`` the rule reads."""
+    target = rec.spec.target_ref
+    return Proposal(
+        (rec.namespace or "", target.kind, target.name),
+        rec.spec.type.value,
+        counts_toward_savings(rec),
+        rec.spec.estimated_monthly_savings,
+    )
+
+
+def best_by_workload(proposals: Iterable[Proposal]) -> dict[Workload, Proposal]:
+    """Each workload's open proposal with the largest savings: what the total counts."""
+    best: dict[Workload, Proposal] = {}
+    for proposal in proposals:
+        if not proposal.open:
+            continue
+        kept = best.get(proposal.workload)
+        if kept is None or proposal.monthly_savings > kept.monthly_savings:
+            best[proposal.workload] = proposal
+    return best
+
+
 def potential_savings(recommendations: Iterable[OptimizationRecommendation]) -> Savings:
     """The savings of the open recommendations, each workload counted once (its largest proposal)."""
+    proposals = [proposal_of(rec) for rec in recommendations if counts_toward_savings(rec)]
     count_by_type: dict[str, int] = {}
     savings_by_type: dict[str, float] = {}
-    best_by_workload: dict[tuple[str, str, str], float] = {}
-    for rec in recommendations:
-        if not counts_toward_savings(rec):
-            continue
-        kind, savings = rec.spec.type.value, rec.spec.estimated_monthly_savings
-        count_by_type[kind] = count_by_type.get(kind, 0) + 1
-        savings_by_type[kind] = savings_by_type.get(kind, 0.0) + savings
-        workload = (rec.namespace or "", rec.spec.target_ref.kind, rec.spec.target_ref.name)
-        best_by_workload[workload] = max(best_by_workload.get(workload, 0.0), savings)
+    for proposal in proposals:
+        count_by_type[proposal.type] = count_by_type.get(proposal.type, 0) + 1
+        savings_by_type[proposal.type] = savings_by_type.get(proposal.type, 0.0) + proposal.monthly_savings
+    best = best_by_workload(proposals)
     return Savings(
-        potential_monthly_savings=round(sum(best_by_workload.values()), 2),
+        potential_monthly_savings=round(sum(proposal.monthly_savings for proposal in best.values()), 2),
         recommendations=sum(count_by_type.values()),
         recommendations_by_type=dict(sorted(count_by_type.items())),
         savings_by_type={kind: round(value, 2) for kind, value in sorted(savings_by_type.items())},

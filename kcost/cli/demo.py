@@ -8,12 +8,27 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
+if TYPE_CHECKING:
+    from kcost.devcluster.cluster import DevCluster
+
 PROFILE = "default"
 ANALYSIS = "demo"
+# What `kcost run` starts, in order: the N-th serves /metrics on KCOST_METRICS_PORT + N.
+KCOST_PROCESSES = ("operator", "rightsizing", "idle", "cost", "webhook")
+
+
+def _free_ports(count: int) -> int:
+    """The first of ``count`` consecutive loopback ports that are free right now."""
+    from kcost.devcluster import processes
+
+    while True:
+        first = processes.free_port()
+        if all(processes.port_is_free(first + offset) for offset in range(1, count)):
+            return first
 
 
 def _shared_catalog() -> Path | None:
@@ -70,6 +85,34 @@ def _apply_once_admitted(cluster: Any, document: dict[str, Any], timeout_s: floa
         time.sleep(1)
 
 
+def _start_kcost(cluster: DevCluster, repo: Path) -> None:
+    """`kcost run` on the demo cluster (unless it runs), scraped by its Prometheus, which evaluates kcost's alerts."""
+    from kcost.devcluster import processes, prometheus
+
+    state = cluster.require_state()
+    running = state.pids.get("kcost")
+    if running is not None and processes.is_alive(running):
+        return
+    metrics_port = _free_ports(len(KCOST_PROCESSES))
+    env = {
+        # kcost's own identity, which its admission webhook trusts (KCOST_WEBHOOK_TRUSTED_USERS).
+        "KUBECONFIG": str(cluster.mint_user_kubeconfig("kcost", ["system:masters"])),
+        "KCOST_WEBHOOK_CERT_DIR": str(cluster.work_dir / "webhook-certs"),
+        "KCOST_TIMER_SECONDS": "2",
+        "KCOST_COST_INTERVAL_SECONDS": "30",
+        "KCOST_ANALYZER_POLL_SECONDS": "1",
+        "KCOST_METRICS_PORT": str(metrics_port),
+    }
+    state.pids["kcost"] = processes.spawn(
+        "kcost", [str(Path(sys.executable).with_name("kcost")), "run"], cluster.log_dir, env=env
+    )
+    state.save()
+    targets = {name: f"127.0.0.1:{metrics_port + index}" for index, name in enumerate(KCOST_PROCESSES)}
+    prometheus.scrape(cluster.work_dir / "prometheus", "kcost", targets)
+    rules = (repo / "helm" / "kcost" / "files" / "kcost.rules.yaml").read_text()
+    prometheus.install_rules(cluster.work_dir / "prometheus", state.ports.prometheus, "kcost", rules)
+
+
 @click.command("demo")
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait for the analysis.")
@@ -77,7 +120,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     """Bring up the local stack with the demo scenario, run kcost on it, and show what it found (idempotent)."""
     from rich.console import Console
 
-    from kcost.devcluster import binaries, processes
+    from kcost.devcluster import binaries
     from kcost.devcluster.cluster import DevCluster
     from kcost.devcluster.scenario import library, loader
     from kcost.devcluster.state import default_work_dir, dir_flag
@@ -99,20 +142,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
         "apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(_profile(state.prometheus_url))
     )
     state = cluster.require_state()
-    running = state.pids.get("kcost")
-    if running is None or not processes.is_alive(running):
-        env = {
-            # kcost's own identity, which its admission webhook trusts (KCOST_WEBHOOK_TRUSTED_USERS).
-            "KUBECONFIG": str(cluster.mint_user_kubeconfig("kcost", ["system:masters"])),
-            "KCOST_WEBHOOK_CERT_DIR": str(cluster.work_dir / "webhook-certs"),
-            "KCOST_TIMER_SECONDS": "2",
-            "KCOST_COST_INTERVAL_SECONDS": "30",
-            "KCOST_ANALYZER_POLL_SECONDS": "1",
-        }
-        state.pids["kcost"] = processes.spawn(
-            "kcost", [str(Path(sys.executable).with_name("kcost")), "run"], cluster.log_dir, env=env
-        )
-        state.save()
+    _start_kcost(cluster, repo)
     console.rule("4/5 an analysis of the whole cluster")
     existing = cluster.kubectl("get", "kca", ANALYSIS, "-o", "json", check=False)
     if existing.returncode != 0:

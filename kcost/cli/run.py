@@ -7,19 +7,35 @@ starts them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import click
 
 
 def _logging(verbose: bool) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from kcost.config import Config
+    from kcost.observability import logs
+
+    logs.configure(Config.from_env().log_format, verbose=verbose)
+
+
+@contextlib.asynccontextmanager
+async def _telemetry(service: str) -> AsyncIterator[None]:
+    """``/metrics`` on ``KCOST_METRICS_PORT`` and OTLP traces (when configured) for one analyzer process."""
+    from kcost.config import Config
+    from kcost.observability import metrics, tracing
+
+    tracing.setup(service)
+    try:
+        async with metrics.serve(Config.from_env().metrics_port):
+            yield
+    finally:
+        tracing.shutdown()
 
 
 @click.command("operator")
@@ -42,6 +58,7 @@ async def _serve_cost() -> None:
     from kcost.history.buffer import BufferedWriter
     from kcost.history.store import HistoryStore
     from kcost.kube import client
+    from kcost.observability import metrics
 
     config = Config.from_env()
     interval = datetime.timedelta(seconds=config.cost_interval_s)
@@ -53,7 +70,14 @@ async def _serve_cost() -> None:
         logging.getLogger("kcost.analyzers.cost").warning(
             "history store unavailable for now: %s", store.redact(str(error))
         )
-    async with client.connect() as kube, BufferedWriter(store) as writer:
+    async with (
+        _telemetry("kcost-analyzer-cost"),
+        client.connect() as kube,
+        BufferedWriter(store) as writer,
+    ):
+        metrics.add_collector(
+            metrics.HistoryWriterCollector(lambda: (writer.written, writer.retried, writer.dropped, writer.pending))
+        )
 
         async def record(profile: Any, report: Any) -> None:
             day = datetime.datetime.now(datetime.UTC).date()
@@ -129,10 +153,20 @@ def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
         raise click.ClickException(str(error)) from None
 
     async def serve() -> None:
-        async with client.connect() as kube:
+        async with _telemetry(f"kcost-analyzer-{chosen.name}"), client.connect() as kube:
             await runtime.serve(kube, chosen)
 
     asyncio.run(serve())
+
+
+def _child_env(index: int) -> dict[str, str]:
+    """The environment of ``kcost run``'s ``index``-th process: its own metrics port (base + index)."""
+    from kcost.config import Config
+
+    base = Config.from_env().metrics_port
+    if not base:
+        return dict(os.environ)
+    return {**os.environ, "KCOST_METRICS_PORT": str(base + index)}
 
 
 @click.command("run")
@@ -155,10 +189,12 @@ def run_all(analyzers: tuple[str, ...], webhook: bool) -> None:
     from pathlib import Path
 
     kcost = str(Path(sys.executable).with_name("kcost"))
-    children = [subprocess.Popen([kcost, "operator"])]
-    children += [subprocess.Popen([kcost, "analyzer", name]) for name in analyzers]
+    commands = [["operator"], *(["analyzer", name] for name in analyzers)]
+    children = [subprocess.Popen([kcost, *command], env=_child_env(index)) for index, command in enumerate(commands)]
     if webhook:
-        children.append(subprocess.Popen([kcost, "webhook", "--unregister-on-exit"]))
+        # Last, so the analyzers' metrics ports stay base + their index.
+        webhook_command = [kcost, "webhook", "--unregister-on-exit"]
+        children.append(subprocess.Popen(webhook_command, env=_child_env(len(commands))))
 
     def stop(*_: object) -> None:
         for child in children:

@@ -74,8 +74,10 @@ def webhook(register: bool, unregister_on_exit: bool, verbose: bool) -> None:
         except (registry.UnknownAnalyzerError, ImportError, AttributeError) as error:
             logging.getLogger("kcost.webhooks").warning("analyzer %s: settings not checked: %s", name, error)
 
+    from kcost.observability import metrics
+
     async def main() -> None:
-        async with client.connect() as kube:
+        async with client.connect() as kube, metrics.serve(config.metrics_port):
             task = asyncio.current_task()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -26,6 +26,7 @@ from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, Recomm
 from kcost.config import Config
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
+from kcost.observability import tracing
 from kcost.operator.rollout import approver, controller, deployment, promql_checks
 from kcost.webhooks.policy import matching
 
@@ -138,6 +139,7 @@ class RolloutWorker:
         if recheck is not None:
             self.wake(namespace, name, recheck)
 
+    @tracing.traced("rollout step", **{"k8s.namespace.name": "namespace", "kcost.recommendation": "name"})
     async def _advance_one(self, namespace: str, name: str) -> float | None:
         if not await self._leading():
             return RETRY_AFTER_ERROR_S

@@ -181,6 +181,9 @@ class AnalysisStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation the current run started from")
     phase: AnalysisPhase | None = Field(None, description="Pending, Running, Succeeded or Failed")
     run_id: str | None = Field(None, description="identifies the current run; frozen while it runs")
+    trace_id: str | None = Field(
+        None, pattern="^[0-9a-f]{32}$", description="the OpenTelemetry trace of the current run (its spans and logs)"
+    )
     window_start: datetime.datetime | None = Field(None, description="every analyzer reads metrics from here…")
     window_end: datetime.datetime | None = Field(None, description="…to here")
     started_at: datetime.datetime | None = Field(None, description="when the current run started")

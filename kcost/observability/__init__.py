@@ -1,0 +1,1 @@
+"""kcost's own telemetry: Prometheus metrics, JSON logs and OpenTelemetry traces."""
