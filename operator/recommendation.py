@@ -23,7 +23,7 @@ from kcost.operator import status as status_io
 log = logging.getLogger("kcost.operator.recommendation")
 # Written by the policy engine's approver, which runs in the operator.
 AUTO_APPROVAL_CONDITION = "AutoApproval"
-ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at", "realized_monthly_savings"}
+ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at"}
 
 
 def operator_part(rec: OptimizationRecommendation) -> dict[str, Any]:

@@ -19,14 +19,25 @@ from typing import Any
 
 import kopf
 
+from kcost.analyzers.contract import AnalyzerError
+from kcost.analyzers.cost import unit_rates
+from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.metrics import prometheus
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
 from kcost.api.v1alpha1.profile import ClusterCostProfile
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase, RolloutStage
+from kcost.api.v1alpha1.recommendation import (
+    OptimizationRecommendation,
+    RealizedPhase,
+    RealizedSavings,
+    RecommendationPhase,
+    RolloutStage,
+)
 from kcost.config import Config
+from kcost.history.buffer import BufferedWriter
+from kcost.history.store import HistoryStore
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
-from kcost.operator.rollout import approver, controller, deployment, promql_checks
+from kcost.operator.rollout import approver, controller, deployment, promql_checks, verify
 from kcost.webhooks.policy import matching
 
 log = logging.getLogger("kcost.operator.rollout")
@@ -38,6 +49,8 @@ RETRY_AFTER_ERROR_S = 5.0
 POLICY_CACHE_S = 2.0
 # Where new values are live and watched: a policy's PromQL checks are evaluated then.
 WATCHED_STAGES = frozenset({RolloutStage.SCALING, RolloutStage.OBSERVING})
+# A Prometheus that does not answer the verification is asked again this much later.
+RETRY_MEASUREMENT_S = 60.0
 
 
 class RolloutWorker:
@@ -64,6 +77,10 @@ class RolloutWorker:
         self._auto_apply_policies: set[tuple[str, int]] = set()
         # One client per profile (its Secrets read once), rebuilt when the profile's spec changes.
         self._prometheus: dict[str, tuple[int, prometheus.PrometheusClient]] = {}
+        # Catalogs and last known prices, kept across measurements (one per profile).
+        self._pricers = PricerFactory(kube)
+        self._history_store = HistoryStore()
+        self._history = BufferedWriter(self._history_store)
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
@@ -79,16 +96,24 @@ class RolloutWorker:
         if phase == RecommendationPhase.PROPOSED.value:
             return bool(self._auto_apply_policies) or bool(approval.get("approved"))
         if phase == RecommendationPhase.APPLIED.value:
-            return bool(approval.get("rollback"))
+            realized = (body.get("status") or {}).get("realized") or {}
+            return bool(approval.get("rollback")) or realized.get("phase") != RealizedPhase.MEASURED.value
         return phase in {p.value for p in ACTIVE_PHASES}
 
     async def run(self) -> None:
         """Drain the queue until cancelled; keep the policies fresh meanwhile."""
         refresher = asyncio.create_task(self._refresh_policies(), name="kcost-policy-refresh")
         try:
+            await self._history_store.connect(self._config.database_url)
+        except Exception as error:  # noqa: BLE001 - the writer retries; rollouts go on meanwhile
+            log.warning("history store unavailable for now: %s", self._history_store.redact(str(error)))
+        self._history.start()
+        try:
             await self._drain()
         finally:
             refresher.cancel()
+            await self._history.close()
+            await self._history_store.close()
 
     async def _refresh_policies(self) -> None:
         """Re-read the policies every few seconds; when the auto-apply ones change, reconsider every proposal."""
@@ -147,9 +172,8 @@ class RolloutWorker:
             return None
         phase = rec.status.phase
         now = datetime.datetime.now(datetime.UTC)
-        if phase is RecommendationPhase.APPLIED and rec.spec.approval.rollback:
-            await self._record(rec, controller.request_rollback(rec, now))
-            return 0.0
+        if phase is RecommendationPhase.APPLIED:
+            return await self._applied(rec, policies, now)
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
             return None
         governing, workload = await self._governing(rec, policies)
@@ -183,6 +207,65 @@ class RolloutWorker:
         if not all(result.passed for result in results):
             self._prometheus.pop(profile.name, None)  # the credentials may be stale: read them again next time
         return results
+
+    async def _applied(
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], now: datetime.datetime
+    ) -> float | None:
+        """An applied change: roll it back when asked to, else follow up on what it saved."""
+        if rec.spec.approval.rollback:
+            await self._record(rec, controller.request_rollback(rec, now))
+            return 0.0
+        return await self._verify(rec, policies, now)
+
+    async def _verify(
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], now: datetime.datetime
+    ) -> float | None:
+        """An applied change: start its verify window, or measure what it saved once the window has passed."""
+        state = rec.status.realized
+        if state is not None and state.phase is RealizedPhase.MEASURED:
+            return None
+        if state is None:
+            governing, _ = await self._governing(rec, policies)
+            window = governing.policy.spec.verify_window if governing.policy else verify.DEFAULT_VERIFY_WINDOW
+            started = verify.pending(rec, window, now)
+            await verify.write(self._kube, rec, started)
+            return verify.wait_s(started.realized, now)
+        if now < state.measure_after:
+            return verify.wait_s(state, now)
+        try:
+            verdict, cluster = await self._measure(rec, state, now)
+        except prometheus.PrometheusUnavailable as error:
+            log.warning("savings of %s/%s not measured yet: %s", rec.namespace, rec.name, error)
+            return RETRY_MEASUREMENT_S
+        written = await verify.write(self._kube, rec, verdict)
+        row = verify.history_row(rec, cluster, verdict.realized) if cluster else None
+        if row is not None:
+            self._history.submit(row)
+        await self._kube.event(
+            rec.to_api(), reason=verdict.reason, message=verdict.message, event_type=verdict.event_type
+        )
+        if verdict.roll_back:
+            await self._record(written, controller.request_rollback(written, now, because=verdict.message))
+            return 0.0
+        return None
+
+    async def _measure(
+        self, rec: OptimizationRecommendation, state: RealizedSavings, now: datetime.datetime
+    ) -> tuple[verify.Verdict, str | None]:
+        """The verdict over both windows, and the profile (the history's cluster) that priced it."""
+        try:
+            profile = await promql_checks.profile_for(self._kube, rec)
+            client = await self._client(profile)
+        except (promql_checks.NoPrometheus, prometheus.PrometheusCredentialsError) as error:
+            return verify.not_measured(state, str(error), now), None
+        (before_start, before_end), (after_start, after_end) = verify.windows(rec, state)
+        before = await verify.window_usage(client, rec, before_start, before_end)
+        after = await verify.window_usage(client, rec, after_start, after_end)
+        try:
+            rates = await unit_rates.rates_for(self._kube, profile, self._pricers)
+        except AnalyzerError as error:  # a currency kcost does not price in: say so rather than guess
+            return verify.not_measured(state, str(error), now), None
+        return verify.judge(rec, state, before=before, after=after, rates=rates, now=now), profile.name
 
     async def _client(self, profile: ClusterCostProfile) -> prometheus.PrometheusClient:
         cached = self._prometheus.get(profile.name)
