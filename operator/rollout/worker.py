@@ -34,6 +34,7 @@ from kcost.api.v1alpha1.recommendation import (
 )
 from kcost.config import Config
 from kcost.history.buffer import BufferedWriter
+from kcost.history.models import HistoryTable
 from kcost.history.store import HistoryStore
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
@@ -81,6 +82,7 @@ class RolloutWorker:
         self._pricers = PricerFactory(kube)
         self._history_store = HistoryStore()
         self._history = BufferedWriter(self._history_store)
+        self._history_started = False
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
@@ -103,11 +105,6 @@ class RolloutWorker:
     async def run(self) -> None:
         """Drain the queue until cancelled; keep the policies fresh meanwhile."""
         refresher = asyncio.create_task(self._refresh_policies(), name="kcost-policy-refresh")
-        try:
-            await self._history_store.connect(self._config.database_url)
-        except Exception as error:  # noqa: BLE001 - the writer retries; rollouts go on meanwhile
-            log.warning("history store unavailable for now: %s", self._history_store.redact(str(error)))
-        self._history.start()
         try:
             await self._drain()
         finally:
@@ -240,7 +237,7 @@ class RolloutWorker:
         written = await verify.write(self._kube, rec, verdict)
         row = verify.history_row(rec, cluster, verdict.realized) if cluster else None
         if row is not None:
-            self._history.submit(row)
+            await self._keep(row)
         await self._kube.event(
             rec.to_api(), reason=verdict.reason, message=verdict.message, event_type=verdict.event_type
         )
@@ -248,6 +245,17 @@ class RolloutWorker:
             await self._record(written, controller.request_rollback(written, now, because=verdict.message))
             return 0.0
         return None
+
+    async def _keep(self, row: HistoryTable) -> None:
+        """Queue a history row; the store is opened with the first one (most operators never measure)."""
+        if not self._history_started:
+            self._history_started = True
+            try:
+                await self._history_store.connect(self._config.database_url)
+            except Exception as error:  # noqa: BLE001 - the writer retries; rollouts go on meanwhile
+                log.warning("history store unavailable for now: %s", self._history_store.redact(str(error)))
+            self._history.start()
+        self._history.submit(row)
 
     async def _measure(
         self, rec: OptimizationRecommendation, state: RealizedSavings, now: datetime.datetime
