@@ -22,6 +22,7 @@ Usage: python bench/rollouts.py [--sizes 100 1000] [--namespaces 50] [--repeat 1
 from __future__ import annotations
 
 import asyncio
+import datetime
 import json
 import os
 import sys
@@ -58,7 +59,8 @@ NODES = [NodeSpec(name=f"node-{i}", instance_type="m5.4xlarge", cpu_cores=16, ma
 class RolloutRun:
     recommendations: int
     namespaces: int
-    wall_s: float
+    wall_s: float  # from starting the operator (its imports and first listing included)
+    apply_s: float  # from the first rollout's start to the last promotion, by the recommendations' own stamps
     applied: int
     rolled_back: int
     failed: int
@@ -244,15 +246,30 @@ def _available(cluster: DevCluster, run: str) -> int:
     return sum(1 for d in deployments if int((d.get("status") or {}).get("availableReplicas") or 0) >= 1)
 
 
-def _phases(cluster: DevCluster, namespaces: list[str]) -> tuple[Counter[str], int]:
+def _recs(cluster: DevCluster, namespaces: list[str]) -> list[dict[str, Any]]:
     wanted = set(namespaces)
-    recs = [r for r in _items(cluster, "rec", "-A") if r["metadata"]["namespace"] in wanted]
+    return [r for r in _items(cluster, "rec", "-A") if r["metadata"]["namespace"] in wanted]
+
+
+def _phases(cluster: DevCluster, namespaces: list[str]) -> tuple[Counter[str], int]:
+    recs = _recs(cluster, namespaces)
     phases = Counter(str((r.get("status") or {}).get("phase")) for r in recs)
     verifying = sum(1 for r in recs if (r.get("status") or {}).get("realized"))
     return phases, verifying
 
 
-def measure(cluster: DevCluster, size: int, namespaces: int, step_duration: str, console: Console) -> RolloutRun:
+def _apply_s(recs: list[dict[str, Any]]) -> float:
+    """From the first rollout's start to the last promotion, as the recommendations recorded them."""
+    started = [((r.get("status") or {}).get("rollout") or {}).get("startedAt") for r in recs]
+    applied = [(r.get("status") or {}).get("appliedAt") for r in recs]
+    first = min((datetime.datetime.fromisoformat(s) for s in started if s), default=None)
+    last = max((datetime.datetime.fromisoformat(a) for a in applied if a), default=None)
+    return round((last - first).total_seconds(), 1) if first and last else 0.0
+
+
+def measure(
+    cluster: DevCluster, size: int, namespaces: int, step_duration: str, console: Console, *, keep: bool = False
+) -> RolloutRun:
     run = f"r{uuid.uuid4().hex[:6]}"
     names = [f"{run}-ns-{i:02d}" for i in range(namespaces)]
     per_namespace = size // namespaces
@@ -286,15 +303,18 @@ def measure(cluster: DevCluster, size: int, namespaces: int, step_duration: str,
             timeout_s=120,
         )
         writes = kcost_writes(cluster) - writes_before
+        apply_s = _apply_s(_recs(cluster, names))
         writes["events"] = kcost_events(cluster, names)
     finally:
         processes.stop(operator, timeout_s=10)
-    cluster.kubectl("delete", "optimizationpolicy", f"bench-{run}", "--wait=false")
-    cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
+    if not keep:
+        cluster.kubectl("delete", "optimizationpolicy", f"bench-{run}", "--wait=false")
+        cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
     return RolloutRun(
         recommendations=total,
         namespaces=namespaces,
         wall_s=round(wall_s, 1),
+        apply_s=apply_s,
         applied=phases["Applied"],
         rolled_back=phases["RolledBack"],
         failed=phases["Failed"],
@@ -314,7 +334,7 @@ def _median(runs: list[RolloutRun]) -> RolloutRun:
 def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> None:
     base = medians[0]
     table = Table(title=f"Rollouts by gated rolling update (median of {repeat} run(s) per size)")
-    for header in ("recs", "wall s", "× base", "applied", "rolled back", "failed", "peak RSS MiB", "CPU s",
+    for header in ("recs", "wall s", "× base", "apply s", "applied", "rolled back", "failed", "peak RSS MiB", "CPU s",
                    "writes/rec"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in medians:
@@ -322,6 +342,7 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
             f"{run.recommendations:,}",
             f"{run.wall_s:.1f}",
             f"{run.wall_s / base.wall_s:.2f}",
+            f"{run.apply_s:.1f}",
             str(run.applied),
             str(run.rolled_back),
             str(run.failed),
@@ -343,9 +364,17 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
 @click.option("--repeat", default=1, show_default=True, help="Runs per size; the median run is reported.")
 @click.option("--step-duration", default="15s", show_default=True, help="How long health is watched after rollout.")
 @click.option("--work-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--keep", is_flag=True, help="Leave the cluster and its logs for a look afterwards.")
 @click.option("--json", "as_json", is_flag=True)
 def main(
-    *, sizes: tuple[int, ...], namespaces: int, repeat: int, step_duration: str, work_dir: Path | None, as_json: bool
+    *,
+    sizes: tuple[int, ...],
+    namespaces: int,
+    repeat: int,
+    step_duration: str,
+    work_dir: Path | None,
+    keep: bool,
+    as_json: bool,
 ) -> None:
     """N approved recommendations applied by the operator; wall time, RSS, CPU and API writes."""
     console = Console(stderr=True)
@@ -361,11 +390,14 @@ def main(
             runs = []
             for attempt in range(repeat):
                 console.rule(f"{size:,} recommendations in {namespaces} namespaces, run {attempt + 1}/{repeat}")
-                runs.append(measure(cluster, size, namespaces, step_duration, console))
+                runs.append(measure(cluster, size, namespaces, step_duration, console, keep=keep))
                 console.print(asdict(runs[-1]))
             medians.append(_median(runs))
     finally:
-        cluster.purge()
+        if keep:
+            console.print(f"kept: {cluster.work_dir} (stop it with `kcost dev-cluster down` there)")
+        else:
+            cluster.purge()
     if as_json:
         click.echo(json.dumps([asdict(run) | {"writes_per_recommendation": run.writes_per_recommendation}
                                for run in medians], indent=2))  # fmt: skip
