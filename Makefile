@@ -116,3 +116,4 @@ bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/quality.py --traces $(CURDIR)/../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
 	python bench/kubectl_cost.py
 	python bench/analysis.py
+	python bench/rollouts.py

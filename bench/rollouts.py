@@ -16,7 +16,7 @@ CREATE/DELETE and their ``scale`` subresource (the controllers write Deployments
 UPDATE), kopf's peering object — plus the Events kcost posted (listed by their source).
 The write that starts each verify window (``status.realized``) is waited for and counted.
 
-Usage: python bench/rollouts.py [--sizes 100 1000] [--namespaces 50] [--repeat 1] [--json]
+Usage: python bench/rollouts.py [--sizes 100 --sizes 1000] [--namespaces 50] [--repeat 1] [--json]
 """
 
 from __future__ import annotations
