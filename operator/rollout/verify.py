@@ -1,9 +1,9 @@
 """The follow-up of an applied change: after its verify window, what it really saved, and whether anything regressed.
 
-When a recommendation reaches Applied, the verification records ``status.realized``
-as Measuring, with the window (the governing policy's ``verifyWindow``, 7 days by
-default) and when it ends. Once it has ended, the same length of time before the
-rollout began and the window after the change are read from the profile's Prometheus
+When a recommendation reaches Applied, its verify window starts (the governing
+policy's ``verifyWindow``, 7 days by default, after ``status.appliedAt``). Once it has
+passed, the same length of time before the rollout began and the window after the
+change are read from the profile's Prometheus
 (``workloads.load_namespace``, the analyzers' own loader: CPU rate and memory peak
 per step, OOM kills) and priced at the cluster's node prices (``unit_rates.rates_for``,
 the cost analyzer's pricing): ``realized.monthlySavingsUsd`` and the estimate's error.
@@ -14,7 +14,9 @@ A regression (OOM kills, more restarts, more CPU throttling) sets the
 One writer: ``status.realized`` and the ``SavingsRealized`` condition belong to this
 module alone, applied with its own field manager ``kcost-verify`` (the operator's
 ``kcost-operator`` manager never sends them, so neither drops the other's fields).
-All its state is in ``status.realized``: a restarted operator resumes from it.
+Its state costs no write of its own: Applied with no ``status.realized`` yet is "being
+verified", due at ``appliedAt`` + the window, so a restarted operator resumes from the
+status alone.
 """
 
 from __future__ import annotations
@@ -29,12 +31,10 @@ from kcost.analyzers.metrics.prometheus import PrometheusClient
 from kcost.api.v1alpha1.common import Conditions, ConditionStatus, parse_duration
 from kcost.api.v1alpha1.recommendation import (
     REALIZED_MEASURED,
-    REALIZED_MEASURING,
     REALIZED_NOT_MEASURED,
     REALIZED_REGRESSION,
     SAVINGS_REALIZED_CONDITION,
     OptimizationRecommendation,
-    RealizedPhase,
     RealizedSavings,
 )
 from kcost.history.models import RealizedSavingsRecord
@@ -62,29 +62,19 @@ class Verdict:
     roll_back: bool = False
 
 
-def pending(rec: OptimizationRecommendation, window: str, now: datetime.datetime) -> Verdict:
-    """Applied just now: measure once ``window`` has passed since the change."""
-    applied_at = rec.status.applied_at or now
-    measure_after = applied_at + parse_duration(window)
-    state = RealizedSavings(window=window, measure_after=measure_after)
-    message = f"measuring usage for {window} after the change; savings known at {measure_after:%Y-%m-%dT%H:%M:%SZ}"
-    return Verdict(state, ConditionStatus.UNKNOWN, REALIZED_MEASURING, message)
-
-
-def wait_s(state: RealizedSavings, now: datetime.datetime) -> float:
+def wait_s(due: datetime.datetime, now: datetime.datetime) -> float:
     """How long until the measurement is due (0 when it is), at most ``MAX_WAIT_S``."""
-    return min(MAX_WAIT_S, max(0.0, (state.measure_after - now).total_seconds()))
+    return min(MAX_WAIT_S, max(0.0, (due - now).total_seconds()))
 
 
 def windows(
-    rec: OptimizationRecommendation, state: RealizedSavings
+    rec: OptimizationRecommendation, applied_at: datetime.datetime, window: str
 ) -> tuple[tuple[datetime.datetime, datetime.datetime], tuple[datetime.datetime, datetime.datetime]]:
     """(start, end) before the rollout began, and after the change: each as long as the verify window."""
-    span = parse_duration(state.window)
-    applied_at = rec.status.applied_at or (state.measure_after - span)
+    span = parse_duration(window)
     rollout = rec.status.rollout
     changed_at = rollout.started_at if rollout is not None and rollout.started_at is not None else applied_at
-    return (changed_at - span, changed_at), (applied_at, state.measure_after)
+    return (changed_at - span, changed_at), (applied_at, applied_at + span)
 
 
 async def window_usage(
@@ -139,8 +129,9 @@ async def _per_pod(
 
 def judge(
     rec: OptimizationRecommendation,
-    state: RealizedSavings,
+    window: str,
     *,
+    applied_at: datetime.datetime,
     before: realized.WindowUsage,
     after: realized.WindowUsage,
     rates: ClusterRates,
@@ -148,7 +139,7 @@ def judge(
 ) -> Verdict:
     """The measurement from both windows' usage at the cluster's node prices."""
     target = rec.spec.target_ref
-    (before_start, before_end), (after_start, after_end) = windows(rec, state)
+    (before_start, before_end), (after_start, after_end) = windows(rec, applied_at, window)
     previous = rec.status.previous
     if previous is None or before.empty or after.empty:
         empty = "before" if before.empty else "after"
@@ -159,8 +150,7 @@ def judge(
             else f"Prometheus has no usage of {target.kind} {rec.namespace}/{target.name} {empty} the change "
             f"({start:%Y-%m-%dT%H:%M:%SZ} to {end:%Y-%m-%dT%H:%M:%SZ})"
         )
-        unmeasured = state.model_copy(update={"phase": RealizedPhase.MEASURED, "measured_at": now, "message": why})
-        return Verdict(unmeasured, ConditionStatus.UNKNOWN, REALIZED_NOT_MEASURED, f"not measured: {why}")
+        return not_measured(window, why, now)
     applied = (rec.status.rollout.target if rec.status.rollout is not None else None) or rec.spec.changes
     replicas_before = previous.replicas if previous.replicas is not None else 1
     replicas_after = applied.replicas if applied.replicas is not None else replicas_before
@@ -169,20 +159,18 @@ def judge(
     savings = cost_before - cost_after
     error = realized.estimate_error_percent(savings, rec.spec.estimated_monthly_savings)
     seen = realized.regressions(before, after)
-    measured = state.model_copy(
-        update={
-            "phase": RealizedPhase.MEASURED,
-            "measured_at": now,
-            "monthly_savings_usd": round(savings, 2),
-            "monthly_cost_before_usd": round(cost_before, 2),
-            "monthly_cost_after_usd": round(cost_after, 2),
-            "estimate_error_percent": round(error, 1) if error is not None else None,
-            "prices": rates.source[:1024],
-            "regressions": seen,
-        }
+    measured = RealizedSavings(
+        window=window,
+        measured_at=now,
+        monthly_savings_usd=round(savings, 2),
+        monthly_cost_before_usd=round(cost_before, 2),
+        monthly_cost_after_usd=round(cost_after, 2),
+        estimate_error_percent=round(error, 1) if error is not None else None,
+        prices=rates.source[:1024],
+        regressions=seen,
     )
     estimate = f" (estimated {rec.spec.estimated_monthly_savings:.2f})"
-    summary = f"saves {savings:.2f} USD/month over {state.window}{estimate}"
+    summary = f"saves {savings:.2f} USD/month over {window}{estimate}"
     if not seen.found:
         return Verdict(measured, ConditionStatus.TRUE, REALIZED_MEASURED, summary)
     by_policy = (rec.spec.approval.approved_by or "").startswith(POLICY_PREFIX)
@@ -192,9 +180,9 @@ def judge(
     return Verdict(measured, ConditionStatus.FALSE, REALIZED_REGRESSION, message, "Warning", roll_back=by_policy)
 
 
-def not_measured(state: RealizedSavings, why: str, now: datetime.datetime) -> Verdict:
-    """No Prometheus to ask: recorded as measured without a value, saying what to fix."""
-    done = state.model_copy(update={"phase": RealizedPhase.MEASURED, "measured_at": now, "message": why[:1024]})
+def not_measured(window: str, why: str, now: datetime.datetime) -> Verdict:
+    """Nothing to measure with (no Prometheus, no usage): recorded without a value, saying what to fix."""
+    done = RealizedSavings(window=window, measured_at=now, message=why[:1024])
     return Verdict(done, ConditionStatus.UNKNOWN, REALIZED_NOT_MEASURED, f"not measured: {why}")
 
 
@@ -219,7 +207,7 @@ async def write(kube: KubeClient, rec: OptimizationRecommendation, verdict: Verd
 
 def history_row(rec: OptimizationRecommendation, cluster: str, state: RealizedSavings) -> RealizedSavingsRecord | None:
     """The history row of a measurement with a value (None without one)."""
-    if state.measured_at is None or state.monthly_savings_usd is None:
+    if state.monthly_savings_usd is None:
         return None
     seen = state.regressions
     return RealizedSavingsRecord(

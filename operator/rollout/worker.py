@@ -27,8 +27,6 @@ from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStr
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.api.v1alpha1.recommendation import (
     OptimizationRecommendation,
-    RealizedPhase,
-    RealizedSavings,
     RecommendationPhase,
     RolloutStage,
 )
@@ -75,6 +73,8 @@ class RolloutWorker:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._policy_cache: list[OptimizationPolicy] = []
+        # Namespace → labels, refreshed with the policies: policy matching reads them for every decision.
+        self._namespaces: dict[str, dict[str, str]] = {}
         self._auto_apply_policies: set[tuple[str, int]] = set()
         # One client per profile (its Secrets read once), rebuilt when the profile's spec changes.
         self._prometheus: dict[str, tuple[int, prometheus.PrometheusClient]] = {}
@@ -98,8 +98,7 @@ class RolloutWorker:
         if phase == RecommendationPhase.PROPOSED.value:
             return bool(self._auto_apply_policies) or bool(approval.get("approved"))
         if phase == RecommendationPhase.APPLIED.value:
-            realized = (body.get("status") or {}).get("realized") or {}
-            return bool(approval.get("rollback")) or realized.get("phase") != RealizedPhase.MEASURED.value
+            return bool(approval.get("rollback")) or not (body.get("status") or {}).get("realized")
         return phase in {p.value for p in ACTIVE_PHASES}
 
     async def run(self) -> None:
@@ -117,6 +116,7 @@ class RolloutWorker:
         while True:
             try:
                 self._policy_cache = await self._kube.list(OptimizationPolicy)
+                self._namespaces = await self._namespace_map()
                 auto = {(p.name, p.generation) for p in self._policy_cache if p.spec.mode is PolicyMode.AUTO_APPLY}
                 if auto and auto != self._auto_apply_policies and await self._leading():
                     async for rec in self._kube.iter(OptimizationRecommendation):
@@ -217,23 +217,23 @@ class RolloutWorker:
     async def _verify(
         self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], now: datetime.datetime
     ) -> float | None:
-        """An applied change: start its verify window, or measure what it saved once the window has passed."""
-        state = rec.status.realized
-        if state is not None and state.phase is RealizedPhase.MEASURED:
+        """An applied change: once its verify window has passed, measure what it saved."""
+        if rec.status.realized is not None:
             return None
-        if state is None:
-            governing, _ = await self._governing(rec, policies)
-            window = governing.policy.spec.verify_window if governing.policy else verify.DEFAULT_VERIFY_WINDOW
-            started = verify.pending(rec, window, now)
-            await verify.write(self._kube, rec, started)
-            return verify.wait_s(started.realized, now)
-        if now < state.measure_after:
-            return verify.wait_s(state, now)
-        try:
-            verdict, cluster = await self._measure(rec, state, now)
-        except prometheus.PrometheusUnavailable as error:
-            log.warning("savings of %s/%s not measured yet: %s", rec.namespace, rec.name, error)
-            return RETRY_MEASUREMENT_S
+        governing, _ = await self._governing(rec, policies)
+        window = governing.policy.spec.verify_window if governing.policy else verify.DEFAULT_VERIFY_WINDOW
+        applied_at = rec.status.applied_at
+        _, (_, due) = verify.windows(rec, applied_at or now, window)
+        if applied_at is None:
+            verdict, cluster = verify.not_measured(window, "status.appliedAt is missing", now), None
+        elif now < due:
+            return verify.wait_s(due, now)
+        else:
+            try:
+                verdict, cluster = await self._measure(rec, window, applied_at, now)
+            except prometheus.PrometheusUnavailable as error:
+                log.warning("savings of %s/%s not measured yet: %s", rec.namespace, rec.name, error)
+                return RETRY_MEASUREMENT_S
         written = await verify.write(self._kube, rec, verdict)
         row = verify.history_row(rec, cluster, verdict.realized) if cluster else None
         if row is not None:
@@ -258,22 +258,24 @@ class RolloutWorker:
         self._history.submit(row)
 
     async def _measure(
-        self, rec: OptimizationRecommendation, state: RealizedSavings, now: datetime.datetime
+        self, rec: OptimizationRecommendation, window: str, applied_at: datetime.datetime, now: datetime.datetime
     ) -> tuple[verify.Verdict, str | None]:
         """The verdict over both windows, and the profile (the history's cluster) that priced it."""
         try:
             profile = await promql_checks.profile_for(self._kube, rec)
             client = await self._client(profile)
         except (promql_checks.NoPrometheus, prometheus.PrometheusCredentialsError) as error:
-            return verify.not_measured(state, str(error), now), None
-        (before_start, before_end), (after_start, after_end) = verify.windows(rec, state)
+            return verify.not_measured(window, str(error), now), None
+        (before_start, before_end), (after_start, after_end) = verify.windows(rec, applied_at, window)
         before = await verify.window_usage(client, rec, before_start, before_end)
         after = await verify.window_usage(client, rec, after_start, after_end)
         try:
             rates = await unit_rates.rates_for(self._kube, profile, self._pricers)
         except AnalyzerError as error:  # a currency kcost does not price in: say so rather than guess
-            return verify.not_measured(state, str(error), now), None
-        return verify.judge(rec, state, before=before, after=after, rates=rates, now=now), profile.name
+            return verify.not_measured(window, str(error), now), None
+        return verify.judge(
+            rec, window, applied_at=applied_at, before=before, after=after, rates=rates, now=now
+        ), profile.name
 
     async def _client(self, profile: ClusterCostProfile) -> prometheus.PrometheusClient:
         cached = self._prometheus.get(profile.name)
@@ -326,8 +328,14 @@ class RolloutWorker:
         )
         return matching.governing(policies, workload), original
 
+    async def _namespace_map(self) -> dict[str, dict[str, str]]:
+        return {
+            body["metadata"]["name"]: dict(body["metadata"].get("labels") or {})
+            for body in await self._kube.namespaces()
+        }
+
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
-        for body in await self._kube.namespaces():
-            if body["metadata"]["name"] == namespace:
-                return dict(body["metadata"].get("labels") or {})
-        return {}
+        """From the namespaces read with the policies (one list every few seconds, not one per decision)."""
+        if namespace not in self._namespaces:  # newer than the last read
+            self._namespaces = await self._namespace_map()
+        return self._namespaces.get(namespace, {})

@@ -13,7 +13,6 @@ from kcost.api.units import GIB, HOURS_PER_MONTH, MIB
 from kcost.api.v1alpha1.common import ConditionStatus
 from kcost.api.v1alpha1.recommendation import (
     OptimizationRecommendation,
-    RealizedPhase,
     RolloutStatus,
     WorkloadShape,
 )
@@ -102,28 +101,20 @@ def test_regressions_compare_after_with_before() -> None:
     ]
 
 
-def test_pending_measures_after_the_policy_window() -> None:
-    verdict = verify.pending(recommendation(), "90s", APPLIED_AT)
-    assert verdict.realized.measure_after == APPLIED_AT + datetime.timedelta(seconds=90)
-    assert (verdict.status, verdict.realized.phase) == (ConditionStatus.UNKNOWN, RealizedPhase.MEASURING)
-    assert verify.wait_s(verdict.realized, APPLIED_AT) == 90
-
-
 def test_windows_are_as_long_as_the_verify_window_around_the_change() -> None:
-    rec = recommendation()
-    state = verify.pending(rec, "1h", APPLIED_AT).realized
-    before, after = verify.windows(rec, state)
+    before, after = verify.windows(recommendation(), APPLIED_AT, "1h")
     started = APPLIED_AT - datetime.timedelta(minutes=5)
     assert before == (started - datetime.timedelta(hours=1), started)
     assert after == (APPLIED_AT, APPLIED_AT + datetime.timedelta(hours=1))
+    assert verify.wait_s(after[1], APPLIED_AT) == 3600
+    assert verify.wait_s(after[1], after[1] + datetime.timedelta(seconds=1)) == 0
 
 
 def test_the_verdict_prices_both_windows_and_the_estimate_error() -> None:
     rec = recommendation()
-    state = verify.pending(rec, "1h", APPLIED_AT).realized
-    now = state.measure_after
+    now = APPLIED_AT + datetime.timedelta(hours=1)
     before, after = usage([0.2, 0.2], [200, 200]), usage([0.3, 0.3], [200, 200])
-    verdict = verify.judge(rec, state, before=before, after=after, rates=RATES, now=now)
+    verdict = verify.judge(rec, "1h", applied_at=APPLIED_AT, before=before, after=after, rates=RATES, now=now)
     saved = monthly(0.5, 512 * MIB) - monthly(0.3, 256 * MIB)
     assert verdict.realized.monthly_savings_usd == pytest.approx(saved, abs=0.01)
     assert verdict.realized.estimate_error_percent == pytest.approx((saved - 20) / 20 * 100, abs=0.1)
@@ -132,10 +123,16 @@ def test_the_verdict_prices_both_windows_and_the_estimate_error() -> None:
 
 @pytest.mark.parametrize(("approved_by", "roll_back"), [("policy/auto", True), ("alice", False)])
 def test_a_regression_rolls_back_only_what_a_policy_approved(approved_by: str, roll_back: bool) -> None:
-    rec = recommendation(approved_by)
-    state = verify.pending(rec, "1h", APPLIED_AT).realized
     after = usage([0.2], [250], oom_kills=2)
-    verdict = verify.judge(rec, state, before=usage([0.2], [250]), after=after, rates=RATES, now=APPLIED_AT)
+    verdict = verify.judge(
+        recommendation(approved_by),
+        "1h",
+        applied_at=APPLIED_AT,
+        before=usage([0.2], [250]),
+        after=after,
+        rates=RATES,
+        now=APPLIED_AT,
+    )
     assert (verdict.status, verdict.reason, verdict.event_type) == (ConditionStatus.FALSE, "Regression", "Warning")
     assert verdict.roll_back is roll_back
     assert "2 OOM kill(s) after the change" in verdict.message
@@ -143,9 +140,9 @@ def test_a_regression_rolls_back_only_what_a_policy_approved(approved_by: str, r
 
 def test_no_usage_after_the_change_is_said_not_guessed() -> None:
     rec = recommendation()
-    state = verify.pending(rec, "1h", APPLIED_AT).realized
+    empty = realized.WindowUsage({})
     verdict = verify.judge(
-        rec, state, before=usage([0.2], [200]), after=realized.WindowUsage({}), rates=RATES, now=APPLIED_AT
+        rec, "1h", applied_at=APPLIED_AT, before=usage([0.2], [200]), after=empty, rates=RATES, now=APPLIED_AT
     )
     assert verdict.realized.monthly_savings_usd is None
     assert verdict.reason == "NotMeasured"

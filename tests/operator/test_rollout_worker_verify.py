@@ -9,6 +9,8 @@ import pytest
 from kcost.config import Config
 from kcost.operator.rollout.worker import RolloutWorker
 
+MEASURED = {"window": "7d", "measuredAt": "2026-12-08T12:00:00Z", "monthlySavingsUsd": 12.5}
+
 
 async def _never(*_: object) -> None:
     raise AssertionError("nothing is written by deciding what to follow")
@@ -29,10 +31,9 @@ def body(phase: str, realized: dict[str, Any] | None = None, **approval: bool) -
     ("recommendation", "followed"),
     [
         (body("Applied"), True),
-        (body("Applied", {"phase": "Measuring"}), True),
-        (body("Applied", {"phase": "Measured"}), False),
-        (body("Applied", {"phase": "Measured"}, rollback=True), True),
-        (body("RolledBack", {"phase": "Measured"}), False),
+        (body("Applied", MEASURED), False),
+        (body("Applied", MEASURED, rollback=True), True),
+        (body("RolledBack", MEASURED), False),
         (body("Applying"), True),
     ],
 )

@@ -207,16 +207,8 @@ class RolloutStatus(ApiModel):
     )
 
 
-class RealizedPhase(StrEnum):
-    """Where the follow-up measurement of an applied change is."""
-
-    MEASURING = "Measuring"
-    MEASURED = "Measured"
-
-
 # The condition the verification owns on a recommendation, and its reasons.
 SAVINGS_REALIZED_CONDITION = "SavingsRealized"
-REALIZED_MEASURING = "Measuring"
 REALIZED_MEASURED = "Measured"
 REALIZED_REGRESSION = "Regression"
 REALIZED_NOT_MEASURED = "NotMeasured"
@@ -240,13 +232,12 @@ class Regressions(ApiModel):
 class RealizedSavings(ApiModel):
     """Savings measured over the verify window after the change, against the same window before it.
 
-    Written only by the operator's verification (field manager ``kcost-verify``).
+    Written only by the operator's verification (field manager ``kcost-verify``), once the
+    window after ``appliedAt`` has passed; absent until then.
     """
 
-    phase: RealizedPhase = Field(RealizedPhase.MEASURING, description="Measuring until the window has passed")
     window: Duration = Field(description="the verify window (the governing policy's verifyWindow)")
-    measure_after: datetime.datetime = Field(description="when the window after the change ends")
-    measured_at: datetime.datetime | None = Field(None, description="when it was measured")
+    measured_at: datetime.datetime = Field(description="when it was measured")
     monthly_savings_usd: float | None = Field(None, description="monthly cost before minus after (negative: dearer)")
     monthly_cost_before_usd: float | None = Field(None, ge=0, description="max(request, usage) × node prices, before")
     monthly_cost_after_usd: float | None = Field(None, ge=0, description="max(request, usage) × node prices, after")
