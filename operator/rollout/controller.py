@@ -107,6 +107,8 @@ async def start(
         original_replicas=previous.replicas,
         target=changes,
         started_at=now,
+        # A rolling update's one step starts with the rollout: recorded now, it costs no write of its own.
+        step_started_at=now if strategy == "rolling" else None,
         canary_name=deployment.canary_name(target.name),
     )
     message = f"rolling out to {ref} ({previous.replicas} replicas, {strategy})"
