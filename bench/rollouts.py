@@ -238,31 +238,40 @@ def wait_until(what: str, check: Any, console: Console, timeout_s: float = TIMEO
     raise SystemExit(f"timed out: {what}")
 
 
-def _items(cluster: DevCluster, *args: str) -> list[dict[str, Any]]:
-    return list(json.loads(cluster.kubectl("get", *args, "-o", "json").stdout)["items"])
-
-
 def _available(cluster: DevCluster, run: str) -> int:
-    deployments = _items(cluster, "deployments", "-A", "-l", f"{RUN_LABEL}={run}")
-    return sum(1 for d in deployments if int((d.get("status") or {}).get("availableReplicas") or 0) >= 1)
+    """Deployments of the run with their pod available (0 while the API server does not answer)."""
+    listed = cluster.kubectl(
+        "get", "deployments", "-A", "-l", f"{RUN_LABEL}={run}", "-o", "jsonpath={.items[*].status.availableReplicas}",
+        check=False,
+    )  # fmt: skip
+    return sum(1 for value in listed.stdout.split() if int(value) >= 1) if listed.returncode == 0 else 0
 
 
-def _recs(cluster: DevCluster, namespaces: list[str]) -> list[dict[str, Any]]:
+# Only what the bench reads of each recommendation: a full listing of 1,000 statuses is megabytes.
+REC_FIELDS = (
+    "jsonpath={range .items[*]}{.metadata.namespace} {.status.phase} "
+    '{.status.rollout.startedAt} {.status.appliedAt}{"\\n"}{end}'
+)
+
+
+def _recs(cluster: DevCluster, namespaces: list[str]) -> list[list[str]] | None:
+    """(namespace, phase, rollout start, applied at) of the run's recommendations; None if the listing failed."""
+    listed = cluster.kubectl("get", "rec", "-A", "-o", REC_FIELDS, check=False)
+    if listed.returncode != 0:
+        return None
     wanted = set(namespaces)
-    return [r for r in _items(cluster, "rec", "-A") if r["metadata"]["namespace"] in wanted]
+    return [line.split() for line in listed.stdout.splitlines() if line.split()[:1] and line.split()[0] in wanted]
 
 
-def _phases(cluster: DevCluster, namespaces: list[str]) -> Counter[str]:
-    return Counter(str((r.get("status") or {}).get("phase")) for r in _recs(cluster, namespaces))
+def _phases(recs: list[list[str]]) -> Counter[str]:
+    return Counter(fields[1] if len(fields) > 1 else "None" for fields in recs)
 
 
-def _apply_s(recs: list[dict[str, Any]]) -> float:
+def _apply_s(recs: list[list[str]]) -> float:
     """From the first rollout's start to the last promotion, as the recommendations recorded them."""
-    started = [((r.get("status") or {}).get("rollout") or {}).get("startedAt") for r in recs]
-    applied = [(r.get("status") or {}).get("appliedAt") for r in recs]
-    first = min((datetime.datetime.fromisoformat(s) for s in started if s), default=None)
-    last = max((datetime.datetime.fromisoformat(a) for a in applied if a), default=None)
-    return round((last - first).total_seconds(), 1) if first and last else 0.0
+    started = [datetime.datetime.fromisoformat(f[2]) for f in recs if len(f) > 2]
+    applied = [datetime.datetime.fromisoformat(f[3]) for f in recs if len(f) > 3]
+    return round((max(applied) - min(started)).total_seconds(), 1) if started and applied else 0.0
 
 
 def measure(
@@ -285,7 +294,11 @@ def measure(
         phases: Counter[str] = Counter()
         with console.status("applying…") as status:
             while time.perf_counter() - started < TIMEOUT_S:
-                phases = _phases(cluster, names)
+                recs = _recs(cluster, names)
+                if recs is None:  # the API server is busy: ask again
+                    time.sleep(1)
+                    continue
+                phases = _phases(recs)
                 done = sum(phases[p] for p in DONE_PHASES)
                 status.update(f"applying… {done:,}/{total:,} done after {time.perf_counter() - started:.0f} s")
                 if done >= total:
@@ -294,7 +307,7 @@ def measure(
         wall_s = time.perf_counter() - started
         peak_rss, cpu_s = _peak_rss_mib(operator), _cpu_s(operator)
         writes = kcost_writes(cluster) - writes_before
-        apply_s = _apply_s(_recs(cluster, names))
+        apply_s = _apply_s(_recs(cluster, names) or [])
         writes["events"] = kcost_events(cluster, names)
     finally:
         processes.stop(operator, timeout_s=10)
