@@ -119,3 +119,4 @@ bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/analysis.py
 	python bench/admission.py
 	python bench/metrics.py
+	python bench/rollouts.py

@@ -34,7 +34,7 @@ def _recommendation(index: int) -> dict[str, Any]:
     phase = PHASES[index % len(PHASES)]
     status: dict[str, Any] = {"phase": phase}
     if phase == "Applied":
-        status["realizedMonthlySavings"] = 3.5
+        status["realized"] = {"window": "7d", "measuredAt": "2026-11-01T00:00:00Z", "monthlySavingsUsd": 3.5}
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",
         "kind": "OptimizationRecommendation",

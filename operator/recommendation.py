@@ -28,7 +28,7 @@ from kcost.operator import status as status_io
 log = logging.getLogger("kcost.operator.recommendation")
 # Written by the policy engine's approver, which runs in the operator.
 AUTO_APPROVAL_CONDITION = "AutoApproval"
-ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at", "realized_monthly_savings"}
+ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at"}
 # Transitions a run makes by the thousand: said once, by the Analysis, not in an Event each.
 QUIET_REASONS = frozenset(
     {RecommendationReason.PROPOSED, RecommendationReason.NO_LONGER_QUALIFIES, RecommendationReason.TARGET_GONE}

@@ -94,6 +94,29 @@ class RecommendationChange(HistoryTable, table=True):
     risk_level: RiskLevel = Field(sa_type=String(ENUM_LENGTH))
 
 
+class RealizedSavingsRecord(HistoryTable, table=True):
+    """One measurement of what an applied recommendation saved over its verify window, in USD per month."""
+
+    __tablename__: ClassVar[str] = "realized_savings"
+
+    cluster: str = Field(primary_key=True, min_length=1, max_length=NAME_LENGTH)
+    namespace: str = Field(primary_key=True, min_length=1, max_length=LABEL_LENGTH)
+    name: str = Field(primary_key=True, min_length=1, max_length=NAME_LENGTH)
+    measured_at: AwareDatetime = Field(primary_key=True, sa_type=UtcDateTime)
+    target_kind: str = Field(min_length=1, max_length=LABEL_LENGTH)
+    target_name: str = Field(min_length=1, max_length=NAME_LENGTH)
+    type: RecommendationType = Field(sa_type=String(ENUM_LENGTH))
+    window_seconds: int = Field(gt=0)
+    estimated_monthly_savings_usd: FiniteFloat = Field(ge=0)
+    # Negative when the change made the workload dearer.
+    realized_monthly_savings_usd: FiniteFloat
+    monthly_cost_before_usd: FiniteFloat = Field(ge=0)
+    monthly_cost_after_usd: FiniteFloat = Field(ge=0)
+    oom_kills: int = Field(default=0, ge=0)
+    restarts: int = Field(default=0, ge=0)
+    regression: bool = False
+
+
 class DailyCost(HistoryTable, table=True):
     """What one namespace of one cluster cost on one day, by resource, in USD."""
 
@@ -161,6 +184,7 @@ TABLES: tuple[type[HistoryTable], ...] = (
     ClusterRecord,
     AnalysisRecord,
     RecommendationChange,
+    RealizedSavingsRecord,
     DailyCost,
     WorkloadUsageDaily,
     InstancePrice,

@@ -17,6 +17,7 @@ from kcost.history.models import (
     ClusterRecord,
     DailyCost,
     InstancePrice,
+    RealizedSavingsRecord,
     RecommendationChange,
     WorkloadUsageDaily,
     table_of,
@@ -102,6 +103,16 @@ def recommendation_history(cluster: str, namespace: str, name: str) -> Select[An
         select(table)
         .where(table.c.cluster == cluster, table.c.namespace == namespace, table.c.name == name)
         .order_by(table.c.changed_at, table.c.phase)
+    )
+
+
+def realized_savings(cluster: str, namespace: str, name: str) -> Select[Any]:
+    """Every measurement of what one recommendation saved, oldest first."""
+    table = table_of(RealizedSavingsRecord)
+    return (
+        select(table)
+        .where(table.c.cluster == cluster, table.c.namespace == namespace, table.c.name == name)
+        .order_by(table.c.measured_at)
     )
 
 

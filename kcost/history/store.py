@@ -26,6 +26,7 @@ from kcost.history.models import (
     DailyCost,
     HistoryTable,
     InstancePrice,
+    RealizedSavingsRecord,
     RecommendationChange,
     WorkloadUsageDaily,
     table_of,
@@ -178,6 +179,10 @@ class HistoryStore:
     async def recommendation_history(self, cluster: str, namespace: str, name: str) -> list[RecommendationChange]:
         """Every phase one recommendation went through, oldest first."""
         return await self._fetch_rows(RecommendationChange, queries.recommendation_history(cluster, namespace, name))
+
+    async def realized_savings(self, cluster: str, namespace: str, name: str) -> list[RealizedSavingsRecord]:
+        """Every measurement of what one recommendation saved, oldest first."""
+        return await self._fetch_rows(RealizedSavingsRecord, queries.realized_savings(cluster, namespace, name))
 
     async def workload_usage(
         self,

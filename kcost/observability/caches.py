@@ -73,7 +73,9 @@ class RecommendationCache:
             return  # the operator reports an invalid object in its status; it has no savings to count
         phase = rec.status.phase.value if rec.status.phase else NEW
         before = self.items.get(key)
-        self.items[key] = Entry(savings.proposal_of(rec), phase, rec.status.realized_monthly_savings)
+        self.items[key] = Entry(
+            savings.proposal_of(rec), phase, rec.status.realized.monthly_savings_usd if rec.status.realized else None
+        )
         result = ROLLOUT_RESULTS.get(phase)
         if result and before is not None and before.phase != phase:
             metrics.ROLLOUTS.labels(result).inc()

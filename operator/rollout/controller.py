@@ -135,6 +135,8 @@ async def start(
         original_replicas=previous.replicas,
         target=changes,
         started_at=now,
+        # A rolling update's one step starts with the rollout: recorded now, it costs no write of its own.
+        step_started_at=now if strategy == "rolling" else None,
         canary_name=deployment.canary_name(target.name) if strategy == "canary" else None,
         original_partition=statefulset.current_partition(original) if target.kind == "StatefulSet" else None,
     )
@@ -182,12 +184,14 @@ def _gitops(rec: OptimizationRecommendation, owner: str) -> Outcome:
     return Outcome(published, None, (GITOPS, message, "Normal"))
 
 
-def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime) -> Outcome:
-    """Applied → Applying (rolling back): a person asked to undo the change; the template is restored in place."""
+def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime, because: str | None = None) -> Outcome:
+    """Applied → Applying (rolling back): a person asked to undo the change, or the verification found a regression
+    (``because``); the template is restored in place."""
     if rec.status.rollout is None or rec.status.previous is None:
         return _failed(rec, rec.status.rollout, RecommendationReason.LOST_STATE, "nothing recorded to roll back to")
     why = rec.spec.approval.reason
-    reason = canary.fit_reason(f"rollback requested: {why}" if why else "rollback requested")
+    asked = f"rollback requested: {why}" if why else "rollback requested"
+    reason = canary.fit_reason(because or asked)
     rollout = rec.status.rollout.model_copy(
         update={"strategy": "rolling", "stage": RolloutStage.ROLLING_BACK, "reason": reason, "step_started_at": now}
     )

@@ -19,15 +19,25 @@ from typing import Any
 
 import kopf
 
+from kcost.analyzers.contract import AnalyzerError
+from kcost.analyzers.cost import unit_rates
+from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.metrics import prometheus
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
 from kcost.api.v1alpha1.profile import ClusterCostProfile
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase, RolloutStage
+from kcost.api.v1alpha1.recommendation import (
+    OptimizationRecommendation,
+    RecommendationPhase,
+    RolloutStage,
+)
 from kcost.config import Config
+from kcost.history.buffer import BufferedWriter
+from kcost.history.models import HistoryTable
+from kcost.history.store import HistoryStore
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
 from kcost.observability import tracing
-from kcost.operator.rollout import approver, controller, deployment, promql_checks
+from kcost.operator.rollout import approver, controller, deployment, promql_checks, verify
 from kcost.webhooks.policy import matching
 
 log = logging.getLogger("kcost.operator.rollout")
@@ -39,6 +49,8 @@ RETRY_AFTER_ERROR_S = 5.0
 POLICY_CACHE_S = 2.0
 # Where new values are live and watched: a policy's PromQL checks are evaluated then.
 WATCHED_STAGES = frozenset({RolloutStage.SCALING, RolloutStage.OBSERVING})
+# A Prometheus that does not answer the verification is asked again this much later.
+RETRY_MEASUREMENT_S = 60.0
 
 
 class RolloutWorker:
@@ -62,9 +74,16 @@ class RolloutWorker:
         self._wake = asyncio.Event()
         self._slots = asyncio.Semaphore(CONCURRENCY)
         self._policy_cache: list[OptimizationPolicy] = []
+        # Namespace → labels, refreshed with the policies: policy matching reads them for every decision.
+        self._namespaces: dict[str, dict[str, str]] = {}
         self._auto_apply_policies: set[tuple[str, int]] = set()
         # One client per profile (its Secrets read once), rebuilt when the profile's spec changes.
         self._prometheus: dict[str, tuple[int, prometheus.PrometheusClient]] = {}
+        # Catalogs and last known prices, kept across measurements (one per profile).
+        self._pricers = PricerFactory(kube)
+        self._history_store = HistoryStore()
+        self._history = BufferedWriter(self._history_store)
+        self._history_started = False
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
@@ -80,7 +99,7 @@ class RolloutWorker:
         if phase == RecommendationPhase.PROPOSED.value:
             return bool(self._auto_apply_policies) or bool(approval.get("approved"))
         if phase == RecommendationPhase.APPLIED.value:
-            return bool(approval.get("rollback"))
+            return bool(approval.get("rollback")) or not (body.get("status") or {}).get("realized")
         return phase in {p.value for p in ACTIVE_PHASES}
 
     async def run(self) -> None:
@@ -90,12 +109,15 @@ class RolloutWorker:
             await self._drain()
         finally:
             refresher.cancel()
+            await self._history.close()
+            await self._history_store.close()
 
     async def _refresh_policies(self) -> None:
         """Re-read the policies every few seconds; when the auto-apply ones change, reconsider every proposal."""
         while True:
             try:
                 self._policy_cache = await self._kube.list(OptimizationPolicy)
+                self._namespaces = await self._namespace_map()
                 auto = {(p.name, p.generation) for p in self._policy_cache if p.spec.mode is PolicyMode.AUTO_APPLY}
                 if auto and auto != self._auto_apply_policies and await self._leading():
                     async for rec in self._kube.iter(OptimizationRecommendation):
@@ -149,9 +171,8 @@ class RolloutWorker:
             return None
         phase = rec.status.phase
         now = datetime.datetime.now(datetime.UTC)
-        if phase is RecommendationPhase.APPLIED and rec.spec.approval.rollback:
-            await self._record(rec, controller.request_rollback(rec, now))
-            return 0.0
+        if phase is RecommendationPhase.APPLIED:
+            return await self._applied(rec, policies, now)
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
             return None
         governing, workload = await self._governing(rec, policies)
@@ -185,6 +206,78 @@ class RolloutWorker:
         if not all(result.passed for result in results):
             self._prometheus.pop(profile.name, None)  # the credentials may be stale: read them again next time
         return results
+
+    async def _applied(
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], now: datetime.datetime
+    ) -> float | None:
+        """An applied change: roll it back when asked to, else follow up on what it saved."""
+        if rec.spec.approval.rollback:
+            await self._record(rec, controller.request_rollback(rec, now))
+            return 0.0
+        return await self._verify(rec, policies, now)
+
+    async def _verify(
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], now: datetime.datetime
+    ) -> float | None:
+        """An applied change: once its verify window has passed, measure what it saved."""
+        if rec.status.realized is not None:
+            return None
+        governing, _ = await self._governing(rec, policies)
+        window = governing.policy.spec.verify_window if governing.policy else verify.DEFAULT_VERIFY_WINDOW
+        applied_at = rec.status.applied_at
+        _, (_, due) = verify.windows(rec, applied_at or now, window)
+        if applied_at is None:
+            verdict, cluster = verify.not_measured(window, "status.appliedAt is missing", now), None
+        elif now < due:
+            return verify.wait_s(due, now)
+        else:
+            try:
+                verdict, cluster = await self._measure(rec, window, applied_at, now)
+            except prometheus.PrometheusUnavailable as error:
+                log.warning("savings of %s/%s not measured yet: %s", rec.namespace, rec.name, error)
+                return RETRY_MEASUREMENT_S
+        written = await verify.write(self._kube, rec, verdict)
+        row = verify.history_row(rec, cluster, verdict.realized) if cluster else None
+        if row is not None:
+            await self._keep(row)
+        await self._kube.event(
+            rec.to_api(), reason=verdict.reason, message=verdict.message, event_type=verdict.event_type
+        )
+        if verdict.roll_back:
+            await self._record(written, controller.request_rollback(written, now, because=verdict.message))
+            return 0.0
+        return None
+
+    async def _keep(self, row: HistoryTable) -> None:
+        """Queue a history row; the store is opened with the first one (most operators never measure)."""
+        if not self._history_started:
+            self._history_started = True
+            try:
+                await self._history_store.connect(self._config.database_url)
+            except Exception as error:  # noqa: BLE001 - the writer retries; rollouts go on meanwhile
+                log.warning("history store unavailable for now: %s", self._history_store.redact(str(error)))
+            self._history.start()
+        self._history.submit(row)
+
+    async def _measure(
+        self, rec: OptimizationRecommendation, window: str, applied_at: datetime.datetime, now: datetime.datetime
+    ) -> tuple[verify.Verdict, str | None]:
+        """The verdict over both windows, and the profile (the history's cluster) that priced it."""
+        try:
+            profile = await promql_checks.profile_for(self._kube, rec)
+            client = await self._client(profile)
+        except (promql_checks.NoPrometheus, prometheus.PrometheusCredentialsError) as error:
+            return verify.not_measured(window, str(error), now), None
+        (before_start, before_end), (after_start, after_end) = verify.windows(rec, applied_at, window)
+        before = await verify.window_usage(client, rec, before_start, before_end)
+        after = await verify.window_usage(client, rec, after_start, after_end)
+        try:
+            rates = await unit_rates.rates_for(self._kube, profile, self._pricers)
+        except AnalyzerError as error:  # a currency kcost does not price in: say so rather than guess
+            return verify.not_measured(window, str(error), now), None
+        return verify.judge(
+            rec, window, applied_at=applied_at, before=before, after=after, rates=rates, now=now
+        ), profile.name
 
     async def _client(self, profile: ClusterCostProfile) -> prometheus.PrometheusClient:
         cached = self._prometheus.get(profile.name)
@@ -237,8 +330,14 @@ class RolloutWorker:
         )
         return matching.governing(policies, workload), original
 
+    async def _namespace_map(self) -> dict[str, dict[str, str]]:
+        return {
+            body["metadata"]["name"]: dict(body["metadata"].get("labels") or {})
+            for body in await self._kube.namespaces()
+        }
+
     async def _namespace_labels(self, namespace: str) -> dict[str, str]:
-        for body in await self._kube.namespaces():
-            if body["metadata"]["name"] == namespace:
-                return dict(body["metadata"].get("labels") or {})
-        return {}
+        """From the namespaces read with the policies (one list every few seconds, not one per decision)."""
+        if namespace not in self._namespaces:  # newer than the last read
+            self._namespaces = await self._namespace_map()
+        return self._namespaces.get(namespace, {})

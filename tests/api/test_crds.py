@@ -66,4 +66,14 @@ def test_short_names_and_columns() -> None:
         "OptimizationPolicy": ["kpol"],
     }
     rec = crds.crd_manifest(KINDS[2])["spec"]["versions"][0]["additionalPrinterColumns"]
-    assert [c["name"] for c in rec] == ["Target", "Kind", "Type", "Savings", "Confidence", "Risk", "Phase", "Age"]
+    assert [c["name"] for c in rec] == [
+        "Target",
+        "Kind",
+        "Type",
+        "Savings",
+        "Confidence",
+        "Risk",
+        "Phase",
+        "Realized",
+        "Age",
+    ]

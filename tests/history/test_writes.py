@@ -18,6 +18,7 @@ from kcost.history.models import (
     DailyCost,
     HistoryTable,
     InstancePrice,
+    RealizedSavingsRecord,
     RecommendationChange,
     WorkloadUsageDaily,
 )
@@ -40,6 +41,25 @@ from tests.history.harness import (
 
 HOUR = datetime.timedelta(hours=1)
 WITHOUT_A_DAY: Fields = {"cluster": "prod", "namespace": "shop"}
+
+
+def realized(at: datetime.datetime, **values: object) -> RealizedSavingsRecord:
+    """A measurement of what recommendation ``shop/web-rightsizing`` saved: 38 of an estimated 42.5 USD/month."""
+    fields: dict[str, object] = {
+        "cluster": "prod",
+        "namespace": "shop",
+        "name": "web-rightsizing",
+        "measured_at": at,
+        "target_kind": "Deployment",
+        "target_name": "web",
+        "type": "right-sizing",
+        "window_seconds": 7 * 86400,
+        "estimated_monthly_savings_usd": 42.5,
+        "realized_monthly_savings_usd": 38.0,
+        "monthly_cost_before_usd": 100.0,
+        "monthly_cost_after_usd": 62.0,
+    }
+    return RealizedSavingsRecord.model_validate(fields | values)
 
 
 class WriteContract(StoreHarness):
@@ -71,6 +91,12 @@ class WriteContract(StoreHarness):
         proposed, approved = await store.recommendation_history("prod", "shop", "web-rightsizing")
         assert (proposed.phase, proposed.estimated_monthly_savings_usd) == ("Proposed", 41.0)
         assert (approved.phase, approved.changed_at) == ("Approved", T0 + HOUR)
+
+    async def test_a_realized_saving_is_kept_per_measurement_and_may_be_negative(self, store: HistoryStore) -> None:
+        first = realized(T0, realized_monthly_savings_usd=-3.5, regression=True)
+        await store.write([first, first, realized(T0 + datetime.timedelta(days=7))])
+        rows = await store.realized_savings("prod", "shop", "web-rightsizing")
+        assert [(row.realized_monthly_savings_usd, row.regression) for row in rows] == [(-3.5, True), (38.0, False)]
 
     async def test_an_analysis_run_is_updated_as_it_progresses(self, store: HistoryStore, engine: AsyncEngine) -> None:
         await store.upsert_analysis(analysis("Running"))

@@ -175,6 +175,9 @@ class OptimizationPolicySpec(ApiModel):
         default_factory=list, max_length=20, description="changes start only inside one; none means any time"
     )
     cooldown: Duration = Field("24h", description="at least this long between two changes of one workload")
+    verify_window: Duration = Field(
+        "7d", description="after a change is applied, how long usage is watched before its savings are measured"
+    )
 
 
 class PolicyCounts(ApiModel):

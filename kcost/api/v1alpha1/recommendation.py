@@ -279,6 +279,48 @@ class StaleMark(ApiModel):
         return self.proposed_in_run_id == current
 
 
+# The condition the verification owns on a recommendation, and its reasons.
+SAVINGS_REALIZED_CONDITION = "SavingsRealized"
+REALIZED_MEASURED = "Measured"
+REALIZED_REGRESSION = "Regression"
+REALIZED_NOT_MEASURED = "NotMeasured"
+
+
+class Regressions(ApiModel):
+    """What got worse over the verify window after the change, against the same length of time before it."""
+
+    oom_kills: int = Field(0, ge=0, description="OOM kills after the change")
+    restarts_before: int = Field(0, ge=0, description="container restarts in the window before the change")
+    restarts_after: int = Field(0, ge=0, description="container restarts in the window after the change")
+    cpu_throttled_percent_before: float | None = Field(
+        None, ge=0, le=100, description="share of CFS periods throttled before the change"
+    )
+    cpu_throttled_percent_after: float | None = Field(
+        None, ge=0, le=100, description="share of CFS periods throttled after the change"
+    )
+    found: list[str] = Field(default_factory=list, max_length=10, description="each regression, said plainly")
+
+
+class RealizedSavings(ApiModel):
+    """Savings measured over the verify window after the change, against the same window before it.
+
+    Written only by the operator's verification (field manager ``kcost-verify``), once the
+    window after ``appliedAt`` has passed; absent until then.
+    """
+
+    window: Duration = Field(description="the verify window (the governing policy's verifyWindow)")
+    measured_at: datetime.datetime = Field(description="when it was measured")
+    monthly_savings_usd: float | None = Field(None, description="monthly cost before minus after (negative: dearer)")
+    monthly_cost_before_usd: float | None = Field(None, ge=0, description="max(request, usage) × node prices, before")
+    monthly_cost_after_usd: float | None = Field(None, ge=0, description="max(request, usage) × node prices, after")
+    estimate_error_percent: float | None = Field(
+        None, description="(realized − estimated) / estimated × 100; negative: less was saved than estimated"
+    )
+    prices: str | None = Field(None, max_length=1024, description="where the node prices came from")
+    regressions: Regressions | None = Field(None, description="what got worse after the change")
+    message: str | None = Field(None, max_length=1024, description="why it could not be measured, when it could not")
+
+
 class OptimizationRecommendationStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation the phase was set from")
     phase: RecommendationPhase | None = Field(None, description="where the recommendation is in its lifecycle")
@@ -290,7 +332,7 @@ class OptimizationRecommendationStatus(ApiModel):
     gitops_patch: str | None = Field(
         None, description="for a workload managed by Argo CD or Flux: the kustomize patch to commit instead"
     )
-    realized_monthly_savings: float | None = Field(None, description="measured after the change")
+    realized: RealizedSavings | None = Field(None, description="savings measured after the change (kcost-verify)")
     stale: StaleMark | None = Field(
         None, description="written by the Analysis whose run no longer proposes this; the phase follows from it"
     )
@@ -317,6 +359,13 @@ class OptimizationRecommendation(Resource):
             {"name": "Confidence", "type": "number", "jsonPath": ".spec.confidence"},
             {"name": "Risk", "type": "string", "jsonPath": ".spec.riskLevel"},
             {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+            {
+                "name": "Realized",
+                "type": "number",
+                "jsonPath": ".status.realized.monthlySavingsUsd",
+                "description": "measured savings per month",
+                "priority": 1,
+            },
             {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
         ],
     )

@@ -1,0 +1,413 @@
+"""Rollouts at scale: N approved right-sizings in 50 namespaces, applied by the gated rolling update.
+
+Each of the N Deployments (one replica) has a HorizontalPodAutoscaler pinned at one
+replica, so the apply engine takes its rolling path (the template patched, the
+Deployment's own rolling update gated by readiness, then watched for the policy's
+step duration); one OptimizationPolicy gives that duration. The recommendations are
+created approved while no operator runs; then ``kcost operator`` starts and the clock
+with it, until every recommendation is Applied (or RolledBack / Failed).
+
+Measured per size, in the same local cluster one after the other (a baseline size
+first, so figures come with their ratio to it): wall time, the operator's peak RSS
+(VmHWM) and CPU seconds, and the API writes kcost made per recommendation. Writes are
+counted from the API server's own ``apiserver_request_total`` (deltas over the run) for
+what only kcost writes — recommendations (any write verb), Deployments by PATCH/APPLY/
+CREATE/DELETE and their ``scale`` subresource (the controllers write Deployments by
+UPDATE), kopf's peering object — plus the Events kcost posted (listed by their source).
+The step duration is also how long the Deployment's own rolling update may take before
+kcost rolls it back, so on a loaded machine a short one measures the control plane.
+
+Usage: python bench/rollouts.py [--sizes 100 --sizes 1000] [--namespaces 50] [--repeat 1] [--json]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import os
+import sys
+import time
+import uuid
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+from kubernetes_asyncio import client, config
+from kubernetes_asyncio.client.exceptions import ApiException
+from rich.console import Console
+from rich.table import Table
+
+from kcost.devcluster import binaries, processes
+from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster.nodes import NodeSpec
+
+REPO = Path(__file__).resolve().parents[1]
+GROUP, VERSION = "optimizer.kcost.dev", "v1alpha1"
+RUN_LABEL = "bench.kcost.dev/rollouts"
+WRITE_VERBS = frozenset({"CREATE", "UPDATE", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION", "POST", "PUT"})
+# The controllers write Deployments by UPDATE (status, revision annotation); kcost never does.
+KCOST_DEPLOYMENT_VERBS = frozenset({"CREATE", "PATCH", "APPLY", "DELETE"})
+DONE_PHASES = frozenset({"Applied", "RolledBack", "Failed"})
+TIMEOUT_S = 900
+# Ten nodes hold every pod twice over (the rolling update surges one new pod per Deployment).
+NODES = [NodeSpec(name=f"node-{i}", instance_type="m5.4xlarge", cpu_cores=16, max_pods=250) for i in range(10)]
+
+
+@dataclass
+class RolloutRun:
+    recommendations: int
+    namespaces: int
+    wall_s: float  # from starting the operator (its imports and first listing included)
+    apply_s: float  # from the first rollout's start to the last promotion, by the recommendations' own stamps
+    applied: int
+    rolled_back: int
+    failed: int
+    operator_peak_rss_mib: float
+    operator_cpu_s: float
+    kcost_writes: int
+    writes_by_kind: dict[str, int]
+
+    @property
+    def writes_per_recommendation(self) -> float:
+        return self.kcost_writes / max(1, self.recommendations)
+
+
+def _cpu_s(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _labels(line: str) -> dict[str, str]:
+    inner = line[line.index("{") + 1 : line.rindex("}")]
+    pairs = (part.split("=", 1) for part in inner.split('",') if "=" in part)
+    return {key.strip(): value.strip().strip('"') for key, value in pairs}
+
+
+def kcost_writes(cluster: DevCluster) -> Counter[str]:
+    """Writes so far to what only kcost writes, by kind, from the API server's request counter."""
+    text = cluster.kubectl("get", "--raw", "/metrics").stdout
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = _labels(line)
+        verb, resource, sub = labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", "")
+        value = int(float(line.rsplit(" ", 1)[1]))
+        if verb not in WRITE_VERBS:
+            continue
+        if resource == "optimizationrecommendations":
+            counts[f"recommendations{'/' + sub if sub else ''}"] += value
+        elif resource == "deployments" and (sub == "scale" or (not sub and verb in KCOST_DEPLOYMENT_VERBS)):
+            counts[f"deployments{'/' + sub if sub else ''} {verb}"] += value
+        elif resource == "clusterkopfpeerings":
+            counts["kopf peering"] += value
+    return counts
+
+
+def kcost_events(cluster: DevCluster, namespaces: list[str]) -> int:
+    body = json.loads(cluster.kubectl("get", "events", "-A", "-o", "json").stdout)
+    wanted = set(namespaces)
+    return sum(
+        1
+        for event in body["items"]
+        if event["metadata"]["namespace"] in wanted and (event.get("source") or {}).get("component") == "kcost-operator"
+    )
+
+
+def _deployment(namespace: str, name: str, run: str) -> dict[str, Any]:
+    labels = {"app": name, RUN_LABEL: run}
+    resources = {"requests": {"cpu": "20m", "memory": "32Mi"}, "limits": {"memory": "32Mi"}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "containers": [{"name": "app", "image": "registry.k8s.io/pause:3.10", "resources": resources}]
+                },
+            },
+        },
+    }
+
+
+def _autoscaler(namespace: str, name: str) -> dict[str, Any]:
+    """An HPA pinned at one replica: the workload is HPA-scaled (rolling path) and never rescaled."""
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "minReplicas": 1,
+            "maxReplicas": 1,
+        },
+    }
+
+
+def _recommendation(namespace: str, name: str) -> dict[str, Any]:
+    def shape(cpu: str, memory: str) -> dict[str, Any]:
+        requests = {"cpu": cpu, "memory": memory}
+        return {"containers": [{"name": "app", "requests": requests, "limits": {"memory": memory}}], "replicas": 1}
+
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "OptimizationRecommendation",
+        "metadata": {"name": f"deployment-{name}-right-sizing", "namespace": namespace},
+        "spec": {
+            "targetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+            "type": "right-sizing",
+            "changes": shape("15m", "24Mi"),
+            "current": shape("20m", "32Mi"),
+            "estimatedMonthlySavings": 0.5,
+            "confidence": 0.95,
+            "riskLevel": "low",
+            "evidence": {"method": "bench"},
+            "approval": {"approved": True, "approvedBy": "bench"},
+        },
+    }
+
+
+def _policy(name: str, namespaces: list[str], step_duration: str) -> dict[str, Any]:
+    strategy = {"type": "canary", "steps": [{"replicas": "100%", "duration": step_duration}]}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "OptimizationPolicy",
+        "metadata": {"name": name},
+        "spec": {"namespaces": namespaces, "mode": "recommend", "rolloutStrategy": strategy},
+    }
+
+
+async def create_objects(cluster: DevCluster, run: str, namespaces: list[str], per_namespace: int) -> None:
+    """Namespaces, Deployments with their HPAs, and the approved recommendations (no operator running yet)."""
+    configuration = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(cluster.require_state().admin_kubeconfig), client_configuration=configuration
+    )
+    configuration.connection_pool_maxsize = 32
+    async with client.ApiClient(configuration) as api:
+        core, apps = client.CoreV1Api(api), client.AppsV1Api(api)
+        autoscaling, custom = client.AutoscalingV2Api(api), client.CustomObjectsApi(api)
+        limit = asyncio.Semaphore(32)
+
+        async def create(make: Any, *args: Any) -> None:
+            async with limit:
+                try:
+                    await make(*args)
+                except ApiException as error:
+                    if error.status != 409:
+                        raise
+
+        await asyncio.gather(
+            *(create(core.create_namespace, {"metadata": {"name": n, "labels": {RUN_LABEL: run}}}) for n in namespaces)
+        )
+        names = [(n, f"app-{i:03d}") for n in namespaces for i in range(per_namespace)]
+        await asyncio.gather(*(create(apps.create_namespaced_deployment, n, _deployment(n, w, run)) for n, w in names))
+        await asyncio.gather(
+            *(create(autoscaling.create_namespaced_horizontal_pod_autoscaler, n, _autoscaler(n, w)) for n, w in names)
+        )
+        plural = "optimizationrecommendations"
+        await asyncio.gather(
+            *(
+                create(custom.create_namespaced_custom_object, GROUP, VERSION, n, plural, _recommendation(n, w))
+                for n, w in names
+            )
+        )
+
+
+def wait_until(what: str, check: Any, console: Console, timeout_s: float = TIMEOUT_S) -> None:
+    deadline = time.monotonic() + timeout_s
+    with console.status(what):
+        while time.monotonic() < deadline:
+            if check():
+                return
+            time.sleep(1)
+    raise SystemExit(f"timed out: {what}")
+
+
+def _available(cluster: DevCluster, run: str) -> int:
+    """Deployments of the run with their pod available (0 while the API server does not answer)."""
+    listed = cluster.kubectl(
+        "get", "deployments", "-A", "-l", f"{RUN_LABEL}={run}", "-o", "jsonpath={.items[*].status.availableReplicas}",
+        check=False,
+    )  # fmt: skip
+    return sum(1 for value in listed.stdout.split() if int(value) >= 1) if listed.returncode == 0 else 0
+
+
+# Only what the bench reads of each recommendation: a full listing of 1,000 statuses is megabytes.
+REC_FIELDS = (
+    "jsonpath={range .items[*]}{.metadata.namespace} {.status.phase} "
+    '{.status.rollout.startedAt} {.status.appliedAt}{"\\n"}{end}'
+)
+
+
+def _recs(cluster: DevCluster, namespaces: list[str]) -> list[list[str]] | None:
+    """(namespace, phase, rollout start, applied at) of the run's recommendations; None if the listing failed."""
+    listed = cluster.kubectl("get", "rec", "-A", "-o", REC_FIELDS, check=False)
+    if listed.returncode != 0:
+        return None
+    wanted = set(namespaces)
+    return [line.split() for line in listed.stdout.splitlines() if line.split()[:1] and line.split()[0] in wanted]
+
+
+def _phases(recs: list[list[str]]) -> Counter[str]:
+    return Counter(fields[1] if len(fields) > 1 else "None" for fields in recs)
+
+
+def _apply_s(recs: list[list[str]]) -> float:
+    """From the first rollout's start to the last promotion, as the recommendations recorded them."""
+    started = [datetime.datetime.fromisoformat(f[2]) for f in recs if len(f) > 2]
+    applied = [datetime.datetime.fromisoformat(f[3]) for f in recs if len(f) > 3]
+    return round((max(applied) - min(started)).total_seconds(), 1) if started and applied else 0.0
+
+
+def measure(
+    cluster: DevCluster, size: int, namespaces: int, step_duration: str, console: Console, *, keep: bool = False
+) -> RolloutRun:
+    run = f"r{uuid.uuid4().hex[:6]}"
+    names = [f"{run}-ns-{i:02d}" for i in range(namespaces)]
+    per_namespace = size // namespaces
+    total = per_namespace * namespaces
+    with console.status(f"creating {total:,} Deployments, HPAs and approved recommendations…"):
+        asyncio.run(create_objects(cluster, run, names, per_namespace))
+    cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_policy(f"bench-{run}", names, step_duration)))
+    wait_until(f"{total:,} Deployments available…", lambda: _available(cluster, run) >= total, console)
+    writes_before = kcost_writes(cluster)
+    env = {"KUBECONFIG": str(cluster.require_state().admin_kubeconfig), "KCOST_PEERING_NAME": f"bench-{run}"}
+    kcost = str(Path(sys.executable).with_name("kcost"))
+    started = time.perf_counter()
+    operator = processes.spawn(f"bench-operator-{run}", [kcost, "operator"], cluster.log_dir, env=env)
+    try:
+        phases: Counter[str] = Counter()
+        with console.status("applying…") as status:
+            while time.perf_counter() - started < TIMEOUT_S:
+                recs = _recs(cluster, names)
+                if recs is None:  # the API server is busy: ask again
+                    time.sleep(1)
+                    continue
+                phases = _phases(recs)
+                done = sum(phases[p] for p in DONE_PHASES)
+                status.update(f"applying… {done:,}/{total:,} done after {time.perf_counter() - started:.0f} s")
+                if done >= total:
+                    break
+                time.sleep(1)
+        wall_s = time.perf_counter() - started
+        peak_rss, cpu_s = _peak_rss_mib(operator), _cpu_s(operator)
+        writes = kcost_writes(cluster) - writes_before
+        apply_s = _apply_s(_recs(cluster, names) or [])
+        writes["events"] = kcost_events(cluster, names)
+    finally:
+        processes.stop(operator, timeout_s=10)
+    if not keep:
+        cluster.kubectl("delete", "optimizationpolicy", f"bench-{run}", "--wait=false")
+        cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
+    return RolloutRun(
+        recommendations=total,
+        namespaces=namespaces,
+        wall_s=round(wall_s, 1),
+        apply_s=apply_s,
+        applied=phases["Applied"],
+        rolled_back=phases["RolledBack"],
+        failed=phases["Failed"],
+        operator_peak_rss_mib=round(peak_rss, 1),
+        operator_cpu_s=round(cpu_s, 1),
+        kcost_writes=sum(writes.values()),
+        writes_by_kind=dict(writes),
+    )
+
+
+def _median(runs: list[RolloutRun]) -> RolloutRun:
+    """The run of median wall time (its own figures, not a mix of runs)."""
+    ordered = sorted(runs, key=lambda r: r.wall_s)
+    return ordered[len(ordered) // 2]
+
+
+def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> None:
+    base = medians[0]
+    table = Table(title=f"Rollouts by gated rolling update (median of {repeat} run(s) per size)")
+    for header in ("recs", "wall s", "× base", "apply s", "applied", "rolled back", "failed", "peak RSS MiB", "CPU s",
+                   "writes/rec"):  # fmt: skip
+        table.add_column(header, justify="right")
+    for run in medians:
+        table.add_row(
+            f"{run.recommendations:,}",
+            f"{run.wall_s:.1f}",
+            f"{run.wall_s / base.wall_s:.2f}",
+            f"{run.apply_s:.1f}",
+            str(run.applied),
+            str(run.rolled_back),
+            str(run.failed),
+            f"{run.operator_peak_rss_mib:.0f}",
+            f"{run.operator_cpu_s:.1f}",
+            f"{run.writes_per_recommendation:.2f}",
+        )
+    console.print(table)
+    for run in medians:
+        kinds = ", ".join(
+            f"{kind} {count / run.recommendations:.2f}" for kind, count in sorted(run.writes_by_kind.items())
+        )
+        console.print(f"{run.recommendations:,} recs, writes per rec: {kinds}")
+
+
+@click.command()
+@click.option("--sizes", multiple=True, type=int, default=(100, 1000), show_default=True, help="Recommendations.")
+@click.option("--namespaces", default=50, show_default=True)
+@click.option("--repeat", default=1, show_default=True, help="Runs per size; the median run is reported.")
+@click.option("--step-duration", default="30s", show_default=True, help="How long health is watched after rollout.")
+@click.option("--work-dir", type=click.Path(path_type=Path), default=None)
+@click.option("--keep", is_flag=True, help="Leave the cluster and its logs for a look afterwards.")
+@click.option("--json", "as_json", is_flag=True)
+def main(
+    *,
+    sizes: tuple[int, ...],
+    namespaces: int,
+    repeat: int,
+    step_duration: str,
+    work_dir: Path | None,
+    keep: bool,
+    as_json: bool,
+) -> None:
+    """N approved recommendations applied by the operator; wall time, RSS, CPU and API writes."""
+    console = Console(stderr=True)
+    cluster = DevCluster((work_dir or binaries.cache_root() / "bench-rollouts").absolute(), console)
+    cluster.up(NODES)
+    try:
+        cluster.kubectl("apply", "--server-side", "-f", str(REPO / "crds"))
+        cluster.kubectl(
+            "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=kcost", "--timeout=60s"
+        )
+        medians = []
+        for size in sizes:
+            runs = []
+            for attempt in range(repeat):
+                console.rule(f"{size:,} recommendations in {namespaces} namespaces, run {attempt + 1}/{repeat}")
+                runs.append(measure(cluster, size, namespaces, step_duration, console, keep=keep))
+                console.print(asdict(runs[-1]))
+            medians.append(_median(runs))
+    finally:
+        if keep:
+            console.print(f"kept: {cluster.work_dir} (stop it with `kcost dev-cluster down` there)")
+        else:
+            cluster.purge()
+    if as_json:
+        click.echo(json.dumps([asdict(run) | {"writes_per_recommendation": run.writes_per_recommendation}
+                               for run in medians], indent=2))  # fmt: skip
+    else:
+        _print_table(medians, repeat, console)
+
+
+if __name__ == "__main__":
+    main()
