@@ -122,12 +122,12 @@ def decide(status: RolloutStatus, strategy: RolloutStrategy, world: World) -> tu
     step = strategy.steps[min(status.step, len(strategy.steps) - 1)]
     split = plan.canary_split(replicas, step.percent)
     if status.stage is RolloutStage.SCALING:
-        return _scale(status, strategy, world, split, step.duration)
+        return _scale(status, strategy, world, split)
     return _observe(status, strategy, world, split)
 
 
 def _scale(
-    status: RolloutStatus, strategy: RolloutStrategy, world: World, split: plan.Split, duration: str
+    status: RolloutStatus, strategy: RolloutStrategy, world: World, split: plan.Split
 ) -> tuple[Action, RolloutStatus]:
     if status.step_started_at is None:
         status = status.model_copy(update={"step_started_at": world.now})
@@ -137,7 +137,7 @@ def _scale(
     if canary.replicas != split.canary:
         return Action(ActionKind.SCALE_CANARY, replicas=split.canary), status
     if canary.available < split.canary:
-        return _await_canary(status, strategy=strategy, world=world, canary=canary, split=split, duration=duration)
+        return _await_canary(status, strategy=strategy, world=world, canary=canary, split=split)
     if world.original.replicas > split.original:
         if plan.may_scale_down_original(world.original.available, canary.available, split.original, world.floor):
             return Action(ActionKind.SCALE_ORIGINAL, replicas=split.original), status
@@ -153,12 +153,12 @@ def _await_canary(
     world: World,
     canary: WorkloadState,
     split: plan.Split,
-    duration: str,
 ) -> tuple[Action, RolloutStatus]:
-    """Wait for the canary's pods; pods never Ready within the step's own duration fail the step."""
+    """Wait for the canary's pods; pods not Ready within the strategy's progress deadline fail the step."""
     started = status.step_started_at or world.now
-    if world.now - started > parse_duration(duration) and strategy.health_checks.readiness:
-        why = f"{split.canary - canary.available} of {split.canary} canary pods not Ready within {duration}"
+    deadline = strategy.progress_deadline
+    if world.now - started > parse_duration(deadline) and strategy.health_checks.readiness:
+        why = f"{split.canary - canary.available} of {split.canary} canary pods not Ready within {deadline}"
         return _start_rollback(status, world, why)
     return Action(ActionKind.WAIT, message=f"canary {canary.available}/{split.canary} available"), status
 

@@ -68,7 +68,9 @@ class Outcome:
 
 def effective_strategy(strategy: RolloutStrategy) -> RolloutStrategy:
     return (
-        ALL_AT_ONCE.model_copy(update={"health_checks": strategy.health_checks})
+        ALL_AT_ONCE.model_copy(
+            update={"health_checks": strategy.health_checks, "progress_deadline": strategy.progress_deadline}
+        )
         if (strategy.type is RolloutType.ALL_AT_ONCE)
         else strategy
     )

@@ -29,6 +29,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
+from kcost.api.v1alpha1.common import parse_duration
 from kcost.api.v1alpha1.policy import RolloutStrategy
 from kcost.api.v1alpha1.recommendation import RolloutStage, RolloutStatus, StepRecord
 from kcost.operator.rollout.canary import Action, ActionKind, CanaryHealth, fit_reason, observed, unhealthy
@@ -84,8 +85,9 @@ def _resize(status: RolloutStatus, strategy: RolloutStrategy, world: ResizeWorld
         return Action(ActionKind.RESIZE, message=f"resizing {len(world.pending(new=True))} pod(s) in place"), status
     waiting = [pod.name for pod in world.pods if not pod.actuated]
     started = status.step_started_at or world.now
-    if waiting and world.now - started > total_duration(strategy):
-        return fall_back(status, world, f"{len(waiting)} resize(s) not actuated within {total_duration(strategy)}")
+    deadline = strategy.progress_deadline
+    if waiting and world.now - started > parse_duration(deadline):
+        return fall_back(status, world, f"{len(waiting)} resize(s) not actuated within {deadline}")
     if waiting:
         return Action(ActionKind.WAIT, message=f"{len(world.pods) - len(waiting)}/{len(world.pods)} resized"), status
     observing = status.model_copy(update={"stage": RolloutStage.OBSERVING, "step_started_at": world.now})

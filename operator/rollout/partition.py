@@ -65,7 +65,7 @@ def decide(status: RolloutStatus, strategy: RolloutStrategy, world: PartitionWor
     step = strategy.steps[min(status.step, len(strategy.steps) - 1)]
     split = plan.canary_split(world.replicas, step.percent)
     if status.stage is RolloutStage.SCALING:
-        return _scale(status, strategy, world, split, step.duration)
+        return _scale(status, strategy, world, split)
     return _observe(status, strategy, world, split)
 
 
@@ -77,7 +77,7 @@ def _hold(status: RolloutStatus, world: PartitionWorld) -> tuple[Action, Rollout
 
 
 def _scale(
-    status: RolloutStatus, strategy: RolloutStrategy, world: PartitionWorld, split: plan.Split, duration: str
+    status: RolloutStatus, strategy: RolloutStrategy, world: PartitionWorld, split: plan.Split
 ) -> tuple[Action, RolloutStatus]:
     if status.step_started_at is None:
         status = status.model_copy(update={"step_started_at": world.now})
@@ -87,8 +87,9 @@ def _scale(
         return Action(ActionKind.MARK_CANARY, message=f"{len(world.unmarked)} new canary pod(s)"), status
     if len(world.canary_pods) < split.canary or world.health.ready < split.canary:
         started = status.step_started_at or world.now
-        if world.now - started > parse_duration(duration) and strategy.health_checks.readiness:
-            why = f"{split.canary - world.health.ready} of {split.canary} canary pods not Ready within {duration}"
+        deadline = strategy.progress_deadline
+        if world.now - started > parse_duration(deadline) and strategy.health_checks.readiness:
+            why = f"{split.canary - world.health.ready} of {split.canary} canary pods not Ready within {deadline}"
             return _start_rollback(status, world, why)
         message = f"canary {world.health.ready}/{split.canary} Ready (partition {world.partition})"
         return Action(ActionKind.WAIT, message=message), status

@@ -47,8 +47,9 @@ def _await_rollout(
     if original.settled and original.updated >= original.replicas and original.available >= original.replicas:
         observing = status.model_copy(update={"stage": RolloutStage.OBSERVING, "step_started_at": world.now})
         return _observe(observing, strategy, world)
-    if world.now - started > total_duration(strategy) and strategy.health_checks.readiness:
-        return _roll_back(status, world, f"the rolling update did not finish within {total_duration(strategy)}")
+    deadline = strategy.progress_deadline
+    if world.now - started > parse_duration(deadline) and strategy.health_checks.readiness:
+        return _roll_back(status, world, f"the rolling update did not finish within {deadline}")
     message = f"rolling update: {original.updated}/{original.replicas} updated, {original.available} available"
     return Action(ActionKind.WAIT, message=message), status
 

@@ -95,12 +95,14 @@ STRATEGY = RolloutStrategy.model_validate(
 )
 
 
-def run(cluster: Cluster, *, crash_chance: float = 0.0, seed: int = 0) -> tuple[engine.Action, RolloutStatus]:
+def run(
+    cluster: Cluster, *, crash_chance: float = 0.0, seed: int = 0, strategy: RolloutStrategy = STRATEGY
+) -> tuple[engine.Action, RolloutStatus]:
     chance = random.Random(seed)
     status = RolloutStatus(strategy="canary", original_replicas=5, started_at=START)
     now = START
     for _ in range(500):
-        action, computed = engine.decide(status, STRATEGY, cluster.world(now, status.step))
+        action, computed = engine.decide(status, strategy, cluster.world(now, status.step))
         if action.kind in (ActionKind.APPLIED, ActionKind.ROLLED_BACK):
             return action, computed
         if action.kind is not ActionKind.WAIT:
@@ -148,12 +150,22 @@ def test_a_failing_promql_check_rolls_back_with_its_name_and_value_and_passing_v
     assert status.observations[0].healthy
 
 
-def test_a_canary_that_never_becomes_ready_rolls_back_after_the_steps_duration() -> None:
+def test_a_canary_that_never_becomes_ready_rolls_back_after_the_progress_deadline() -> None:
     cluster = Cluster(original=Deployment(replicas=5, available=5), never_ready=True)
-    action, status = run(cluster)
+    strategy = STRATEGY.model_copy(update={"progress_deadline": "3m"})
+    action, status = run(cluster, strategy=strategy)
     assert action.kind is ActionKind.ROLLED_BACK
-    assert "not Ready within 2m" in (status.reason or "")
+    assert "not Ready within 3m" in (status.reason or "")
     assert cluster.original.replicas == 5
+
+
+def test_pods_slower_to_start_than_a_zero_second_step_are_not_a_failure() -> None:
+    # all-at-once is one step of 0s: the time pods take to become Ready is the progress deadline's, not the step's.
+    cluster = Cluster(original=Deployment(replicas=5, available=5))
+    all_at_once = RolloutStrategy.model_validate({"steps": [{"replicas": "100%", "duration": "0s"}]})
+    action, status = run(cluster, strategy=all_at_once)
+    assert action.kind is ActionKind.APPLIED, status.reason
+    assert cluster.original.new_values
 
 
 @pytest.mark.parametrize("seed", range(20))

@@ -146,15 +146,17 @@ def run_with_stuck_pod(sts: StatefulSet) -> tuple[ActionKind, RolloutStatus, lis
     return run(sts)
 
 
-def test_canary_pods_never_ready_within_the_step_roll_back() -> None:
+def test_canary_pods_never_ready_within_the_progress_deadline_roll_back() -> None:
     status = RolloutStatus(strategy="partition", original_replicas=5, original_partition=0, started_at=START)
     sts = StatefulSet(current_partition=4, new_template=True, new_pods={4}, marked={4})
     world = dataclasses.replace(sts.world(START), health=CanaryHealth(ready=0))
     scaling = status.model_copy(update={"step_started_at": START - datetime.timedelta(minutes=5)})
-    action, decided = partition.decide(scaling, STRATEGY, world)
+    strategy = STRATEGY.model_copy(update={"progress_deadline": "4m"})
+    action, decided = partition.decide(scaling, strategy, world)
     assert action.kind is ActionKind.RESTORE
     assert decided.stage is RolloutStage.ROLLING_BACK
-    assert "not Ready within 30s" in (decided.reason or "")
+    assert "not Ready within 4m" in (decided.reason or "")
+    assert partition.decide(scaling, STRATEGY, world)[0].kind is ActionKind.WAIT, "10m by default: still waiting"
 
 
 def test_a_rollback_waits_for_the_controller_to_see_the_restored_template() -> None:

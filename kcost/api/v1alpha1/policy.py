@@ -145,6 +145,14 @@ class RolloutStrategy(ApiModel):
         description="canary steps, increasing to 100%",
     )
     health_checks: HealthChecks = Field(default_factory=HealthChecks, description="watched during every step")
+    progress_deadline: Duration = Field(
+        "10m",
+        description=(
+            "how long new pods may take to become Ready (or a rolling update to finish, or resizes to be "
+            "made) before the rollout is rolled back; the steps' durations are how long healthy pods are "
+            "watched, and start once they are Ready"
+        ),
+    )
 
     @model_validator(mode="after")
     def _steps_increase_to_100(self) -> Self:
