@@ -113,8 +113,10 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         oom_fix = False
         confidence, risk = 1.0, RiskLevel.LOW
         notes: list[str] = []
+        first: UsageHistory | None = None  # the evidence's sparkline is the first container's
         for name in sorted(workload.containers):
             history = history_of(workload, name)
+            first = first or history
             requests = workload.requests(name)
             answer = strategy.recommend(history)
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
@@ -181,7 +183,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 sample_count=samples,
                 method=f"{strategy.name}({_non_defaults(settings.strategy_settings)})",
                 containers=evidence,
-                usage_sparkline=_sparkline(history_of(workload, sorted(workload.containers)[0])),
+                usage_sparkline=_sparkline(first) if first is not None else [],
                 notes=(
                     [f"savings priced at {in_scope.rates.source}"]
                     + notes
