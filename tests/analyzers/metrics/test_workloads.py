@@ -263,6 +263,7 @@ def test_the_grid_falls_on_multiples_of_the_step_so_runs_over_the_same_data_agre
     later = QueryPlan.for_window(
         START + datetime.timedelta(seconds=95), START + datetime.timedelta(days=1, seconds=95), resolution
     )
-    assert first.start_s % 300 == 0 and first.end_s % 300 == 0
+    assert first.start_s % 300 == 0
+    assert first.end_s % 300 == 0
     assert (first.start_s, first.end_s) == (later.start_s, later.end_s) == (T0 + 300, T0 + 86400)
     assert not first.aggregate_in_promql, "the fast read path is the default"
