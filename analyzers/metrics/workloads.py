@@ -84,6 +84,9 @@ class ContainerSeries:
         for pod in sorted(set(cpu_by_pod) | set(memory_by_pod)):
             cpu_ts, cpu = cpu_by_pod.get(pod, (empty, empty))
             memory_ts, memory = memory_by_pod.get(pod, (empty, empty))
+            if np.array_equal(cpu_ts, memory_ts):
+                parts.append((cpu_ts, cpu, memory))  # the usual case: both on the same steps
+                continue
             ts_s = np.union1d(cpu_ts, memory_ts)
             cpu_full, memory_full = np.zeros(ts_s.size), np.zeros(ts_s.size)
             cpu_full[np.searchsorted(ts_s, cpu_ts)] = cpu
@@ -91,6 +94,8 @@ class ContainerSeries:
             parts.append((ts_s, cpu_full, memory_full))
         if not parts:
             return empty, empty, empty
+        if len(parts) == 1:
+            return parts[0]
         ts_s = np.concatenate([p[0] for p in parts])
         order = np.argsort(ts_s, kind="stable")
         return (

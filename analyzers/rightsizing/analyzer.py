@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext
 from kcost.analyzers.metrics.workloads import Workload
@@ -71,11 +73,9 @@ def _sparkline(history: UsageHistory) -> list[float]:
     if history.ts_s.size == 0:
         return []
     days = ((history.ts_s - history.ts_s[0]) // 86400).astype(int)
-    return [
-        round(float(history.cpu_cores[days == day].mean()), 4)
-        for day in range(int(days.max()) + 1)
-        if (days == day).any()
-    ][-64:]
+    # Samples are in time order: each day is one slice (the days without samples are skipped).
+    starts = np.flatnonzero(np.append(True, days[1:] != days[:-1]))
+    return [round(float(day.mean()), 4) for day in np.split(history.cpu_cores, starts[1:])][-64:]
 
 
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
