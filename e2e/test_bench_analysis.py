@@ -1,4 +1,4 @@
-"""`kcost bench analysis` end to end on small sizes: it runs, and the query count stays flat as N grows."""
+"""`kcost bench analysis` end to end on small sizes: before/after runs, an unchanged re-run, flat query counts."""
 
 from __future__ import annotations
 
@@ -7,25 +7,39 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 KCOST = str(Path(sys.executable).with_name("kcost"))
 
 
-def test_bench_analysis_runs_and_queries_do_not_grow_with_workloads(tmp_path: Path) -> None:
+@pytest.mark.timeout(1500)  # six analyses and two clusters: minutes on a busy machine
+def test_bench_analysis_runs_both_read_paths_and_queries_do_not_grow_with_workloads(tmp_path: Path) -> None:
     sizes = ["--workloads", "12", "--workloads", "48"]
     command = [KCOST, "bench", "analysis", *sizes, "--namespaces", "3", "--days", "1", "--json"]
     result = subprocess.run(
-        [*command, "--dir", str(tmp_path / "bench")], capture_output=True, text=True, timeout=600, check=False
+        [*command, "--dir", str(tmp_path / "bench")], capture_output=True, text=True, timeout=1400, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    small, large = json.loads(result.stdout)
-    for run in (small, large):
+    runs = json.loads(result.stdout)
+    assert [(r["workloads"], r["read_path"], r["run"]) for r in runs] == [
+        (n, path, run)
+        for n in (12, 48)
+        for path, run in (("baseline", "first"), ("fast", "first"), ("fast", "unchanged"))
+    ]
+    for run in runs:
         assert run["phase"] == "Succeeded"
-        # Per namespace: owners (series API), CPU, memory, OOM reasons.
+        # Per namespace: owners (series API), CPU, memory, OOM reasons, on either read path.
         assert run["analyzer_prometheus_requests"] == 4 * 3
         assert 0 < run["recommendations"] <= run["workloads"]
         assert run["peak_rss_mib"] > 50
         assert run["analyze_s"] > 0
+        assert run["read_wait_s"] + run["size_s"] > 0, "the analyzer logged its read/size split"
         assert run["cpu_s"]["analyzer"] > 0
-    assert (small["workloads"], large["workloads"]) == (12, 48)
-    assert large["recommendations"] > small["recommendations"]
+    by_key = {(r["workloads"], r["read_path"], r["run"]): r for r in runs}
+    for n in (12, 48):
+        before, after = by_key[(n, "baseline", "first")], by_key[(n, "fast", "first")]
+        assert after["recommendations"] == before["recommendations"], "both read paths make the same proposals"
+        assert by_key[(n, "fast", "unchanged")]["recommendations_changed"] is not None
+        assert before["recommendations_changed"] is None
+    assert by_key[(48, "fast", "first")]["recommendations"] > by_key[(12, "fast", "first")]["recommendations"]
     assert not (tmp_path / "bench" / "12").exists(), "each run's cluster is removed afterwards"

@@ -107,6 +107,15 @@ class Config(BaseModel):
         gt=0,
         description="seconds without a heartbeat after which another analyzer instance takes the run over",
     )
+    analyzer_read_path: Literal["fast", "baseline"] = Field(
+        "fast",
+        alias="KCOST_ANALYZER_READ_PATH",
+        description=(
+            "how analyzers read usage from Prometheus: fast (one raw series per container, combined in the"
+            " analyzer, uncompressed) or baseline (aggregated by PromQL, gzip: the earlier path, kept so that"
+            " `kcost bench analysis` measures both)"
+        ),
+    )
     cost_interval_s: float = Field(
         300.0,
         alias="KCOST_COST_INTERVAL_SECONDS",

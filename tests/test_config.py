@@ -30,6 +30,7 @@ def test_every_variable_is_read() -> None:
         "KCOST_ANALYZER_POLL_SECONDS": "0.5",
         "KCOST_ANALYZER_HEARTBEAT_SECONDS": "1",
         "KCOST_ANALYZER_STALE_SECONDS": "5",
+        "KCOST_ANALYZER_READ_PATH": "baseline",
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_DATABASE_URL": "postgresql+asyncpg://db/kcost",
         "KCOST_GCP_API_KEY": "key-123",

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext
 from kcost.analyzers.metrics.workloads import Workload
@@ -71,11 +73,9 @@ def _sparkline(history: UsageHistory) -> list[float]:
     if history.ts_s.size == 0:
         return []
     days = ((history.ts_s - history.ts_s[0]) // 86400).astype(int)
-    return [
-        round(float(history.cpu_cores[days == day].mean()), 4)
-        for day in range(int(days.max()) + 1)
-        if (days == day).any()
-    ][-64:]
+    # Samples are in time order: each day is one slice (the days without samples are skipped).
+    starts = np.flatnonzero(np.append(True, days[1:] != days[:-1]))
+    return [round(float(day.mean()), 4) for day in np.split(history.cpu_cores, starts[1:])][-64:]
 
 
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
@@ -113,8 +113,10 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         oom_fix = False
         confidence, risk = 1.0, RiskLevel.LOW
         notes: list[str] = []
+        first: UsageHistory | None = None  # the evidence's sparkline is the first container's
         for name in sorted(workload.containers):
             history = history_of(workload, name)
+            first = first or history
             requests = workload.requests(name)
             answer = strategy.recommend(history)
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
@@ -181,7 +183,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 sample_count=samples,
                 method=f"{strategy.name}({_non_defaults(settings.strategy_settings)})",
                 containers=evidence,
-                usage_sparkline=_sparkline(history_of(workload, sorted(workload.containers)[0])),
+                usage_sparkline=_sparkline(first) if first is not None else [],
                 notes=(
                     [f"savings priced at {in_scope.rates.source}"]
                     + notes

@@ -73,10 +73,24 @@ def interval_peaks(
     if ts_s.size == 0:
         return np.zeros(0), np.zeros(0)
     slots = np.floor((ts_s - start_s) / interval_s).astype(np.int64)
+    if not (np.diff(slots) < 0).any() and not np.isnan(values).any():
+        return _sorted_interval_peaks(ts_s, values, slots)
     # Sort by slot, then by value, so the last row of each slot holds its peak.
     order = np.lexsort((values, slots))
     last_of_slot = np.append(slots[order][1:] != slots[order][:-1], True)
     chosen = order[last_of_slot]
+    return ts_s[chosen], values[chosen]
+
+
+def _sorted_interval_peaks(ts_s: FloatArray, values: FloatArray, slots: np.ndarray) -> tuple[FloatArray, FloatArray]:
+    """``interval_peaks`` of samples in time order, without a sort: what the strategies see, at a third of the cost.
+
+    Picks the same sample as the sort would: of the samples at a slot's peak, the last.
+    """
+    starts = np.flatnonzero(np.append(True, slots[1:] != slots[:-1]))
+    peaks = np.maximum.reduceat(values, starts)
+    at_peak = values == np.repeat(peaks, np.diff(np.append(starts, values.size)))
+    chosen = np.maximum.reduceat(np.where(at_peak, np.arange(values.size), -1), starts)
     return ts_s[chosen], values[chosen]
 
 

@@ -2,11 +2,18 @@
 
 For each N: a scenario of N Deployments with 14 days of history at 60 s (see
 ``kcost.devcluster.scale``), an Analysis over exactly its namespaces, run by the real
-operator and a ``kcost analyzer rightsizing`` process started fresh for that N. Measured:
-wall time from creating the Analysis to Succeeded, the analyzer's own duration, its peak
-RSS (VmHWM), the Prometheus requests the analyzer made (its status' ``prometheusRequests``:
-queries, range queries and series lookups), and the Prometheus requests of all clients
-meanwhile (Prometheus's own counter: the operator's profile checks too).
+operator and a ``kcost analyzer rightsizing`` process started fresh for each read path.
+Measured per run: wall time from creating the Analysis to Succeeded, the analyzer's own
+duration split into reading (time it waited for Prometheus: what sizing did not hide),
+sizing and writing, its peak RSS (VmHWM), the Prometheus requests the analyzer made (its
+status' ``prometheusRequests``: queries, range queries and series lookups), the Prometheus
+requests of all clients meanwhile (Prometheus's own counter: the operator's profile checks
+too) and the CPU seconds of each process.
+
+Runs per N: with ``--baseline``, first the earlier read path (``KCOST_ANALYZER_READ_PATH=
+baseline``) from no recommendations; then the current path from no recommendations; then
+the same Analysis again with nothing changed (a spec edit that changes no result starts the
+run), which also reports how many recommendations it wrote (resourceVersions that changed).
 """
 
 from __future__ import annotations
@@ -33,20 +40,30 @@ PROFILE = "bench"
 REPO = Path(__file__).resolve().parents[2]
 
 
+# The runs of one N, in order: (read path, what the run starts from).
+FIRST, UNCHANGED = "first", "unchanged"
+
+
 @dataclass
 class AnalysisRun:
     workloads: int
     namespaces: int
+    read_path: str  # KCOST_ANALYZER_READ_PATH: fast or baseline
+    run: str  # first (no recommendations yet) or unchanged (the same data again)
     wall_s: float
     analyzer_s: float
     peak_rss_mib: float
     analyze_s: float  # reading usage and sizing, as the analyzer logs it
+    read_wait_s: float  # of which waiting for Prometheus (reads that sizing did not overlap)
+    size_s: float  # of which sizing
     write_s: float  # writing the recommendations
     analyzer_prometheus_requests: int
     prometheus_requests_all_clients: int
     # CPU seconds each process spent during the run: where the wall time went.
     cpu_s: dict[str, float]
     recommendations: int
+    # Recommendations created, updated or deleted during the run (resourceVersion changes; any writer).
+    recommendations_changed: int | None
     phase: str
 
 
@@ -120,6 +137,12 @@ def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict
     help="Work folder of the bench's own cluster [default: ~/.cache/kcost/bench-cluster].",
 )
 @click.option("--keep", is_flag=True, help="Leave each cluster running afterwards (else it is stopped and deleted).")
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="First run each N on the earlier read path too (KCOST_ANALYZER_READ_PATH=baseline), for before/after.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def analysis(
     sizes: tuple[int, ...],
@@ -129,6 +152,7 @@ def analysis(
     resolution: str,
     work_dir: Path | None,
     keep: bool,
+    baseline: bool,
     as_json: bool,
 ) -> None:
     """End-to-end analysis of N workloads against the local Prometheus and API server."""
@@ -159,8 +183,9 @@ def analysis(
             _install_kcost(cluster)
             operator = _spawn(cluster, "bench-operator", ["operator"])
             try:
-                console.rule(f"analysis of {n:,} workloads")
-                runs.append(_measure(cluster, scenario, operator, resolution, console))
+                for read_path in ("baseline", "fast") if baseline else ("fast",):
+                    console.rule(f"analysis of {n:,} workloads, {read_path} read path")
+                    runs.extend(_measure(cluster, scenario, operator, resolution, read_path, console))
             finally:
                 _stop(operator)
         finally:
@@ -230,7 +255,7 @@ def _wait_for_compactions(prometheus_url: str, console: Any, quiet_s: float = 10
             time.sleep(1)
 
 
-def _spawn(cluster: DevCluster, name: str, args: list[str]) -> int:
+def _spawn(cluster: DevCluster, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
     from kcost.devcluster import processes
 
     env = {
@@ -238,6 +263,7 @@ def _spawn(cluster: DevCluster, name: str, args: list[str]) -> int:
         # Close to the defaults (10 s; 600 s for recommendations), a little quicker to notice the end.
         "KCOST_TIMER_SECONDS": "2",
         "KCOST_ANALYZER_POLL_SECONDS": "0.5",
+        **(env or {}),
     }
     return processes.spawn(name, [str(Path(sys.executable).with_name("kcost")), *args], cluster.log_dir, env=env)
 
@@ -248,56 +274,135 @@ def _stop(pid: int) -> None:
     processes.stop(pid, timeout_s=10)
 
 
-def _measure(cluster: DevCluster, scenario: Any, operator: int, resolution: str, console: Any) -> AnalysisRun:
+@dataclass
+class _Watched:
+    """The processes whose CPU a run reports, and the counters read before it."""
+
+    pids: dict[str, int]
+    cpu_before: dict[str, float]
+    requests_before: int
+
+    @classmethod
+    def start(cls, cluster: DevCluster, analyzer: int, operator: int) -> _Watched:
+        state = cluster.require_state()
+        pids = {"analyzer": analyzer, "operator": operator} | {
+            name: state.pids[name] for name in ("prometheus", "kube-apiserver", "etcd")
+        }
+        return cls(pids, {name: _cpu_s(pid) for name, pid in pids.items()}, _requests_answered(state.prometheus_url))
+
+    def cpu_s(self) -> dict[str, float]:
+        return {name: round(_cpu_s(pid) - self.cpu_before[name], 1) for name, pid in self.pids.items()}
+
+
+def _measure(
+    cluster: DevCluster, scenario: Any, operator: int, resolution: str, read_path: str, console: Any
+) -> list[AnalysisRun]:
+    """A first run from no recommendations; on the fast path, then the same Analysis again on unchanged data."""
     name = scenario.name
     # A reused cluster holds the last run: let it and its recommendations go before measuring.
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     with console.status("waiting for the last run's recommendations to be collected…"):
         while cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={name}", "-o", "name").stdout.strip():
             time.sleep(2)
-    analyzer = _spawn(cluster, f"bench-analyzer-{scenario.workloads}", ["analyzer", "rightsizing"])
-    state = cluster.require_state()
+    log_name = f"bench-analyzer-{scenario.workloads}-{read_path}"
+    analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], {"KCOST_ANALYZER_READ_PATH": read_path})
     try:
         time.sleep(2)  # let it start and find nothing to do yet
-        requests_before = _requests_answered(state.prometheus_url)
-        watched = {"analyzer": analyzer, "operator": operator} | {
-            name: state.pids[name] for name in ("prometheus", "kube-apiserver", "etcd")
-        }
-        cpu_before = {name: _cpu_s(pid) for name, pid in watched.items()}
+        watched = _Watched.start(cluster, analyzer, operator)
+        document = _analysis(name, name, scenario.days, resolution)
         started = time.perf_counter()
-        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_analysis(name, name, scenario.days, resolution)))
-        body: dict[str, Any] = {}
-        phase = ""
-        with console.status(f"analyzing {scenario.workloads:,} workloads…") as status:
-            while time.perf_counter() - started < 1800:
-                body = json.loads(cluster.kubectl("get", "kca", name, "-o", "json").stdout)
-                phase = (body.get("status") or {}).get("phase") or "Pending"
-                status.update(f"analysis {phase.lower()}… {time.perf_counter() - started:.0f} s")
-                if phase in ("Succeeded", "Failed"):
-                    break
-                time.sleep(0.5)
-        wall_s = time.perf_counter() - started
-        section = ((body.get("status") or {}).get("analyzers") or {}).get("rightsizing") or {}
-        log_text = (cluster.log_dir / f"bench-analyzer-{scenario.workloads}.log").read_text(errors="replace")
-        # The last run's line: the log of a reused cluster folder holds earlier ones too.
-        splits = re.findall(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
-        analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
-        return AnalysisRun(
-            workloads=scenario.workloads,
-            namespaces=scenario.namespaces,
-            wall_s=round(wall_s, 1),
-            analyzer_s=float(section.get("durationSeconds") or 0.0),
-            peak_rss_mib=round(_peak_rss_mib(analyzer), 1),
-            analyze_s=analyze_s,
-            write_s=write_s,
-            analyzer_prometheus_requests=int(section.get("prometheusRequests") or 0),
-            prometheus_requests_all_clients=_requests_answered(state.prometheus_url) - requests_before,
-            cpu_s={name: round(_cpu_s(pid) - cpu_before[name], 1) for name, pid in watched.items()},
-            recommendations=int(section.get("recommendations") or 0),
-            phase=phase,
-        )
+        cluster.kubectl("apply", "-f", "-", input_text=json.dumps(document))
+        body = _wait_for_run(cluster, name, None, started, scenario.workloads, console)
+        runs = [_run_of(cluster, scenario, read_path, FIRST, body, started, watched, analyzer, log_name, None)]
+        if read_path == "fast" and runs[0].phase == "Succeeded":
+            # A spec edit that changes no result: a new generation, so the operator starts a new run.
+            versions = _recommendation_versions(cluster, name)
+            watched = _Watched.start(cluster, analyzer, operator)
+            document["spec"]["timeout"] = "29m"
+            started = time.perf_counter()
+            cluster.kubectl("apply", "-f", "-", input_text=json.dumps(document))
+            body = _wait_for_run(cluster, name, body["status"]["runId"], started, scenario.workloads, console)
+            changed = _changed(versions, _recommendation_versions(cluster, name))
+            runs.append(
+                _run_of(cluster, scenario, read_path, UNCHANGED, body, started, watched, analyzer, log_name, changed)
+            )
+        return runs
     finally:
         _stop(analyzer)
+
+
+def _wait_for_run(
+    cluster: DevCluster, name: str, previous_run: str | None, started: float, workloads: int, console: Any
+) -> dict[str, Any]:
+    """The Analysis once a run other than ``previous_run`` has finished (or after 30 minutes)."""
+    body: dict[str, Any] = {}
+    with console.status(f"analyzing {workloads:,} workloads…") as status:
+        while time.perf_counter() - started < 1800:
+            body = json.loads(cluster.kubectl("get", "kca", name, "-o", "json").stdout)
+            run_status = body.get("status") or {}
+            phase = run_status.get("phase") or "Pending"
+            status.update(f"analysis {phase.lower()}… {time.perf_counter() - started:.0f} s")
+            if phase in ("Succeeded", "Failed") and run_status.get("runId") != previous_run:
+                break
+            time.sleep(0.5)
+    return body
+
+
+def _recommendation_versions(cluster: DevCluster, analysis: str) -> dict[str, str]:
+    """namespace/name → resourceVersion of the Analysis's recommendations."""
+    template = '{range .items[*]}{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{"\\n"}{end}'
+    listed = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", f"jsonpath={template}")
+    return dict(line.split(" ", 1) for line in listed.stdout.splitlines() if " " in line)
+
+
+def _changed(before: dict[str, str], after: dict[str, str]) -> int:
+    """Recommendations created, deleted or updated between two listings."""
+    return len(before.keys() ^ after.keys()) + sum(
+        1 for key in before.keys() & after.keys() if before[key] != after[key]
+    )
+
+
+def _run_of(
+    cluster: DevCluster,
+    scenario: Any,
+    read_path: str,
+    run: str,
+    body: dict[str, Any],
+    started: float,
+    watched: _Watched,
+    analyzer: int,
+    log_name: str,
+    changed: int | None,
+) -> AnalysisRun:
+    wall_s = time.perf_counter() - started
+    status = body.get("status") or {}
+    section = (status.get("analyzers") or {}).get("rightsizing") or {}
+    log_text = (cluster.log_dir / f"{log_name}.log").read_text(errors="replace")
+    # The last run's lines: the log holds the earlier runs too.
+    splits = re.findall(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
+    analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
+    usage = re.findall(r"([\d.]+) s waiting for Prometheus, ([\d.]+) s analyzing", log_text)
+    read_wait_s, size_s = (float(usage[-1][0]), float(usage[-1][1])) if usage else (0.0, 0.0)
+    return AnalysisRun(
+        workloads=scenario.workloads,
+        namespaces=scenario.namespaces,
+        read_path=read_path,
+        run=run,
+        wall_s=round(wall_s, 1),
+        analyzer_s=float(section.get("durationSeconds") or 0.0),
+        peak_rss_mib=round(_peak_rss_mib(analyzer), 1),
+        analyze_s=analyze_s,
+        read_wait_s=read_wait_s,
+        size_s=size_s,
+        write_s=write_s,
+        analyzer_prometheus_requests=int(section.get("prometheusRequests") or 0),
+        prometheus_requests_all_clients=_requests_answered(cluster.require_state().prometheus_url)
+        - watched.requests_before,
+        cpu_s=watched.cpu_s(),
+        recommendations=int(section.get("recommendations") or 0),
+        recommendations_changed=changed,
+        phase=status.get("phase") or "Pending",
+    )
 
 
 def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: str) -> None:
@@ -307,36 +412,65 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
     table = Table(
         title=f"End-to-end analysis: {days:g} days of history at {step_s} s per workload, resolution {resolution}"
     )
-    for header in ("workloads", "namespaces", "wall s", "analyzer s", "read+size s", "write s", "peak RSS MiB",
-                   "analyzer's Prometheus requests", "Prometheus requests (all clients)",
-                   "recommendations", "phase"):  # fmt: skip
+    for header in ("workloads", "read path", "run", "wall s", "analyzer s", "read wait s", "size s", "write s",
+                   "peak RSS MiB", "analyzer's Prometheus requests", "Prometheus requests (all clients)",
+                   "Prometheus CPU s", "recommendations", "written", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in runs:
         table.add_row(
             f"{run.workloads:,}",
-            str(run.namespaces),
+            run.read_path,
+            run.run,
             f"{run.wall_s:.1f}",
             f"{run.analyzer_s:.1f}",
-            f"{run.analyze_s:.1f}",
+            f"{run.read_wait_s:.1f}",
+            f"{run.size_s:.1f}",
             f"{run.write_s:.1f}",
             f"{run.peak_rss_mib:.0f}",
             str(run.analyzer_prometheus_requests),
             str(run.prometheus_requests_all_clients),
+            f"{run.cpu_s.get('prometheus', 0.0):.0f}",
             f"{run.recommendations:,}",
+            "" if run.recommendations_changed is None else f"{run.recommendations_changed:,}",
             run.phase,
         )
-    console = Console(width=max(Console().width, 132))
+    console = Console(width=max(Console().width, 160))
     console.print(table)
     for run in runs:
         spent = ", ".join(f"{name} {seconds:.0f}" for name, seconds in run.cpu_s.items())
-        console.print(f"{run.workloads:,} workloads, CPU seconds during the run: {spent}")
-    if len(runs) > 1:
-        base = runs[0]
-        console.print(
+        console.print(f"{run.workloads:,} workloads, {run.read_path} {run.run} run, CPU seconds: {spent}")
+    for line in _ratios(runs):
+        console.print(line)
+
+
+def _ratios(runs: list[AnalysisRun]) -> list[str]:
+    """After against before for each N (same cluster, same bench run), and how the current path grows with N."""
+    lines = []
+    first = {(run.workloads, run.read_path): run for run in runs if run.run == FIRST}
+    for (n, path), after in first.items():
+        before = first.get((n, "baseline"))
+        if path != "fast" or before is None:
+            continue
+        lines.append(
+            f"{n:,} workloads, fast ÷ baseline: wall ×{_ratio(after.wall_s, before.wall_s)}, "
+            f"read+size ×{_ratio(after.analyze_s, before.analyze_s)}, "
+            f"read wait ×{_ratio(after.read_wait_s, before.read_wait_s)}, "
+            f"Prometheus CPU ×{_ratio(after.cpu_s.get('prometheus', 0), before.cpu_s.get('prometheus', 0))}, "
+            f"analyzer CPU ×{_ratio(after.cpu_s.get('analyzer', 0), before.cpu_s.get('analyzer', 0))}"
+        )
+    fast = [run for run in runs if run.read_path == "fast" and run.run == FIRST]
+    if len(fast) > 1:
+        base = fast[0]
+        lines.append(
             ", ".join(
-                f"{run.workloads:,}/{base.workloads:,}: wall ×{run.wall_s / max(base.wall_s, 1e-9):.2f}, "
+                f"{run.workloads:,}/{base.workloads:,}: wall ×{_ratio(run.wall_s, base.wall_s)}, "
                 f"analyzer's Prometheus requests "
-                f"×{run.analyzer_prometheus_requests / max(base.analyzer_prometheus_requests, 1):.2f}"
-                for run in runs[1:]
+                f"×{_ratio(run.analyzer_prometheus_requests, base.analyzer_prometheus_requests)}"
+                for run in fast[1:]
             )
         )
+    return lines
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base else "–"

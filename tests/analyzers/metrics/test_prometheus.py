@@ -181,3 +181,18 @@ async def test_every_request_is_counted_by_endpoint_retries_included(serve: Any)
     await client.series(["up"], 0, 60)
     assert dict(client.requests_by_endpoint) == {"query": 2, "query_range": 1, "series": 1}
     assert client.requests == calls["n"] == 4
+
+
+async def test_answers_come_uncompressed_unless_asked_for_gzip(serve: Any) -> None:
+    encodings: list[str] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        encodings.append(request.headers.get("Accept-Encoding", ""))
+        response = web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
+        response.enable_compression()  # aiohttp compresses only when the client accepts it
+        return response
+
+    url = await serve(answer)
+    assert await PrometheusClient(url).query_range("rate(x[5m])", 0, 600, 60) == []
+    assert await PrometheusClient(url, compressed_answers=True).query_range("rate(x[5m])", 0, 600, 60) == []
+    assert encodings == ["identity", "gzip"]

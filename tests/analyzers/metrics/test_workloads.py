@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from aiohttp import web
 
-from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusUnavailable
+from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusUnavailable, RangeSeries
 from kcost.analyzers.metrics.workloads import (
     ContainerSeries,
     ContainerSpec,
     QueryPlan,
     Workload,
     finite_points,
+    per_container,
     replicas_of,
     usage_by_namespace,
 )
@@ -230,3 +231,39 @@ def test_non_finite_points_are_dropped_and_the_rest_kept_in_order() -> None:
     clean_ts, clean_values = finite_points(points[[0, 3]])
     assert clean_ts.flags.c_contiguous
     assert clean_values.tolist() == [1000.0, 0.25]
+
+
+def _range(labels: dict[str, str], points: list[tuple[float, float]]) -> RangeSeries:
+    return RangeSeries(labels, np.array(points, dtype=float).reshape(-1, 2))
+
+
+def test_duplicate_series_of_a_container_combine_as_sum_by_and_max_by_would() -> None:
+    plan = QueryPlan(T0, T0 + 600, 300, 300)
+    app = {"pod": "web-1", "container": "app"}
+    scrapes = [
+        _range({**app, "instance": "a", "node": "n1"}, [(T0, 0.5), (T0 + 300, math.nan), (T0 + 600, 0.25)]),
+        _range({**app, "instance": "b"}, [(T0 + 300, 0.125), (T0 + 600, 0.5)]),
+        _range({"pod": "web-1", "container": "sidecar"}, [(T0, 0.75)]),
+    ]
+    by_container = {u.container: u for u in per_container(scrapes, plan, np.add)}
+    summed = by_container["app"]
+    assert (summed.pod, summed.node) == ("web-1", "n1"), "the node of whichever series has one"
+    assert summed.ts_s.tolist() == [T0, T0 + 300, T0 + 600]
+    assert summed.values.tolist() == [0.5, 0.125, 0.75], "a step where one series has no finite sample keeps the other"
+    assert by_container["sidecar"].values.tolist() == [0.75]
+    peaks = {u.container: u for u in per_container(scrapes, plan, np.maximum)}["app"]
+    assert peaks.values.tolist() == [0.5, 0.125, 0.5]
+
+
+def test_the_grid_falls_on_multiples_of_the_step_so_runs_over_the_same_data_agree() -> None:
+    resolution = datetime.timedelta(minutes=5)
+    first = QueryPlan.for_window(
+        START + datetime.timedelta(seconds=7), START + datetime.timedelta(days=1, seconds=7), resolution
+    )
+    later = QueryPlan.for_window(
+        START + datetime.timedelta(seconds=95), START + datetime.timedelta(days=1, seconds=95), resolution
+    )
+    assert first.start_s % 300 == 0
+    assert first.end_s % 300 == 0
+    assert (first.start_s, first.end_s) == (later.start_s, later.end_s) == (T0 + 300, T0 + 86400)
+    assert not first.aggregate_in_promql, "the fast read path is the default"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -45,3 +47,28 @@ def test_theil_sen_slope_ignores_an_outlier() -> None:
 def test_usage_stats_percentiles_and_max() -> None:
     usage = stats.usage_stats(np.arange(101, dtype=np.float64))
     assert (usage.p50, usage.p90, usage.p95, usage.p99, usage.max) == (50, 90, 95, 99, 100)
+
+
+def _peaks_by_sorting(ts_s: np.ndarray, values: np.ndarray, start_s: float, interval_s: float) -> tuple[Any, Any]:
+    slots = np.floor((ts_s - start_s) / interval_s).astype(np.int64)
+    order = np.lexsort((values, slots))
+    chosen = order[np.append(slots[order][1:] != slots[order][:-1], True)]
+    return ts_s[chosen], values[chosen]
+
+
+def test_interval_peaks_of_samples_in_time_order_pick_what_sorting_picks() -> None:
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 500, 2016):
+        ts_s = np.array(
+            np.sort(rng.choice(np.arange(0.0, 14 * 86400, 600), size=size, replace=False)), dtype=np.float64
+        )
+        values = rng.integers(0, 5, size).astype(float)  # many ties: the last sample at the peak is the one
+        expected = _peaks_by_sorting(ts_s, values, 0.0, 86400.0)
+        got = stats.interval_peaks(ts_s, values, 0.0, 86400.0)
+        for part, expected_part in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(part, expected_part)
+    shuffled = rng.permutation(2016)
+    steps_s, levels = np.array(np.arange(2016.0) * 600, dtype=np.float64), rng.random(2016)
+    got = stats.interval_peaks(steps_s[shuffled], levels[shuffled], 0.0, 86400.0)
+    for part, expected_part in zip(got, _peaks_by_sorting(steps_s, levels, 0.0, 86400.0), strict=True):
+        np.testing.assert_array_equal(part, expected_part)
