@@ -70,7 +70,7 @@ class Scope:
             await batches.aclose()
         # The split the scale bench reports: reading is what the analysis waited for, not what overlapped it.
         log.info(
-            "usage of %d workloads: %.1f s waiting for Prometheus, %.1f s analyzing (%s read path)",
+            "usage of %d workloads: %.3f s waiting for Prometheus, %.3f s analyzing (%s read path)",
             len(self.workloads),
             waited_s,
             time.perf_counter() - started - waited_s,

@@ -56,9 +56,12 @@ def section_patch(
     metadata: dict[str, Any] = {"name": analysis.name}
     if with_version:
         metadata["resourceVersion"] = analysis.resource_version
+    # An empty map or list is left out, not applied: applied over the previous run's entries, the
+    # API server prunes them to null and refuses the whole patch (the run would never be claimed).
+    fields = {name: value for name, value in section.to_api().items() if value not in ({}, [])}
     return {
         "metadata": metadata,
-        "status": {"analyzers": {analyzer: section.to_api()}, "conditions": [c.to_api() for c in mine]},
+        "status": {"analyzers": {analyzer: fields}, "conditions": [c.to_api() for c in mine]},
     }
 
 

@@ -74,8 +74,8 @@ async def execute(
                 outcome = f"could not write the recommendations ({type(error).__name__}: {error})"
             else:
                 log.info(
-                    "Analysis %s: %s analyzed %d workloads in %.1f s (%s Prometheus requests); "
-                    "wrote %d recommendations in %.1f s (%d unchanged, %d left alone, %d withdrawn)",
+                    "Analysis %s: %s analyzed %d workloads in %.3f s (%s Prometheus requests); "
+                    "wrote %d recommendations in %.3f s (%d unchanged, %d left alone, %d withdrawn)",
                     analysis.name,
                     analyzer.name,
                     outcome.workloads,

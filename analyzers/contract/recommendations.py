@@ -43,8 +43,11 @@ UPSERT_CONCURRENCY = 8
 # Floats are compared at this precision: a percentile that moved in its 12th digit is no new proposal.
 SIGNIFICANT_DIGITS = 4
 # The run's frame, not the proposal's content: a later run over the same data proposes the same thing.
-FRAME_FIELDS = ("analysisRef", "approval")
-EVIDENCE_FRAME_FIELDS = ("windowStart", "windowEnd", "sampleCount")
+# The evidence is the run's too: a window that slid by a few samples moves its percentiles and
+# sparkline, not the decision. It is written again whenever the decision changes.
+FRAME_FIELDS = ("analysisRef", "approval", "evidence")
+# Confidence is compared at this many decimals: it moves with the sample count, not with the proposal.
+CONFIDENCE_DECIMALS = 2
 # (namespace, name) of a recommendation.
 Key = tuple[str, str]
 
@@ -74,11 +77,10 @@ class WritePlan:
 
 
 def content(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """What a proposal says, comparable across runs: without the run's frame, floats at ``SIGNIFICANT_DIGITS``."""
+    """What a proposal decides, comparable across runs: without the run's frame, floats at ``SIGNIFICANT_DIGITS``."""
     kept = {key: value for key, value in spec.items() if key not in FRAME_FIELDS}
-    evidence = kept.get("evidence")
-    if isinstance(evidence, Mapping):
-        kept["evidence"] = {key: value for key, value in evidence.items() if key not in EVIDENCE_FRAME_FIELDS}
+    if isinstance(kept.get("confidence"), float):
+        kept["confidence"] = round(kept["confidence"], CONFIDENCE_DECIMALS)
     rounded: dict[str, Any] = _rounded(kept)
     return rounded
 
