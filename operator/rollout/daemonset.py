@@ -48,7 +48,7 @@ async def observe(
     if body is None:
         return None
     wanted = deployment.proposed_resources(changes)
-    pods = statefulset.new_pods(await workloads.pods(ref.namespace, statefulset.selector(body)), wanted)
+    pods = statefulset.new_pods(await workloads.pods(ref.namespace, deployment.pod_selector(body)), wanted)
     return canary.World(
         now=now,
         original=daemonset_state(body, wanted),

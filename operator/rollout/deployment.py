@@ -154,6 +154,11 @@ def _new_pod(pod: Body, wanted: list[Body]) -> bool:
     return CANARY_LABEL not in (pod["metadata"].get("labels") or {}) and has_resources(as_template(pod), wanted)
 
 
+def pod_selector(workload: Body) -> str:
+    """The label selector of a workload's pods, as the pods list call takes it."""
+    return ",".join(f"{k}={v}" for k, v in workload["spec"]["selector"].get("matchLabels", {}).items())
+
+
 def as_template(pod: Body) -> Body:
     """A pod seen as a workload template, so ``has_resources`` can compare its containers."""
     return {"spec": {"template": {"spec": pod.get("spec") or {}}}}
@@ -233,8 +238,7 @@ async def observe(
     health = canary.CanaryHealth()
     watched = original if rolling else canary_body
     if watched is not None:
-        selector = ",".join(f"{k}={v}" for k, v in watched["spec"]["selector"]["matchLabels"].items())
-        pods = await workloads.pods(ref.namespace, selector)
+        pods = await workloads.pods(ref.namespace, pod_selector(watched))
         if rolling:  # only the pods of the new template count, and never a canary's
             pods = [p for p in pods if _new_pod(p, wanted)]
         health = pod_health(pods, failed_checks, passed_checks)

@@ -88,7 +88,7 @@ def pod_size(pod: Body, wanted: list[Body], old: list[Body]) -> in_place.PodSize
 
 async def _pods(workloads: WorkloadClient, workload: Body) -> list[Body]:
     """The workload's running pods (never a Deployment canary's, never one being deleted)."""
-    pods = await workloads.pods(workload["metadata"]["namespace"], statefulset.selector(workload))
+    pods = await workloads.pods(workload["metadata"]["namespace"], deployment.pod_selector(workload))
     return [
         pod
         for pod in pods

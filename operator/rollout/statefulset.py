@@ -41,10 +41,6 @@ def new_pods(pods: list[Body], wanted: list[Body]) -> list[Body]:
     ]
 
 
-def selector(workload: Body) -> str:
-    return ",".join(f"{k}={v}" for k, v in workload["spec"]["selector"].get("matchLabels", {}).items())
-
-
 async def observe(
     workloads: WorkloadClient,
     rec: OptimizationRecommendation,
@@ -60,7 +56,7 @@ async def observe(
     if body is None:
         return None
     wanted = deployment.proposed_resources(changes)
-    pods = await workloads.pods(ref.namespace, selector(body))
+    pods = await workloads.pods(ref.namespace, deployment.pod_selector(body))
     canary = new_pods(pods, wanted)
 
     def names(selected: list[Body]) -> tuple[str, ...]:
