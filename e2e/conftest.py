@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -128,6 +129,10 @@ def kcost_crds(dev_cluster: DevCluster) -> DevCluster:
     return dev_cluster
 
 
+LOG_TAIL_LINES = 80
+ROUTINE_LOG_LINE = re.compile(r"kopf\.objects: (Handler|Timer) '[^']+' succeeded|is processed: \d+ succeeded")
+
+
 class KcostProcess:
     """``kcost operator`` or ``kcost analyzer …`` as a separate process against the dev cluster."""
 
@@ -159,6 +164,11 @@ class KcostProcess:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
+    def tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        """The log's last lines, without kopf's routine "succeeded" lines, to say what went wrong."""
+        telling = [line for line in self.output().splitlines() if not ROUTINE_LOG_LINE.search(line)]
+        return "\n".join(telling[-lines:])
+
 
 KCOST = str(Path(sys.executable).with_name("kcost"))
 
@@ -181,6 +191,8 @@ def spawn(dev_cluster: DevCluster, tmp_path: Path) -> Iterator[Any]:
     yield start
     for process in started:
         process.stop()
+        # Captured output: pytest shows it only when the test failed (a CI run keeps no other trace).
+        print(f"--- {process.name}: last lines of {process.log} ---\n{process.tail()}")
     dev_cluster.kubectl("delete", "clusterkopfpeering", peering, "--ignore-not-found", "--wait=false", check=False)
 
 

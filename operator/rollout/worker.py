@@ -231,11 +231,13 @@ class RolloutWorker:
         elif now < due:
             return verify.wait_s(due, now)
         else:
+            log.info("measuring what %s/%s saved over its %s verify window", rec.namespace, rec.name, window)
             try:
                 verdict, cluster = await self._measure(rec, window, applied_at, now)
             except prometheus.PrometheusUnavailable as error:
                 log.warning("savings of %s/%s not measured yet: %s", rec.namespace, rec.name, error)
                 return RETRY_MEASUREMENT_S
+            log.info("savings of %s/%s measured: %s", rec.namespace, rec.name, verdict.reason)
         written = await verify.write(self._kube, rec, verdict)
         row = verify.history_row(rec, cluster, verdict.realized) if cluster else None
         if row is not None:
