@@ -237,6 +237,8 @@ class RolloutWorker:
             except prometheus.PrometheusUnavailable as error:
                 log.warning("savings of %s/%s not measured yet: %s", rec.namespace, rec.name, error)
                 return RETRY_MEASUREMENT_S
+            except prometheus.PrometheusError as error:  # refused, not down: asking again gets the same answer
+                verdict, cluster = verify.not_measured(window, str(error), now), None
             log.info("savings of %s/%s measured: %s", rec.namespace, rec.name, verdict.reason)
         written = await verify.write(self._kube, rec, verdict)
         row = verify.history_row(rec, cluster, verdict.realized) if cluster else None

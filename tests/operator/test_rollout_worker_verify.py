@@ -7,10 +7,13 @@ from typing import Any
 
 import pytest
 
-from kcost.analyzers.metrics import workloads
+from kcost.analyzers.metrics import prometheus, workloads
+from kcost.api.v1alpha1.recommendation import REALIZED_NOT_MEASURED, OptimizationRecommendation
 from kcost.config import Config
 from kcost.operator.rollout import verify
 from kcost.operator.rollout.worker import RolloutWorker
+from kcost.webhooks.policy import matching
+from tests.operator.test_rollout_realized import APPLIED_AT, recommendation
 
 MEASURED = {"window": "7d", "measuredAt": "2026-12-08T12:00:00Z", "monthlySavingsUsd": 12.5}
 
@@ -52,3 +55,40 @@ def test_a_verify_window_shorter_than_two_steps_still_reads_a_whole_step(second:
     plan = workloads.QueryPlan.for_window(start, start + datetime.timedelta(seconds=90), verify.RESOLUTION)
     assert plan.end_s - plan.start_s >= verify.RESOLUTION.total_seconds(), plan
     assert plan.window != "0s"
+
+
+class _Events:
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+
+    async def event(self, _body: object, *, reason: str, message: str, event_type: str) -> None:
+        self.reasons.append(reason)
+
+
+async def test_a_query_prometheus_refuses_is_recorded_as_not_measured_not_retried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refusal (HTTP 400) answers the same every time: the user reads why in status.realized."""
+    kube = _Events()
+    worker = RolloutWorker(kube, None, _never, _leading, Config.from_env({}))  # type: ignore[arg-type]
+    written: list[verify.Verdict] = []
+
+    async def governing(*_: object) -> tuple[matching.Governing, dict[str, Any]]:
+        return matching.Governing(policy=None), {}
+
+    async def refused(*_: object) -> object:
+        raise prometheus.PrometheusError("http://prometheus/api/v1/query refused 'x[0s]': bad_data")
+
+    async def write(_kube: object, rec: OptimizationRecommendation, verdict: verify.Verdict) -> object:
+        written.append(verdict)
+        return rec
+
+    monkeypatch.setattr(worker, "_governing", governing)
+    monkeypatch.setattr(worker, "_measure", refused)
+    monkeypatch.setattr(verify, "write", write)
+    rec = recommendation()
+    later = APPLIED_AT + datetime.timedelta(days=8)
+    assert await worker._verify(rec, [], later) is None
+    assert [v.reason for v in written] == [REALIZED_NOT_MEASURED]
+    assert "refused" in (written[0].realized.message or "")
+    assert kube.reasons == [REALIZED_NOT_MEASURED]
