@@ -84,7 +84,7 @@ test: install ## Run every test: unit, then e2e against the real local stack.
 
 .PHONY: chart-test
 chart-test: install ## The Helm chart: rendered objects, RBAC, docs; helm lint, a server-side dry run, install and uninstall.
-	pytest $(PYTEST_FLAGS) tests/chart e2e/test_chart.py
+	pytest $(PYTEST_FLAGS) tests/chart e2e/test_chart.py e2e/test_chart_rbac.py
 
 .PHONY: chart-docs
 chart-docs: venv ## Regenerate helm/kcost/README.md and values.schema.json's descriptions from values.yaml.
