@@ -3,15 +3,18 @@
 The chart is installed into a dev cluster of its own; kwok "runs" its Pod without the image, so
 the operator, the analyzers and the webhook run here as processes authenticated by a token of
 the release's ServiceAccount. An Analysis of the smoke scenario (created by an admin, through
-the webhook) must succeed, no process may be refused anything, and once kcost's objects are
-deleted while the operator runs, `helm uninstall` leaves nothing, finalizers included.
+the webhook) must succeed and no process may be refused anything. Then the uninstall hook's
+command, as the hook's ServiceAccount, deletes kcost's objects while the operator runs (kopf's
+finalizers come off), and `helm uninstall` leaves nothing.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -115,9 +118,16 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         assert phase == "Succeeded", status
         recommendations = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", "name")
         assert recommendations.stdout.strip(), "the run proposed nothing"
-        # Deleted while the operator runs: kopf takes its finalizer off.
-        cluster.kubectl("delete", "analysis", analysis, "--timeout=60s")
-        cluster.kubectl("delete", "ccp", profile, "--timeout=60s")
+        # What the chart's pre-delete hook runs, as its ServiceAccount, while the operator still runs
+        # (kwok only plays the hook's Pod).
+        hook = cluster.mint_service_account_kubeconfig(namespace, "kcost-uninstall")
+        cleanup = subprocess.run(
+            [sys.executable, "-m", "kcost.cli.uninstall", "--timeout", "60"],
+            env={**os.environ, "KUBECONFIG": str(hook), "PYTHONSAFEPATH": "1"},
+            capture_output=True, text=True, check=False, timeout=120,
+        )  # fmt: skip
+        assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
+        assert "deleted 2 kcost objects; none left" in cleanup.stdout
     finally:
         for process in processes:
             process.stop()

@@ -151,30 +151,42 @@ NEEDED_BY: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], list[tu
 ]
 
 
-def _needed() -> set[Grant]:
+# The uninstall hook's own ServiceAccount (kcost/cli/uninstall.py).
+UNINSTALL = "kcost/cli/uninstall.py"
+UNINSTALL_NEEDED_BY: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], list[tuple[str, str]]]] = [
+    (("optimizer.kcost.dev",), ("analyses", "clustercostprofiles", "optimizationpolicies"), ("list", "delete"), [
+        (UNINSTALL, "await kube.list_raw(kind)"),
+        (UNINSTALL, "await kube.delete(kind"),
+        (UNINSTALL, "WITH_FINALIZERS: tuple[type[Resource], ...] = (Analysis, ClusterCostProfile, OptimizationPolicy)"),
+    ]),
+]  # fmt: skip
+ACCOUNTS = {"kcost": NEEDED_BY, "kcost-uninstall": UNINSTALL_NEEDED_BY}
+
+
+def _needed(account: str = "kcost") -> set[Grant]:
     return {
         (group, resource, verb)
-        for groups, resources, verbs, _ in NEEDED_BY
+        for groups, resources, verbs, _ in ACCOUNTS[account]
         for group in groups
         for resource in resources
         for verb in verbs
     }
 
 
-def _granted_to_kcost() -> set[Grant]:
-    """Every (group, resource, verb) the roles bound to kcost's ServiceAccount grant, default values."""
+def _granted_to(account: str = "kcost") -> set[Grant]:
+    """Every (group, resource, verb) the roles bound to ``account`` grant, default values."""
     documents = render()
     bound = {
         binding["roleRef"]["name"]
         for binding in of_kind(documents, "ClusterRoleBinding") + of_kind(documents, "RoleBinding")
-        if {"kind": "ServiceAccount", "name": "kcost", "namespace": NAMESPACE} in binding["subjects"]
+        if {"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE} in binding["subjects"]
     }
     roles = [
         role
         for role in of_kind(documents, "ClusterRole") + of_kind(documents, "Role")
         if role["metadata"]["name"] in bound
     ]
-    assert roles, "no role is bound to the kcost ServiceAccount"
+    assert roles, f"no role is bound to the ServiceAccount {account}"
     return {
         (group, resource, verb)
         for role in roles
@@ -185,19 +197,24 @@ def _granted_to_kcost() -> set[Grant]:
     }
 
 
-def test_every_granted_rule_is_needed_by_the_code() -> None:
-    unexplained = _granted_to_kcost() - _needed()
+@pytest.mark.parametrize("account", sorted(ACCOUNTS))
+def test_every_granted_rule_is_needed_by_the_code(account: str) -> None:
+    unexplained = _granted_to(account) - _needed(account)
     assert not unexplained, (
         f"rules without a reason in NEEDED_BY (remove them, or say which code needs them): {sorted(unexplained)}"
     )
 
 
-def test_every_needed_rule_is_granted() -> None:
-    missing = _needed() - _granted_to_kcost()
+@pytest.mark.parametrize("account", sorted(ACCOUNTS))
+def test_every_needed_rule_is_granted(account: str) -> None:
+    missing = _needed(account) - _granted_to(account)
     assert not missing, f"the code needs these, the chart does not grant them: {sorted(missing)}"
 
 
-@pytest.mark.parametrize(("path", "text"), sorted({evidence for *_, evidences in NEEDED_BY for evidence in evidences}))
+@pytest.mark.parametrize(
+    ("path", "text"),
+    sorted({evidence for table in ACCOUNTS.values() for *_, evidences in table for evidence in evidences}),
+)
 def test_the_code_each_rule_is_kept_for_still_exists(path: str, text: str) -> None:
     assert text in (ROOT / path).read_text(), f"{path} no longer has {text!r}: is its rule still needed?"
 

@@ -108,3 +108,15 @@ def test_optional_monitoring_objects() -> None:
     (metrics,) = [s for s in of_kind(documents, "Service") if s["metadata"]["name"] == "kcost-metrics"]
     assert {e["port"] for e in monitor["spec"]["endpoints"]} == {p["name"] for p in metrics["spec"]["ports"]}
     assert of_kind(documents, "PrometheusRule")
+
+
+def test_uninstall_first_deletes_kcost_objects_while_the_operator_runs() -> None:
+    (job,) = of_kind(render(), "Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-delete"
+    pod = job["spec"]["template"]["spec"]
+    assert pod["serviceAccountName"] == "kcost-uninstall", "its own account, allowed only the deletions"
+    (container,) = pod["containers"]
+    assert container["command"][:3] == ["python", "-m", "kcost.cli.uninstall"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert not of_kind(render("uninstall.deleteObjects=false"), "Job")
