@@ -7,6 +7,8 @@ kubelet, so the kcost Pod is scheduled and becomes Ready without running the ima
 
 from __future__ import annotations
 
+import base64
+import json
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -110,4 +112,36 @@ def test_install_becomes_ready_and_uninstall_leaves_nothing(cluster: DevCluster)
     poll(
         "the kcost pod gone", lambda: cluster.kubectl("get", "pods", "-n", namespace, "-o", "name").stdout.strip() == ""
     )
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _operator_env(cluster: DevCluster, namespace: str, variable: str) -> str:
+    query = f'jsonpath={{.spec.template.spec.containers[0].env[?(@.name=="{variable}")].value}}'
+    return cluster.kubectl("get", "deployment", "kcost", "-n", namespace, "-o", query).stdout
+
+
+def _ca_bundle(cluster: DevCluster) -> str:
+    query = "jsonpath={.webhooks[0].clientConfig.caBundle}"
+    return cluster.kubectl("get", "validatingwebhookconfiguration", "kcost", "-o", query).stdout
+
+
+def test_upgrade_keeps_the_webhooks_ca_bundle_and_rollback_restores_the_values(cluster: DevCluster) -> None:
+    release, namespace = "kcost", f"kcost-{uuid.uuid4().hex[:8]}"
+    _ok(helm(cluster, "install", release, str(CHART), "--namespace", namespace, "--create-namespace",
+             "--set", "history.sqlite.persistence=false", "--wait", "--timeout", "3m"))  # fmt: skip
+    try:
+        # What the webhook does once it runs: publish its CA in the configuration helm installed.
+        bundle = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nkcost\n-----END CERTIFICATE-----\n").decode()
+        patch = json.dumps([{"op": "add", "path": "/webhooks/0/clientConfig/caBundle", "value": bundle}])
+        cluster.kubectl("patch", "validatingwebhookconfiguration", "kcost", "--type=json", "-p", patch)
+        _ok(helm(cluster, "upgrade", release, str(CHART), "--namespace", namespace, "--reuse-values",
+                 "--set", "logFormat=text", "--wait", "--timeout", "3m"))  # fmt: skip
+        assert _operator_env(cluster, namespace, "KCOST_LOG_FORMAT") == "text"
+        assert _ca_bundle(cluster) == bundle, "an upgrade must not take the webhook's CA away from the API server"
+        _ok(helm(cluster, "rollback", release, "1", "--namespace", namespace, "--wait", "--timeout", "3m"))
+        assert _operator_env(cluster, namespace, "KCOST_LOG_FORMAT") == "json"
+        assert _ca_bundle(cluster) == bundle
+    finally:
+        _ok(helm(cluster, "uninstall", release, "--namespace", namespace, "--wait", "--timeout", "2m"))
+    poll("the release's objects removed", lambda: _left_behind(cluster, release, namespace) == "")
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
