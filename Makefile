@@ -57,7 +57,7 @@ lock: venv ## Re-resolve requirements.lock from pyproject.toml (after changing a
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -p 3.11 --quiet --no-header -o requirements.lock
 
 .PHONY: binaries
-binaries: venv system-deps ## Build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok (cached in ~/.cache/kcost).
+binaries: venv system-deps ## Build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, helm (cached in ~/.cache/kcost).
 	@$(PY) -c "from kcost.devcluster import binaries; binaries.ensure_built()"
 
 ##@ Development
@@ -81,6 +81,14 @@ fmt: venv ## Format and autofix with ruff.
 .PHONY: test
 test: install ## Run every test: unit, then e2e against the real local stack.
 	pytest $(PYTEST_FLAGS) tests e2e
+
+.PHONY: chart-test
+chart-test: install ## The Helm chart: rendered objects, RBAC, docs; helm lint, a server-side dry run, install and uninstall.
+	pytest $(PYTEST_FLAGS) tests/chart e2e/test_chart.py e2e/test_chart_rbac.py
+
+.PHONY: chart-docs
+chart-docs: venv ## Regenerate helm/kcost/README.md and values.schema.json's descriptions from values.yaml.
+	python -m kcost.cli.chart_docs
 
 .PHONY: test-unit
 test-unit: venv ## Run the fast tests only (no cluster).

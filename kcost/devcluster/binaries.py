@@ -21,6 +21,10 @@ from kcost.devcluster import progress
 KUBERNETES_VERSION = "v1.35.4"
 ETCD_VERSION = "v3.6.5"
 KWOK_VERSION = "v0.7.0"
+HELM_VERSION = "v3.22.0"
+# The Kubernetes release helm's own go.mod pins (client-go v0.37): `helm template` and
+# `helm lint` assume it when they are not talking to a cluster.
+HELM_KUBERNETES_MINOR = "37"
 
 GOMOD_DIR = Path(__file__).parent / "gomod"
 
@@ -85,13 +89,33 @@ KUBE = Component(
 # The etcd wrapper module's own main package is the etcd command.
 ETCD = Component(name="etcd", version=ETCD_VERSION, packages=("kcost.dev/devcluster/etcd",))
 KWOK = Component(name="kwok", version=KWOK_VERSION, packages=("sigs.k8s.io/kwok/cmd/kwok",))
-COMPONENTS = (ETCD, KUBE, KWOK)
+
+
+def _helm_ldflags() -> str:
+    # What helm's own Makefile sets: without them `helm version` says v3.22 and offline
+    # rendering assumes Kubernetes 1.20.
+    internal = "helm.sh/helm/v3/internal/version"
+    flags = ["-s", "-w", f"-X {internal}.version={HELM_VERSION}", f"-X {internal}.gitTreeState=clean"]
+    for package in ("helm.sh/helm/v3/pkg/lint/rules", "helm.sh/helm/v3/pkg/chartutil"):
+        flags += [f"-X {package}.k8sVersionMajor=1", f"-X {package}.k8sVersionMinor={HELM_KUBERNETES_MINOR}"]
+    return " ".join(flags)
+
+
+# The chart tests' helm client (lint, template, install into the dev cluster).
+HELM = Component(name="helm", version=HELM_VERSION, packages=("helm.sh/helm/v3/cmd/helm",), ldflags=_helm_ldflags())
+COMPONENTS = (ETCD, KUBE, KWOK, HELM)
 
 
 def kubectl() -> str:
     """The kubectl built with the control plane, else the one on PATH."""
     built = KUBE.binary("kubectl")
     return str(built) if built.is_file() else "kubectl"
+
+
+def helm() -> str:
+    """The helm built from its Go module, else the one on PATH."""
+    built = HELM.binary("helm")
+    return str(built) if built.is_file() else "helm"
 
 
 class BuildError(RuntimeError):

@@ -1,0 +1,87 @@
+"""``python -m kcost.cli.uninstall``: delete kcost's objects while the operator still runs.
+
+The chart's pre-delete hook. kopf keeps its finalizer (``kcost.dev/finalizer``) on every kind
+with a timer: Analyses, ClusterCostProfiles and OptimizationPolicies. Only a running operator
+takes it off, so they are deleted, and waited for, before helm removes the operator.
+Recommendations need nothing: their Analysis owns them, and the garbage collector follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import click
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from kcost.api.v1alpha1.analysis import Analysis
+from kcost.api.v1alpha1.common import Resource
+from kcost.api.v1alpha1.policy import OptimizationPolicy
+from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.kube.client import KubeClient, connect
+
+WITH_FINALIZERS: tuple[type[Resource], ...] = (Analysis, ClusterCostProfile, OptimizationPolicy)
+POLL_S = 1.0
+
+
+class ObjectsLeftError(RuntimeError):
+    """Objects still there at the deadline: the operator did not take its finalizer off."""
+
+
+async def _remaining(kube: KubeClient) -> list[str]:
+    """``Kind/name`` of every object of the kinds with kopf's finalizer (none when a CRD is gone)."""
+    left = []
+    for kind in WITH_FINALIZERS:
+        try:
+            bodies = await kube.list_raw(kind)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            continue
+        left += [f"{kind.crd.kind}/{body['metadata']['name']}" for body in bodies]
+    return left
+
+
+async def delete_all(kube: KubeClient, *, timeout_s: float) -> int:
+    """Delete every object of the kinds with kopf's finalizer and wait until they are gone; how many there were."""
+    deleted = 0
+    for kind in WITH_FINALIZERS:
+        try:
+            bodies = await kube.list_raw(kind)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            continue
+        for body in bodies:
+            await kube.delete(kind, body["metadata"]["name"], body["metadata"].get("namespace"))
+            deleted += 1
+    deadline = time.monotonic() + timeout_s
+    while left := await _remaining(kube):
+        if time.monotonic() > deadline:
+            raise ObjectsLeftError(
+                f"still there after {timeout_s:.0f} s: {', '.join(sorted(left))}; the kcost operator removes kopf's"
+                " finalizer kcost.dev/finalizer: is it running? (without it: kubectl patch … --type=merge"
+                ' -p \'{"metadata":{"finalizers":null}}\')'
+            )
+        await asyncio.sleep(POLL_S)
+    return deleted
+
+
+@click.command()
+@click.option("--timeout", "timeout_s", default=120.0, show_default=True, help="Seconds to wait for the deletions.")
+def main(timeout_s: float) -> None:
+    """Delete every Analysis, ClusterCostProfile and OptimizationPolicy, and wait until they are gone."""
+
+    async def run() -> int:
+        async with connect() as kube:
+            return await delete_all(kube, timeout_s=timeout_s)
+
+    try:
+        deleted = asyncio.run(run())
+    except ObjectsLeftError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"deleted {deleted} kcost objects; none left")
+
+
+if __name__ == "__main__":
+    main()
