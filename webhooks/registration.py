@@ -4,6 +4,9 @@
 ``matchConditions`` leave out kcost's own identities and the control plane's components, so
 a webhook that is down never blocks the operator, the analyzers or garbage collection.
 ``sideEffects: None``: the handlers only read, so ``--dry-run=server`` requests are sent too.
+A URL naming a Service (``https://NAME.NAMESPACE.svc[:PORT]``, as the Helm chart sets it) is
+registered as a ``service`` reference: the API server finds a Service itself, and need not
+resolve cluster DNS names (most do not).
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
+import urllib.parse
 from typing import Any
 
 import aiohttp
@@ -32,6 +37,9 @@ TIMEOUT_S = 10
 VALIDATED = [kind.crd.plural for kind in (Analysis, OptimizationPolicy, ClusterCostProfile, OptimizationRecommendation)]
 MUTATED = [OptimizationRecommendation.crd.plural]
 REGISTER_DEADLINE_S = 120
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+SERVICE_HOST = re.compile(rf"^(?P<name>{DNS_LABEL})\.(?P<namespace>{DNS_LABEL})\.svc$")
+HTTPS_PORT = 443
 
 
 def match_conditions(trusted_users: list[str]) -> list[dict[str, str]]:
@@ -47,10 +55,27 @@ def match_conditions(trusted_users: list[str]) -> list[dict[str, str]]:
     ]
 
 
+def client_config(url: str, ca_bundle: bytes) -> dict[str, Any]:
+    """How the API server reaches ``url``: through a Service when the host names one, else the URL itself."""
+    parts = urllib.parse.urlsplit(url)
+    service = SERVICE_HOST.match(parts.hostname or "")
+    where: dict[str, Any] = {"url": url}
+    if service is not None:
+        where = {
+            "service": {
+                "namespace": service["namespace"],
+                "name": service["name"],
+                "path": parts.path or "/",
+                "port": parts.port or HTTPS_PORT,
+            }
+        }
+    return {**where, "caBundle": base64.b64encode(ca_bundle).decode()}
+
+
 def _webhook(name: str, url: str, ca_bundle: bytes, resources: list[str], trusted_users: list[str]) -> dict[str, Any]:
     return {
         "name": name,
-        "clientConfig": {"url": url, "caBundle": base64.b64encode(ca_bundle).decode()},
+        "clientConfig": client_config(url, ca_bundle),
         "rules": [
             {
                 "apiGroups": [GROUP],
