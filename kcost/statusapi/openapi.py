@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from pydantic import BaseModel
@@ -15,6 +16,7 @@ PROBLEM = "application/problem+json"
 HEALTH_PATHS = {"/healthz": "The process is alive", "/readyz": "Every cache has been filled"}
 
 
+@functools.cache
 def document(version: str) -> dict[str, Any]:
     """The OpenAPI document of this API, ``version`` being kcost's."""
     models: list[type[BaseModel]] = [ProblemDetails, Health]

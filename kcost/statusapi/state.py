@@ -45,7 +45,7 @@ class State:
 
 
 STATE = web.AppKey("kcost_state", State)
-IDENTITY = "kcost_identity"
+IDENTITY = web.RequestKey("kcost_identity", Identity)
 
 
 def state_of(request: web.Request) -> State:
