@@ -17,6 +17,7 @@ from kcost.observability import metrics
 from kcost.statusapi import openapi
 from kcost.statusapi.auth import Access, RateLimiter
 from kcost.statusapi.cache import Caches
+from kcost.statusapi.costs import HistoryReader
 from kcost.statusapi.gateway import Gateway
 from kcost.statusapi.problems import Problem
 from kcost.statusapi.routes import OPERATIONS
@@ -90,7 +91,7 @@ async def serve(config: Config) -> None:
             caches=Caches(),
             access=Access(gateway, ttl_s=config.api_auth_cache_s),
             writes=gateway,
-            store=store,
+            history=HistoryReader(store),
             limiter=RateLimiter(config.api_rate_per_s, config.api_burst),
         )
         watches = asyncio.create_task(state.caches.run(kube.api_client))

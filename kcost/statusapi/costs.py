@@ -6,8 +6,12 @@ dashboards rest on), rolled up here only by calendar step; nothing is recomputed
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+
+from cachetools import TTLCache
 
 from kcost.api.units import HOURS_PER_MONTH
 from kcost.api.v1alpha1.profile import Provider
@@ -43,11 +47,53 @@ def rollup(rows: Iterable[CostTotals], group_by: CostGroupBy, step: CostStep) ->
     return points, CostAmounts(**totals)
 
 
-async def daily_rows(
-    store: HistoryStore, cluster: str, start_day: datetime.date, end_day: datetime.date
-) -> list[CostTotals]:
-    """The cluster's cost per namespace and day over the range (both ends included)."""
-    return await store.daily_costs(cluster, start_day, end_day, group_by=(CostGroup.NAMESPACE, CostGroup.DAY))
+RangeKey = tuple[str, datetime.date, datetime.date]
+
+
+@dataclass
+class HistoryReader:
+    """Daily costs from ``store``, each range's answer shared by every caller for ``ttl_s`` seconds.
+
+    Past days change once a day, so many users asking for the same month cost one query; a
+    range asked for while its query runs waits for that query (no stampede), and at most
+    ``max_queries`` queries run at once, so the store's connection pool is never exhausted.
+    """
+
+    store: HistoryStore
+    ttl_s: float = 30.0
+    max_queries: int = 4
+    _answers: TTLCache[RangeKey, list[CostTotals]] = field(init=False)
+    _running: dict[RangeKey, asyncio.Future[list[CostTotals]]] = field(init=False, default_factory=dict)
+    _slots: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._answers = TTLCache(256, self.ttl_s)
+        self._slots = asyncio.Semaphore(self.max_queries)
+
+    async def daily_rows(self, cluster: str, start_day: datetime.date, end_day: datetime.date) -> list[CostTotals]:
+        """The cluster's cost per namespace and day over the range (both ends included)."""
+        key = (cluster, start_day, end_day)
+        if key in self._answers:
+            return self._answers[key]
+        running = self._running.get(key)
+        if running is not None:
+            return await asyncio.shield(running)
+        future: asyncio.Future[list[CostTotals]] = asyncio.get_running_loop().create_future()
+        self._running[key] = future
+        try:
+            async with self._slots:
+                rows = await self.store.daily_costs(
+                    cluster, start_day, end_day, group_by=(CostGroup.NAMESPACE, CostGroup.DAY)
+                )
+        except Exception as error:
+            future.set_exception(error)
+            future.exception()  # its waiters, if any, raise it; none is not an error of its own
+            raise
+        finally:
+            del self._running[key]
+        self._answers[key] = rows
+        future.set_result(rows)
+        return rows
 
 
 def only_namespaces(rows: Iterable[CostTotals], visible: Collection[str] | None) -> list[CostTotals]:

@@ -9,7 +9,6 @@ from aiohttp import web
 from kcost.api.v1alpha1.profile import ClusterCostProfile, Provider
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.history.models import CapacityType
-from kcost.history.store import HistoryStore
 from kcost.statusapi import costs, params
 from kcost.statusapi.problems import Problem, bad_parameter
 from kcost.statusapi.schemas import CostGroupBy, CostHistory, CostStep, CurrentCost, CurrentCosts, PriceComparison
@@ -21,11 +20,11 @@ MAX_HISTORY_DAYS = 3 * 366
 MAX_PRICES = 500
 
 
-def _store(request: web.Request) -> HistoryStore:
-    store = state_of(request).store
-    if store is None:
+def _history(request: web.Request) -> costs.HistoryReader:
+    history = state_of(request).history
+    if history is None:
         raise Problem(503, "Service Unavailable", "no history store: start `kcost api` with KCOST_DATABASE_URL set")
-    return store
+    return history
 
 
 async def current(request: web.Request) -> web.StreamResponse:
@@ -62,7 +61,7 @@ async def history(request: web.Request) -> web.StreamResponse:
     group_by = params.choice(request, "groupBy", CostGroupBy, CostGroupBy.NAMESPACE)
     step = params.choice(request, "step", CostStep, CostStep.DAY)
     cluster = _cluster(request)
-    rows = await costs.daily_rows(_store(request), cluster, start_day, end_day)
+    rows = await _history(request).daily_rows(cluster, start_day, end_day)
     # A namespace's history is for those who may read its recommendations.
     visible = await state_of(request).access.visible_namespaces(
         identity_of(request),
@@ -95,7 +94,7 @@ async def forecast(request: web.Request) -> web.StreamResponse:
 async def compare_prices(request: web.Request) -> web.StreamResponse:
     await authorize(request, "list", ClusterCostProfile)
     items = await costs.cheapest_prices(
-        _store(request),
+        _history(request).store,
         provider=params.optional_choice(request, "provider", Provider),
         region=params.text(request, "region"),
         capacity_type=params.optional_choice(request, "capacityType", CapacityType),

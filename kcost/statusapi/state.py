@@ -9,9 +9,9 @@ from aiohttp import web
 
 from kcost.api.v1alpha1.common import Resource
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
-from kcost.history.store import HistoryStore
 from kcost.statusapi.auth import Access, Identity, RateLimiter
 from kcost.statusapi.cache import Caches
+from kcost.statusapi.costs import HistoryReader
 from kcost.statusapi.pagination import SortedIndex
 
 Body = dict[str, Any]
@@ -31,12 +31,12 @@ class Writes(Protocol):
 
 @dataclass
 class State:
-    """The caches, the access reviews, the writer, the history store (None: not configured) and the rate limits."""
+    """The caches, the access reviews, the writer, the history (None: not configured) and the rate limits."""
 
     caches: Caches
     access: Access
     writes: Writes
-    store: HistoryStore | None
+    history: HistoryReader | None
     limiter: RateLimiter
     recommendations: SortedIndex = field(init=False)
 

@@ -13,9 +13,11 @@ import yaml
 from kcost.api.v1alpha1.common import Resource
 from kcost.statusapi.auth import Access, Attributes, Identity, RateLimiter
 from kcost.statusapi.cache import Caches
+from kcost.statusapi.costs import HistoryReader
 from kcost.statusapi.state import State
 
 REPO = Path(__file__).resolve().parents[2]
+PLURALS = ("clustercostprofiles", "analyses", "optimizationrecommendations", "optimizationpolicies")
 Body = dict[str, Any]
 
 
@@ -89,6 +91,6 @@ def state(reviews: FakeReviews, writes: FakeWrites | None = None, store: Any = N
         caches=caches,
         access=Access(reviews, ttl_s=30),
         writes=writes or FakeWrites(),
-        store=store,
+        history=HistoryReader(store) if store is not None else None,
         limiter=RateLimiter(rate, rate),
     )
