@@ -9,6 +9,7 @@ remembers (410 Gone) starts over with a fresh list.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,10 +38,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Entry:
-    """One object: its model, and its JSON as answered (computed once, not per request)."""
+    """One object: its model, and its JSON as answered, as data and as bytes (computed once, not per request)."""
 
     model: Resource
     body: Body
+    encoded: bytes
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,10 @@ class KindCache:
         except ValidationError as error:
             log.warning("%s %s/%s left out: %s", self.kind.crd.kind, *key, error.errors()[0]["msg"])
             return None
-        entry = Entry(model, model.to_api())
+        body = model.to_api()
+        entry = Entry(model, body, json.dumps(body).encode())
         self.items[key] = entry
-        return Change(event_type, self.kind.crd.kind, key[0], entry.body)
+        return Change(event_type, self.kind.crd.kind, key[0], body)
 
     def replace(self, bodies: list[Body]) -> None:
         """The result of a fresh list: every object, none else."""

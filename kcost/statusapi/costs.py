@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Hashable, Iterable
 from dataclasses import dataclass, field
 
 from cachetools import TTLCache
@@ -65,10 +65,13 @@ class HistoryReader:
     _answers: TTLCache[RangeKey, list[CostTotals]] = field(init=False)
     _running: dict[RangeKey, asyncio.Future[list[CostTotals]]] = field(init=False, default_factory=dict)
     _slots: asyncio.Semaphore = field(init=False)
+    #: Finished answers, by everything they depend on (range, grouping, step, the caller's namespaces).
+    rendered: TTLCache[Hashable, bytes] = field(init=False)
 
     def __post_init__(self) -> None:
         self._answers = TTLCache(256, self.ttl_s)
         self._slots = asyncio.Semaphore(self.max_queries)
+        self.rendered = TTLCache(1024, self.ttl_s)
 
     async def daily_rows(self, cluster: str, start_day: datetime.date, end_day: datetime.date) -> list[CostTotals]:
         """The cluster's cost per namespace and day over the range (both ends included)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 
 from aiohttp import web
 
@@ -13,7 +14,7 @@ from kcost.statusapi import costs, params
 from kcost.statusapi.problems import Problem, bad_parameter
 from kcost.statusapi.schemas import CostGroupBy, CostHistory, CostStep, CurrentCost, CurrentCosts, PriceComparison
 from kcost.statusapi.state import identity_of, state_of
-from kcost.statusapi.views import authorize, json_response
+from kcost.statusapi.views import authorize, encoded_response, json_response
 
 HISTORY_DAYS = 30
 MAX_HISTORY_DAYS = 3 * 366
@@ -61,7 +62,8 @@ async def history(request: web.Request) -> web.StreamResponse:
     group_by = params.choice(request, "groupBy", CostGroupBy, CostGroupBy.NAMESPACE)
     step = params.choice(request, "step", CostStep, CostStep.DAY)
     cluster = _cluster(request)
-    rows = await _history(request).daily_rows(cluster, start_day, end_day)
+    reader = _history(request)
+    rows = await reader.daily_rows(cluster, start_day, end_day)
     # A namespace's history is for those who may read its recommendations.
     visible = await state_of(request).access.visible_namespaces(
         identity_of(request),
@@ -69,17 +71,21 @@ async def history(request: web.Request) -> web.StreamResponse:
         OptimizationRecommendation.crd.plural,
         {row.namespace for row in rows if row.namespace},
     )
-    points, totals = costs.rollup(costs.only_namespaces(rows, visible), group_by, step)
-    answer = CostHistory(
-        cluster=cluster,
-        start_day=start_day,
-        end_day=end_day,
-        group_by=group_by,
-        step=step,
-        points=points,
-        totals=totals,
-    )
-    return json_response(answer.to_api())
+    key = (cluster, start_day, end_day, group_by, step, visible)
+    rendered = reader.rendered.get(key)
+    if rendered is None:
+        points, totals = costs.rollup(costs.only_namespaces(rows, visible), group_by, step)
+        answer = CostHistory(
+            cluster=cluster,
+            start_day=start_day,
+            end_day=end_day,
+            group_by=group_by,
+            step=step,
+            points=points,
+            totals=totals,
+        )
+        rendered = reader.rendered[key] = json.dumps(answer.to_api()).encode()
+    return encoded_response(rendered)
 
 
 async def forecast(request: web.Request) -> web.StreamResponse:

@@ -60,22 +60,33 @@ async def authorize(request: web.Request, verb: str, kind: type[Resource], names
 
 
 def json_response(payload: Any, status: int = 200) -> web.Response:
-    """JSON of already serialized bodies (the caches keep each object's JSON)."""
-    return web.Response(text=json.dumps(payload), status=status, content_type="application/json")
+    """``payload`` as JSON."""
+    return encoded_response(json.dumps(payload).encode(), status)
 
 
-def _items(entries: Iterable[Entry]) -> dict[str, Any]:
-    return {"items": [entry.body for entry in sorted(entries, key=lambda e: e.model.name)]}
+def encoded_response(body: bytes, status: int = 200) -> web.Response:
+    """JSON already encoded (the caches keep each object's)."""
+    return web.Response(body=body, status=status, content_type="application/json")
+
+
+def items_response(entries: Iterable[Entry], next_cursor: str | None = None) -> web.Response:
+    """``{"items": [...], "nextCursor": …}`` from the entries' own encoded JSON: nothing is encoded again."""
+    tail = b"]" + (b',"nextCursor":' + json.dumps(next_cursor).encode() if next_cursor else b"") + b"}"
+    return encoded_response(b'{"items":[' + b",".join(entry.encoded for entry in entries) + tail)
+
+
+def _by_name(entries: Iterable[Entry]) -> list[Entry]:
+    return sorted(entries, key=lambda e: e.model.name)
 
 
 async def list_clusters(request: web.Request) -> web.StreamResponse:
     await authorize(request, "list", ClusterCostProfile)
-    return json_response(_items(state_of(request).caches.of(ClusterCostProfile).entries()))
+    return items_response(_by_name(state_of(request).caches.of(ClusterCostProfile).entries()))
 
 
 async def list_analyses(request: web.Request) -> web.StreamResponse:
     await authorize(request, "list", Analysis)
-    return json_response(_items(state_of(request).caches.of(Analysis).entries()))
+    return items_response(_by_name(state_of(request).caches.of(Analysis).entries()))
 
 
 async def get_analysis(request: web.Request) -> web.StreamResponse:
@@ -84,7 +95,7 @@ async def get_analysis(request: web.Request) -> web.StreamResponse:
     entry = state_of(request).caches.of(Analysis).get(name)
     if entry is None:
         raise not_found(f"Analysis {name}")
-    return json_response(entry.body)
+    return encoded_response(entry.encoded)
 
 
 async def create_analysis(request: web.Request) -> web.StreamResponse:
@@ -116,7 +127,7 @@ async def list_recommendations(request: web.Request) -> web.StreamResponse:
         visible=visible,
     )
     found, cursor = state.recommendations.page(filters, sort, limit, params.text(request, "cursor"))
-    return json_response({"items": [entry.body for entry in found], **({"nextCursor": cursor} if cursor else {})})
+    return items_response(found, cursor)
 
 
 async def get_recommendation(request: web.Request) -> web.StreamResponse:
@@ -125,7 +136,7 @@ async def get_recommendation(request: web.Request) -> web.StreamResponse:
     entry = state_of(request).caches.of(OptimizationRecommendation).get(name, namespace)
     if entry is None:
         raise not_found(f"OptimizationRecommendation {namespace}/{name}")
-    return json_response(entry.body)
+    return encoded_response(entry.encoded)
 
 
 def decide(verb: str) -> Handler:
