@@ -5,9 +5,11 @@ The server runs in a process of its own (as `kcost api` does) over 10,000 recomm
 in SQLite. The API server's reviews are stood in for by an in-memory answer, and warmed up
 first: what is measured is the API with its auth caches warm, as the issue asks.
 
-The load comes from this process: C clients in a closed loop (each sends its next request
-when the last one is answered) for D seconds, at C = 50 and 200; and an open loop of
-200 requests a second for the page, where latency is not inflated by the clients' own queue.
+The machine may be shared: the last column, the server's own CPU time per request, is the
+figure that does not depend on what else runs. The load comes from this process: C clients
+in a closed loop (each sends its next request when the last one is answered) for D seconds,
+at C = 50 and 200; and an open loop of 200 requests a second for the page, where latency is
+not inflated by the clients' own queue.
 
 Usage: python bench/api.py [--seconds 10] [--concurrency 50,200]
 """
@@ -20,6 +22,7 @@ import copy
 import datetime
 import functools
 import multiprocessing
+import os
 import socket
 import statistics
 import tempfile
@@ -178,6 +181,12 @@ def _p(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100)[int(share * 100) - 1] * 1000 if len(values) > 1 else values[0] * 1000
 
 
+def _cpu_s(pid: int | None) -> float:
+    """CPU seconds (user + system) the process has used: what a request costs, whatever else the machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _wait_until_up(base: str) -> None:
     async def probe() -> bool:
         try:
@@ -213,7 +222,7 @@ def main() -> None:
             table = Table(
                 title=f"status API: {RECOMMENDATIONS} recommendations, {HISTORY_DAYS} days × {NAMESPACES} namespaces"
             )
-            for column in ("request", "load", "requests", "p50 ms", "p99 ms", "req/s"):
+            for column in ("request", "load", "requests", "p50 ms", "p99 ms", "req/s", "server CPU ms/req"):
                 table.add_column(column, justify="right" if column not in ("request", "load") else "left")
             runs: list[tuple[str, str, Callable[[], list[float]]]] = []
             for name, path in (("page of 100", PAGE), ("30-day history", HISTORY)):
@@ -223,9 +232,9 @@ def main() -> None:
             opened = functools.partial(_open_loop, base + PAGE, options.rate, options.seconds)
             runs.append(("page of 100", f"{options.rate:g} req/s open", functools.partial(asyncio.run, opened())))
             for name, load, run in runs:
-                started = time.perf_counter()
+                started, cpu_before = time.perf_counter(), _cpu_s(server.pid)
                 latencies = run()
-                elapsed = time.perf_counter() - started
+                elapsed, cpu_used = time.perf_counter() - started, _cpu_s(server.pid) - cpu_before
                 table.add_row(
                     name,
                     load,
@@ -233,6 +242,7 @@ def main() -> None:
                     f"{_p(latencies, 0.5):.1f}",
                     f"{_p(latencies, 0.99):.1f}",
                     f"{len(latencies) / elapsed:.0f}",
+                    f"{cpu_used * 1000 / len(latencies):.2f}",
                 )
             Console().print(table)
         finally:
