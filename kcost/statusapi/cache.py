@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ SUBSCRIBER_BACKLOG = 1000
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # one object as seen once: compared by identity
 class Entry:
     """One object: its model, and its JSON as answered, as data and as bytes (computed once, not per request)."""
 
@@ -84,20 +84,25 @@ class Broker:
 
 @dataclass
 class KindCache:
-    """Every object of one kind as last seen; ``version`` changes with every change."""
+    """Every object of one kind as last seen."""
 
     kind: type[Resource]
     items: dict[Key, Entry] = field(default_factory=dict)
-    version: int = 0
     synced: bool = False
+    #: Called with (before, after) on every change; None: absent before or after.
+    listeners: list[Callable[[Entry | None, Entry | None], None]] = field(default_factory=list)
+
+    def _changed(self, before: Entry | None, after: Entry | None) -> None:
+        for listener in self.listeners:
+            listener(before, after)
 
     def observe(self, event_type: str, body: Body) -> Change | None:
         """One watch event; the change to publish, None for an object that does not fit its model."""
         metadata = body.get("metadata") or {}
         key = (str(metadata.get("namespace") or ""), str(metadata.get("name") or ""))
-        self.version += 1
         if event_type == "DELETED":
             gone = self.items.pop(key, None)
+            self._changed(gone, None)
             return Change(event_type, self.kind.crd.kind, key[0], gone.body if gone else body)
         try:
             model = self.kind.model_validate(body)
@@ -106,12 +111,15 @@ class KindCache:
             return None
         body = model.to_api()
         entry = Entry(model, body, json.dumps(body).encode())
+        self._changed(self.items.get(key), entry)
         self.items[key] = entry
         return Change(event_type, self.kind.crd.kind, key[0], body)
 
     def replace(self, bodies: list[Body]) -> None:
         """The result of a fresh list: every object, none else."""
-        self.items.clear()
+        gone, self.items = self.items, {}
+        for entry in gone.values():
+            self._changed(entry, None)
         for body in bodies:
             self.observe("ADDED", body)
         self.synced = True

@@ -1,18 +1,20 @@
 """The recommendation list: filters, a sort, and keyset cursors that stay right while objects change.
 
 A cursor is the sort key of the last item sent, so the next page starts after it even if
-objects were added or removed meanwhile. Sorted orders are kept per cache version, so a
-page is a binary search and a short walk, not a sort of every recommendation.
+objects were added or removed meanwhile. Each order is kept sorted as the watch changes
+objects, so a page is a binary search and a short walk, never a sort of every recommendation.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import bisect
 import json
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from sortedcontainers import SortedKeyList
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.statusapi.cache import Entry, KindCache
@@ -66,41 +68,52 @@ class Filters:
 
 @dataclass
 class SortedIndex:
-    """The recommendations in each order, rebuilt lazily when the cache changes."""
+    """The recommendations in each order asked for so far, kept sorted as the cache changes (O(log n) a change)."""
 
     cache: KindCache
-    _orders: dict[RecommendationSort, tuple[int, list[SortKey], list[Entry]]] = field(default_factory=dict)
-    _namespaces: tuple[int, frozenset[str]] = (-1, frozenset())
+    _orders: dict[RecommendationSort, SortedKeyList] = field(default_factory=dict)
+    _namespaces: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        for entry in self.cache.entries():
+            self._namespaces[_where(entry)[0]] += 1
+        self.cache.listeners.append(self._changed)
+
+    def _changed(self, before: Entry | None, after: Entry | None) -> None:
+        for order in self._orders.values():
+            if before is not None:
+                order.remove(before)
+            if after is not None:
+                order.add(after)
+        if before is not None:
+            self._namespaces[_where(before)[0]] -= 1
+            if not self._namespaces[_where(before)[0]]:
+                del self._namespaces[_where(before)[0]]
+        if after is not None:
+            self._namespaces[_where(after)[0]] += 1
 
     def namespaces(self) -> frozenset[str]:
         """The namespaces that hold recommendations."""
-        if self._namespaces[0] != self.cache.version:
-            present = frozenset(_rec(entry).namespace or "" for entry in self.cache.entries())
-            self._namespaces = (self.cache.version, present)
-        return self._namespaces[1]
+        return frozenset(self._namespaces)
 
-    def order(self, sort: RecommendationSort) -> tuple[list[SortKey], list[Entry]]:
-        """Sort keys and entries, in ``sort`` order."""
-        known = self._orders.get(sort)
-        if known is None or known[0] != self.cache.version:
-            key = KEYS[sort]
-            keyed = sorted(((key(entry), entry) for entry in self.cache.entries()), key=lambda pair: pair[0])
-            known = (self.cache.version, [k for k, _ in keyed], [e for _, e in keyed])
-            self._orders[sort] = known
-        return known[1], known[2]
+    def order(self, sort: RecommendationSort) -> SortedKeyList:
+        """The entries in ``sort`` order."""
+        if sort not in self._orders:
+            self._orders[sort] = SortedKeyList(self.cache.entries(), key=KEYS[sort])
+        return self._orders[sort]
 
     def page(
         self, filters: Filters, sort: RecommendationSort, limit: int, cursor: str | None
     ) -> tuple[list[Entry], str | None]:
         """Up to ``limit`` matching entries after ``cursor``, and the cursor of the next page (None: the last)."""
-        keys, entries = self.order(sort)
-        start = bisect.bisect_right(keys, decode_cursor(cursor, sort)) if cursor else 0
+        order = self.order(sort)
+        start = order.bisect_key_right(decode_cursor(cursor, sort)) if cursor else 0
         found: list[Entry] = []
-        for index in range(start, len(entries)):
-            if filters.match(entries[index]):
+        for entry in order.islice(start):
+            if filters.match(entry):
                 if len(found) == limit:
                     return found, encode_cursor(KEYS[sort](found[-1]))
-                found.append(entries[index])
+                found.append(entry)
         return found, None
 
 
