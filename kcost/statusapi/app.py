@@ -33,10 +33,7 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
         response: web.StreamResponse = await handler(request)
         return response
     except Problem as problem:
-        headers = {"Retry-After": "1"} if problem.status == 429 else None
-        if problem.status == 401:
-            headers = {"WWW-Authenticate": 'Bearer realm="kcost"'}
-        return problem.response(request.path, headers)
+        return problem.response(request.path)
     except web.HTTPException as error:
         if error.status < 400:
             raise

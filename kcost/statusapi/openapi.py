@@ -80,7 +80,7 @@ def _operation(operation: Operation, refs: dict[Any, Any]) -> dict[str, Any]:
     }
     if operation.body is not None:
         answer["requestBody"] = {
-            "required": operation.body is not None and operation.path.endswith("analyses"),
+            "required": operation.body_required,
             "content": {"application/json": {"schema": _ref(refs, operation.body, "validation")}},
         }
     return answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from aiohttp import web
 
@@ -14,11 +15,14 @@ CONTENT_TYPE = "application/problem+json"
 class Problem(Exception):  # noqa: N818 - the RFC's name for it
     """An answer other than success: raised by a handler, turned into problem+json by the middleware."""
 
-    def __init__(self, status: int, title: str, detail: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, title: str, detail: str, *, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status, self.title, self.detail, self.field = status, title, detail, field
+        self.headers = headers or {}
 
-    def response(self, instance: str, headers: dict[str, str] | None = None) -> web.Response:
+    def response(self, instance: str) -> web.Response:
         """The problem+json answer for the request to ``instance``."""
         body = schemas.ProblemDetails(
             type="about:blank", title=self.title, status=self.status, detail=self.detail, instance=instance
@@ -29,7 +33,7 @@ class Problem(Exception):  # noqa: N818 - the RFC's name for it
             status=self.status,
             text=json.dumps(body.model_dump(mode="json", by_alias=True, exclude_none=True)),
             content_type=CONTENT_TYPE,
-            headers=headers,
+            headers=self.headers,
         )
 
 
@@ -40,7 +44,14 @@ def bad_parameter(field: str, detail: str) -> Problem:
 
 def unauthenticated(detail: str) -> Problem:
     """401: no valid bearer token."""
-    return Problem(401, "Unauthorized", detail)
+    return Problem(401, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="kcost"'})
+
+
+def rate_limited(user: str, wait_s: float) -> Problem:
+    """429 saying when to try again."""
+    retry_after_s = max(1, math.ceil(wait_s))
+    detail = f"user {user!r} is over the rate limit; retry in {retry_after_s} s"
+    return Problem(429, "Too Many Requests", detail, headers={"Retry-After": str(retry_after_s)})
 
 
 def forbidden(user: str, verb: str, resource: str, namespace: str | None) -> Problem:

@@ -52,6 +52,7 @@ class Operation:
     response: type[BaseModel] | None
     status: int = 200
     body: type[BaseModel] | None = None
+    body_required: bool = False
     params: tuple[Param, ...] = ()
     media_type: str = "application/json"
     errors: tuple[int, ...] = (401, 403, 422, 429)
@@ -90,6 +91,7 @@ OPERATIONS: tuple[Operation, ...] = (
         Analysis,
         status=201,
         body=AnalysisCreate,
+        body_required=True,
         errors=(401, 403, 409, 422, 429),
     ),
     Operation(

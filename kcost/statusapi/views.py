@@ -23,7 +23,7 @@ from kcost.statusapi import params
 from kcost.statusapi.auth import Attributes
 from kcost.statusapi.cache import Entry
 from kcost.statusapi.pagination import Filters
-from kcost.statusapi.problems import Problem, bad_parameter, forbidden, not_found, unauthenticated
+from kcost.statusapi.problems import Problem, bad_parameter, forbidden, not_found, rate_limited, unauthenticated
 from kcost.statusapi.schemas import AnalysisCreate, Decision, RecommendationSort
 from kcost.statusapi.state import IDENTITY, identity_of, state_of
 
@@ -45,7 +45,7 @@ def guarded(handler: Handler) -> Handler:
             raise unauthenticated("the API server does not accept this bearer token (TokenReview)")
         wait_s = state.limiter.wait_s(identity.user)
         if wait_s > 0:
-            raise Problem(429, "Too Many Requests", f"user {identity.user!r} is over the rate limit; retry later")
+            raise rate_limited(identity.user, wait_s)
         request[IDENTITY] = identity
         return await handler(request)
 

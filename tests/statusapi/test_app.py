@@ -90,6 +90,7 @@ def _auth(token: str) -> dict[str, str]:
 async def test_no_token_is_401_problem_json(client: Client) -> None:
     answer = await client.get("/api/v1/recommendations")
     assert answer.status == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
     assert answer.content_type == "application/problem+json"
     assert "bearer token" in (await answer.json())["detail"]
 
@@ -213,6 +214,10 @@ async def test_over_the_rate_limit_is_429(reviews: fakes.FakeReviews) -> None:
         answers = [(await test_client.get("/api/v1/clusters", headers=_auth("admin-token"))).status for _ in range(5)]
     assert 429 in answers
     assert answers[0] == 200
+    async with TestClient(TestServer(app.build(limited))) as test_client:
+        refused = await test_client.get("/api/v1/clusters", headers=_auth("admin-token"))
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
 
 
 async def test_openapi_document_and_docs_page(client: Client) -> None:
