@@ -115,14 +115,22 @@ class KindCache:
         self.items[key] = entry
         return Change(event_type, self.kind.crd.kind, key[0], body)
 
-    def replace(self, bodies: list[Body]) -> None:
-        """The result of a fresh list: every object, none else."""
+    def replace(self, bodies: list[Body]) -> list[Change]:
+        """The result of a fresh list: every object, none else; the changes since the last state seen
+        (what a watch that had to start over missed)."""
         gone, self.items = self.items, {}
         for entry in gone.values():
             self._changed(entry, None)
+        changes = []
         for body in bodies:
-            self.observe("ADDED", body)
+            metadata = body.get("metadata") or {}
+            before = gone.pop((str(metadata.get("namespace") or ""), str(metadata.get("name") or "")), None)
+            change = self.observe("MODIFIED" if before else "ADDED", body)
+            if change is not None and (before is None or before.body != change.body):
+                changes.append(change)
+        changes += [Change("DELETED", self.kind.crd.kind, key[0], entry.body) for key, entry in gone.items()]
         self.synced = True
+        return changes
 
     def get(self, name: str, namespace: str = "") -> Entry | None:
         """The named object, None when the cache has none."""
@@ -159,7 +167,7 @@ async def _list_watch(custom: client.CustomObjectsApi, cache: KindCache, broker:
     plural = cache.kind.crd.plural
     while True:
         try:
-            version = await _relist(custom, cache)
+            version = await _relist(custom, cache, broker)
             while True:
                 version = await _watch(custom, cache, broker, version)
         except asyncio.CancelledError:
@@ -173,7 +181,7 @@ async def _list_watch(custom: client.CustomObjectsApi, cache: KindCache, broker:
             await asyncio.sleep(RETRY_DELAY_S)
 
 
-async def _relist(custom: client.CustomObjectsApi, cache: KindCache) -> str:
+async def _relist(custom: client.CustomObjectsApi, cache: KindCache, broker: Broker) -> str:
     """List every object a page at a time; the list's resourceVersion."""
     bodies: list[Body] = []
     token: str | None = None
@@ -183,7 +191,8 @@ async def _relist(custom: client.CustomObjectsApi, cache: KindCache) -> str:
         bodies += page.get("items") or []
         token = (page.get("metadata") or {}).get("continue")
         if not token:
-            cache.replace(bodies)
+            for change in cache.replace(bodies):
+                broker.publish(change)
             return str(page["metadata"]["resourceVersion"])
 
 

@@ -45,3 +45,21 @@ def test_a_cursor_resumes_after_its_item_even_when_items_were_added_before_it() 
     rest, cursor = index.page(Filters(), SAVINGS, 3, cursor)
     assert [e.body["metadata"]["name"] for e in rest] == ["r2", "r1", "r0"]
     assert cursor is None
+
+
+def test_a_fresh_list_reports_what_changed_since_the_last_state() -> None:
+    cache = KindCache(OptimizationRecommendation)
+    for name in ("kept", "changed", "removed"):
+        cache.observe("ADDED", fakes.recommendation("shop", name, 1.0))
+    changes = cache.replace(
+        [
+            fakes.recommendation("shop", "kept", 1.0),
+            fakes.recommendation("shop", "changed", 2.0),
+            fakes.recommendation("shop", "new", 1.0),
+        ]
+    )
+    assert sorted((c.type, c.body["metadata"]["name"]) for c in changes) == [
+        ("ADDED", "new"),
+        ("DELETED", "removed"),
+        ("MODIFIED", "changed"),
+    ]
