@@ -51,11 +51,11 @@ def choice(request: web.Request, name: str, enum: type[E], default: E) -> E:
     return optional_choice(request, name, enum) or default
 
 
-def optional_choice(request: web.Request, name: str, enum: type[E], default: E | None = None) -> E | None:
+def optional_choice(request: web.Request, name: str, enum: type[E]) -> E | None:
     """One of ``enum``'s values, None when absent."""
     given = request.query.get(name)
-    if given is None or given == "":
-        return default
+    if not given:
+        return None
     try:
         return enum(given)
     except ValueError:
