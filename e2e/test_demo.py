@@ -8,6 +8,8 @@ import shlex
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from rich.console import Console
@@ -33,6 +35,27 @@ def _scraped_savings(cluster: DevCluster) -> tuple[float, float | None]:
     return expected, value
 
 
+def _status_api(cluster: DevCluster) -> tuple[int, int]:
+    """What the demo's status API (at the KCOST_API_URL `dev-cluster env` exports) answers: /readyz, then
+    the clusters without a token."""
+    url = cluster.require_state().exports()["KCOST_API_URL"]
+    deadline, ready = time.monotonic() + 60, 0
+    while time.monotonic() < deadline and ready != 200:
+        ready = _status(f"{url}/readyz")
+        time.sleep(0.5)
+    return ready, _status(f"{url}/api/v1/clusters")
+
+
+def _status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
 def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     try:
@@ -46,8 +69,10 @@ def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) 
         )
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         scraped = _scraped_savings(DevCluster(work, Console(stderr=True)))
+        api_answers = _status_api(DevCluster(work, Console(stderr=True)))
     finally:
         DevCluster(work, Console(stderr=True)).down()
+    assert api_answers == (200, 401), "the status API runs, ready, and wants a token for data"
     expected, last_seen = scraped
     assert last_seen is not None, "the demo's Prometheus scrapes the kcost processes"
     assert round(last_seen, 2) == expected, "the savings gauge sums to the demo analysis's summary"

@@ -169,6 +169,28 @@ class Config(BaseModel):
         description="comma-separated users (kcost's own) the webhook never sees: a webhook that is down "
         "never blocks them (matchConditions)",
     )
+    # -- status API
+    api_port: int = Field(
+        8090, alias="KCOST_API_PORT", ge=1, le=65535, description="the port `kcost api` serves HTTP on"
+    )
+    api_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - reached through a Service in a cluster
+        alias="KCOST_API_HOST",
+        min_length=1,
+        description="the address `kcost api` listens on (127.0.0.1 keeps it local)",
+    )
+    api_auth_cache_s: float = Field(
+        30.0,
+        alias="KCOST_API_AUTH_CACHE_SECONDS",
+        gt=0,
+        description="seconds a TokenReview or SubjectAccessReview answer is reused (a revoked grant lasts this long)",
+    )
+    api_rate_per_s: float = Field(
+        100.0, alias="KCOST_API_RATE_PER_SECOND", gt=0, description="requests per second allowed to each user"
+    )
+    api_burst: float = Field(
+        200.0, alias="KCOST_API_BURST", ge=1, description="requests a user may make at once before the rate applies"
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

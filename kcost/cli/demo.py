@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 PROFILE = "default"
 ANALYSIS = "demo"
 # What `kcost run` starts, in order: the N-th serves /metrics on KCOST_METRICS_PORT + N.
-KCOST_PROCESSES = ("operator", "rightsizing", "idle", "cost", "webhook")
+KCOST_PROCESSES = ("operator", "rightsizing", "idle", "cost", "webhook", "api")
 
 
 def _free_ports(count: int) -> int:
@@ -94,6 +94,7 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
     if running is not None and processes.is_alive(running):
         return
     metrics_port = _free_ports(len(KCOST_PROCESSES))
+    api_port = _free_ports(1)
     env = {
         # kcost's own identity, which its admission webhook trusts (KCOST_WEBHOOK_TRUSTED_USERS).
         "KUBECONFIG": str(cluster.mint_user_kubeconfig("kcost", ["system:masters"])),
@@ -102,10 +103,13 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_ANALYZER_POLL_SECONDS": "1",
         "KCOST_METRICS_PORT": str(metrics_port),
+        "KCOST_API_HOST": "127.0.0.1",
+        "KCOST_API_PORT": str(api_port),
     }
     state.pids["kcost"] = processes.spawn(
         "kcost", [str(Path(sys.executable).with_name("kcost")), "run"], cluster.log_dir, env=env
     )
+    state.api_url = f"http://127.0.0.1:{api_port}"
     state.save()
     targets = {name: f"127.0.0.1:{metrics_port + index}" for index, name in enumerate(KCOST_PROCESSES)}
     prometheus.scrape(cluster.work_dir / "prometheus", "kcost", targets)

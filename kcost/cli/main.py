@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import bench, demo, devcluster, manifests, run, webhook
+from kcost.cli import api, bench, demo, devcluster, manifests, run, webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -24,6 +24,7 @@ cli.add_command(bench.bench)
 cli.add_command(run.run_all)
 cli.add_command(demo.demo)
 cli.add_command(webhook.webhook)
+cli.add_command(api.api)
 
 
 def main() -> None:

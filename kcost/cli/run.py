@@ -177,8 +177,11 @@ def _child_env(index: int) -> dict[str, str]:
     show_default=True,
     help="Also serve the admission webhook and register it with the API server (removed again on a clean stop).",
 )
-def run_all(analyzers: tuple[str, ...], webhook: bool) -> None:
-    """Run the operator, the analyzers and the admission webhook together, one process each (for local use).
+@click.option(
+    "--api/--no-api", default=True, show_default=True, help="Also serve the status API (`kcost api`, KCOST_API_PORT)."
+)
+def run_all(analyzers: tuple[str, ...], webhook: bool, api: bool) -> None:
+    """Run the operator, the analyzers, the admission webhook and the status API together, one process each.
 
     Run it as kcost's own identity (a user in KCOST_WEBHOOK_TRUSTED_USERS, e.g. `kcost` in the dev
     cluster): the webhook leaves that identity's writes alone, so the operator's approvals keep
@@ -195,6 +198,9 @@ def run_all(analyzers: tuple[str, ...], webhook: bool) -> None:
         # Last, so the analyzers' metrics ports stay base + their index.
         webhook_command = [kcost, "webhook", "--unregister-on-exit"]
         children.append(subprocess.Popen(webhook_command, env=_child_env(len(commands))))
+    if api:
+        # After the webhook (or in its place): metrics ports of the earlier processes do not move.
+        children.append(subprocess.Popen([kcost, "api"], env=_child_env(len(commands) + int(webhook))))
 
     def stop(*_: object) -> None:
         for child in children:

@@ -43,6 +43,7 @@ class ClusterState(BaseModel):
         default_factory=dict,
         description="scenario name → end of its loaded history (Unix s); reloads reuse it so samples never mix",
     )
+    api_url: str | None = Field(None, description="the status API `kcost demo` started (KCOST_API_URL)")
 
     @property
     def path(self) -> Path:
@@ -80,8 +81,9 @@ class ClusterState(BaseModel):
 
     def exports(self) -> dict[str, str]:
         """The environment a client needs to reach this cluster."""
-        return {
+        exports = {
             "KUBECONFIG": str(self.admin_kubeconfig),
             "KCOST_PROMETHEUS_URL": self.prometheus_url,
             "KCOST_DATABASE_URL": self.database_url,
         }
+        return {**exports, "KCOST_API_URL": self.api_url} if self.api_url else exports

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcost.api.v1alpha1.recommendation import RecommendationPhase
+from kcost.api.decisions import DECISIONS, approval_patch, expected_phases
 from kcost.cli.kubectl_cost import errors, options, outputs
 
 if TYPE_CHECKING:
@@ -19,24 +19,15 @@ if TYPE_CHECKING:
     from kcost.kube.client import KubeClient
 
 Item = dict[str, Any]
-# What each decision needs the recommendation's phase to be, and what it writes.
-DECISIONS: dict[str, tuple[frozenset[str | None], dict[str, bool]]] = {
-    "approve": (frozenset({RecommendationPhase.PROPOSED, None}), {"approved": True}),
-    "reject": (
-        frozenset({RecommendationPhase.PROPOSED, RecommendationPhase.SUPERSEDED, RecommendationPhase.EXPIRED, None}),
-        {"rejected": True},
-    ),
-    "rollback": (frozenset({RecommendationPhase.APPLIED}), {"rollback": True}),
-}
 
 
 def _decide(ctx: Context, verb: str, name: str, namespace: str | None, reason: str | None, output: str) -> None:
     from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
     from kcost.cli.kubectl_cost import calls, session
 
-    allowed, approval = DECISIONS[verb]
+    allowed, _ = DECISIONS[verb]
     chosen = namespace or "default"
-    patch = {"spec": {"approval": {**approval, **({"reason": reason} if reason else {})}}}
+    patch = approval_patch(verb, reason)
 
     async def work(kube: KubeClient) -> Item | None:
         body = await calls.get_recommendation(kube, name, chosen)
@@ -44,9 +35,9 @@ def _decide(ctx: Context, verb: str, name: str, namespace: str | None, reason: s
             return None
         phase = (body.get("status") or {}).get("phase")
         if phase not in allowed:
-            expected = " or ".join(sorted(p for p in allowed if p)) or "new"
             errors.fail(
-                f"recommendation {chosen}/{name} is {phase}; `{verb}` needs it {expected}", errors.EXIT_WRONG_STATE
+                f"recommendation {chosen}/{name} is {phase}; `{verb}` needs it {expected_phases(verb)}",
+                errors.EXIT_WRONG_STATE,
             )
         await kube.merge_patch(OptimizationRecommendation, name, chosen, patch)
         return await calls.get_recommendation(kube, name, chosen)

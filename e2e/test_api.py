@@ -1,0 +1,280 @@
+"""``kcost api`` against a real API server with kcost's admission webhook: users with bearer tokens
+(ServiceAccount tokens, checked by TokenReview), RBAC by SubjectAccessReview, writes impersonated."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import functools
+import json
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from e2e.webhook_support import WebhookCluster, free_port, poll, webhook_cluster
+from kcost.history.models import DailyCost
+from kcost.history.store import HistoryStore
+from tests.statusapi import fakes
+
+USERS = "api-users"
+RECS = "optimizationrecommendations"
+HISTORY_START = datetime.date(2026, 3, 1)
+
+
+@dataclass
+class Api:
+    hooked: WebhookCluster
+    url: str
+    database_url: str
+
+    def call(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
+        request = urllib.request.Request(f"{self.url}{path}", method=method)
+        if token:
+            request.add_header("Authorization", f"Bearer {token}")
+        data = None if body is None else json.dumps(body).encode()
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, data=data, timeout=30) as answer:
+                return answer.status, json.load(answer)
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read() or b"{}")
+
+    def user(self, name: str) -> tuple[str, str]:
+        """A ServiceAccount ``name`` in api-users: its user name and a bearer token."""
+        self.hooked.kubectl("create", "serviceaccount", name, "-n", USERS)
+        token = self.hooked.kubectl("create", "token", name, "-n", USERS, "--duration=1h").stdout.strip()
+        assert token, f"no token for {name}"
+        return f"system:serviceaccount:{USERS}:{name}", token
+
+    def grant(self, namespace: str, user: str, verbs: list[str]) -> None:
+        role = f"recs-{uuid.uuid4().hex[:6]}"
+        rule = {"apiGroups": ["optimizer.kcost.dev"], "resources": [RECS], "verbs": verbs}
+        document = {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": {"name": role, "namespace": namespace},
+            "rules": [rule],
+        }
+        assert self.hooked.apply(document).returncode == 0
+        account = user.removeprefix("system:serviceaccount:")
+        bound = self.hooked.kubectl(
+            "create", "rolebinding", role, "-n", namespace, f"--role={role}", f"--serviceaccount={account}"
+        )
+        assert bound.returncode == 0, bound.stderr
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
+    work = tmp_path_factory.mktemp("api")
+    for hooked in webhook_cluster(work):
+        hooked.kubectl("create", "namespace", USERS)
+        database_url = f"sqlite+aiosqlite:///{work / 'history.db'}"
+        port = free_port()
+        env = {
+            "KCOST_API_PORT": str(port),
+            "KCOST_API_HOST": "127.0.0.1",
+            "KCOST_DATABASE_URL": database_url,
+            "KCOST_API_RATE_PER_SECOND": "10000",
+            "KCOST_API_BURST": "10000",
+        }
+        hooked.spawn("api", "api", env=env)
+        served = Api(hooked, f"http://127.0.0.1:{port}", database_url)
+        poll("the status API ready", functools.partial(_ready, served), timeout_s=120)
+        yield served
+
+
+def _ready(api: Api) -> bool:
+    try:
+        return api.call("GET", "/readyz", None)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def namespaces(api: Api) -> Iterator[tuple[str, str]]:
+    """Two namespaces, each with one proposal ``rec-0`` (saving 5) and ``rec-1`` (saving 10)."""
+    pair = (f"shop-{uuid.uuid4().hex[:6]}", f"bank-{uuid.uuid4().hex[:6]}")
+    for namespace in pair:
+        assert api.hooked.kubectl("create", "namespace", namespace).returncode == 0
+        for index, savings in enumerate((5.0, 10.0)):
+            body = fakes.recommendation(namespace, f"rec-{index}", savings=savings, phase=None)
+            assert api.hooked.apply(body).returncode == 0
+    yield pair
+    for namespace in pair:
+        api.hooked.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _names(page: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(item["metadata"]["namespace"], item["metadata"]["name"]) for item in page["items"]}
+
+
+def test_no_token_is_401_and_a_bad_token_too(api: Api) -> None:
+    assert api.call("GET", "/api/v1/recommendations", None)[0] == 401
+    status, problem = api.call("GET", "/api/v1/recommendations", "not-a-token")
+    assert status == 401
+    assert "TokenReview" in problem["detail"]
+    assert api.call("GET", "/healthz", None)[0] == 200
+
+
+def test_a_user_sees_only_the_namespace_rbac_lets_them_read(api: Api, namespaces: tuple[str, str]) -> None:
+    shop, bank = namespaces
+    user, token = api.user(f"viewer-{uuid.uuid4().hex[:6]}")
+    api.grant(shop, user, ["get", "list", "watch"])
+    expected = {(shop, "rec-0"), (shop, "rec-1")}
+    poll(
+        "the viewer's recommendations",
+        lambda: _names(api.call("GET", "/api/v1/recommendations?limit=500", token)[1]) == expected,
+    )
+    status, problem = api.call("GET", f"/api/v1/recommendations?namespace={bank}", token)
+    assert status == 403
+    assert user in problem["detail"]
+    assert bank in problem["detail"]
+    assert api.call("GET", f"/api/v1/recommendations/{bank}/rec-0", token)[0] == 403
+    assert api.call("GET", f"/api/v1/recommendations/{shop}/rec-0", token)[0] == 200
+
+    # Costs: the history of the namespace the user may read, and only that.
+    asyncio.run(_write_history(api.database_url, namespaces))
+    query = f"/api/v1/costs/history?cluster=default&from={HISTORY_START}&to={HISTORY_START + datetime.timedelta(6)}"
+    status, history = api.call("GET", query, token)
+    assert status == 200, history
+    assert {point["group"] for point in history["points"]} == {shop}
+    expected_total = asyncio.run(_store_total(api.database_url, shop))
+    assert history["totals"]["totalUsd"] == pytest.approx(expected_total)
+
+
+async def _write_history(database_url: str, namespaces: tuple[str, str]) -> None:
+    store = HistoryStore()
+    await store.connect(database_url)
+    rows = [
+        DailyCost(
+            cluster="default",
+            namespace=namespace,
+            day=HISTORY_START + datetime.timedelta(days=day),
+            cpu_usd=1.5 * (index + 1),
+            total_usd=2.5 * (index + 1),
+        )
+        for index, namespace in enumerate(namespaces)
+        for day in range(7)
+    ]
+    await store.upsert_daily_costs(rows)
+    await store.close()
+
+
+async def _store_total(database_url: str, namespace: str) -> float:
+    """The namespace's total as the history store's own query sums it (the one `kcost` and Grafana use)."""
+    store = HistoryStore()
+    await store.connect(database_url)
+    end = HISTORY_START + datetime.timedelta(6)
+    rows = await store.daily_costs("default", HISTORY_START, end, namespaces=[namespace], group_by=[])
+    await store.close()
+    return sum(row.total_usd for row in rows)
+
+
+def test_an_approval_through_the_api_is_stamped_with_the_caller(api: Api, namespaces: tuple[str, str]) -> None:
+    shop, _ = namespaces
+    user, token = api.user(f"alice-{uuid.uuid4().hex[:6]}")
+    api.grant(shop, user, ["get", "list", "watch", "patch"])
+    poll(
+        "alice sees her recommendation",
+        lambda: api.call("GET", f"/api/v1/recommendations/{shop}/rec-1", token)[0] == 200,
+    )
+    # Without the `approve` verb, the webhook refuses the impersonated write: it saw alice, not kcost.
+    status, problem = api.call("POST", f"/api/v1/recommendations/{shop}/rec-1/approve", token, {"reason": "cheap"})
+    assert status == 403, problem
+    assert "approve" in problem["detail"]
+
+    api.grant(shop, user, ["approve"])
+    answer: dict[str, Any] = {}
+
+    def approved() -> bool:
+        nonlocal answer
+        status, answer = api.call("POST", f"/api/v1/recommendations/{shop}/rec-1/approve", token, {"reason": "cheap"})
+        return status == 200
+
+    poll("alice's approval through the API", approved)
+    assert answer["spec"]["approval"]["approvedBy"] == user
+    stored = json.loads(api.hooked.kubectl("get", "rec", "rec-1", "-n", shop, "-o", "json").stdout)
+    assert stored["spec"]["approval"]["approvedBy"] == user
+    assert stored["spec"]["approval"]["reason"] == "cheap"
+
+
+def test_a_change_made_with_kubectl_arrives_on_the_event_stream(api: Api, namespaces: tuple[str, str]) -> None:
+    shop, _ = namespaces
+    user, token = api.user(f"watcher-{uuid.uuid4().hex[:6]}")
+    api.grant(shop, user, ["get", "list", "watch"])
+    poll("the watcher's access", lambda: api.call("GET", f"/api/v1/recommendations/{shop}/rec-0", token)[0] == 200)
+    seen: list[dict[str, Any]] = []
+    connected = threading.Event()
+
+    def listen() -> None:
+        request = urllib.request.Request(f"{api.url}/api/v1/events?timeoutSeconds=30")
+        request.add_header("Authorization", f"Bearer {token}")
+        with urllib.request.urlopen(request, timeout=60) as stream:
+            for line in stream:
+                connected.set()
+                if line.startswith(b"data: "):
+                    event = json.loads(line[6:])
+                    seen.append(event)
+                    if event["object"]["metadata"]["name"] == "rec-2":
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert connected.wait(30)
+    assert api.hooked.apply(fakes.recommendation(shop, "rec-2", savings=1.0, phase=None)).returncode == 0
+    listener.join(60)
+    assert any(e["object"]["metadata"]["name"] == "rec-2" and e["type"] == "ADDED" for e in seen), seen
+
+
+def test_schemathesis_finds_no_server_error_and_no_schema_mismatch(
+    api: Api, namespaces: tuple[str, str], tmp_path: Path
+) -> None:
+    user, token = api.user(f"admin-{uuid.uuid4().hex[:6]}")
+    bound = api.hooked.kubectl(
+        "create",
+        "clusterrolebinding",
+        f"api-{uuid.uuid4().hex[:6]}",
+        "--clusterrole=cluster-admin",
+        f"--serviceaccount={USERS}:{user.rsplit(':', 1)[1]}",
+    )
+    assert bound.returncode == 0, bound.stderr
+    poll("the admin's access", lambda: api.call("GET", "/api/v1/clusters", token)[0] == 200)
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("st")),
+            "run",
+            f"{api.url}/openapi.json",
+            "-H",
+            f"Authorization: Bearer {token}",
+            "--checks",
+            "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance",
+            # The stream never ends by itself; the forecast is a documented 501 until one exists;
+            # writes are tested above, with RBAC and the webhook.
+            "--exclude-path",
+            "/api/v1/events",
+            "--exclude-path",
+            "/api/v1/costs/forecast",
+            "--exclude-method",
+            "POST",
+            "--max-examples",
+            "30",
+            "--workers",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

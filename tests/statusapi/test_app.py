@@ -1,0 +1,236 @@
+"""The status API over fake reviews and writes, through aiohttp's test client (a real HTTP server)."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from kcost.history.models import DailyCost
+from kcost.history.store import HistoryStore
+from kcost.statusapi import app
+from kcost.statusapi.auth import Identity
+from kcost.statusapi.cache import Caches
+from kcost.statusapi.state import State
+from tests.statusapi import fakes
+
+Client = TestClient[web.Request, web.Application]
+
+RECS = "optimizationrecommendations"
+ALICE = Identity("alice", ("system:authenticated",))
+ADMIN = Identity("admin", ("system:masters",))
+
+
+def _fill(caches: Caches, writes: fakes.FakeWrites) -> None:
+    recs = caches.kinds["OptimizationRecommendation"]
+    for namespace in ("shop", "bank"):
+        for index in range(5):
+            body = fakes.recommendation(namespace, f"rec-{index}", savings=float(index + 1))
+            recs.observe("ADDED", body)
+            writes.objects[(namespace, f"rec-{index}")] = body
+    caches.kinds["ClusterCostProfile"].observe("ADDED", fakes.sample("ClusterCostProfile"))
+    caches.kinds["Analysis"].observe("ADDED", fakes.sample("Analysis"))
+
+
+@pytest.fixture
+def reviews() -> fakes.FakeReviews:
+    grants = {
+        ("alice", "list", RECS, "shop"),
+        ("alice", "get", RECS, "shop"),
+        ("alice", "patch", RECS, "shop"),
+        *{
+            ("admin", verb, plural, "")
+            for verb in ("list", "get", "create", "patch")
+            for plural in (RECS, "analyses", "clustercostprofiles")
+        },
+    }
+    return fakes.FakeReviews(tokens={"alice-token": ALICE, "admin-token": ADMIN}, grants=grants)
+
+
+@pytest.fixture
+def writes() -> fakes.FakeWrites:
+    return fakes.FakeWrites()
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[HistoryStore]:
+    history = HistoryStore()
+    await history.connect(f"sqlite+aiosqlite:///{tmp_path / 'history.db'}")
+    start = datetime.date(2026, 3, 1)
+    await history.upsert_daily_costs(
+        DailyCost(cluster="default", namespace=ns, day=start + datetime.timedelta(days=d), cpu_usd=1.0, total_usd=2.0)
+        for ns in ("shop", "bank")
+        for d in range(14)
+    )
+    yield history
+    await history.close()
+
+
+@pytest.fixture
+def state(reviews: fakes.FakeReviews, writes: fakes.FakeWrites, store: HistoryStore) -> State:
+    built = fakes.state(reviews, writes, store)
+    _fill(built.caches, writes)
+    return built
+
+
+@pytest.fixture
+async def client(state: State) -> AsyncIterator[Client]:
+    async with TestClient(TestServer(app.build(state))) as test_client:
+        yield test_client
+
+
+def _auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_no_token_is_401_problem_json(client: Client) -> None:
+    answer = await client.get("/api/v1/recommendations")
+    assert answer.status == 401
+    assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+    assert answer.content_type == "application/problem+json"
+    assert "bearer token" in (await answer.json())["detail"]
+
+
+async def test_a_token_the_api_server_refuses_is_401(client: Client) -> None:
+    answer = await client.get("/api/v1/recommendations", headers=_auth("stolen"))
+    assert answer.status == 401
+
+
+async def test_health_needs_no_token(client: Client) -> None:
+    assert (await client.get("/healthz")).status == 200
+    assert (await (await client.get("/readyz")).json()) == {"status": "ok"}
+
+
+async def test_a_user_sees_only_the_namespaces_rbac_lets_them_list(client: Client) -> None:
+    answer = await client.get("/api/v1/recommendations", headers=_auth("alice-token"))
+    assert answer.status == 200
+    namespaces = {item["metadata"]["namespace"] for item in (await answer.json())["items"]}
+    assert namespaces == {"shop"}
+
+
+async def test_403_names_the_user_verb_and_namespace(client: Client) -> None:
+    answer = await client.get("/api/v1/recommendations?namespace=bank", headers=_auth("alice-token"))
+    assert answer.status == 403
+    detail = (await answer.json())["detail"]
+    assert "alice" in detail
+    assert "list" in detail
+    assert "bank" in detail
+
+
+async def test_pages_follow_the_cursor_in_savings_order_without_repeats(client: Client) -> None:
+    seen: list[float] = []
+    cursor = None
+    while True:
+        query = "/api/v1/recommendations?limit=3" + (f"&cursor={cursor}" if cursor else "")
+        page = await (await client.get(query, headers=_auth("admin-token"))).json()
+        seen += [item["spec"]["estimatedMonthlySavings"] for item in page["items"]]
+        cursor = page.get("nextCursor")
+        if cursor is None:
+            break
+    assert seen == sorted(seen, reverse=True)
+    assert len(seen) == 10
+
+
+async def test_filters_apply(client: Client) -> None:
+    page = await (
+        await client.get("/api/v1/recommendations?minSavings=4&sort=name", headers=_auth("admin-token"))
+    ).json()
+    assert [(i["metadata"]["namespace"], i["metadata"]["name"]) for i in page["items"]] == [
+        ("bank", "rec-3"),
+        ("bank", "rec-4"),
+        ("shop", "rec-3"),
+        ("shop", "rec-4"),
+    ]
+
+
+async def test_a_bad_parameter_is_422_naming_it(client: Client) -> None:
+    for query, field in (("minSavings=lots", "minSavings"), ("sort=random", "sort"), ("cursor=%%%", "cursor")):
+        answer = await client.get(f"/api/v1/recommendations?{query}", headers=_auth("admin-token"))
+        assert answer.status == 422, query
+        assert (await answer.json())["field"] == field
+
+
+async def test_approve_writes_as_the_caller(client: Client, writes: fakes.FakeWrites) -> None:
+    answer = await client.post(
+        "/api/v1/recommendations/shop/rec-1/approve", headers=_auth("alice-token"), json={"reason": "looks right"}
+    )
+    assert answer.status == 200, await answer.text()
+    assert (await answer.json())["spec"]["approval"]["approvedBy"] == "alice"
+    write, identity, patch = writes.made[-1]
+    assert write == "patch"
+    assert identity == ALICE
+    assert patch == {"spec": {"approval": {"approved": True, "reason": "looks right"}}}
+
+
+async def test_rollback_of_a_proposal_is_409_naming_the_phase(client: Client) -> None:
+    answer = await client.post("/api/v1/recommendations/shop/rec-1/rollback", headers=_auth("alice-token"))
+    assert answer.status == 409
+    assert (await answer.json())["field"] == "status.phase"
+
+
+async def test_create_analysis_validates_the_spec(client: Client) -> None:
+    answer = await client.post("/api/v1/analyses", headers=_auth("admin-token"), json={"spec": {"window": "forever"}})
+    assert answer.status == 422
+    assert (await answer.json())["field"].startswith("spec.")
+    created = await client.post(
+        "/api/v1/analyses", headers=_auth("admin-token"), json={"spec": {"profileRef": {"name": "default"}}}
+    )
+    assert created.status == 201, await created.text()
+    assert (await created.json())["metadata"]["name"].startswith("api-")
+
+
+async def test_history_is_summed_per_week_for_visible_namespaces(client: Client) -> None:
+    query = "/api/v1/costs/history?from=2026-03-01&to=2026-03-14&step=week&cluster=default"
+    mine = await (await client.get(query, headers=_auth("alice-token"))).json()
+    assert {point["group"] for point in mine["points"]} == {"shop"}
+    assert mine["totals"]["totalUsd"] == pytest.approx(28.0)
+    everyone = await (await client.get(query, headers=_auth("admin-token"))).json()
+    assert everyone["totals"]["totalUsd"] == pytest.approx(56.0)
+    # 2026-03-01 is a Sunday: its week began on Monday, 23 February.
+    assert sorted({point["periodStart"] for point in everyone["points"]}) == ["2026-02-23", "2026-03-02", "2026-03-09"]
+
+
+async def test_forecast_is_501_with_a_reason(client: Client) -> None:
+    answer = await client.get("/api/v1/costs/forecast", headers=_auth("admin-token"))
+    assert answer.status == 501
+    assert "forecast" in (await answer.json())["detail"]
+
+
+async def test_reviews_are_cached(client: Client, reviews: fakes.FakeReviews) -> None:
+    await client.get("/api/v1/clusters", headers=_auth("admin-token"))
+    before = reviews.calls
+    for _ in range(5):
+        assert (await client.get("/api/v1/clusters", headers=_auth("admin-token"))).status == 200
+    assert reviews.calls == before
+
+
+async def test_over_the_rate_limit_is_429(reviews: fakes.FakeReviews) -> None:
+    limited = fakes.state(reviews, rate=2.0)
+    async with TestClient(TestServer(app.build(limited))) as test_client:
+        answers = [(await test_client.get("/api/v1/clusters", headers=_auth("admin-token"))).status for _ in range(5)]
+    assert 429 in answers
+    assert answers[0] == 200
+    async with TestClient(TestServer(app.build(limited))) as test_client:
+        refused = await test_client.get("/api/v1/clusters", headers=_auth("admin-token"))
+    assert refused.status == 429
+    assert int(refused.headers["Retry-After"]) >= 1
+
+
+async def test_openapi_document_and_docs_page(client: Client) -> None:
+    document = await (await client.get("/openapi.json")).json()
+    assert document["openapi"] == "3.1.0"
+    assert "/api/v1/recommendations" in document["paths"]
+    assert any(name.startswith("OptimizationRecommendation") for name in document["components"]["schemas"])
+    page = await (await client.get("/docs")).text()
+    assert "/openapi.json" in page
+    assert "https://" not in page
+
+
+async def test_unknown_path_is_problem_json(client: Client) -> None:
+    answer = await client.get("/api/v1/nothing", headers=_auth("admin-token"))
+    assert answer.status == 404
+    assert answer.content_type == "application/problem+json"
