@@ -58,6 +58,8 @@ class AnalyzerResult:
     scope_monthly_cost: float | None = None
     # Every HTTP request the run made to Prometheus, by API endpoint (query, query_range, series).
     prometheus_requests: dict[str, int] | None = None
+    # The exact window its queries read: the frozen one aligned to the query step (start, end).
+    window: tuple[datetime.datetime, datetime.datetime] | None = None
 
 
 class AnalyzerError(Exception):

@@ -15,9 +15,11 @@ Scale is what shapes this module:
   while combining aligned arrays costs the analyzer next to nothing. The ``baseline``
   read path (``KCOST_ANALYZER_READ_PATH``) still aggregates in PromQL, for the bench.
 - The step is the Analysis's ``resolution``, coarsened so that no series has more than
-  ``MAX_POINTS_PER_SERIES`` points: a long window costs the same as a week. The steps
-  fall on multiples of the step since the epoch, so two runs over the same data read
-  the same points and make the same recommendations.
+  ``MAX_POINTS_PER_SERIES`` points: a long window costs the same as a week. The window
+  ends on a multiple of the step since the epoch and spans whole steps (``QueryPlan``),
+  the same end for every query of the run (usage, OOM kills, restarts, traffic), so two
+  runs over the same data read the same points and make the same recommendations,
+  whatever second they started at.
 - Namespaces are loaded a few at a time and handed to the analyzer one by one
   (``usage_by_namespace``), so memory holds the series of a couple of namespaces,
   never of the whole cluster.
@@ -265,11 +267,24 @@ class QueryPlan:
     ) -> QueryPlan:
         window_s = (end - start).total_seconds()
         step_s = max(int(resolution.total_seconds()), math.ceil(window_s / MAX_POINTS_PER_SERIES), 1)
-        # The grid on multiples of the step: a later run over unchanged data reads the same points.
-        start_s = math.ceil(start.timestamp() / step_s) * step_s
-        end_s = max(start_s, math.floor(end.timestamp() / step_s) * step_s)
+        # The end on a multiple of the step and the window a whole number of steps before it: every
+        # query of the run reads the same grid, whatever second the run started at, so runs over
+        # unchanged data read the same points (Prometheus evaluates a range query at its start
+        # plus multiples of the step; an unaligned start would move every sample).
+        end_s = math.floor(end.timestamp() / step_s) * step_s
+        start_s = end_s - max(1, math.floor(window_s / step_s)) * step_s
         # A rate needs two scrapes in its window; 5 minutes holds several at any usual interval.
         return cls(float(start_s), float(end_s), step_s, max(step_s, 300), aggregate_in_promql)
+
+    @property
+    def window_start(self) -> datetime.datetime:
+        """The first step of the grid: where the run's queries start reading."""
+        return datetime.datetime.fromtimestamp(self.start_s, datetime.UTC)
+
+    @property
+    def window_end(self) -> datetime.datetime:
+        """The last step of the grid: the time every query of the run is evaluated at."""
+        return datetime.datetime.fromtimestamp(self.end_s, datetime.UTC)
 
     @property
     def window(self) -> str:

@@ -178,8 +178,8 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             risk_level=risk,
             evidence=Evidence(
                 window=context.analysis.spec.window,
-                window_start=context.window_start,
-                window_end=context.window_end,
+                window_start=in_scope.plan.window_start,
+                window_end=in_scope.plan.window_end,
                 sample_count=samples,
                 method=f"{strategy.name}({_non_defaults(settings.strategy_settings)})",
                 containers=evidence,

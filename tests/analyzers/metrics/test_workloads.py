@@ -265,5 +265,24 @@ def test_the_grid_falls_on_multiples_of_the_step_so_runs_over_the_same_data_agre
     )
     assert first.start_s % 300 == 0
     assert first.end_s % 300 == 0
-    assert (first.start_s, first.end_s) == (later.start_s, later.end_s) == (T0 + 300, T0 + 86400)
+    assert (first.start_s, first.end_s) == (later.start_s, later.end_s) == (T0, T0 + 86400)
     assert not first.aggregate_in_promql, "the fast read path is the default"
+
+
+def test_the_window_ends_floored_to_the_step_and_spans_whole_steps_back_from_there() -> None:
+    resolution = datetime.timedelta(minutes=5)
+    on_the_step = QueryPlan.for_window(START, START + datetime.timedelta(days=1), resolution)
+    a_second_later = QueryPlan.for_window(
+        START + datetime.timedelta(seconds=1), START + datetime.timedelta(days=1, seconds=1), resolution
+    )
+    assert (on_the_step.start_s, on_the_step.end_s) == (a_second_later.start_s, a_second_later.end_s)
+    assert on_the_step.window == "86400s", "a run started exactly on a step reads the whole window"
+    assert on_the_step.window_end == START + datetime.timedelta(days=1)
+    assert on_the_step.window_start == START
+    # 30 days at 5 minutes is coarsened to 1,286 s steps: the window is no whole number of them.
+    month = QueryPlan.for_window(
+        START + datetime.timedelta(seconds=13), START + datetime.timedelta(days=30, seconds=13), resolution
+    )
+    assert month.step_s == 1286
+    assert month.start_s % month.step_s == 0 == month.end_s % month.step_s
+    assert 30 * 86400 - month.step_s < month.end_s - month.start_s <= 30 * 86400

@@ -1,0 +1,90 @@
+"""Stable recommendations on the smoke scenario's real Prometheus history: the same data, the same answer."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from e2e.conftest import custom_profile
+from kcost.analyzers.contract import RunContext
+from kcost.analyzers.metrics.workloads import QueryPlan
+from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
+from kcost.analyzers.rightsizing.settings import RightsizingSettings
+from kcost.api.v1alpha1.analysis import Analysis
+from kcost.devcluster.cluster import DevCluster
+from kcost.kube.client import connect
+
+NAMESPACES = ["shop", "jobs", "sandbox"]
+WINDOW = datetime.timedelta(days=3)
+RESOLUTION = datetime.timedelta(minutes=1)
+
+
+@pytest.fixture
+def profile(kcost_crds: DevCluster, kubectl: Any, smoke_end_s: int) -> Iterator[str]:
+    name = f"e2e-stable-{uuid.uuid4().hex[:6]}"
+    document = custom_profile(name, kcost_crds.require_state().prometheus_url)
+    assert kubectl("apply", "-f", "-", input_text=json.dumps(document)).returncode == 0
+    yield name
+    kubectl("delete", "ccp", name, "--timeout=30s")
+
+
+def _analysis(profile: str) -> Analysis:
+    return Analysis.model_validate(
+        {
+            "metadata": {"name": f"stable-{profile}"},
+            "spec": {
+                "profileRef": {"name": profile},
+                "namespaces": NAMESPACES,
+                "window": "3d",
+                "resolution": "1m",
+                "analyzers": [{"name": "rightsizing"}],
+            },
+        }
+    )
+
+
+async def _proposals(kubeconfig: str, profile: str, end: datetime.datetime) -> dict[str, dict[str, Any]]:
+    """The rightsizing analyzer's proposals for a window frozen at ``end`` (the clock injected)."""
+    async with connect(kubeconfig) as kube:
+        context = RunContext(
+            analysis=_analysis(profile),
+            run_id=f"run-{end.timestamp():.0f}",
+            window_start=end - WINDOW,
+            window_end=end,
+            resolution=RESOLUTION,
+            settings=RightsizingSettings.model_validate({}),
+            namespaces=NAMESPACES,
+            kube=kube,
+        )
+        result = await RightsizingAnalyzer().run(context)
+    assert result.window is not None
+    return {
+        f"{p.namespace}/{p.spec.target_ref.name}": p.spec.to_api() | {"recordedWindow": list(result.window)}
+        for p in result.proposals
+    }
+
+
+async def test_runs_started_at_different_seconds_make_identical_recommendations(
+    dev_cluster: DevCluster, profile: str, smoke_end_s: int
+) -> None:
+    end = datetime.datetime.fromtimestamp(smoke_end_s, datetime.UTC)
+    step_s = QueryPlan.for_window(end - WINDOW, end, RESOLUTION).step_s
+    on_step = smoke_end_s // step_s * step_s
+    kubeconfig = str(dev_cluster.require_state().admin_kubeconfig)
+    # Two runs a minute and a half apart (different seconds, one of them on the step itself).
+    first = await _proposals(kubeconfig, profile, datetime.datetime.fromtimestamp(on_step, datetime.UTC))
+    later = await _proposals(kubeconfig, profile, datetime.datetime.fromtimestamp(on_step + 97, datetime.UTC))
+    assert len(first) >= 3, "the smoke scenario has over-provisioned and OOM-killed workloads"
+    assert first == later, "the same history gives the same recommendations, evidence included"
+    web = first["shop/web"]["evidence"]
+    # The evidence records the exact window read: on the step grid, whole steps long.
+    start_s = datetime.datetime.fromisoformat(web["windowStart"]).timestamp()
+    end_s = datetime.datetime.fromisoformat(web["windowEnd"]).timestamp()
+    assert end_s == on_step
+    assert start_s % step_s == 0
+    assert WINDOW.total_seconds() - step_s < end_s - start_s <= WINDOW.total_seconds()
