@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from e2e.conftest import custom_profile
-from kcost.analyzers.contract import RunContext
+from kcost.analyzers.contract import AnalyzerResult, RunContext
 from kcost.analyzers.metrics.workloads import QueryPlan
 from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
 from kcost.analyzers.rightsizing.settings import RightsizingSettings
@@ -48,8 +48,8 @@ def _analysis(profile: str) -> Analysis:
     )
 
 
-async def _proposals(kubeconfig: str, profile: str, end: datetime.datetime) -> dict[str, dict[str, Any]]:
-    """The rightsizing analyzer's proposals for a window frozen at ``end`` (the clock injected)."""
+async def _run(kubeconfig: str, profile: str, end: datetime.datetime) -> AnalyzerResult:
+    """The rightsizing analyzer's run over a window frozen at ``end`` (the clock injected)."""
     async with connect(kubeconfig) as kube:
         context = RunContext(
             analysis=_analysis(profile),
@@ -61,7 +61,11 @@ async def _proposals(kubeconfig: str, profile: str, end: datetime.datetime) -> d
             namespaces=NAMESPACES,
             kube=kube,
         )
-        result = await RightsizingAnalyzer().run(context)
+        return await RightsizingAnalyzer().run(context)
+
+
+async def _proposals(kubeconfig: str, profile: str, end: datetime.datetime) -> dict[str, dict[str, Any]]:
+    result = await _run(kubeconfig, profile, end)
     assert result.window is not None
     return {
         f"{p.namespace}/{p.spec.target_ref.name}": p.spec.to_api() | {"recordedWindow": list(result.window)}
@@ -88,3 +92,29 @@ async def test_runs_started_at_different_seconds_make_identical_recommendations(
     assert end_s == on_step
     assert start_s % step_s == 0
     assert WINDOW.total_seconds() - step_s < end_s - start_s <= WINDOW.total_seconds()
+
+
+@pytest.fixture
+def wide_band(kcost_crds: DevCluster, kubectl: Any) -> Iterator[str]:
+    """A policy over the smoke namespaces whose band swallows any change short of 90%."""
+    name = f"e2e-band-{uuid.uuid4().hex[:6]}"
+    document = {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "OptimizationPolicy",
+        "metadata": {"name": name},
+        "spec": {"namespaces": NAMESPACES, "hysteresis": {"minChangePercent": 90, "minMonthlySavingsUsd": 1}},
+    }
+    assert kubectl("apply", "-f", "-", input_text=json.dumps(document)).returncode == 0
+    yield name
+    kubectl("delete", "kpol", name, "--timeout=30s")
+
+
+async def test_changes_inside_the_policys_hysteresis_band_are_not_proposed_but_oom_fixes_are(
+    dev_cluster: DevCluster, profile: str, smoke_end_s: int, wide_band: str
+) -> None:
+    kubeconfig = str(dev_cluster.require_state().admin_kubeconfig)
+    result = await _run(kubeconfig, profile, datetime.datetime.fromtimestamp(smoke_end_s, datetime.UTC))
+    proposed = {f"{p.namespace}/{p.spec.target_ref.name}" for p in result.proposals}
+    assert "shop/web" not in proposed, "0.5 cores down to about 0.15 is a 70% change: inside a 90% band"
+    assert "jobs/leaky" in proposed, "raising memory after OOM kills is proposed whatever the band"
+    assert result.skipped.get("InsideHysteresisBand", 0) >= 1

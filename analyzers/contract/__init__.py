@@ -39,6 +39,7 @@ claiming and heart-beating a run), ``recommendations`` (upserting proposals),
 
 from __future__ import annotations
 
+from kcost.analyzers.contract import hysteresis
 from kcost.analyzers.contract.claims import claim, heartbeat, needs_work, resolve_namespaces, still_current
 from kcost.analyzers.contract.execution import execute, parse_settings
 from kcost.analyzers.contract.plugin import (
@@ -78,6 +79,7 @@ __all__ = [
     "execute",
     "field_manager",
     "heartbeat",
+    "hysteresis",
     "needs_work",
     "parse_settings",
     "plan",

@@ -10,6 +10,7 @@ from typing import ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from kcost.api.v1alpha1.analysis import Analysis
+from kcost.api.v1alpha1.policy import Hysteresis
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendationSpec, RecommendationType
 from kcost.kube.client import KubeClient
 
@@ -48,6 +49,8 @@ class Proposal:
 
     namespace: str
     spec: OptimizationRecommendationSpec
+    # The band inside which it does not replace an open proposal of the same workload (None: any change does).
+    hysteresis: Hysteresis | None = None
 
 
 @dataclass

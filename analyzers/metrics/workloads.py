@@ -148,6 +148,8 @@ class Workload:
     pods_seen: set[str] = field(default_factory=set)
     # One entry per pod seen (a node twice when two pods ran there): savings are priced by placement.
     nodes_seen: list[str] = field(default_factory=list)
+    # The workload's own labels: which OptimizationPolicy governs it depends on them.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_version(self) -> str:
@@ -235,6 +237,7 @@ async def discover(kube: KubeClient, namespaces: Iterable[str], selector: LabelS
                             ContainerSpec.from_api(c) for c in pod_template(kind, body).get("containers") or []
                         ),
                         hpa_cpu_target_pct=hpa_targets.get((meta["namespace"], kind, meta["name"])),
+                        labels=dict(meta.get("labels") or {}),
                     )
                 )
         except NotFound:
