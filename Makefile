@@ -115,6 +115,7 @@ demo-down: venv ## Stop the demo stack.
 bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/devcluster_start.py
 	python bench/quality.py --traces $(CURDIR)/../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
+	python bench/churn.py --traces $(CURDIR)/../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
 	python bench/kubectl_cost.py
 	python bench/analysis.py
 	python bench/admission.py
