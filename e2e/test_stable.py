@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from e2e.conftest import custom_profile
+from e2e.test_analyzers import _recs, _wait
 from kcost.analyzers.contract import AnalyzerResult, RunContext
 from kcost.analyzers.metrics.workloads import QueryPlan
 from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
@@ -118,3 +119,37 @@ async def test_changes_inside_the_policys_hysteresis_band_are_not_proposed_but_o
     assert "shop/web" not in proposed, "0.5 cores down to about 0.15 is a 70% change: inside a 90% band"
     assert "jobs/leaky" in proposed, "raising memory after OOM kills is proposed whatever the band"
     assert result.skipped.get("InsideHysteresisBand", 0) >= 1
+
+
+def test_an_analysis_records_the_exact_window_its_queries_read(
+    profile: str, kubectl: Any, spawn: Any, smoke_end_s: int
+) -> None:
+    spawn("operator", "operator")
+    spawn("rightsizing", "analyzer", "rightsizing")
+    name = f"stable-window-{uuid.uuid4().hex[:6]}"
+    spec = _analysis(profile).to_api()["spec"]
+    document = {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "Analysis",
+        "metadata": {"name": name},
+        "spec": spec,
+    }
+    assert kubectl("apply", "-f", "-", input_text=json.dumps(document)).returncode == 0
+    try:
+        status = _wait(kubectl, name)["status"]
+        assert status["phase"] == "Succeeded", status
+        section = status["analyzers"]["rightsizing"]
+        frozen_end_s = datetime.datetime.fromisoformat(status["windowEnd"]).timestamp()
+        read_start_s = datetime.datetime.fromisoformat(section["windowStart"]).timestamp()
+        read_end_s = datetime.datetime.fromisoformat(section["windowEnd"]).timestamp()
+        end = datetime.datetime.fromtimestamp(frozen_end_s, datetime.UTC)
+        step_s = QueryPlan.for_window(end - WINDOW, end, RESOLUTION).step_s
+        assert read_end_s == frozen_end_s // step_s * step_s, "the frozen end floored to the query step"
+        assert read_start_s % step_s == 0
+        recs = _recs(kubectl, name)
+        assert recs, "the smoke scenario gives recommendations"
+        for rec in recs.values():
+            evidence = rec["spec"]["evidence"]
+            assert (evidence["windowStart"], evidence["windowEnd"]) == (section["windowStart"], section["windowEnd"])
+    finally:
+        kubectl("delete", "kca", name, "--timeout=60s")
