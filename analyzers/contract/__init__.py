@@ -34,7 +34,8 @@ operator never overwrite each other. An analyzer whose run was replaced (new
 
 By concern: ``plugin`` (what a plugin implements and returns), ``claims`` (finding,
 claiming and heart-beating a run), ``recommendations`` (upserting proposals),
-``execution`` (one run, from its settings to its report). Plugins import from here.
+``execution`` (one run, from its settings to its report), ``hysteresis`` (the band inside
+which a change is not proposed, nor replaces an open proposal). Plugins import from here.
 """
 
 from __future__ import annotations
