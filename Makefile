@@ -10,8 +10,9 @@ export PATH := $(VENV)/bin:$(PATH)
 # `python -m …` would put the repository root first on sys.path, where the top-level
 # operator/ folder shadows the standard library's `operator` (see README, Layout).
 export PYTHONSAFEPATH := 1
-# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager and PostgreSQL.
-APT_PACKAGES := prometheus prometheus-alertmanager postgresql
+# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager, PostgreSQL, and
+# VictoriaMetrics (with vmctl), the second metrics backend the e2e tests check.
+APT_PACKAGES := prometheus prometheus-alertmanager postgresql victoria-metrics
 PYTEST_FLAGS ?=
 
 ##@ General
@@ -28,11 +29,12 @@ help: ## Show this help.
 install: system-deps venv binaries ## Install everything: Debian packages, Python environment, Kubernetes binaries.
 
 .PHONY: system-deps
-system-deps: ## Install Prometheus, Alertmanager and PostgreSQL from Debian when missing; check Go.
+system-deps: ## Install Prometheus, Alertmanager, PostgreSQL and VictoriaMetrics from Debian when missing; check Go.
 	@missing=""; \
 	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v victoria-metrics >/dev/null && command -v vmctl >/dev/null || missing="$$missing victoria-metrics"; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -123,6 +125,7 @@ demo-down: venv ## Stop the demo stack.
 bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/devcluster_start.py
 	python bench/quality.py --traces $(CURDIR)/../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
+	python bench/churn.py --traces $(CURDIR)/../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
 	python bench/kubectl_cost.py
 	python bench/analysis.py
 	python bench/admission.py

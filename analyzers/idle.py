@@ -13,7 +13,7 @@ from pydantic import Field
 
 from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, AnalyzerSettings, Proposal, RunContext
-from kcost.analyzers.metrics.workloads import Workload
+from kcost.analyzers.metrics.workloads import QueryPlan, Workload
 from kcost.api.v1alpha1.recommendation import (
     ContainerEvidence,
     Evidence,
@@ -56,7 +56,9 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
             # Scaling a CronJob or DaemonSet to zero means something else; an HPA owns its replica count.
             scalable = workload.kind in ("Deployment", "StatefulSet", "Rollout") and workload.replicas > 0
             if scalable and workload.hpa_cpu_target_pct is None:
-                proposal = self._judge(workload, settings, context, monthly, result, priced_at=in_scope.rates.source)
+                proposal = self._judge(
+                    workload, settings, context, monthly, result, priced_at=in_scope.rates.source, plan=in_scope.plan
+                )
                 if proposal is not None:
                     result.proposals.append(proposal)
         return in_scope.finish(result)
@@ -70,6 +72,7 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
         result: AnalyzerResult,
         *,
         priced_at: str,
+        plan: QueryPlan,
     ) -> Proposal | None:
         evidence, samples, peak_cpu, first, last = [], 0, 0.0, float("inf"), 0.0
         for name, series in sorted(workload.containers.items()):
@@ -104,8 +107,8 @@ class IdleAnalyzer(Analyzer[IdleSettings]):
             risk_level=RiskLevel.LOW if silent else RiskLevel.MEDIUM,
             evidence=Evidence(
                 window=context.analysis.spec.window,
-                window_start=context.window_start,
-                window_end=context.window_end,
+                window_start=plan.window_start,
+                window_end=plan.window_end,
                 sample_count=samples,
                 method=f"idle(cpu<={settings.max_cpu_cores} cores, "
                 f"traffic<={settings.max_network_bytes_per_second} B/s, whole window)",

@@ -81,6 +81,7 @@ class Scope:
         """The run's totals, as every metrics-based analyzer reports them."""
         result.scope_monthly_cost = round(result.scope_monthly_cost or 0.0, 2)
         result.prometheus_requests = dict(self.prometheus.requests_by_endpoint)
+        result.window = (self.plan.window_start, self.plan.window_end)
         return result
 
 

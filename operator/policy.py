@@ -15,6 +15,7 @@ import dataclasses
 import datetime
 from typing import Any
 
+from kcost.api import matching
 from kcost.api.scope import select_namespaces
 from kcost.api.v1alpha1.common import Conditions, ConditionStatus
 from kcost.api.v1alpha1.policy import MaintenanceWindow, OptimizationPolicy, OptimizationPolicyStatus, PolicyCounts
@@ -22,7 +23,7 @@ from kcost.api.v1alpha1.recommendation import TARGET_RESOURCES, OptimizationReco
 from kcost.kube.client import KubeClient, NotFound
 from kcost.operator import recommendation as recommendation_io
 from kcost.operator import status as status_io
-from kcost.webhooks.policy import matching, windows
+from kcost.webhooks.policy import windows
 
 CONFLICT = "Conflict"
 # Reasons: of Conflict (True / False) and of Ready.

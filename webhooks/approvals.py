@@ -13,10 +13,11 @@ import asyncio
 import datetime
 from typing import Any
 
+from kcost.api import matching
 from kcost.api.v1alpha1.recommendation import TARGET_RESOURCES, OptimizationRecommendation
 from kcost.webhooks.admission import AdmissionRequest, Verdict
 from kcost.webhooks.cluster import ClusterView
-from kcost.webhooks.policy import approval, matching
+from kcost.webhooks.policy import approval
 from kcost.webhooks.validation import Context, parse
 
 # spec.approval field → the RBAC verb that turning it on needs (undoing a change is approving another).

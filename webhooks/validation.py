@@ -16,6 +16,7 @@ from typing import TypeVar
 from croniter import croniter
 from pydantic import BaseModel, ValidationError
 
+from kcost.api import matching
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import LabelSelector, Resource
 from kcost.api.v1alpha1.policy import OptimizationPolicy
@@ -23,7 +24,7 @@ from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.webhooks import settings_errors
 from kcost.webhooks.admission import AdmissionRequest, Verdict, field_path
 from kcost.webhooks.cluster import ClusterView
-from kcost.webhooks.policy import matching, windows
+from kcost.webhooks.policy import windows
 
 # Analyzer name → its settings model; raises LookupError for an analyzer not installed here.
 SettingsModels = Callable[[str], type[BaseModel]]

@@ -34,11 +34,13 @@ operator never overwrite each other. An analyzer whose run was replaced (new
 
 By concern: ``plugin`` (what a plugin implements and returns), ``claims`` (finding,
 claiming and heart-beating a run), ``recommendations`` (upserting proposals),
-``execution`` (one run, from its settings to its report). Plugins import from here.
+``execution`` (one run, from its settings to its report), ``hysteresis`` (the band inside
+which a change is not proposed, nor replaces an open proposal). Plugins import from here.
 """
 
 from __future__ import annotations
 
+from kcost.analyzers.contract import hysteresis
 from kcost.analyzers.contract.claims import claim, heartbeat, needs_work, resolve_namespaces, still_current
 from kcost.analyzers.contract.execution import execute, parse_settings
 from kcost.analyzers.contract.plugin import (
@@ -78,6 +80,7 @@ __all__ = [
     "execute",
     "field_manager",
     "heartbeat",
+    "hysteresis",
     "needs_work",
     "parse_settings",
     "plan",

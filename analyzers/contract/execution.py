@@ -99,24 +99,32 @@ async def execute(
         finished_at=finished,
         duration_seconds=round((finished - started).total_seconds(), 3),
     )
-    if isinstance(outcome, AnalyzerResult):
-        section.workloads = outcome.workloads
-        section.recommendations = written.proposed
-        section.recommendations_written = len(written.writes)
-        section.withdrawn = written.withdrawn
-        if outcome.prometheus_requests is not None:
-            section.prometheus_requests = sum(outcome.prometheus_requests.values())
-            section.prometheus_requests_by_endpoint = outcome.prometheus_requests
-        section.monthly_savings = round(sum(p.spec.estimated_monthly_savings for p in outcome.proposals), 2)
-        section.scope_monthly_cost = outcome.scope_monthly_cost
-        section.skipped = outcome.skipped
-        reason, message = "Succeeded", f"{written.proposed} recommendations from {outcome.workloads} workloads"
-    else:
-        section.error = outcome[:4096]
-        reason, message = "Failed", outcome[:1024]
+    reason, message = _report(section, outcome, written)
     patch = claims.section_patch(analysis, analyzer.name, section, with_version=False, reason=reason, message=message)
     await kube.apply(Analysis, patch, field_manager=field_manager(analyzer.name), status=True)
     return section.phase
+
+
+def _report(
+    section: AnalyzerStatus, outcome: AnalyzerResult | str, written: recommendations.WritePlan
+) -> tuple[str, str]:
+    """Fill the section from what the run found (or why it failed); the condition's reason and message."""
+    if isinstance(outcome, str):
+        section.error = outcome[:4096]
+        return "Failed", outcome[:1024]
+    section.workloads = outcome.workloads
+    section.recommendations = written.proposed
+    section.recommendations_written = len(written.writes)
+    section.withdrawn = written.withdrawn
+    if outcome.prometheus_requests is not None:
+        section.prometheus_requests = sum(outcome.prometheus_requests.values())
+        section.prometheus_requests_by_endpoint = outcome.prometheus_requests
+    if outcome.window is not None:
+        section.window_start, section.window_end = outcome.window
+    section.monthly_savings = round(sum(p.spec.estimated_monthly_savings for p in outcome.proposals), 2)
+    section.scope_monthly_cost = outcome.scope_monthly_cost
+    section.skipped = outcome.skipped
+    return "Succeeded", f"{written.proposed} recommendations from {outcome.workloads} workloads"
 
 
 async def _run(kube: KubeClient, analyzer: Analyzer[Any], analysis: Analysis) -> AnalyzerResult:

@@ -10,6 +10,7 @@ from typing import ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict
 
 from kcost.api.v1alpha1.analysis import Analysis
+from kcost.api.v1alpha1.policy import Hysteresis
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendationSpec, RecommendationType
 from kcost.kube.client import KubeClient
 
@@ -48,6 +49,8 @@ class Proposal:
 
     namespace: str
     spec: OptimizationRecommendationSpec
+    # The band inside which it does not replace an open proposal of the same workload (None: any change does).
+    hysteresis: Hysteresis | None = None
 
 
 @dataclass
@@ -58,6 +61,8 @@ class AnalyzerResult:
     scope_monthly_cost: float | None = None
     # Every HTTP request the run made to Prometheus, by API endpoint (query, query_range, series).
     prometheus_requests: dict[str, int] | None = None
+    # The exact window its queries read: the frozen one aligned to the query step (start, end).
+    window: tuple[datetime.datetime, datetime.datetime] | None = None
 
 
 class AnalyzerError(Exception):

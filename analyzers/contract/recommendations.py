@@ -5,7 +5,8 @@ its proposals (``plan``), so that at scale it writes only what changed:
 
 - new, changed, or proposed again after it went stale: one server-side apply of the
   metadata and the spec (which creates a new one: one API call);
-- unchanged (the same content and owner, still an open proposal): nothing is written;
+- unchanged (the same content and owner, still an open proposal), or changed only inside
+  the proposal's hysteresis band (``hysteresis``): nothing is written;
 - acted on by somebody (approved, applying, applied, rejected…): left alone;
 - this Analysis's open proposals from this analyzer that the run did not make again:
   ``withdrawn``, reported in the analyzer's status section. The Analysis decides what
@@ -23,11 +24,13 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Iterable, Mappin
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from kcost.analyzers.contract import hysteresis
 from kcost.analyzers.contract.plugin import Proposal, field_manager
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.recommendation import (
     OPEN_PHASES,
     OptimizationRecommendation,
+    OptimizationRecommendationSpec,
     RecommendationPhase,
     recommendation_name,
 )
@@ -38,6 +41,8 @@ LABEL_ANALYSIS = "kcost.dev/analysis"
 LABEL_ANALYZER = "kcost.dev/analyzer"
 LABEL_TYPE = "kcost.dev/type"
 LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
+# What a run decides anew each time; the rest of the content must match for a change inside the band to be kept.
+DECIDED_FIELDS = ("changes", "estimatedMonthlySavings")
 # Recommendations written at once: enough to keep the API server busy, few enough not to flood it.
 UPSERT_CONCURRENCY = 8
 # Floats are compared at this precision: a percentile that moved in its 12th digit is no new proposal.
@@ -93,6 +98,25 @@ def _rounded(value: Any) -> Any:
     if isinstance(value, list):
         return [_rounded(item) for item in value]
     return value
+
+
+def _same_decision(stored: Mapping[str, Any], proposal: Proposal) -> bool:
+    """The stored spec decides what the proposal does, or differs from it only inside the proposal's band."""
+    fresh = content(proposal.spec.to_api())
+    kept = content(stored)
+    if kept == fresh:
+        return True
+    band = proposal.hysteresis
+    if band is None or any(
+        kept.get(key) != fresh.get(key) for key in (kept.keys() | fresh.keys()) - set(DECIDED_FIELDS)
+    ):
+        return False
+    try:
+        open_spec = OptimizationRecommendationSpec.model_validate(stored)
+    except ValueError:
+        return False  # written by an older schema: replace it
+    savings_moved_usd = proposal.spec.estimated_monthly_savings - open_spec.estimated_monthly_savings
+    return hysteresis.inside_band(open_spec.changes, proposal.spec.changes, savings_moved_usd, band)
 
 
 def owner_reference(analysis: Analysis) -> dict[str, Any]:
@@ -156,7 +180,7 @@ async def plan(
             and labels.get(LABEL_ANALYSIS) == analysis.name
             and labels.get(LABEL_ANALYZER) == analyzer
             and _open_proposal(body)
-            and content(body.get("spec") or {}) == content(proposal.spec.to_api())
+            and _same_decision(body.get("spec") or {}, proposal)
         )
         if same:
             result.unchanged += 1

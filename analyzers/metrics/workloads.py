@@ -148,6 +148,8 @@ class Workload:
     pods_seen: set[str] = field(default_factory=set)
     # One entry per pod seen (a node twice when two pods ran there): savings are priced by placement.
     nodes_seen: list[str] = field(default_factory=list)
+    # The workload's own labels: which OptimizationPolicy governs it depends on them.
+    labels: dict[str, str] = field(default_factory=dict)
 
     @property
     def api_version(self) -> str:
@@ -235,6 +237,7 @@ async def discover(kube: KubeClient, namespaces: Iterable[str], selector: LabelS
                             ContainerSpec.from_api(c) for c in pod_template(kind, body).get("containers") or []
                         ),
                         hpa_cpu_target_pct=hpa_targets.get((meta["namespace"], kind, meta["name"])),
+                        labels=dict(meta.get("labels") or {}),
                     )
                 )
         except NotFound:
@@ -290,6 +293,27 @@ class QueryPlan:
     def window(self) -> str:
         return f"{int(self.end_s - self.start_s)}s"
 
+    @property
+    def step_range(self) -> str:
+        """The range selector of one step, left-open: each sample falls in exactly one step."""
+        return _left_open(self.step_s)
+
+    @property
+    def window_range(self) -> str:
+        """The range selector of the whole window, left-open."""
+        return _left_open(int(self.end_s - self.start_s))
+
+
+def _left_open(seconds: int) -> str:
+    """A range a millisecond short of ``seconds``: ``(t - seconds, t]`` for samples on whole milliseconds.
+
+    Prometheus 2 includes a sample exactly at the start of a range and VictoriaMetrics (and
+    Prometheus 3) do not; on a grid of whole steps over scrapes on whole seconds such samples
+    are common, and made memory percentiles differ between backends. One millisecond less
+    gives both the same samples.
+    """
+    return f"{seconds * 1000 - 1}ms"
+
 
 def finite_points(points: FloatArray) -> tuple[FloatArray, FloatArray]:
     """Timestamps and values of an N×2 series, without NaN or infinite samples (gaps, counter glitches)."""
@@ -341,9 +365,21 @@ def _combined(members: list[RangeSeries], plan: QueryPlan, combine: np.ufunc) ->
     return grid_s[kept], total[kept]
 
 
+def per_second(counter: str, window_s: int) -> str:
+    """The counter's average increase per second over the last ``window_s``, the same on every backend.
+
+    Not ``rate``: Prometheus extrapolates a rate to the ends of its window and VictoriaMetrics
+    does not (it counts from the sample before the window), so the same samples gave CPU
+    requests a step apart. The difference of the counter's last samples at ``t`` and
+    ``t - window`` is what both engines read alike. A counter reset (a restarted container)
+    counts as no usage for that one window instead of a negative one.
+    """
+    return f"clamp_min({counter} - {counter} offset {window_s}s, 0) / {window_s}"
+
+
 def _usage_queries(ns: str, plan: QueryPlan) -> tuple[tuple[Resource, str, np.ufunc], ...]:
-    cpu = f'rate(container_cpu_usage_seconds_total{{{ns},container!=""}}[{plan.rate_window_s}s])'
-    memory = f'max_over_time(container_memory_working_set_bytes{{{ns},container!=""}}[{plan.step_s}s])'
+    cpu = per_second(f'container_cpu_usage_seconds_total{{{ns},container!=""}}', plan.rate_window_s)
+    memory = f'max_over_time(container_memory_working_set_bytes{{{ns},container!=""}}[{plan.step_range}])'
     if plan.aggregate_in_promql:
         cpu, memory = f"sum by (pod, container) ({cpu})", f"max by (pod, container) ({memory})"
     return (("cpu", cpu, np.add), ("memory", memory, np.maximum))
@@ -355,7 +391,7 @@ async def load_namespace(
 ) -> list[Workload]:
     """Fill the per-container series, OOM kills and (with ``traffic``) peak traffic of one namespace's workloads."""
     ns = f'namespace="{namespace}"'
-    window, step = plan.window, plan.step_s
+    window, step = plan.window_range, plan.step_s
     pod_owner = await _pod_workloads(prometheus, ns, plan.start_s, plan.end_s)
     index = {(w.kind, w.name): w for w in members}
 
@@ -382,9 +418,9 @@ async def load_namespace(
     )
     if not traffic:
         return members
+    received = per_second(f"container_network_receive_bytes_total{{{ns}}}", plan.rate_window_s)
     answers = await prometheus.query(
-        f"max by (pod) (max_over_time(rate(container_network_receive_bytes_total{{{ns}}}[{plan.rate_window_s}s])"
-        f"[{window}:{step}s]))",
+        f"max by (pod) (max_over_time(({received})[{window}:{step}s]))",
         plan.end_s,
     )
     for item in answers:

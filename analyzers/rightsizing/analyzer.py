@@ -5,8 +5,11 @@ Each workload's containers are sized by a strategy (``kcost`` by default, or the
 the frozen window. A workload an HPA scales on CPU keeps its CPU request (the HPA's
 utilization target is relative to it) and gets only memory advice; no replica count
 is ever proposed for it. A change becomes a recommendation when it saves at least
-``minMonthlySavings`` or when it raises memory for a container that was OOM-killed.
-The settings, by strategy, are in ``settings``.
+``minMonthlySavings`` or when it raises memory for a container that was OOM-killed,
+and, unless it fixes an OOM kill, only when it is outside the governing policy's
+hysteresis band (``contract.hysteresis``): churn is not proposed, and a workload kcost
+applied is not proposed again for drift inside the band. The settings, by strategy,
+are in ``settings``.
 """
 
 from __future__ import annotations
@@ -16,14 +19,16 @@ from typing import Any
 import numpy as np
 
 from kcost.analyzers import scope
-from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext
+from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext, hysteresis
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.analyzers.rightsizing import strategies
 from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
 from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
 from kcost.analyzers.rightsizing.settings import RightsizingSettings, StrategyChoice
+from kcost.api import matching
 from kcost.api.units import MIB
+from kcost.api.v1alpha1.policy import Hysteresis, OptimizationPolicy
 from kcost.api.v1alpha1.recommendation import (
     ContainerEvidence,
     ContainerResources,
@@ -87,9 +92,21 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         settings = context.settings.root
         strategy = strategies.create(settings.strategy, settings.strategy_settings)
         in_scope = await scope.open_scope(context)
+        policies = await context.kube.list(OptimizationPolicy)
+        namespace_labels = {
+            ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {}) for ns in await context.kube.namespaces()
+        }
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
         async for workload in in_scope.with_usage():
-            proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope)
+            governed = matching.Workload(
+                workload.kind,
+                workload.namespace,
+                workload.name,
+                workload.labels,
+                namespace_labels.get(workload.namespace, {}),
+            )
+            band = hysteresis.band_for(policies, governed)
+            proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope, band=band)
             if proposal is not None:
                 result.proposals.append(proposal)
         return in_scope.finish(result)
@@ -103,6 +120,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         result: AnalyzerResult,
         *,
         in_scope: scope.Scope,
+        band: Hysteresis,
     ) -> Proposal | None:
         if not workload.containers:
             result.skipped["NoMetrics"] = result.skipped.get("NoMetrics", 0) + 1
@@ -168,18 +186,22 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         savings = before - after
         if not changes or (savings < settings.min_monthly_savings and not oom_fix):
             return None
+        current_shape, changed_shape = WorkloadShape(containers=current), WorkloadShape(containers=changes)
+        if not oom_fix and hysteresis.inside_band(current_shape, changed_shape, savings, band):
+            result.skipped["InsideHysteresisBand"] = result.skipped.get("InsideHysteresisBand", 0) + 1
+            return None
         spec = OptimizationRecommendationSpec(
             target_ref=TargetRef(api_version=workload.api_version, kind=workload.kind, name=workload.name),
             type=RecommendationType.RIGHT_SIZING,
-            current=WorkloadShape(containers=current),
-            changes=WorkloadShape(containers=changes),
+            current=current_shape,
+            changes=changed_shape,
             estimated_monthly_savings=round(max(savings, 0.0), 2),
             confidence=round(confidence, 3),
             risk_level=risk,
             evidence=Evidence(
                 window=context.analysis.spec.window,
-                window_start=context.window_start,
-                window_end=context.window_end,
+                window_start=in_scope.plan.window_start,
+                window_end=in_scope.plan.window_end,
                 sample_count=samples,
                 method=f"{strategy.name}({_non_defaults(settings.strategy_settings)})",
                 containers=evidence,
@@ -191,4 +213,4 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 )[:20],
             ),
         )
-        return Proposal(namespace=workload.namespace, spec=spec)
+        return Proposal(namespace=workload.namespace, spec=spec, hysteresis=band)

@@ -12,9 +12,15 @@ import click
 from kcost.cli import bench_analysis
 
 if TYPE_CHECKING:
+    from kcost.analyzers.rightsizing.churn import ChurnReport
     from kcost.analyzers.rightsizing.quality import QualityReport
+    from kcost.api.v1alpha1.policy import Hysteresis
 
 STRATEGY_NAMES = ("kcost", "vpa", "krr-simple")
+REFERENCE_NAMES = ("vpa", "krr-simple")
+WITH_HYSTERESIS = "kcost+hysteresis"
+# What hysteresis may cost, in points of the cost ratio against the better reference.
+HYSTERESIS_COST_BUDGET_POINTS = 2.0
 
 
 @click.group("bench")
@@ -26,6 +32,7 @@ def bench() -> None:
       kcost bench analysis --workloads 1000 --workloads 10000
       kcost bench quality --traces ../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
       kcost bench quality --traces trace.csv.gz --train-days 7 --eval-days 7 --json
+      kcost bench churn --traces ../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
     """
 
 
@@ -114,5 +121,110 @@ def _print_table(report: QualityReport, traces_path: Path, elapsed_s: float) -> 
         console.print(
             "kcost vs the better of vpa and krr-simple: "
             + ", ".join(f"{key} {'n/a' if value is None else value}" for key, value in versus.items())
+        )
+    console.print(f"took {elapsed_s:.1f}s")
+
+
+@bench.command()
+@click.option(
+    "--traces",
+    "traces_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Gzipped CSV in the format of `kcost bench quality`.",
+)
+@click.option("--runs", default=14, show_default=True, type=click.IntRange(min=2), help="Daily runs replayed.")
+@click.option(
+    "--train-days",
+    default=14.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Days of usage before the first run.",
+)
+@click.option("--min-change-percent", type=click.FloatRange(0, 100), help="Hysteresis band (policy default if unset).")
+@click.option("--min-monthly-savings-usd", type=click.FloatRange(min=0), help="Hysteresis band in USD a month.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def churn(
+    traces_path: Path,
+    runs: int,
+    train_days: float,
+    min_change_percent: float | None,
+    min_monthly_savings_usd: float | None,
+    as_json: bool,
+) -> None:
+    """Churn: replay a trace as daily runs and count, per workload, how often each strategy's proposal changes."""
+    from kcost.analyzers.rightsizing import churn as rightsizing_churn
+    from kcost.analyzers.rightsizing import strategies, traces
+    from kcost.api.v1alpha1.policy import Hysteresis
+
+    started = time.perf_counter()
+    try:
+        series = traces.load(traces_path)
+    except traces.TraceFormatError as error:
+        raise click.ClickException(str(error)) from None
+    given = {"min_change_percent": min_change_percent, "min_monthly_savings_usd": min_monthly_savings_usd}
+    band = Hysteresis(**{name: value for name, value in given.items() if value is not None})
+    variants = {
+        "kcost": rightsizing_churn.Variant(strategies.create("kcost")),
+        WITH_HYSTERESIS: rightsizing_churn.Variant(strategies.create("kcost"), band),
+        **{name: rightsizing_churn.Variant(strategies.create(name)) for name in REFERENCE_NAMES},
+    }
+    report = rightsizing_churn.replay(series, variants, runs=runs, train_days=train_days)
+    elapsed_s = time.perf_counter() - started
+    given_back = _hysteresis_cost_points(report)
+    if as_json:
+        figures = {**report.to_json(), "hysteresis_cost_ratio_points": given_back, "elapsed_s": round(elapsed_s, 2)}
+        click.echo(json.dumps(figures, indent=2))
+    else:
+        _print_churn_table(report, traces_path, band, given_back, elapsed_s)
+
+
+def _hysteresis_cost_points(report: ChurnReport) -> float | None:
+    """How many points of the cost ratio (x100) hysteresis gives back; negative when it saves."""
+    with_band = report.cost_ratio(WITH_HYSTERESIS, REFERENCE_NAMES)
+    without = report.cost_ratio("kcost", REFERENCE_NAMES)
+    return None if with_band is None or without is None else round((with_band - without) * 100, 1)
+
+
+def _print_churn_table(
+    report: ChurnReport, traces_path: Path, band: Hysteresis, given_back: float | None, elapsed_s: float
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"Churn on {traces_path.name}: {report.runs} daily runs after {report.train_days:g}d")
+    for header in ("strategy", "workloads", "changes median", "changes p95", "applied median", "applied p95",
+                   "cost USD", "cost ratio", "CPU shortfall %", "mem pressure %"):  # fmt: skip
+        table.add_column(header, justify="left" if header == "strategy" else "right")
+    for name, replay in report.replays.items():
+        figures = replay.to_json()
+        ratio = report.cost_ratio(name, REFERENCE_NAMES)
+        table.add_row(
+            name,
+            str(figures["workloads"]),
+            f"{figures['changes']['median']:g}",
+            f"{figures['changes']['p95']:.1f}",
+            f"{figures['applied']['median']:g}",
+            f"{figures['applied']['p95']:.1f}",
+            f"{figures['cost_usd']:,.2f}",
+            "n/a" if ratio is None else f"{ratio:.3f}",
+            f"{figures['cpu_shortfall_pct']:.2f}",
+            f"{figures['mem_pressure_pct']:.2f}",
+        )
+    console = Console(width=max(Console().width, 132))
+    console.print(table)
+    console.print(
+        f"replayed {report.series_total - report.skipped_series} of {report.series_total} series "
+        f"(skipped {report.skipped_series} shorter than {report.train_days + report.runs:g} days). "
+        "changes: runs after the first whose proposal differs from the run before; applied: those rolled out "
+        "under the default auto-approval. Cost ratio: against the cheaper of vpa and krr-simple, "
+        "each run's values priced over the day after it."
+    )
+    if given_back is not None:
+        verdict = "within" if given_back <= HYSTERESIS_COST_BUDGET_POINTS else "OVER"
+        console.print(
+            f"hysteresis (minChangePercent {band.min_change_percent:g}, minMonthlySavingsUsd "
+            f"{band.min_monthly_savings_usd:g}) costs {given_back:+.1f} cost-ratio points "
+            f"({verdict} the {HYSTERESIS_COST_BUDGET_POINTS:g}-point budget)"
         )
     console.print(f"took {elapsed_s:.1f}s")

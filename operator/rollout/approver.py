@@ -13,11 +13,12 @@ from __future__ import annotations
 import dataclasses
 import datetime
 
+from kcost.api import matching
 from kcost.api.v1alpha1.common import Conditions, ConditionStatus
 from kcost.api.v1alpha1.policy import PolicyMode
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.operator import recommendation
-from kcost.webhooks.policy import approval, matching
+from kcost.webhooks.policy import approval
 
 POLICY_FIELD_MANAGER = "kcost-policy"
 AUTO_APPROVAL = recommendation.AUTO_APPROVAL_CONDITION

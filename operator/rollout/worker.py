@@ -23,6 +23,7 @@ from kcost.analyzers.contract import AnalyzerError
 from kcost.analyzers.cost import unit_rates
 from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.metrics import prometheus
+from kcost.api import matching
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.api.v1alpha1.recommendation import (
@@ -38,7 +39,6 @@ from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
 from kcost.observability import tracing
 from kcost.operator.rollout import approver, controller, deployment, promql_checks, verify
-from kcost.webhooks.policy import matching
 
 log = logging.getLogger("kcost.operator.rollout")
 Key = tuple[str, str]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
+from kcost.api import matching
 from kcost.api.v1alpha1.policy import OptimizationPolicy
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.operator.rollout import approver
-from kcost.webhooks.policy import matching
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 AUTO = {"mode": "auto-apply", "autoApprove": {"minConfidence": 0.9, "maxChangePercent": 60}}

@@ -7,9 +7,10 @@ from typing import Any
 
 import pytest
 
+from kcost.api import matching
 from kcost.api.v1alpha1.policy import OptimizationPolicy
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
-from kcost.webhooks.policy import approval, changes, matching, windows
+from kcost.webhooks.policy import approval, changes, windows
 
 NOW = datetime.datetime(2026, 12, 1, 12, 0, tzinfo=datetime.UTC)
 

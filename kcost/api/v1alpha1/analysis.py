@@ -141,6 +141,16 @@ class AnalyzerStatus(ApiModel):
     prometheus_requests_by_endpoint: dict[str, int] = Field(
         default_factory=dict, description="the same requests by API endpoint: query, query_range, series"
     )
+    window_start: datetime.datetime | None = Field(
+        None,
+        description=(
+            "the first step its queries read: the Analysis's window aligned to the query step, so that "
+            "runs over the same data read the same samples"
+        ),
+    )
+    window_end: datetime.datetime | None = Field(
+        None, description="the time its queries were evaluated at: the window's end floored to the query step"
+    )
     monthly_savings: float | None = Field(None, ge=0, description="their estimated savings per month")
     scope_monthly_cost: float | None = Field(None, ge=0, description="current monthly cost of what it looked at")
     skipped: dict[str, int] = Field(

@@ -68,6 +68,24 @@ class Constraints(ApiModel):
     )
 
 
+class Hysteresis(ApiModel):
+    """How big a change must be to be proposed: smaller ones are churn, a rollout for nothing.
+
+    A change is proposed only when it moves some request or limit by at least
+    ``minChangePercent`` of its current value and the monthly cost by at least
+    ``minMonthlySavingsUsd``; the same band keeps an open proposal as it is while later
+    runs differ from it only inside the band. Raising memory after an OOM kill is always
+    proposed.
+    """
+
+    min_change_percent: float = Field(
+        10, ge=0, le=100, description="smallest change of a request or limit worth proposing, in % of its value"
+    )
+    min_monthly_savings_usd: float = Field(
+        1.0, ge=0, description="smallest change of the monthly cost worth proposing, in USD (either direction)"
+    )
+
+
 class CanaryStep(ApiModel):
     model_config = validations(
         cel(
@@ -183,6 +201,10 @@ class OptimizationPolicySpec(ApiModel):
         default_factory=list, max_length=20, description="changes start only inside one; none means any time"
     )
     cooldown: Duration = Field("24h", description="at least this long between two changes of one workload")
+    hysteresis: Hysteresis = Field(
+        default_factory=Hysteresis,
+        description="changes smaller than this are not proposed, and do not replace an open proposal",
+    )
     verify_window: Duration = Field(
         "7d", description="after a change is applied, how long usage is watched before its savings are measured"
     )

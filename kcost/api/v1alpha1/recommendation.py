@@ -159,8 +159,12 @@ class ContainerEvidence(ApiModel):
 
 class Evidence(ApiModel):
     window: Duration | None = Field(None, description="the window the numbers cover, e.g. 14d")
-    window_start: datetime.datetime | None = Field(None, description="first sample time")
-    window_end: datetime.datetime | None = Field(None, description="last sample time")
+    window_start: datetime.datetime | None = Field(
+        None, description="where the queries started reading: the window aligned to the query step"
+    )
+    window_end: datetime.datetime | None = Field(
+        None, description="when the queries were evaluated: the window's end floored to the query step"
+    )
     sample_count: int = Field(0, ge=0, description="samples behind the numbers")
     method: str = Field(description="the strategy and its settings, e.g. kcost(p95+15%, half-life 48h)")
     containers: list[ContainerEvidence] = Field(default_factory=list, max_length=64, description="per container usage")

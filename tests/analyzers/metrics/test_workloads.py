@@ -286,3 +286,9 @@ def test_the_window_ends_floored_to_the_step_and_spans_whole_steps_back_from_the
     assert month.step_s == 1286
     assert month.start_s % month.step_s == 0 == month.end_s % month.step_s
     assert 30 * 86400 - month.step_s < month.end_s - month.start_s <= 30 * 86400
+
+
+def test_range_selectors_are_left_open_so_every_backend_reads_the_same_samples() -> None:
+    plan = QueryPlan.for_window(START, START + datetime.timedelta(days=1), datetime.timedelta(minutes=5))
+    assert plan.step_range == "299999ms", "a scrape exactly on a step boundary counts in one step only"
+    assert plan.window_range == "86399999ms"

@@ -4,6 +4,8 @@ Specificity, from most to least: a workload selector (names the workloads), then
 namespace named in ``namespaces``, then a namespace selector, then a policy covering
 every namespace. Two covering policies of equal specificity are a conflict: neither
 applies anything to that workload until one of them is changed.
+
+The operator, the admission webhook and the analyzers (a policy's hysteresis) all ask it.
 """
 
 from __future__ import annotations
