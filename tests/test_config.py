@@ -42,6 +42,11 @@ def test_every_variable_is_read() -> None:
         "KCOST_WEBHOOK_TRUSTED_USERS": "system:serviceaccount:kcost:kcost",
         "KCOST_LOG_FORMAT": "json",
         "KCOST_METRICS_PORT": "9100",
+        "KCOST_API_PORT": "8091",
+        "KCOST_API_HOST": "127.0.0.1",
+        "KCOST_API_AUTH_CACHE_SECONDS": "5",
+        "KCOST_API_RATE_PER_SECOND": "20",
+        "KCOST_API_BURST": "40",
         "UNRELATED": "ignored",
     }
     config = Config.from_env(env)
@@ -58,6 +63,8 @@ def test_every_variable_is_read() -> None:
     assert config.gcp_api_key == "key-123"
     assert (config.webhook_port, config.webhook_cert_dir) == (8443, "/certs")
     assert config.webhook_url == "https://kcost-webhook.kcost-system.svc:443"
+    assert (config.api_port, config.api_host, config.api_auth_cache_s) == (8091, "127.0.0.1", 5.0)
+    assert (config.api_rate_per_s, config.api_burst) == (20.0, 40.0)
     assert (config.webhook_cert_validity_s, config.webhook_ca_validity_s) == (3600.0, 86400.0)
     assert config.webhook_trusted_users == "system:serviceaccount:kcost:kcost"
     assert (config.log_format, config.metrics_port) == ("json", 9100)

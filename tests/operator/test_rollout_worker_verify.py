@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 
 from kcost.analyzers.metrics import prometheus, workloads
+from kcost.api import matching
 from kcost.api.v1alpha1.recommendation import REALIZED_NOT_MEASURED, OptimizationRecommendation
 from kcost.config import Config
 from kcost.operator.rollout import verify
 from kcost.operator.rollout.worker import RolloutWorker
-from kcost.api import matching
 from tests.operator.test_rollout_realized import APPLIED_AT, recommendation
 
 MEASURED = {"window": "7d", "measuredAt": "2026-12-08T12:00:00Z", "monthlySavingsUsd": 12.5}
