@@ -169,6 +169,14 @@ class Config(BaseModel):
         description="comma-separated users (kcost's own) the webhook never sees: a webhook that is down "
         "never blocks them (matchConditions)",
     )
+    webhook_access_review_ttl_s: float = Field(
+        0.0,
+        alias="KCOST_WEBHOOK_ACCESS_REVIEW_TTL_SECONDS",
+        ge=0,
+        le=30,
+        description="how long the webhook reuses a SubjectAccessReview that allowed the very same decision by the "
+        "same user (0: asks every time); a revoked Role may still let that decision through this long",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
