@@ -125,8 +125,10 @@ async def serve(kube: KubeClient, settings: Settings, settings_models: SettingsM
         await site.start()
         # Registered once it answers from synced mirrors: the API server never calls a webhook that is not ready.
         while not view.synced:
-            with contextlib.suppress(TimeoutError):
+            try:
                 await view.wait_synced()
+            except TimeoutError:
+                log.info("waiting for the first listing of policies and namespaces before registering")
         await rotation.step()
         log.info("admission webhook serving on %s (port %d)", settings.url, settings.port)
         while True:

@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from kubernetes_asyncio import client
 
 from kcost.analyzers import registry
 from kcost.kube.client import KubeClient
-from kcost.webhooks import review
+from kcost.webhooks import review, server
 from kcost.webhooks.cluster import KubeView
 from kcost.webhooks.validation import Context
 from tests.webhooks.test_admission_handlers import _rec, _update
@@ -148,3 +148,27 @@ async def test_a_watch_whose_version_is_gone_lists_again(served: tuple[FakeApiSe
 
     await _until("the policies listed again", relisted)
     assert fake.requests[f"list {POLICIES}"] == 2
+
+
+async def test_ready_only_once_the_mirrors_are_synced() -> None:
+    fake = FakeApiServer()
+    api_server = TestServer(fake.app())
+    await api_server.start_server()
+    api = client.ApiClient(client.Configuration(host=str(api_server.make_url(""))))
+    view = KubeView(KubeClient(api))
+    webhook = TestClient(TestServer(server.app(Context(view, registry.settings_model), lambda: view.synced)))
+    await webhook.start_server()
+    mirroring: asyncio.Task[None] | None = None
+    try:
+        assert (await webhook.get("/readyz")).status == 503
+        mirroring = asyncio.create_task(view.mirror())
+        await view.wait_synced()
+        assert (await webhook.get("/readyz")).status == 200
+    finally:
+        if mirroring is not None:
+            mirroring.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await mirroring
+        await webhook.close()
+        await api.close()
+        await api_server.close()
