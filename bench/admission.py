@@ -7,7 +7,7 @@ On a dev cluster of its own, with `kcost webhook` serving over TLS:
 - API server latency: the same approvals as merge patches through the API server by a user
   who holds `approve`, with the webhook registered and without it, as ratios.
 
-Usage: python bench/admission.py [--approvals 1000] [--concurrency 50]
+Usage: python bench/admission.py [--approvals 1000] [--concurrency 50] [--access-review-ttl 0]
 """
 
 from __future__ import annotations
@@ -192,8 +192,9 @@ def _p(values: list[float], share: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[round(share * 100) - 1]
 
 
-def _print(results: dict[str, list[float]], approvals: int, concurrency: int) -> None:
-    table = Table(title=f"admission webhook: {approvals} approvals per row")
+def _print(results: dict[str, list[float]], approvals: int, concurrency: int, load: str) -> None:
+    # The machine's load is part of the figure: latencies on a shared machine mean little without it.
+    table = Table(title=f"admission webhook: {approvals} approvals per row", caption=f"load average {load}")
     for column in ("measure", "p50 ms", "p99 ms", "p50 ratio", "p99 ratio"):
         table.add_column(column, justify="left" if column == "measure" else "right")
     for label, values in results.items():
@@ -214,6 +215,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--approvals", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--access-review-ttl",
+        type=float,
+        default=0.0,
+        help="KCOST_WEBHOOK_ACCESS_REVIEW_TTL_SECONDS for the webhook (0: a SubjectAccessReview per decision)",
+    )
     args = parser.parse_args()
     console = Console(stderr=True)
     port = _free_port()
@@ -237,6 +244,7 @@ def main() -> None:
                 "KCOST_WEBHOOK_PORT": str(port),
                 "KCOST_WEBHOOK_CERT_DIR": str(work / "certs"),
                 "KCOST_WEBHOOK_TRUSTED_USERS": "kcost",
+                "KCOST_WEBHOOK_ACCESS_REVIEW_TTL_SECONDS": str(args.access_review_ttl),
             }
             kcost = str(Path(sys.executable).with_name("kcost"))
             webhook = processes.spawn("webhook", [kcost, "webhook"], work, env={**os.environ, **env})
@@ -278,7 +286,8 @@ def main() -> None:
             if webhook is not None:
                 processes.stop(webhook)
             cluster.down()
-    _print(results, args.approvals, args.concurrency)
+    load = "{:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+    _print(results, args.approvals, args.concurrency, load)
 
 
 if __name__ == "__main__":

@@ -444,6 +444,9 @@ def test_an_approval_the_policy_forbids_is_refused_naming_the_policy(hooked: Web
     assert hooked.apply(_recommendation("deployment-ledger-right-sizing", shop, target="ledger")).returncode == 0
     try:
         approve = json.dumps({"spec": {"approval": {"approved": True}}})
+        # The webhook sees the policy through its watch: wait for that before approving for real.
+        dry_run = ["patch", "rec", "deployment-web-right-sizing", "-n", shop, "--type=merge", "--dry-run=server"]
+        poll("the policy watched", lambda: hooked.kubectl(*dry_run, "-p", approve).returncode != 0, timeout_s=10)
         for name, rule in (
             ("deployment-ledger-right-sizing", f"Deployment {shop}/ledger is excluded"),
             ("deployment-web-right-sizing", "below constraints: app cpu request 250m → 400m (floor)"),
@@ -453,6 +456,25 @@ def test_an_approval_the_policy_forbids_is_refused_naming_the_policy(hooked: Web
             assert f"OptimizationPolicy '{policy}': {rule}" in refused.stderr
     finally:
         hooked.kubectl("delete", "kpol", policy)
+
+
+def test_a_policy_created_after_the_webhook_started_is_enforced_once_watched(hooked: WebhookCluster, shop: str) -> None:
+    policy = f"late-{shop}"
+    approve = ["patch", "rec", "deployment-web-right-sizing", "-n", shop, "--type=merge", "--dry-run=server"]
+    approve += ["-p", json.dumps({"spec": {"approval": {"approved": True}}})]
+    assert hooked.kubectl(*approve).returncode == 0, "no policy governs the workload yet"
+    assert hooked.apply(_policy(policy, namespaces=[shop], constraints={"minCpu": "400m"})).returncode == 0
+    try:
+        # The webhook reads policies from its watch: the new one is enforced as soon as its event arrives.
+        refused = poll(
+            "the new policy enforced",
+            lambda: (answer := hooked.kubectl(*approve)).returncode != 0 and answer,
+            timeout_s=10,
+        )
+        assert f"OptimizationPolicy '{policy}': below constraints" in refused.stderr
+    finally:
+        hooked.kubectl("delete", "kpol", policy)
+    poll("the deleted policy no longer enforced", lambda: hooked.kubectl(*approve).returncode == 0, timeout_s=10)
 
 
 # -- a webhook that is down ----------------------------------------------------------------

@@ -191,6 +191,14 @@ class Config(BaseModel):
     api_burst: float = Field(
         200.0, alias="KCOST_API_BURST", ge=1, description="requests a user may make at once before the rate applies"
     )
+    webhook_access_review_ttl_s: float = Field(
+        0.0,
+        alias="KCOST_WEBHOOK_ACCESS_REVIEW_TTL_SECONDS",
+        ge=0,
+        le=30,
+        description="how long the webhook reuses a SubjectAccessReview that allowed the very same decision by the "
+        "same user (0: asks every time); a revoked Role may still let that decision through this long",
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

@@ -40,6 +40,7 @@ def test_every_variable_is_read() -> None:
         "KCOST_WEBHOOK_CERT_VALIDITY_SECONDS": "3600",
         "KCOST_WEBHOOK_CA_VALIDITY_SECONDS": "86400",
         "KCOST_WEBHOOK_TRUSTED_USERS": "system:serviceaccount:kcost:kcost",
+        "KCOST_WEBHOOK_ACCESS_REVIEW_TTL_SECONDS": "5",
         "KCOST_LOG_FORMAT": "json",
         "KCOST_METRICS_PORT": "9100",
         "KCOST_API_PORT": "8091",
@@ -67,6 +68,7 @@ def test_every_variable_is_read() -> None:
     assert (config.api_rate_per_s, config.api_burst) == (20.0, 40.0)
     assert (config.webhook_cert_validity_s, config.webhook_ca_validity_s) == (3600.0, 86400.0)
     assert config.webhook_trusted_users == "system:serviceaccount:kcost:kcost"
+    assert config.webhook_access_review_ttl_s == 5.0
     assert (config.log_format, config.metrics_port) == ("json", 9100)
     assert "key-123" not in repr(config), "a key is never printed"
     runtime = RuntimeSettings.from_config(config)

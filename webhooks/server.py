@@ -20,6 +20,7 @@ import datetime
 import json
 import logging
 import ssl
+from collections.abc import Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -44,10 +45,11 @@ class Settings:
     trusted_users: list[str]
     register: bool = True
     rotation_check_s: float = 60.0
+    access_review_ttl_s: float = 0.0
 
 
-def app(context: Context) -> web.Application:
-    """The routes: ``/validate`` and ``/mutate`` (AdmissionReviews), ``/healthz``.
+def app(context: Context, ready: Callable[[], bool] = lambda: True) -> web.Application:
+    """The routes: ``/validate`` and ``/mutate`` (AdmissionReviews), ``/healthz``, and ``/readyz`` (``ready()``).
 
     Other endpoints (``/metrics``) are added to the returned application by their owner.
     """
@@ -69,10 +71,16 @@ def app(context: Context) -> web.Application:
     async def healthz(_: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def readyz(_: web.Request) -> web.Response:
+        if ready():
+            return web.Response(text="ok")
+        return web.Response(status=503, text="the policies' and namespaces' first listing is not in yet")
+
     application = web.Application()
     application.router.add_post(registration.VALIDATE_PATH, validate)
     application.router.add_post(registration.MUTATE_PATH, mutate)
     application.router.add_get("/healthz", healthz)
+    application.router.add_get("/readyz", readyz)
     return application
 
 
@@ -108,14 +116,21 @@ async def serve(kube: KubeClient, settings: Settings, settings_models: SettingsM
     first = await asyncio.to_thread(certs.ensure, settings.cert_dir, settings.hosts, settings.lifetimes)
     context.load_cert_chain(first.cert_path, first.key_path)
     rotation = _Rotation(kube, settings, context, served_certificate=first.cert_path.read_bytes())
-    runner = web.AppRunner(app(Context(KubeView(kube), settings_models)), access_log=None)
+    view = KubeView(kube, access_review_ttl_s=settings.access_review_ttl_s)
+    mirroring = asyncio.create_task(view.mirror(), name="webhook mirrors")
+    runner = web.AppRunner(app(Context(view, settings_models), lambda: view.synced), access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host="0.0.0.0", port=settings.port, ssl_context=context)  # noqa: S104 - the API server calls in
-    await site.start()
-    # Registered once it answers: the API server is never pointed at a webhook that is not there yet.
-    await rotation.step()
-    log.info("admission webhook serving on %s (port %d)", settings.url, settings.port)
     try:
+        site = web.TCPSite(runner, host="0.0.0.0", port=settings.port, ssl_context=context)  # noqa: S104 - the API server calls in
+        await site.start()
+        # Registered once it answers from synced mirrors: the API server never calls a webhook that is not ready.
+        while not view.synced:
+            try:
+                await view.wait_synced()
+            except TimeoutError:
+                log.info("waiting for the first listing of policies and namespaces before registering")
+        await rotation.step()
+        log.info("admission webhook serving on %s (port %d)", settings.url, settings.port)
         while True:
             await asyncio.sleep(settings.rotation_check_s)
             try:
@@ -123,5 +138,6 @@ async def serve(kube: KubeClient, settings: Settings, settings_models: SettingsM
             except Exception:
                 log.exception("certificate rotation step failed at %s", datetime.datetime.now(datetime.UTC))
     finally:
+        mirroring.cancel()
         with contextlib.suppress(Exception):
             await runner.cleanup()

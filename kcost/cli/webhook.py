@@ -64,6 +64,7 @@ def webhook(register: bool, unregister_on_exit: bool, verbose: bool) -> None:
         register=register,
         # Often enough to renew within the last third of a certificate's life, however short.
         rotation_check_s=min(60.0, serving.total_seconds() / 10),
+        access_review_ttl_s=config.webhook_access_review_ttl_s,
     )
 
     # Loaded before serving: importing an analyzer (numpy, scikit-learn…) takes longer than the API server waits.

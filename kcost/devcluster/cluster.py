@@ -32,6 +32,10 @@ from kcost.devcluster import binaries, kubeconfig, kwok_stages, pki, processes, 
 from kcost.devcluster.nodes import NodeSpec, node_manifest
 from kcost.devcluster.state import ClusterState, Ports, dir_flag
 
+# Requests a second the controller-manager and the scheduler may each make of the API server.
+COMPONENT_API_QPS = 200
+# Deployments and ReplicaSets the controller-manager syncs at once.
+CONTROLLER_WORKERS = 50
 # Start order; stopped in reverse.
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
@@ -296,6 +300,10 @@ class DevCluster:
             f"--cert-dir={self.work_dir / name}",
             "--leader-elect=false",
             "--v=1",
+            # The default client limits (controller-manager 20/s, scheduler 50/s) would cap the
+            # controllers' workers below (a Deployment's sync makes 3–4 requests).
+            f"--kube-api-qps={COMPONENT_API_QPS}",
+            f"--kube-api-burst={2 * COMPONENT_API_QPS}",
         ]
 
     def _start_controller_manager(self, state: ClusterState) -> int:
@@ -307,6 +315,10 @@ class DevCluster:
                 str(binaries.KUBE.binary("kube-controller-manager")),
                 *self._component_flags("controller-manager", port),
                 "--use-service-account-credentials=true",
+                # Five workers each (the default) make about 5 ReplicaSets and pods a second on a loaded
+                # machine, each sync waiting on the API server: 1,000 Deployments took minutes to get pods.
+                f"--concurrent-deployment-syncs={CONTROLLER_WORKERS}",
+                f"--concurrent-replicaset-syncs={CONTROLLER_WORKERS}",
                 f"--service-account-private-key-file={p / 'sa.key'}",
                 f"--root-ca-file={p / 'ca.crt'}",
                 f"--cluster-signing-cert-file={p / 'ca.crt'}",

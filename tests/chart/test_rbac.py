@@ -89,7 +89,8 @@ NEEDED_BY: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], list[tu
     (("",), ("pods/resize",), ("patch",), [(WORKLOADS, "patch_namespaced_pod_resize(")]),
     (("policy",), ("poddisruptionbudgets",), ("list",), [(WORKLOADS, '"poddisruptionbudgets"')]),
     (("",), ("namespaces",), ("list",), [(CLIENT, "self._core.list_namespace")]),
-    (("",), ("namespaces",), ("get",), [("webhooks/cluster.py", "read_namespace(")]),
+    # The webhook mirrors namespace labels (list, then watch from that version).
+    (("",), ("namespaces",), ("watch",), [("kcost/kube/watch.py", "client.CoreV1Api(api).list_namespace")]),
     (("",), ("nodes",), ("list",), [(CLIENT, "self._core.list_node")]),
     (("",), ("persistentvolumeclaims",), ("list",), [(CLIENT, "list_persistent_volume_claim_for_all_namespaces")]),
     (("",), ("pods",), ("list",), [(CLIENT, "list_pod_for_all_namespaces"), (WORKLOADS, "list_namespaced_pod(")]),

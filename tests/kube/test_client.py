@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import logging
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import kmock
@@ -11,7 +14,7 @@ import pytest
 from kubernetes_asyncio import client
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
-from kcost.kube.client import InvalidObject, KubeClient, NotFound
+from kcost.kube.client import PROXY_VARIABLES, InvalidObject, KubeClient, NotFound, skip_idle_environment_lookups
 
 RECS = "/apis/optimizer.kcost.dev/v1alpha1/namespaces/shop/optimizationrecommendations"
 pytestmark = pytest.mark.kmock(cls=kmock.RawHandler)
@@ -160,3 +163,37 @@ async def test_the_peering_is_created_once_and_read_as_json(kmock: kmock.RawHand
     assert [request.data["metadata"] for request in kmock[f"post {peerings}"]] == [{"name": "kcost"}]
     assert await kube.get_cluster_peering("kcost") == {"metadata": {"name": "kcost"}, "status": {"a": {"priority": 1}}}
     assert await kube.get_cluster_peering("other") is None
+
+
+class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.submitted = 0
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        self.submitted += 1
+        return super().submit(*args, **kwargs)
+
+
+@pytest.mark.parametrize(("proxy", "looks_up"), [(None, False), ("http://proxy.example:3128", True)])
+async def test_requests_make_no_thread_hop_unless_the_environment_asks(
+    kmock: kmock.RawHandler, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, proxy: str | None, looks_up: bool
+) -> None:
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no-netrc"))
+    if proxy:
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        monkeypatch.setenv("NO_PROXY", "*")  # kmock is reached directly all the same
+    kmock["get", RECS] << paged([])
+    executor = CountingExecutor()
+    asyncio.get_running_loop().set_default_executor(executor)
+    api = client.ApiClient(client.Configuration(host=str(kmock.url).rstrip("/")))
+    try:
+        skip_idle_environment_lookups(api)
+        for _ in range(3):
+            await KubeClient(api).list(OptimizationRecommendation, "shop")
+    finally:
+        await api.close()
+    # Left on, each request looks for a netrc file (and proxies) in a worker thread.
+    assert (executor.submitted > 0) is looks_up, executor.submitted
