@@ -13,8 +13,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from kcost.cli.kubectl_cost import errors
+from kcost.cli.kubectl_cost.commands import dashboard
 from kcost.cli.kubectl_cost.proxy import DashboardProxy
 from kcost.cli.kubectl_cost.root import cli
+from kcost.cli.kubectl_cost.session import Context
 
 Client = TestClient[web.Request, web.Application]
 
@@ -124,23 +126,32 @@ def test_without_an_api_url_the_command_says_where_to_find_one(monkeypatch: pyte
     assert "port-forward" in result.output
 
 
-def test_a_client_certificate_user_is_told_to_bring_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("KCOST_API_TOKEN", raising=False)
-    cert = tmp_path / "client.pem"
-    cert.write_text("not read: the token is looked for first")
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(
+def _kubeconfig(path: Path, user: dict[str, str]) -> Path:
+    path.write_text(
         yaml.safe_dump(
             {
                 "apiVersion": "v1",
                 "kind": "Config",
                 "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:6443"}}],
-                "users": [{"name": "u", "user": {"client-certificate": str(cert), "client-key": str(cert)}}],
+                "users": [{"name": "u", "user": user}],
                 "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}],
                 "current-context": "x",
             }
         )
     )
+    return path
+
+
+async def test_the_token_comes_from_the_kubeconfig_user(tmp_path: Path) -> None:
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", {"token": "sa-token-123"})
+    assert await dashboard._kubeconfig_token(Context(str(kubeconfig), None)) == "sa-token-123"
+
+
+def test_a_client_certificate_user_is_told_to_bring_a_token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KCOST_API_TOKEN", raising=False)
+    cert = tmp_path / "client.pem"
+    cert.write_text("not read: the token is looked for first")
+    kubeconfig = _kubeconfig(tmp_path / "kubeconfig", {"client-certificate": str(cert), "client-key": str(cert)})
     result = CliRunner().invoke(
         cli, ["--kubeconfig", str(kubeconfig), "dashboard", "--api-url", "http://127.0.0.1:9", "--no-open"]
     )

@@ -71,8 +71,10 @@ async def _kubeconfig_token(ctx: Context) -> str | None:
     except Exception as error:
         errors.fail_connection(error)
         raise
-    scheme, _, token = configuration.api_key.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    # The loader keeps "Bearer <token>" under BearerToken, refreshing it first for exec plugins.
+    header = await configuration.get_api_key_with_prefix("BearerToken") or ""
+    token = header.removeprefix("Bearer ").strip()
+    return token or None
 
 
 async def _serve(proxy: DashboardProxy, port: int, open_browser: bool) -> None:
