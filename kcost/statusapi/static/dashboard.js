@@ -13,7 +13,8 @@ let currency = "USD";
 const $ = (id) => document.getElementById(id);
 
 function money(amount) {
-  return new Intl.NumberFormat(undefined, { style: "currency", currency, maximumFractionDigits: 0 }).format(amount || 0);
+  if (amount == null) return "—"; // not known yet, which is not the same as zero
+  return new Intl.NumberFormat(undefined, { style: "currency", currency, maximumFractionDigits: 0 }).format(amount);
 }
 
 function headers(extra = {}) {
@@ -61,12 +62,12 @@ function legend(entries) {
 // --- charts -------------------------------------------------------------------------------
 
 function stackedBars(days) {
-  const width = 900, height = 240, left = 56, bottom = 22;
+  const width = 900, height = 240, left = 56, bottom = 22, top = 10;
   const max = Math.max(...days.map((d) => d.total), 1);
   const slot = (width - left) / days.length;
   const svg = el("svg:svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "cost per day" });
   for (const fraction of [0, 0.5, 1]) {
-    const y = (height - bottom) * (1 - fraction) + 2;
+    const y = top + (height - bottom - top) * (1 - fraction);
     svg.append(el("svg:line", { x1: left, x2: width, y1: y, y2: y, stroke: "#e3e6eb" }));
     svg.append(el("svg:text", { x: left - 6, y: y + 4, "text-anchor": "end", text: money(max * fraction) }));
   }
@@ -74,7 +75,7 @@ function stackedBars(days) {
     let y = height - bottom;
     const x = left + index * slot + slot * 0.15;
     for (const resource of RESOURCES) {
-      const h = ((day[resource] || 0) / max) * (height - bottom - 4);
+      const h = ((day[resource] || 0) / max) * (height - bottom - top);
       if (h <= 0) continue;
       y -= h;
       const bar = el("svg:rect", {
@@ -129,10 +130,16 @@ async function loadHistory() {
     throw error;
   }
   if (!history.points.length) return empty("history-chart", "no cost history in the last 30 days yet");
-  const days = history.points.map((p) => ({
-    date: p.periodStart, cpu: p.cpuUsd, memory: p.memoryUsd, gpu: p.gpuUsd, storage: p.storageUsd,
-    network: p.networkUsd, idle: p.idleUsd, total: p.totalUsd,
-  }));
+  const byDate = new Map(history.points.map((p) => [p.periodStart, p]));
+  // Every day of the range, so that days without history show as gaps on an honest time axis.
+  const days = [];
+  for (let d = new Date(`${history.startDay}T00:00:00Z`); day(d) <= history.endDay; d = new Date(d.getTime() + 86400e3)) {
+    const p = byDate.get(day(d)) || {};
+    days.push({
+      date: day(d), cpu: p.cpuUsd || 0, memory: p.memoryUsd || 0, gpu: p.gpuUsd || 0, storage: p.storageUsd || 0,
+      network: p.networkUsd || 0, idle: p.idleUsd || 0, total: p.totalUsd || 0,
+    });
+  }
   draw("history-chart", stackedBars(days), RESOURCES.map((r) => [r, `var(--${r})`]));
 }
 
@@ -174,13 +181,21 @@ async function loadRecommendations() {
 
 const key = (item) => `${item.metadata.namespace}/${item.metadata.name}`;
 const phaseOf = (item) => (item.status && item.status.phase) || "Proposed";
+// A decision made but not yet acted on by the operator (the phase is still Proposed).
+const decisionOf = (item) => {
+  const approval = item.spec.approval || {};
+  if (approval.approved) return "approved";
+  if (approval.rejected) return "rejected";
+  return "";
+};
 
 function renderRecommendations() {
   const items = [...recommendations.values()].sort(
     (a, b) => b.spec.estimatedMonthlySavings - a.spec.estimatedMonthlySavings);
   const rows = items.map((item) => {
     const phase = phaseOf(item);
-    const row = el("tr", { "data-key": key(item), "data-phase": phase },
+    const decision = decisionOf(item);
+    const row = el("tr", { "data-key": key(item), "data-phase": phase, "data-decision": decision },
       el("td", { text: item.metadata.namespace }),
       el("td", { text: item.metadata.name }),
       el("td", { text: item.spec.type }),
@@ -217,6 +232,11 @@ const deniedNamespaces = new Map();
 
 function actions(item, phase) {
   const namespace = item.metadata.namespace;
+  const decision = decisionOf(item);
+  if (decision) {
+    const by = (item.spec.approval || {}).approvedBy;
+    return [el("span", { class: "decided", text: `${decision}${by ? ` by ${by}` : ""}` })];
+  }
   if (phase !== "Proposed") return [];
   if (deniedNamespaces.has(namespace)) return [el("span", { class: "denied", text: deniedNamespaces.get(namespace) })];
   const approve = el("button", { class: "approve", type: "button", text: "Approve" });
