@@ -10,8 +10,9 @@ export PATH := $(VENV)/bin:$(PATH)
 # `python -m …` would put the repository root first on sys.path, where the top-level
 # operator/ folder shadows the standard library's `operator` (see README, Layout).
 export PYTHONSAFEPATH := 1
-# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager and PostgreSQL.
-APT_PACKAGES := prometheus prometheus-alertmanager postgresql
+# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager and PostgreSQL;
+# chromium and its driver for the dashboard's browser test.
+APT_PACKAGES := prometheus prometheus-alertmanager postgresql chromium chromium-driver
 PYTEST_FLAGS ?=
 
 ##@ General
@@ -28,11 +29,13 @@ help: ## Show this help.
 install: system-deps venv binaries ## Install everything: Debian packages, Python environment, Kubernetes binaries.
 
 .PHONY: system-deps
-system-deps: ## Install Prometheus, Alertmanager and PostgreSQL from Debian when missing; check Go.
+system-deps: ## Install Prometheus, Alertmanager, PostgreSQL and chromium from Debian when missing; check Go.
 	@missing=""; \
 	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
