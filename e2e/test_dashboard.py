@@ -134,6 +134,16 @@ def namespace(api: Api) -> Iterator[str]:
     api.hooked.kubectl("delete", "namespace", name, "--wait=false")
 
 
+@pytest.fixture
+def read_only_namespace(api: Api) -> Iterator[str]:
+    """A namespace with a proposal the user may read but not decide on."""
+    name = f"dash-ro-{uuid.uuid4().hex[:6]}"
+    assert api.hooked.kubectl("create", "namespace", name).returncode == 0
+    assert api.hooked.apply(fakes.recommendation(name, "rec-other", savings=30.0, phase=None)).returncode == 0
+    yield name
+    api.hooked.kubectl("delete", "namespace", name, "--wait=false")
+
+
 def _user_kubeconfig(api: Api, namespace: str, tmp_path: Path) -> tuple[str, Path]:
     """A ServiceAccount that may read kcost's objects everywhere and decide in ``namespace``; its kubeconfig."""
     account = f"dash-{uuid.uuid4().hex[:6]}"
@@ -243,7 +253,12 @@ def _stored(api: Api, namespace: str, name: str) -> dict[str, Any]:
 
 
 def test_the_dashboard_shows_the_data_decides_and_follows_kubectl(
-    api: Api, namespace: str, dashboard_url: tuple[str, str], browser: WebDriver, tmp_path: Path
+    api: Api,
+    namespace: str,
+    read_only_namespace: str,
+    dashboard_url: tuple[str, str],
+    browser: WebDriver,
+    tmp_path: Path,
 ) -> None:
     url, user = dashboard_url
     browser.get(url)
@@ -256,6 +271,12 @@ def test_the_dashboard_shows_the_data_decides_and_follows_kubectl(
     row = f'#recommendations tr[data-key="{namespace}/rec-big"]'
     poll("the recommendations listed", lambda: _count(browser, row) == 1)
     assert _count(browser, f'#rollouts tr[data-key="{namespace}/rec-rolling"]') == 1
+    # Buttons only where RBAC lets the user decide.
+    assert _count(browser, f"{row} button.approve") == 1
+    assert _count(browser, f"{row} button.reject") == 1
+    other = f'#recommendations tr[data-key="{read_only_namespace}/rec-other"]'
+    poll("the read-only recommendation listed", lambda: _count(browser, other) == 1)
+    assert _count(browser, f"{other} button") == 0
     assert _errors(browser) == []
     browser.save_screenshot(str(tmp_path / "dashboard.png"))
     if os.environ.get("KCOST_SCREENSHOTS_TO_DOCS"):

@@ -176,7 +176,18 @@ async function loadRecommendations() {
     for (const item of page.items) recommendations.set(key(item), item);
     cursor = page.nextCursor;
   } while (cursor);
+  await loadPermissions();
   renderRecommendations();
+}
+
+// namespace -> {approve, reject, rollback}: what RBAC lets this user decide there.
+const permissions = new Map();
+
+async function loadPermissions() {
+  const unknown = new Set([...recommendations.values()].map((i) => i.metadata.namespace).filter((ns) => !permissions.has(ns)));
+  await Promise.all([...unknown].map(async (namespace) => {
+    permissions.set(namespace, await api(`api/v1/permissions/${encodeURIComponent(namespace)}`));
+  }));
 }
 
 const key = (item) => `${item.metadata.namespace}/${item.metadata.name}`;
@@ -227,7 +238,8 @@ function evidence(found) {
     el("ul", {}, ...lines.map((line) => el("li", { text: line }))));
 }
 
-// Buttons are shown for proposals; a 403 (RBAC or the webhook says no) hides them for that namespace.
+// Buttons are shown for proposals where RBAC allows the decision; a 403 all the same (an approval
+// policy, say) replaces them with the reason for that namespace.
 const deniedNamespaces = new Map();
 
 function actions(item, phase) {
@@ -237,13 +249,14 @@ function actions(item, phase) {
     const by = (item.spec.approval || {}).approvedBy;
     return [el("span", { class: "decided", text: `${decision}${by ? ` by ${by}` : ""}` })];
   }
+  const allowed = permissions.get(namespace) || {};
   if (phase !== "Proposed") return [];
   if (deniedNamespaces.has(namespace)) return [el("span", { class: "denied", text: deniedNamespaces.get(namespace) })];
-  const approve = el("button", { class: "approve", type: "button", text: "Approve" });
-  const reject = el("button", { class: "reject", type: "button", text: "Reject" });
-  approve.onclick = () => decide(item, "approve", [approve, reject]);
-  reject.onclick = () => decide(item, "reject", [approve, reject]);
-  return [approve, " ", reject];
+  const buttons = [];
+  if (allowed.approve) buttons.push(el("button", { class: "approve", type: "button", text: "Approve" }));
+  if (allowed.reject) buttons.push(el("button", { class: "reject", type: "button", text: "Reject" }));
+  for (const button of buttons) button.onclick = () => decide(item, button.className, buttons);
+  return buttons;
 }
 
 async function decide(item, verb, buttons) {
@@ -301,7 +314,7 @@ function apply(change) {
   if (change.kind === "OptimizationRecommendation") {
     if (change.type === "DELETED") recommendations.delete(key(change.object));
     else recommendations.set(key(change.object), change.object);
-    renderRecommendations();
+    loadPermissions().catch((error) => showError(error.message)).finally(renderRecommendations);
   } else if (change.kind === "ClusterCostProfile") {
     loadCurrent().catch((error) => showError(error.message));
   }
