@@ -312,3 +312,22 @@ def test_the_dashboard_shows_the_data_decides_and_follows_kubectl(
     assert browser.execute_script("return window.kcostNotReloaded") is True
     assert _errors(browser) == []
     browser.save_screenshot(str(tmp_path / "dashboard-after.png"))
+
+
+def test_opened_directly_the_page_asks_for_a_token_and_then_works(
+    api: Api, namespace: str, browser: WebDriver, tmp_path: Path
+) -> None:
+    user, token = api.user(f"direct-{uuid.uuid4().hex[:6]}")
+    api.grant(namespace, user, ["get", "list", "watch"])
+    browser.get(f"{api.url}/")
+    poll("the token form shown", lambda: _attribute(browser, "#login", "hidden") is None)
+    browser.find_element("id", "token").send_keys(token)
+    browser.find_element("css selector", "#login button").click()
+    # A user of one namespace: its recommendations and history, the cluster-wide cost refused politely.
+    row = f'#recommendations tr[data-key="{namespace}/rec-big"]'
+    poll("the recommendations listed", lambda: _count(browser, row) == 1)
+    poll("the event stream connected", lambda: _attribute(browser, "#live", "data-state") == "live")
+    assert _count(browser, f"{row} button") == 0, "a reader gets no buttons"
+    assert _attribute(browser, "#login", "hidden") is not None
+    assert "not visible to you" in browser.find_element("id", "current").text
+    browser.save_screenshot(str(tmp_path / "dashboard-reader.png"))

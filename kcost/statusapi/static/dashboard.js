@@ -125,8 +125,8 @@ async function loadHistory() {
   try {
     history = await api(`api/v1/costs/history?groupBy=cluster&step=day&from=${day(from)}&to=${day(to)}`);
   } catch (error) {
-    // 503: no history store configured; the rest of the page still works.
-    if (error.status === 503 || error.status === 422) return empty("history-chart", error.message);
+    // 503: no history store configured; 422: several profiles. The rest of the page still works.
+    if ([403, 422, 503].includes(error.status)) return empty("history-chart", error.message);
     throw error;
   }
   if (!history.points.length) return empty("history-chart", "no cost history in the last 30 days yet");
@@ -144,7 +144,14 @@ async function loadHistory() {
 }
 
 async function loadCurrent() {
-  profiles = (await api("api/v1/costs/current")).items;
+  try {
+    profiles = (await api("api/v1/costs/current")).items;
+  } catch (error) {
+    // 403: the current cost is cluster-wide; a user of one namespace still gets the rest of the page.
+    if (error.status !== 403) throw error;
+    empty("namespaces-chart", error.message);
+    return $("current").replaceChildren(el("p", { class: "empty", text: "the cluster's cost is not visible to you" }));
+  }
   renderCurrent();
 }
 
