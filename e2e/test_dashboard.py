@@ -144,9 +144,9 @@ def read_only_namespace(api: Api) -> Iterator[str]:
     api.hooked.kubectl("delete", "namespace", name, "--wait=false")
 
 
-def _user_kubeconfig(api: Api, namespace: str, tmp_path: Path) -> tuple[str, Path]:
-    """A ServiceAccount that may read kcost's objects everywhere and decide in ``namespace``; its kubeconfig."""
-    account = f"dash-{uuid.uuid4().hex[:6]}"
+def _user_kubeconfig(api: Api, namespace: str, account: str, tmp_path: Path) -> tuple[str, Path]:
+    """ServiceAccount ``account``, which may read kcost's objects everywhere (ClusterRole and binding
+    ``read-<account>``) and decide in ``namespace``; its user name and kubeconfig."""
     user, token = api.user(account)
     readers = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -180,7 +180,8 @@ def _user_kubeconfig(api: Api, namespace: str, tmp_path: Path) -> tuple[str, Pat
 @pytest.fixture
 def dashboard_url(api: Api, namespace: str, tmp_path: Path) -> Iterator[tuple[str, str]]:
     """``kubectl cost dashboard`` for the user: its URL, and the user's name."""
-    user, kubeconfig = _user_kubeconfig(api, namespace, tmp_path)
+    account = f"dash-{uuid.uuid4().hex[:6]}"
+    user, kubeconfig = _user_kubeconfig(api, namespace, account, tmp_path)
     printed = tmp_path / "dashboard.out"
     command = [
         str(Path(sys.executable).with_name("kubectl-cost")),
@@ -202,6 +203,8 @@ def dashboard_url(api: Api, namespace: str, tmp_path: Path) -> Iterator[tuple[st
     finally:
         proxy.terminate()
         proxy.wait(timeout=10)
+        api.hooked.kubectl("delete", "clusterrolebinding,clusterrole", f"read-{account}", "--wait=false")
+        api.hooked.kubectl("delete", "serviceaccount", account, "-n", USERS, "--wait=false")
 
 
 @pytest.fixture
@@ -317,8 +320,9 @@ def test_the_dashboard_shows_the_data_decides_and_follows_kubectl(
 def test_opened_directly_the_page_asks_for_a_token_and_then_works(
     api: Api, namespace: str, browser: WebDriver, tmp_path: Path
 ) -> None:
-    user, token = api.user(f"direct-{uuid.uuid4().hex[:6]}")
-    api.grant(namespace, user, ["get", "list", "watch"])
+    account = f"direct-{uuid.uuid4().hex[:6]}"
+    user, token = api.user(account)
+    api.grant(namespace, user, ["get", "list", "watch"])  # its Role goes with the namespace
     browser.get(f"{api.url}/")
     poll("the token form shown", lambda: _attribute(browser, "#login", "hidden") is None)
     browser.find_element("id", "token").send_keys(token)
@@ -331,3 +335,4 @@ def test_opened_directly_the_page_asks_for_a_token_and_then_works(
     assert _attribute(browser, "#login", "hidden") is not None
     assert "not visible to you" in browser.find_element("id", "current").text
     browser.save_screenshot(str(tmp_path / "dashboard-reader.png"))
+    api.hooked.kubectl("delete", "serviceaccount", account, "-n", USERS, "--wait=false")
