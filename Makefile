@@ -10,9 +10,10 @@ export PATH := $(VENV)/bin:$(PATH)
 # `python -m …` would put the repository root first on sys.path, where the top-level
 # operator/ folder shadows the standard library's `operator` (see README, Layout).
 export PYTHONSAFEPATH := 1
-# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager, PostgreSQL, and
-# VictoriaMetrics (with vmctl), the second metrics backend the e2e tests check.
-APT_PACKAGES := prometheus prometheus-alertmanager postgresql victoria-metrics
+# Debian packages the local stack needs: Prometheus (with promtool), Alertmanager, PostgreSQL,
+# VictoriaMetrics (with vmctl), the second metrics backend the e2e tests check, and chromium
+# with its driver for the dashboard's browser test.
+APT_PACKAGES := prometheus prometheus-alertmanager postgresql victoria-metrics chromium chromium-driver
 PYTEST_FLAGS ?=
 
 ##@ General
@@ -29,12 +30,14 @@ help: ## Show this help.
 install: system-deps venv binaries ## Install everything: Debian packages, Python environment, Kubernetes binaries.
 
 .PHONY: system-deps
-system-deps: ## Install Prometheus, Alertmanager, PostgreSQL and VictoriaMetrics from Debian when missing; check Go.
+system-deps: ## Install Prometheus, Alertmanager, PostgreSQL, VictoriaMetrics and chromium from Debian when missing; check Go.
 	@missing=""; \
 	command -v prometheus >/dev/null && command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v prometheus-alertmanager >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	command -v victoria-metrics >/dev/null && command -v vmctl >/dev/null || missing="$$missing victoria-metrics"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \

@@ -22,6 +22,7 @@ from kcost.statusapi.gateway import Gateway
 from kcost.statusapi.problems import Problem
 from kcost.statusapi.routes import OPERATIONS
 from kcost.statusapi.state import STATE, State
+from kcost.statusapi.views import Handler
 
 log = logging.getLogger(__name__)
 
@@ -45,14 +46,30 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
         return Problem(500, "Internal Server Error", "the status API failed; its log says why").response(request.path)
 
 
+DASHBOARD_FILES = (
+    ("/", "dashboard.html", "text/html"),
+    ("/static/dashboard.js", "dashboard.js", "text/javascript"),
+    ("/static/dashboard.css", "dashboard.css", "text/css"),
+)
+
+
+def _static_file(body: bytes, content_type: str) -> Handler:
+    async def serve_file(_: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type, charset="utf-8")
+
+    return serve_file
+
+
 def build(state: State) -> web.Application:
-    """The application serving ``state``: every operation, health, metrics, the OpenAPI document and its page."""
+    """The application serving ``state``: every operation, health, metrics, the OpenAPI document and its
+    page, and the dashboard at ``/``."""
     app = web.Application(middlewares=[problems])
     app[STATE] = state
     for operation in OPERATIONS:
         app.router.add_route(operation.method, operation.path, operation.handler)
     document = json.dumps(openapi.document(metadata.version("kcost")))
-    docs_page = resources.files("kcost.statusapi").joinpath("static/docs.html").read_text()
+    static = resources.files("kcost.statusapi").joinpath("static")
+    docs_page = static.joinpath("docs.html").read_text()
 
     async def openapi_json(_: web.Request) -> web.Response:
         return web.Response(text=document, content_type="application/json")
@@ -67,6 +84,9 @@ def build(state: State) -> web.Application:
         ready = state.caches.ready
         return web.json_response({"status": "ok" if ready else "starting"}, status=200 if ready else 503)
 
+    # The dashboard: static files, public like /docs (the data behind them needs a token).
+    for path, name, content_type in DASHBOARD_FILES:
+        app.router.add_get(path, _static_file(static.joinpath(name).read_bytes(), content_type))
     app.router.add_get("/openapi.json", openapi_json)
     app.router.add_get("/docs", docs)
     app.router.add_get("/healthz", healthz)

@@ -22,6 +22,7 @@ from kcost.statusapi.schemas import (
     CostStep,
     CurrentCosts,
     Decision,
+    Permissions,
     PriceComparison,
     RecommendationPage,
     RecommendationSort,
@@ -131,6 +132,15 @@ OPERATIONS: tuple[Operation, ...] = (
     _decision("approve", "Approve a proposed recommendation (as the caller: the webhook stamps approvedBy)"),
     _decision("reject", "Dismiss a recommendation"),
     _decision("rollback", "Undo an applied recommendation"),
+    Operation(
+        "GET",
+        f"{API}/permissions/{{namespace}}",
+        views.guarded(views.permissions),
+        "The caller's own decisions RBAC allows on recommendations in a namespace (for the dashboard's buttons)",
+        Permissions,
+        params=(NAMESPACE,),
+        errors=(401, 429),
+    ),
     Operation(
         "GET", f"{API}/costs/current", views.guarded(costviews.current), "Each profile's current cost", CurrentCosts
     ),

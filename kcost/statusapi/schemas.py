@@ -74,6 +74,16 @@ class Decision(ApiModel):
     reason: str | None = Field(None, max_length=1024, description="why, recorded with the decision")
 
 
+class Permissions(ApiModel):
+    """What the caller may decide on recommendations in one namespace, as RBAC says (the dashboard shows
+    only the buttons that can work; an approval policy may still refuse a decision)."""
+
+    namespace: str = Field(description="the namespace asked about")
+    approve: bool = Field(description="`patch` and `approve` on optimizationrecommendations")
+    reject: bool = Field(description="`patch` and `reject` on optimizationrecommendations")
+    rollback: bool = Field(description="`patch` and `approve` (undoing is approving another change)")
+
+
 class CurrentCost(ApiModel):
     """One profile's current cost, as the cost analyzer last wrote it in the profile's status."""
 

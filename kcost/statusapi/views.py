@@ -7,6 +7,7 @@ go to the API server as the caller.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, TypeVar
@@ -24,7 +25,7 @@ from kcost.statusapi.auth import Attributes
 from kcost.statusapi.cache import Entry
 from kcost.statusapi.pagination import Filters
 from kcost.statusapi.problems import Problem, bad_parameter, forbidden, not_found, rate_limited, unauthenticated
-from kcost.statusapi.schemas import AnalysisCreate, Decision, RecommendationSort
+from kcost.statusapi.schemas import AnalysisCreate, Decision, Permissions, RecommendationSort
 from kcost.statusapi.state import IDENTITY, identity_of, state_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -168,6 +169,21 @@ def decide(verb: str) -> Handler:
         return json_response(OptimizationRecommendation.model_validate(answer).to_api())
 
     return handler
+
+
+async def permissions(request: web.Request) -> web.StreamResponse:
+    """``GET /api/v1/permissions/{namespace}``: the caller's decisions RBAC allows there. Anyone may ask about
+    themselves, as with a SelfSubjectAccessReview."""
+    namespace = request.match_info["namespace"]
+    identity, access = identity_of(request), state_of(request).access
+    plural = OptimizationRecommendation.crd.plural
+    patch, approve, reject = await asyncio.gather(
+        *(access.allows(identity, Attributes(verb, plural, namespace)) for verb in ("patch", "approve", "reject"))
+    )
+    answer = Permissions(
+        namespace=namespace, approve=patch and approve, reject=patch and reject, rollback=patch and approve
+    )
+    return json_response(answer.to_api())
 
 
 async def _body(request: web.Request, model: type[Body], *, empty_ok: bool = False) -> Body:

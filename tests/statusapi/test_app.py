@@ -230,6 +230,38 @@ async def test_openapi_document_and_docs_page(client: Client) -> None:
     assert "https://" not in page
 
 
+async def test_the_dashboard_is_served_without_a_token_and_reaches_nothing_outside(client: Client) -> None:
+    page = await client.get("/")
+    assert page.status == 200
+    assert page.content_type == "text/html"
+    html = await page.text()
+    # Relative URLs: the page works behind `kubectl cost dashboard`'s path prefix too.
+    assert 'src="static/dashboard.js"' in html
+    for path, content_type in (("/static/dashboard.js", "text/javascript"), ("/static/dashboard.css", "text/css")):
+        answer = await client.get(path)
+        assert answer.status == 200, path
+        assert answer.content_type == content_type
+        assert "https://" not in await answer.text(), f"{path} must not load anything from outside"
+    # The data behind the page still needs a token.
+    assert (await client.get("/api/v1/recommendations")).status == 401
+
+
+async def test_permissions_say_which_decisions_rbac_allows_the_caller(
+    client: Client, reviews: fakes.FakeReviews
+) -> None:
+    reviews.grants.add(("alice", "reject", RECS, "shop"))
+    shop = await (await client.get("/api/v1/permissions/shop", headers=_auth("alice-token"))).json()
+    # alice may patch in shop and has the reject verb, not the approve verb.
+    assert shop == {"namespace": "shop", "approve": False, "reject": True, "rollback": False}
+    bank = await (await client.get("/api/v1/permissions/bank", headers=_auth("alice-token"))).json()
+    assert bank == {"namespace": "bank", "approve": False, "reject": False, "rollback": False}
+    reviews.grants.add(("admin", "approve", RECS, ""))
+    admin = await (await client.get("/api/v1/permissions/bank", headers=_auth("admin-token"))).json()
+    assert admin["approve"] is True
+    assert admin["rollback"] is True
+    assert (await client.get("/api/v1/permissions/shop")).status == 401
+
+
 async def test_unknown_path_is_problem_json(client: Client) -> None:
     answer = await client.get("/api/v1/nothing", headers=_auth("admin-token"))
     assert answer.status == 404

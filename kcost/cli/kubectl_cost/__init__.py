@@ -1,8 +1,8 @@
 """``kubectl cost``: kcost from the command line, straight from the Kubernetes API.
 
 Installed as the console script ``kubectl-cost`` so that kubectl finds it on PATH.
-It uses the user's kubeconfig and needs no kcost API server. Imports are lazy: the
-help must come up fast.
+It uses the user's kubeconfig and needs no kcost API server (except ``dashboard``, which
+opens the status API's). Imports are lazy: the help must come up fast.
 
 Modules by concern:
 
@@ -11,6 +11,7 @@ Modules by concern:
 - ``calls``: every call to the Kubernetes API, one small function each;
 - ``outputs``: the ``-o`` formats, each a registered formatter;
 - ``options``, ``units``: shared flags and how numbers are written;
+- ``proxy``: the local proxy of ``kubectl cost dashboard`` that adds the user's token;
 - ``commands.*``: one module per command group; ``root`` assembles them.
 """
 

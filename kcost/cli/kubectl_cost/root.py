@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from kcost.cli.kubectl_cost import session
-from kcost.cli.kubectl_cost.commands import analyze, costs, decide, pricing, recommendations, summary
+from kcost.cli.kubectl_cost.commands import analyze, costs, dashboard, decide, pricing, recommendations, summary
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -22,6 +22,7 @@ def cli(click_ctx: click.Context, kubeconfig: str | None, kube_context: str | No
       kubectl cost show -n shop deployment-web-right-sizing
       kubectl cost analyze -n shop --wait
       kubectl cost approve -n shop deployment-web-right-sizing
+      kubectl cost dashboard
     """
     click_ctx.obj = session.Context(kubeconfig, kube_context)
 
@@ -33,5 +34,6 @@ cli.add_command(analyze.analyze)
 cli.add_command(summary.summary)
 cli.add_command(costs.costs)
 cli.add_command(pricing.pricing)
+cli.add_command(dashboard.dashboard)
 for command in (decide.approve, decide.reject, decide.rollback, decide.patch):
     cli.add_command(command)
