@@ -41,7 +41,7 @@ async def current(request: web.Request) -> web.StreamResponse:
 
 def _cluster(request: web.Request) -> str:
     """The ``cluster`` parameter, by default the only ClusterCostProfile."""
-    given = params.text(request, "cluster")
+    given = params.object_name(request, "cluster")
     if given is not None:
         return given
     names = sorted(entry.model.name for entry in state_of(request).caches.of(ClusterCostProfile).entries())

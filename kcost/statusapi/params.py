@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 from enum import StrEnum
 from typing import TypeVar
 
@@ -11,6 +12,10 @@ from aiohttp import web
 from kcost.statusapi.problems import bad_parameter
 
 E = TypeVar("E", bound=StrEnum)
+# Days kcost can hold and do arithmetic on (a default range reaches 30 days back, a query a day on).
+FIRST_DAY, LAST_DAY = datetime.date(1970, 1, 1), datetime.date(9999, 12, 30)
+# A Kubernetes object name (RFC 1123 subdomain), as ClusterCostProfile names are.
+OBJECT_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")
 
 
 def text(request: web.Request, name: str) -> str | None:
@@ -68,6 +73,17 @@ def day(request: web.Request, name: str, default: datetime.date) -> datetime.dat
     if given is None:
         return default
     try:
-        return datetime.date.fromisoformat(given)
+        value = datetime.date.fromisoformat(given)
     except ValueError:
         raise bad_parameter(name, f"expected a day as YYYY-MM-DD, got {given!r}") from None
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise bad_parameter(name, f"expected a day from {FIRST_DAY} to {LAST_DAY}, got {given!r}")
+    return value
+
+
+def object_name(request: web.Request, name: str) -> str | None:
+    """A Kubernetes object's name (lower-case letters, digits, '-' and '.'), None when absent."""
+    given = text(request, name)
+    if given is not None and not OBJECT_NAME.match(given):
+        raise bad_parameter(name, f"expected a Kubernetes object name (RFC 1123), got {given!r}")
+    return given

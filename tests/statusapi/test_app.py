@@ -266,3 +266,21 @@ async def test_unknown_path_is_problem_json(client: Client) -> None:
     answer = await client.get("/api/v1/nothing", headers=_auth("admin-token"))
     assert answer.status == 404
     assert answer.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [
+        # Found by schemathesis: the default start, 30 days before year 1, overflowed into a 500.
+        ("to=0001-01-01&cluster=default", "to"),
+        ("from=9999-12-31&to=9999-12-31&cluster=default", "to"),
+        ("cluster=%C3%BE%0Be%03L%F4%81%BB%BF", "cluster"),
+        ("cluster=Not_A_Name", "cluster"),
+    ],
+)
+async def test_history_out_of_range_days_and_bad_cluster_names_are_422(
+    client: Client, query: str, parameter: str
+) -> None:
+    answer = await client.get(f"/api/v1/costs/history?{query}", headers=_auth("admin-token"))
+    assert answer.status == 422, await answer.text()
+    assert parameter in (await answer.json())["detail"]
