@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import click
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -28,9 +29,9 @@ class ObjectsLeftError(RuntimeError):
     """Objects still there at the deadline: the operator did not take its finalizer off."""
 
 
-async def _remaining(kube: KubeClient) -> list[str]:
-    """``Kind/name`` of every object of the kinds with kopf's finalizer (none when a CRD is gone)."""
-    left = []
+async def _objects(kube: KubeClient) -> list[tuple[type[Resource], dict[str, Any]]]:
+    """Every object of the kinds with kopf's finalizer, with its kind (none of a kind whose CRD is gone)."""
+    found: list[tuple[type[Resource], dict[str, Any]]] = []
     for kind in WITH_FINALIZERS:
         try:
             bodies = await kube.list_raw(kind)
@@ -38,23 +39,21 @@ async def _remaining(kube: KubeClient) -> list[str]:
             if error.status != 404:
                 raise
             continue
-        left += [f"{kind.crd.kind}/{body['metadata']['name']}" for body in bodies]
-    return left
+        found += [(kind, body) for body in bodies]
+    return found
+
+
+async def _remaining(kube: KubeClient) -> list[str]:
+    """``Kind/name`` of every object of the kinds with kopf's finalizer (none when a CRD is gone)."""
+    return [f"{kind.crd.kind}/{body['metadata']['name']}" for kind, body in await _objects(kube)]
 
 
 async def delete_all(kube: KubeClient, *, timeout_s: float) -> int:
     """Delete every object of the kinds with kopf's finalizer and wait until they are gone; how many there were."""
-    deleted = 0
-    for kind in WITH_FINALIZERS:
-        try:
-            bodies = await kube.list_raw(kind)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            continue
-        for body in bodies:
-            await kube.delete(kind, body["metadata"]["name"], body["metadata"].get("namespace"))
-            deleted += 1
+    objects = await _objects(kube)
+    for kind, body in objects:
+        await kube.delete(kind, body["metadata"]["name"], body["metadata"].get("namespace"))
+    deleted = len(objects)
     deadline = time.monotonic() + timeout_s
     while left := await _remaining(kube):
         if time.monotonic() > deadline:
