@@ -23,6 +23,10 @@ class ConfigError(ValueError):
     """A ``KCOST_*`` variable has a value kcost cannot use; the message names it and what is expected."""
 
 
+class KubeconfigError(ConfigError):
+    """No usable way to reach the API server: the kubeconfig is missing or invalid, and this is no Pod."""
+
+
 def _random_priority() -> int:
     # Replicas must not share a priority: kopf freezes all of them when two do.
     return random.SystemRandom().randint(1, 2**30)

@@ -28,4 +28,10 @@ cli.add_command(api.api)
 
 
 def main() -> None:
-    cli()
+    from kcost.config import ConfigError
+
+    try:
+        cli()
+    except ConfigError as error:
+        # A KCOST_* variable or the kubeconfig, found unusable after startup: one line, not a traceback.
+        raise SystemExit(f"Error: {error}") from None

@@ -11,9 +11,9 @@ import asyncio
 import datetime
 import logging
 import signal
-import sys
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -37,20 +37,17 @@ def webhook(register: bool, unregister_on_exit: bool, verbose: bool) -> None:
     renewed before they expire; the API server reaches the webhook at KCOST_WEBHOOK_URL
     (default https://127.0.0.1:PORT, which suits the dev cluster).
     """
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
     from kcost.analyzers import registry
     from kcost.config import Config, ConfigError
     from kcost.kube import client
+    from kcost.observability import logs
     from kcost.webhooks import certs, registration, server
 
     try:
         config = Config.from_env()
     except ConfigError as error:
         raise click.ClickException(str(error)) from None
+    logs.configure(config.log_format, verbose=verbose)
     url = config.webhook_url or f"https://127.0.0.1:{config.webhook_port}"
     host = urllib.parse.urlsplit(url).hostname or "127.0.0.1"
     serving = datetime.timedelta(seconds=config.webhook_cert_validity_s)
@@ -67,18 +64,22 @@ def webhook(register: bool, unregister_on_exit: bool, verbose: bool) -> None:
         access_review_ttl_s=config.webhook_access_review_ttl_s,
     )
 
-    # Loaded before serving: importing an analyzer (numpy, scikit-learn…) takes longer than the API server waits.
-    models = {}
-    for name in registry.available():
-        try:
-            models[name] = registry.settings_model(name)
-        except (registry.UnknownAnalyzerError, ImportError, AttributeError) as error:
-            logging.getLogger("kcost.webhooks").warning("analyzer %s: settings not checked: %s", name, error)
+    def load_settings_models() -> dict[str, Any]:
+        models = {}
+        for name in registry.available():
+            try:
+                models[name] = registry.settings_model(name)
+            except (registry.UnknownAnalyzerError, ImportError, AttributeError) as error:
+                logging.getLogger("kcost.webhooks").warning("analyzer %s: settings not checked: %s", name, error)
+        return models
 
     from kcost.observability import metrics
 
     async def main() -> None:
         async with client.connect() as kube, metrics.serve(config.metrics_port):
+            # Loaded before serving: importing an analyzer (numpy, scikit-learn…) takes longer than the
+            # API server waits. After connecting, so that an unusable kubeconfig is said at once.
+            models = await asyncio.to_thread(load_settings_models)
             task = asyncio.current_task()
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):

@@ -31,10 +31,12 @@ from typing import Any, TypeVar
 
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.client.exceptions import ApiException
+from kubernetes_asyncio.config.config_exception import ConfigException
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
+from kcost.config import KubeconfigError
 from kcost.kube.workloads import WorkloadClient
 
 APPLY = "application/apply-patch+yaml"
@@ -117,19 +119,39 @@ async def _pages(list_page: Callable[..., Awaitable[Body]], page_size: int) -> A
 
 @asynccontextmanager
 async def connect(kubeconfig: str | None = None, context: str | None = None) -> AsyncIterator[KubeClient]:
-    """A client from a kubeconfig (``$KUBECONFIG`` or ~/.kube/config) or, inside a Pod, the service account."""
+    """A client from a kubeconfig (``$KUBECONFIG`` or ~/.kube/config) or, inside a Pod, the service account.
+
+    Raises ``KubeconfigError`` naming the file when neither gives a usable configuration.
+    """
     if kubeconfig is None and os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
-        config.load_incluster_config()  # type: ignore[no-untyped-call]
+        try:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+        except ConfigException as error:
+            raise KubeconfigError(f"no usable in-cluster service account: {error}") from None
         api = client.ApiClient()
     else:
         configuration = client.Configuration()
-        await config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+        try:
+            await config.load_kube_config(config_file=kubeconfig, context=context, client_configuration=configuration)
+        except (ConfigException, OSError) as error:
+            raise KubeconfigError(_kubeconfig_problem(kubeconfig, error)) from None
         api = client.ApiClient(configuration)
     skip_idle_environment_lookups(api)
     try:
         yield KubeClient(api)
     finally:
         await api.close()
+
+
+def _kubeconfig_problem(kubeconfig: str | None, error: Exception) -> str:
+    # kubernetes_asyncio reads a missing file as an empty one ("Expected key current-context"): name the file.
+    source = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+    paths = [path for path in source.split(os.pathsep) if path]
+    if paths and not any(Path(path).expanduser().exists() for path in paths):
+        detail = f"{source}: no such file"
+    else:
+        detail = f"{source}: {error}"
+    return f"no usable kubeconfig ({detail}); set KUBECONFIG or --kubeconfig, or run inside a Pod"
 
 
 # What aiohttp's trust_env reads: proxies from these variables, credentials from a netrc file.

@@ -8,6 +8,8 @@ from typing import Any, NoReturn
 
 import click
 
+from kcost.config import KubeconfigError
+
 EXIT_NOT_INSTALLED = 3
 EXIT_FORBIDDEN = 4
 EXIT_UNREACHABLE = 5
@@ -49,8 +51,8 @@ def fail_connection(error: Exception) -> None:
         )
     if type(error).__name__ in _UNREACHABLE:
         fail(f"no cluster reachable: {error}; check --kubeconfig and --context", EXIT_UNREACHABLE)
-    if type(error).__name__ == "ConfigException":
-        fail(f"no usable kubeconfig: {error}", EXIT_UNREACHABLE)
+    if isinstance(error, KubeconfigError):
+        fail(str(error), EXIT_UNREACHABLE)
 
 
 def _forbidden_detail(error: Any) -> str:
