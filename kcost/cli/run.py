@@ -43,8 +43,15 @@ async def _telemetry(service: str) -> AsyncIterator[None]:
 def operator(verbose: bool) -> None:
     """Run the kcost operator (reconciles the four kinds) against $KUBECONFIG or in-cluster."""
     _logging(verbose)
+    from kcost.kube import client
     from kcost.operator import main
 
+    async def check_kubeconfig() -> None:
+        # kopf retries a failing startup forever; an unusable kubeconfig is better said once, at once.
+        async with client.connect():
+            pass
+
+    asyncio.run(check_kubeconfig())
     asyncio.run(main.run())
 
 

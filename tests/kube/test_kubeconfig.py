@@ -38,7 +38,7 @@ async def test_a_pod_without_its_service_account_token_says_so(monkeypatch: pyte
             pass
 
 
-@pytest.mark.parametrize("command", [["api"], ["webhook", "--no-register"]], ids=" ".join)
+@pytest.mark.parametrize("command", [["api"], ["webhook", "--no-register"], ["operator"]], ids=" ".join)
 def test_the_kcost_processes_print_one_line_instead_of_a_traceback(tmp_path: Path, command: list[str]) -> None:
     missing = tmp_path / "config"
     kcost = Path(sys.executable).with_name("kcost")
