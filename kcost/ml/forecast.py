@@ -157,19 +157,20 @@ def _prophet_class() -> Any:
 
 def choose_method(history_days: int, wanted: ForecastMethod = DEFAULT_METHOD) -> tuple[ForecastMethod, str]:
     """The method for a history of ``history_days`` days, and the reason, said so a user can read it."""
+    had = f"{history_days} day{'' if history_days == 1 else 's'} of history"
     repeats = "next weeks repeat the last one" if history_days >= WEEK_DAYS else "the last day's cost repeats"
     if wanted is ForecastMethod.PROPHET and history_days < MIN_PROPHET_DAYS:
         return ForecastMethod.SEASONAL_NAIVE, (
-            f"{history_days} days of history: prophet needs {MIN_PROPHET_DAYS} (two weekly cycles), so {repeats}"
+            f"{had}: prophet needs {MIN_PROPHET_DAYS} (two weekly cycles), so {repeats}"
         )
     if wanted is ForecastMethod.LINEAR_TREND and history_days < 3:
-        return ForecastMethod.SEASONAL_NAIVE, f"{history_days} days of history: a trend needs 3, so {repeats}"
+        return ForecastMethod.SEASONAL_NAIVE, f"{had}: a trend needs 3, so {repeats}"
     if wanted is ForecastMethod.SEASONAL_NAIVE:
         return wanted, (
-            f"{history_days} days of history: {repeats} (seasonal-naive; prophet did not beat it "
+            f"{had}: {repeats} (seasonal-naive; prophet did not beat it "
             "in backtests on real traces, see `kcost bench forecast`)"
         )
-    return wanted, f"{history_days} days of history"
+    return wanted, had
 
 
 def forecast_daily_cost(
