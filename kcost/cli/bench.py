@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kcost.cli import bench_analysis
+from kcost.cli import bench_analysis, bench_forecast
 
 if TYPE_CHECKING:
     from kcost.analyzers.rightsizing.churn import ChurnReport
@@ -33,10 +33,12 @@ def bench() -> None:
       kcost bench quality --traces ../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
       kcost bench quality --traces trace.csv.gz --train-days 7 --eval-days 7 --json
       kcost bench churn --traces ../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
+      kcost bench forecast --traces ../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
     """
 
 
 bench.add_command(bench_analysis.analysis)
+bench.add_command(bench_forecast.forecast)
 
 
 @bench.command()

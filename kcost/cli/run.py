@@ -60,6 +60,7 @@ async def _serve_cost() -> None:
     import datetime
 
     from kcost.analyzers.cost import analyzer as cost
+    from kcost.analyzers.cost.forecast import Forecaster
     from kcost.analyzers.cost.pricer import PricerFactory
     from kcost.config import Config
     from kcost.history.buffer import BufferedWriter
@@ -90,7 +91,11 @@ async def _serve_cost() -> None:
             day = datetime.datetime.now(datetime.UTC).date()
             writer.submit(*cost.daily_cost_rows(profile.name, day, report.allocation))
 
-        await cost.serve(kube, PricerFactory(kube), interval, on_report=record)
+        # The forecast reads the daily costs this process writes; it runs beside the pricing, never in its way.
+        await asyncio.gather(
+            cost.serve(kube, PricerFactory(kube), interval, on_report=record),
+            Forecaster(store).serve(kube, interval),
+        )
     await store.close()
 
 

@@ -217,7 +217,9 @@ def profile_gauges(profiles: Any, now_s: float) -> Iterator[GaugeMetricFamily]:
         "kcost_budget_used_ratio", "Month-to-date cost over the monthly budget.", labels=["profile"]
     )
     forecast = GaugeMetricFamily(
-        "kcost_budget_forecast_ratio", "Projected cost of the month over the monthly budget.", labels=["profile"]
+        "kcost_budget_forecast_ratio",
+        "Forecast cost of the month (status.forecast, else the run-rate projection) over the monthly budget.",
+        labels=["profile"],
     )
     thresholds = GaugeMetricFamily(
         "kcost_budget_threshold_ratio",
@@ -237,8 +239,10 @@ def profile_gauges(profiles: Any, now_s: float) -> Iterator[GaugeMetricFamily]:
         if spec.budget is not None:
             if status.month_to_date_cost is not None:
                 used.add_metric([profile.name], status.month_to_date_cost / spec.budget.monthly)
-            if status.projected_monthly_cost is not None:
-                forecast.add_metric([profile.name], status.projected_monthly_cost / spec.budget.monthly)
+            # The learned forecast when there is one; the cost analyzer's run rate until history exists.
+            projected = status.forecast.month_end_cost if status.forecast else status.projected_monthly_cost
+            if projected is not None:
+                forecast.add_metric([profile.name], projected / spec.budget.monthly)
             for percent in spec.budget.alert_thresholds_percent:
                 thresholds.add_metric([profile.name, str(percent)], percent / 100)
         if status.prices_as_of is not None:

@@ -10,7 +10,7 @@ from aiohttp import web
 from kcost.api.v1alpha1.profile import ClusterCostProfile, Provider
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.history.models import CapacityType
-from kcost.statusapi import costs, params
+from kcost.statusapi import costs, forecasts, params
 from kcost.statusapi.problems import Problem, bad_parameter
 from kcost.statusapi.schemas import CostGroupBy, CostHistory, CostStep, CurrentCost, CurrentCosts, PriceComparison
 from kcost.statusapi.state import identity_of, state_of
@@ -89,12 +89,33 @@ async def history(request: web.Request) -> web.StreamResponse:
 
 
 async def forecast(request: web.Request) -> web.StreamResponse:
-    await authorize(request, "list", ClusterCostProfile)
-    raise Problem(
-        501,
-        "Not Implemented",
-        "no cost forecast exists yet: kcost does not forecast costs; see /api/v1/costs/history for what was spent",
+    horizon_days = params.integer(
+        request, "horizonDays", forecasts.MAX_HORIZON_DAYS // 3, minimum=1, maximum=forecasts.MAX_HORIZON_DAYS
     )
+    namespace = params.object_name(request, "namespace")
+    cluster = _cluster(request)
+    today = datetime.datetime.now(datetime.UTC).date()
+    rows = await _history(request).daily_rows(
+        cluster, today - datetime.timedelta(days=forecasts.HISTORY_DAYS - 1), today
+    )
+    # As for the history: a namespace's costs are for those who may read its recommendations.
+    visible = await state_of(request).access.visible_namespaces(
+        identity_of(request),
+        "get",
+        OptimizationRecommendation.crd.plural,
+        {row.namespace for row in rows if row.namespace},
+    )
+    series = forecasts.daily_totals(costs.only_namespaces(rows, visible), namespace)
+    if not series:
+        where = f"namespace {namespace} of cluster {cluster}" if namespace else f"cluster {cluster}"
+        raise Problem(
+            404,
+            "Not Found",
+            f"no cost history of {where} in the last {forecasts.HISTORY_DAYS} days that you may read: "
+            "nothing to forecast from",
+        )
+    made = await forecasts.fitted(series, horizon_days)
+    return json_response(forecasts.answer(cluster, namespace, made).to_api())
 
 
 async def compare_prices(request: web.Request) -> web.StreamResponse:

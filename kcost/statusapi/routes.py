@@ -11,12 +11,13 @@ from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.profile import Provider
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase, RecommendationType
 from kcost.history.models import CapacityType
-from kcost.statusapi import costviews, events, views
+from kcost.statusapi import costviews, events, forecasts, views
 from kcost.statusapi.schemas import (
     AnalysisCreate,
     AnalysisList,
     ChangeEvent,
     ClusterList,
+    CostForecast,
     CostGroupBy,
     CostHistory,
     CostStep,
@@ -164,9 +165,19 @@ OPERATIONS: tuple[Operation, ...] = (
         "GET",
         f"{API}/costs/forecast",
         views.guarded(costviews.forecast),
-        "The cost forecast: 501 until kcost makes one",
-        None,
-        errors=(401, 403, 429, 501),
+        "Daily costs ahead with intervals, of the namespaces whose recommendations the caller may get "
+        "(or of one of them), learned from the history store",
+        CostForecast,
+        params=(
+            Param("cluster", {"type": "string"}, "the ClusterCostProfile (default: the only one)"),
+            Param("namespace", {"type": "string"}, "only this namespace"),
+            Param(
+                "horizonDays",
+                {"type": "integer", "minimum": 1, "maximum": forecasts.MAX_HORIZON_DAYS},
+                "days ahead (default: 30)",
+            ),
+        ),
+        errors=(401, 403, 404, 422, 429, 503),
     ),
     Operation(
         "GET",

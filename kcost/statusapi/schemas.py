@@ -11,7 +11,7 @@ from pydantic import Field
 
 from kcost.api.v1alpha1.analysis import Analysis, AnalysisSpec
 from kcost.api.v1alpha1.common import ApiModel, DnsLabel
-from kcost.api.v1alpha1.profile import ClusterCostProfile, ClusterCostProfileStatus
+from kcost.api.v1alpha1.profile import ClusterCostProfile, ClusterCostProfileStatus, ForecastMethod
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 
 
@@ -169,3 +169,27 @@ class ChangeEvent(ApiModel):
     type: Literal["ADDED", "MODIFIED", "DELETED"]
     kind: Literal["ClusterCostProfile", "Analysis", "OptimizationRecommendation", "OptimizationPolicy"]
     object: dict[str, Any] = Field(description="the object after the change (before it, for DELETED)")
+
+
+class ForecastPoint(ApiModel):
+    """The forecast cost of one day, in USD, and its interval."""
+
+    day: datetime.date
+    cost_usd: float = Field(ge=0, description="the expected cost")
+    lower_usd: float = Field(ge=0, description="lower end of the interval")
+    upper_usd: float = Field(ge=0, description="upper end of the interval")
+
+
+class CostForecast(ApiModel):
+    """Daily costs ahead of a cluster, or of one namespace, learned from the history store's daily costs."""
+
+    cluster: str = Field(description="the cluster (ClusterCostProfile) forecast")
+    namespace: str | None = Field(None, description="the namespace forecast; absent: the namespaces the caller may see")
+    method: ForecastMethod = Field(description="prophet, or a simpler model when history is short (see reason)")
+    reason: str = Field(description="why this method")
+    history_days: int = Field(ge=1, description="days of history learned from")
+    interval_percent: float = Field(description="the share of outcomes each day's interval is meant to hold")
+    points: list[ForecastPoint] = Field(description="one per day, from the day after the last day of history")
+    total_usd: float = Field(ge=0, description="the sum of the points' costs")
+    total_lower_usd: float = Field(ge=0, description="the sum of their lower ends")
+    total_upper_usd: float = Field(ge=0, description="the sum of their upper ends")

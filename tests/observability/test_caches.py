@@ -136,6 +136,23 @@ def test_profile_gauges_cost_budget_and_price_age() -> None:
     assert (age.labels, age.value) == ({"profile": "default", "provider": "aws", "source": "catalog"}, 90.0)
 
 
+def test_the_budget_forecast_ratio_follows_the_learned_forecast_when_there_is_one() -> None:
+    cache = caches.Caches()
+    forecast = {
+        "method": "prophet",
+        "reason": "28 days of history",
+        "historyDays": 28,
+        "horizonDays": 30,
+        "generatedAt": "2026-01-20T00:00:00Z",
+        "monthEndCost": 1500.0,
+        "monthEndCostLower": 1400.0,
+        "monthEndCostUpper": 1600.0,
+    }
+    cache.profiles.observe(None, _profile(projectedMonthlyCost=1200.0, forecast=forecast))
+    gauges = {family.name: family.samples for family in caches.profile_gauges(cache.profiles.items.values(), 0.0)}
+    assert [s.value for s in gauges["kcost_budget_forecast_ratio"]] == [1.5]
+
+
 def _analysis(phase: str, **status: Any) -> dict[str, Any]:
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",

@@ -194,10 +194,34 @@ async def test_history_is_summed_per_week_for_visible_namespaces(client: Client)
     assert sorted({point["periodStart"] for point in everyone["points"]}) == ["2026-02-23", "2026-03-02", "2026-03-09"]
 
 
-async def test_forecast_is_501_with_a_reason(client: Client) -> None:
-    answer = await client.get("/api/v1/costs/forecast", headers=_auth("admin-token"))
-    assert answer.status == 501
-    assert "forecast" in (await answer.json())["detail"]
+async def test_forecast_covers_the_visible_namespaces_and_falls_back_on_short_history(
+    client: Client, store: HistoryStore
+) -> None:
+    today = datetime.datetime.now(datetime.UTC).date()
+    # Ten days: too short for prophet, so the answer says which simpler model it used, and why.
+    await store.upsert_daily_costs(
+        DailyCost(cluster="default", namespace=ns, day=today - datetime.timedelta(days=d), total_usd=cost)
+        for ns, cost in (("shop", 3.0), ("bank", 5.0))
+        for d in range(10)
+    )
+    query = "/api/v1/costs/forecast?cluster=default&horizonDays=7"
+    answer = await client.get(query, headers=_auth("alice-token"))
+    assert answer.status == 200, await answer.text()
+    mine = await answer.json()
+    assert mine["method"] == "seasonal-naive"
+    assert "10 days of history" in mine["reason"]
+    assert [point["day"] for point in mine["points"]] == [
+        str(today + datetime.timedelta(days=ahead)) for ahead in range(1, 8)
+    ]
+    assert mine["totalUsd"] == pytest.approx(7 * 3.0), "alice sees shop only"
+    everyone = await (await client.get(query, headers=_auth("admin-token"))).json()
+    assert everyone["totalUsd"] == pytest.approx(7 * 8.0)
+    bank = await (await client.get(f"{query}&namespace=bank", headers=_auth("admin-token"))).json()
+    assert bank["namespace"] == "bank"
+    assert bank["totalUsd"] == pytest.approx(7 * 5.0)
+    hidden = await client.get(f"{query}&namespace=bank", headers=_auth("alice-token"))
+    assert hidden.status == 404
+    assert "namespace bank of cluster default" in (await hidden.json())["detail"]
 
 
 async def test_reviews_are_cached(client: Client, reviews: fakes.FakeReviews) -> None:

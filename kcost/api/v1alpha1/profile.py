@@ -191,6 +191,39 @@ class NamespaceCost(ApiModel):
     monthly_cost: float = Field(ge=0, description="its cost per month")
 
 
+class ForecastMethod(StrEnum):
+    """How a cost forecast was made (``kcost bench forecast`` compares them)."""
+
+    PROPHET = "prophet"
+    SEASONAL_NAIVE = "seasonal-naive"
+    LINEAR_TREND = "linear-trend"
+
+
+class BudgetCrossing(ApiModel):
+    """When the month's running cost is forecast to reach one alert threshold of the budget."""
+
+    threshold_percent: int = Field(ge=0, description="the threshold, a percentage of spec.budget.monthly")
+    crosses_on: datetime.date | None = Field(
+        None, description="the first day it is (or was, this month) reached; absent: not within the forecast"
+    )
+
+
+class CostForecastSummary(ApiModel):
+    """The cluster's daily cost forecast from the history store, summed up (the daily points: the status API)."""
+
+    method: ForecastMethod = Field(description="prophet, or a simpler model when history is short (see reason)")
+    reason: str = Field(description="why this method: the history's length and what it allows")
+    history_days: int = Field(ge=0, description="days of cost history the forecast learned from")
+    horizon_days: int = Field(ge=1, description="days forecast after the last day of history")
+    generated_at: datetime.datetime = Field(description="when the forecast was made")
+    month_end_cost: float = Field(ge=0, description="this month's cost on record plus the forecast of its days left")
+    month_end_cost_lower: float = Field(ge=0, description="lower end of the month-end cost's 80% interval")
+    month_end_cost_upper: float = Field(ge=0, description="upper end of the month-end cost's 80% interval")
+    budget_crossings: list[BudgetCrossing] = Field(
+        default_factory=list, max_length=10, description="per alert threshold of spec.budget, when it is reached"
+    )
+
+
 class ClusterCostProfileStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation this status was computed from")
     nodes: list[NodeTypePrice] = Field(
@@ -206,6 +239,9 @@ class ClusterCostProfileStatus(ApiModel):
     month_to_date_cost: float | None = Field(None, ge=0, description="cost since the first of the month")
     projected_monthly_cost: float | None = Field(None, ge=0, description="month-to-date plus the projection to its end")
     conditions: list[Condition] = conditions_field("PricingReady, MetricsReady, Ready")
+    forecast: CostForecastSummary | None = Field(
+        None, description="the forecast of the cost (from the history store) against the budget"
+    )
 
 
 class ClusterCostProfile(Resource):
