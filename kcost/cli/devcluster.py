@@ -325,21 +325,24 @@ def kubeconfig(work_dir: Path | None, user: str | None, groups: tuple[str, ...],
 @dev_cluster.command("image")
 @work_dir_option
 def image(work_dir: Path | None) -> None:
-    """Build kcost's image from this checkout (no Docker, no registry) and load it into the real node.
+    """Build kcost's image from this checkout (no Docker, no registry); load it into the real node if one runs.
 
     \b
-    Then install the chart on that node with the values printed, e.g.
-      helm install kcost helm/kcost -n kcost --create-namespace --set image.repository=… …
+    Prints the chart values that run it on that node, e.g.
+      helm install kcost helm/kcost -n kcost --create-namespace $(kcost dev-cluster image)
     """
     from kcost.devcluster import images, realnode
 
     cluster = _cluster(work_dir)
+    state = cluster.state()
     try:
         built = images.build_kcost_image(cluster.console)
-        cluster.load_image(built)
+        if state is not None and state.real_node is not None:
+            cluster.load_image(built)
     except Exception as error:  # noqa: BLE001 - every failure becomes one readable line
         _fail(error)
         return
+    cluster.console.print(f"OCI archive: {built.archive} ({built.size_bytes / 2**20:.0f} MiB)")
     values = [f"image.repository={built.repository}", f"image.tag={built.tag}", "image.pullPolicy=Never"]
     values += list(realnode.REAL_NODE_VALUES)
     click.echo(" ".join(f"--set {value}" for value in values))
