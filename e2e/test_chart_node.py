@@ -55,8 +55,8 @@ def image(node_cluster: DevCluster) -> images.BuiltImage:
 
 def _values(image: images.BuiltImage) -> list[str]:
     values = [f"image.repository={image.repository}", f"image.tag={image.tag}", "image.pullPolicy=Never"]
-    values += [*realnode.REAL_NODE_VALUES, "api.enabled=true", "history.sqlite.persistence=false"]
-    return [flag for value in values for flag in ("--set", value)]
+    values += ["api.enabled=true", "history.sqlite.persistence=false"]
+    return [*(flag for value in values for flag in ("--set", value)), *realnode.REAL_NODE_HELM_FLAGS]
 
 
 def _analysis(name: str, profile: str, **spec: Any) -> dict[str, Any]:

@@ -344,5 +344,6 @@ def image(work_dir: Path | None) -> None:
         return
     cluster.console.print(f"OCI archive: {built.archive} ({built.size_bytes / 2**20:.0f} MiB)")
     values = [f"image.repository={built.repository}", f"image.tag={built.tag}", "image.pullPolicy=Never"]
-    values += list(realnode.REAL_NODE_VALUES)
-    click.echo(" ".join(f"--set {value}" for value in values))
+    flags = [*(f"--set {value}" for value in values), *realnode.REAL_NODE_HELM_FLAGS]
+    # Unquoted: meant for $(…) in a shell, where quotes would reach helm as they are.
+    click.echo(" ".join(flags))

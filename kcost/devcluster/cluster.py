@@ -322,6 +322,8 @@ class DevCluster:
                 f"--kubelet-client-certificate={p / 'admin.crt'}",
                 f"--kubelet-client-key={p / 'admin.key'}",
                 f"--kubelet-certificate-authority={p / 'ca.crt'}",
+                # The node's name resolves nowhere; its address does.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={p / 'sa.pub'}",

@@ -12,7 +12,7 @@ it recorded under ``<work dir>/node/`` and undone by ``down``:
 Pods reach the API server through the ``kubernetes`` Service (kube-proxy, iptables mode),
 which points at the host's address; the API server reaches webhooks and Services the same
 way. The node is tainted, so only pods that tolerate it (the chart's, given the values
-``REAL_NODE_VALUES``) run there; every other pod stays on kwok's simulated nodes.
+``REAL_NODE_HELM_FLAGS``) run there; every other pod stays on kwok's simulated nodes.
 """
 
 from __future__ import annotations
@@ -41,13 +41,13 @@ BRIDGE = "kcost0"
 # Where the sandbox (pause) image is imported; nothing is ever pulled.
 PAUSE_IMAGE = "kcost.local/pause:dev"
 CONTAINERD_NAMESPACE = "k8s.io"
-# Values that put the chart's pods on the real node.
-REAL_NODE_VALUES = (
-    "nodeSelector.kcost\\.dev/real-node=true",
-    f"tolerations[0].key={REAL_NODE_KEY}",
-    "tolerations[0].operator=Exists",
-    "tolerations[0].effect=NoSchedule",
-)
+# helm flags that put the chart's pods on the real node (a label's value is a string).
+REAL_NODE_HELM_FLAGS = (
+    "--set-string", "nodeSelector.kcost\\.dev/real-node=true",
+    "--set", f"tolerations[0].key={REAL_NODE_KEY}",
+    "--set", "tolerations[0].operator=Exists",
+    "--set", "tolerations[0].effect=NoSchedule",
+)  # fmt: skip
 # What the kubelet, kube-proxy and the CNI bridge set on the host (see their docs);
 # recorded before the node starts and written back on ``down``.
 HOST_SYSCTLS = (
