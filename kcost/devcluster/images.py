@@ -133,6 +133,10 @@ def build_kcost_image(console: Console) -> BuiltImage:
             _umoci("config", f"--image={image}:{tag}", *config)
             _umoci("gc", f"--layout={image}")
             _archive(image, archive)
+        # One archive per code version would fill the cache: keep the newest only.
+        for older in images_dir().glob("kcost-dev-*.tar"):
+            if older != archive:
+                older.unlink()
     code_layer.unlink()
     built = BuiltImage(archive, f"{KCOST_REPOSITORY}:{tag}", archive.stat().st_size)
     console.print(f"image {built.reference}: {built.size_bytes / 2**20:.0f} MiB in {time.monotonic() - started:.0f} s")
