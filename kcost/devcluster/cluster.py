@@ -28,7 +28,18 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from kcost.devcluster import binaries, images, kubeconfig, kwok_stages, pki, processes, progress, prometheus, realnode
+from kcost.devcluster import (
+    binaries,
+    images,
+    kubeconfig,
+    kwok_stages,
+    node_teardown,
+    pki,
+    processes,
+    progress,
+    prometheus,
+    realnode,
+)
 from kcost.devcluster.nodes import NodeSpec, node_manifest
 from kcost.devcluster.state import ClusterState, Ports, RealNodeState, dir_flag
 
@@ -173,11 +184,11 @@ class DevCluster:
         if (pid := state.pids.pop("kubelet", None)) is not None:
             processes.stop(pid)
         if _running(state, "containerd"):
-            realnode.stop_pods(self.node_paths)
+            node_teardown.stop_pods(self.node_paths)
         for name in ("containerd", "kube-proxy"):
             if (pid := state.pids.pop(name, None)) is not None:
                 processes.stop(pid)
-        realnode.clean_host(self.node_paths)
+        node_teardown.clean_host(self.node_paths)
         state.save()
 
     def purge(self) -> None:
@@ -414,7 +425,7 @@ class DevCluster:
 
     def _start_kwok(self, state: ClusterState) -> int:
         # A previous kwok's node leases would keep this one off those nodes until they
-        # expire; every node here is kwok's, so hand them over at once.
+        # expire: hand them over at once (a real node's kubelet renews its own within seconds).
         self.kubectl(
             "delete", "leases", "--all", "-n", "kube-node-lease", "--ignore-not-found", "--wait=false", check=False
         )

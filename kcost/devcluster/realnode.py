@@ -22,7 +22,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,7 +69,7 @@ class RealNodeError(RuntimeError):
 
 def host_ip() -> str:
     """The address of the host's default route: reachable from the pods and from the host itself."""
-    routes = json.loads(_run("ip", "-j", "route", "get", "1.1.1.1").stdout)
+    routes = json.loads(run("ip", "-j", "route", "get", "1.1.1.1").stdout)
     return str(routes[0]["prefsrc"])
 
 
@@ -222,7 +221,7 @@ def _write_cni_config(paths: NodePaths) -> None:
 
 def ctr(paths: NodePaths, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """containerd's own client on this node's socket, in the kubelet's namespace."""
-    return _run("ctr", f"--address={paths.socket}", f"--namespace={CONTAINERD_NAMESPACE}", *args, check=check)
+    return run("ctr", f"--address={paths.socket}", f"--namespace={CONTAINERD_NAMESPACE}", *args, check=check)
 
 
 def import_image(paths: NodePaths, archive: Path, base_name: str) -> None:
@@ -350,89 +349,13 @@ def start_kube_proxy(node: RealNodeState, work_dir: Path, log_dir: Path) -> int:
     return pid
 
 
-# -- teardown ---------------------------------------------------------------------------
-
-
-def stop_pods(paths: NodePaths, *, timeout_s: float = 60) -> None:
-    """Stop and remove every container and sandbox, while containerd still runs (it tears their networks down)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        tasks = _ids(ctr(paths, "tasks", "ls", "-q", check=False).stdout)
-        containers = _ids(ctr(paths, "containers", "ls", "-q", check=False).stdout)
-        if not tasks and not containers:
-            return
-        for task in tasks:
-            ctr(paths, "tasks", "kill", "--signal=SIGKILL", task, check=False)
-            ctr(paths, "tasks", "delete", "--force", task, check=False)
-        for container in containers:
-            ctr(paths, "containers", "delete", container, check=False)
-        time.sleep(0.2)
-    raise RealNodeError(f"containers still left in {paths.socket} after {timeout_s:.0f} s")
-
-
-def clean_host(paths: NodePaths) -> None:
-    """Undo what the node left on the host once its processes are stopped: kube-proxy's and
-    the CNI's iptables rules, the bridge, mounts and network namespaces, the pods' cgroups, sysctls."""
-    proxy = binaries.NODE.binary("kube-proxy")
-    if proxy.exists():
-        _run(str(proxy), "--cleanup", "--proxy-mode=iptables", check=False)
-    _remove_kubelet_chains()
-    # Unmounting a pod's network namespace frees it, and its end of the bridge with it.
-    for mount in reversed(_mounts_under(paths.root)):
-        _run("umount", "--lazy", mount, check=False)
-    _run("ip", "link", "delete", BRIDGE, check=False)
-    shutil.rmtree(paths.cni / "ipam", ignore_errors=True)
-    for cgroup_root in Path("/sys/fs/cgroup").glob("*/kubepods"):
-        _remove_cgroup(cgroup_root)
-    restore_host(paths)
-
-
-# The kubelet's own chains (kube-proxy --cleanup leaves them): table → chains; the
-# built-in chains that jump to them.
-KUBELET_CHAINS = {
-    "filter": ("KUBE-FIREWALL", "KUBE-KUBELET-CANARY"),
-    "nat": ("KUBE-KUBELET-CANARY",),
-    "mangle": ("KUBE-IPTABLES-HINT", "KUBE-KUBELET-CANARY"),
-}
-KUBELET_JUMPS = (("INPUT", "KUBE-FIREWALL"), ("OUTPUT", "KUBE-FIREWALL"))
-
-
-def _remove_kubelet_chains() -> None:
-    for tool in ("iptables", "ip6tables"):
-        for chain, target in KUBELET_JUMPS:
-            while _run(tool, "-t", "filter", "-D", chain, "-j", target, check=False).returncode == 0:
-                pass
-        for table, chains in KUBELET_CHAINS.items():
-            for chain in chains:
-                _run(tool, "-t", table, "-F", chain, check=False)
-                _run(tool, "-t", table, "-X", chain, check=False)
-
-
-def _mounts_under(root: Path) -> list[str]:
-    prefix = str(root.resolve())
-    mounts = []
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        mount_point = line.split()[4].replace("\\040", " ")
-        if mount_point == prefix or mount_point.startswith(prefix + "/"):
-            mounts.append(mount_point)
-    return mounts
-
-
-def _remove_cgroup(path: Path) -> None:
-    # cgroup folders are removed with rmdir, deepest first; a live process keeps its own.
-    for child in sorted(path.rglob("*"), key=lambda p: len(p.parts), reverse=True):
-        if child.is_dir():
-            with contextlib.suppress(OSError):
-                child.rmdir()
-    with contextlib.suppress(OSError):
-        path.rmdir()
-
-
-def _ids(listing: str) -> list[str]:
+def listed_ids(listing: str) -> list[str]:
+    """The non-empty lines of a ``ctr … ls -q`` listing."""
     return [line.strip() for line in listing.splitlines() if line.strip()]
 
 
-def _run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a host tool; with ``check``, a failure is a RealNodeError quoting its stderr."""
     result = subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False)
     if check and result.returncode != 0:
         raise RealNodeError(f"`{' '.join(argv)}` failed (exit {result.returncode}): {result.stderr.strip()}")
