@@ -14,6 +14,8 @@ export PYTHONSAFEPATH := 1
 # VictoriaMetrics (with vmctl), the second metrics backend the e2e tests check, and chromium
 # with its driver for the dashboard's browser test.
 APT_PACKAGES := prometheus prometheus-alertmanager postgresql victoria-metrics chromium chromium-driver
+# The real node of `dev-cluster up --real-node` (make chart-test) and its registry-free image.
+APT_PACKAGES += containerd runc containernetworking-plugins iptables conntrack mmdebstrap umoci
 PYTEST_FLAGS ?=
 
 ##@ General
@@ -38,6 +40,9 @@ system-deps: ## Install Prometheus, Alertmanager, PostgreSQL, VictoriaMetrics an
 	command -v victoria-metrics >/dev/null && command -v vmctl >/dev/null || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	for tool in containerd:containerd runc:runc iptables:iptables conntrack:conntrack mmdebstrap:mmdebstrap umoci:umoci; do \
+	  command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool##*:}"; done; \
+	[ -x /usr/lib/cni/bridge ] || missing="$$missing containernetworking-plugins"; \
 	if [ -n "$$missing" ]; then \
 	  echo "==> installing Debian packages:$$missing"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
@@ -89,7 +94,11 @@ test: install ## Run every test: unit, then e2e against the real local stack.
 
 .PHONY: chart-test
 chart-test: install ## The Helm chart: rendered objects, RBAC, docs; helm lint, a server-side dry run, install and uninstall.
-	pytest $(PYTEST_FLAGS) tests/chart e2e/test_chart.py e2e/test_chart_rbac.py
+	pytest $(PYTEST_FLAGS) tests/chart e2e/test_chart.py e2e/test_chart_rbac.py e2e/test_chart_node.py
+
+.PHONY: image
+image: install ## Build kcost's OCI image without Docker or a registry (mmdebstrap, uv, umoci; layers cached in ~/.cache/kcost/images).
+	kcost dev-cluster image
 
 .PHONY: chart-docs
 chart-docs: venv ## Regenerate helm/kcost/README.md and values.schema.json's descriptions from values.yaml.

@@ -166,6 +166,11 @@ def dev_cluster() -> None:
 @click.option("--scenario", default=None, help="Load a built-in scenario (smoke, demo) after start.")
 @trace_options
 @fleet_options
+@click.option(
+    "--real-node",
+    is_flag=True,
+    help="Also run a real node here (containerd, kubelet, kube-proxy; needs root), e.g. for the Helm chart.",
+)
 def up(
     work_dir: Path | None,
     scenario: str | None,
@@ -174,6 +179,7 @@ def up(
     trace_days: float,
     node_count: int | None,
     node_type: str | None,
+    real_node: bool,
 ) -> None:
     """Start the cluster (idempotent: starts only what is not running).
 
@@ -196,7 +202,7 @@ def up(
             chosen = _scenario(scenario, trace, fleet_nodes, chosen_type, trace_vms=trace_vms, trace_days=trace_days)
         if chosen is not None and (trace is not None or fleet_nodes is not None):
             _say_added_nodes(cluster, chosen, fleet_nodes)
-        cluster.up(chosen.nodes if chosen is not None else fleet_nodes or default_nodes())
+        cluster.up(chosen.nodes if chosen is not None else fleet_nodes or default_nodes(), real_node=real_node)
         if chosen is not None:
             loader.load(cluster, chosen)
     except click.ClickException:
@@ -314,3 +320,30 @@ def kubeconfig(work_dir: Path | None, user: str | None, groups: tuple[str, ...],
         _fail(error)
         return
     click.echo(str(path))
+
+
+@dev_cluster.command("image")
+@work_dir_option
+def image(work_dir: Path | None) -> None:
+    """Build kcost's image from this checkout (no Docker, no registry); load it into the real node if one runs.
+
+    \b
+    Prints the chart values that run it on that node, e.g.
+      helm install kcost helm/kcost -n kcost --create-namespace $(kcost dev-cluster image)
+    """
+    from kcost.devcluster import images, realnode
+
+    cluster = _cluster(work_dir)
+    state = cluster.state()
+    try:
+        built = images.build_kcost_image(cluster.console)
+        if state is not None and state.real_node is not None:
+            cluster.load_image(built)
+    except Exception as error:  # noqa: BLE001 - every failure becomes one readable line
+        _fail(error)
+        return
+    cluster.console.print(f"OCI archive: {built.archive} ({built.size_bytes / 2**20:.0f} MiB)")
+    values = [f"image.repository={built.repository}", f"image.tag={built.tag}", "image.pullPolicy=Never"]
+    flags = [*(f"--set {value}" for value in values), *realnode.REAL_NODE_HELM_FLAGS]
+    # Unquoted: meant for $(…) in a shell, where quotes would reach helm as they are.
+    click.echo(" ".join(flags))

@@ -104,6 +104,16 @@ def _helm_ldflags() -> str:
 # The chart tests' helm client (lint, template, install into the dev cluster).
 HELM = Component(name="helm", version=HELM_VERSION, packages=("helm.sh/helm/v3/cmd/helm",), ldflags=_helm_ldflags())
 COMPONENTS = (ETCD, KUBE, KWOK, HELM)
+# The real node's binaries (`dev-cluster up --real-node`): built only when it is asked for.
+NODE = Component(
+    name="node",
+    version=KUBERNETES_VERSION,
+    packages=("k8s.io/kubernetes/cmd/kubelet", "k8s.io/kubernetes/cmd/kube-proxy"),
+    ldflags=_version_ldflags(),
+)
+# The pod sandbox's process, in the pause image the real node's containerd starts every pod with.
+PAUSE = Component(name="pause", version="1", packages=("kcost.dev/devcluster/pause",))
+NODE_COMPONENTS = (NODE, PAUSE)
 
 
 def kubectl() -> str:
@@ -122,11 +132,11 @@ class BuildError(RuntimeError):
     """A Go build failed; the message carries the tail of its output."""
 
 
-def ensure_built(console: Console | None = None) -> None:
+def ensure_built(console: Console | None = None, components: tuple[Component, ...] = COMPONENTS) -> None:
     """Build every component that is not in the cache yet (idempotent)."""
     console = console or Console(stderr=True)
     go = shutil.which("go")
-    for component in COMPONENTS:
+    for component in components:
         if component.is_built():
             continue
         if go is None:

@@ -28,9 +28,20 @@ from pathlib import Path
 import yaml
 from rich.console import Console
 
-from kcost.devcluster import binaries, kubeconfig, kwok_stages, pki, processes, progress, prometheus
+from kcost.devcluster import (
+    binaries,
+    images,
+    kubeconfig,
+    kwok_stages,
+    node_teardown,
+    pki,
+    processes,
+    progress,
+    prometheus,
+    realnode,
+)
 from kcost.devcluster.nodes import NodeSpec, node_manifest
-from kcost.devcluster.state import ClusterState, Ports, dir_flag
+from kcost.devcluster.state import ClusterState, Ports, RealNodeState, dir_flag
 
 # Requests a second the controller-manager and the scheduler may each make of the API server.
 COMPONENT_API_QPS = 200
@@ -38,6 +49,8 @@ COMPONENT_API_QPS = 200
 CONTROLLER_WORKERS = 50
 # Start order; stopped in reverse.
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
+# The real node's processes (``up --real-node``), after the control plane; stopped first.
+NODE_PROCESS_ORDER = ("containerd", "kubelet", "kube-proxy")
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 
@@ -74,21 +87,38 @@ class DevCluster:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def up(self, nodes: Sequence[NodeSpec] = ()) -> ClusterState:
-        """Start whatever is not running yet (idempotent) and create ``nodes``."""
+    @property
+    def node_paths(self) -> realnode.NodePaths:
+        return realnode.NodePaths(self.work_dir / "node")
+
+    def up(self, nodes: Sequence[NodeSpec] = (), *, real_node: bool = False) -> ClusterState:
+        """Start whatever is not running yet (idempotent) and create ``nodes``; with ``real_node``
+        also containerd, a kubelet and kube-proxy on this machine (see ``realnode``)."""
         binaries.ensure_built(self.console)
         prometheus.require_installed()
+        if real_node:
+            realnode.require_host()
+            binaries.ensure_built(self.console, binaries.NODE_COMPONENTS)
         state = self.state() or ClusterState(work_dir=self.work_dir, ports=_fresh_ports())
         core = ("etcd", "kube-apiserver")
-        if not all(_running(state, name) for name in core):
+        # The real node needs the API server and Prometheus on the host's address: a cluster
+        # started without it restarts as a whole.
+        adding_node = real_node and state.real_node is None
+        if adding_node:
+            state.real_node = _fresh_node_state()
+        if adding_node or not all(_running(state, name) for name in core):
             # Without etcd or the API server every other process would need new ports or
             # certificates anyway: restart the control plane as a whole.
-            for name in reversed(PROCESS_ORDER[:-1]):
+            restarted = PROCESS_ORDER if adding_node else PROCESS_ORDER[:-1]
+            for name in reversed(restarted):
                 if (pid := state.pids.pop(name, None)) is not None:
                     processes.stop(pid)
         state.ports = _keep_or_replace_ports(state)
         self._ensure_pki(state)
-        for name in PROCESS_ORDER:
+        order = PROCESS_ORDER + (NODE_PROCESS_ORDER if state.real_node else ())
+        if state.real_node:
+            realnode.record_host(self.node_paths)
+        for name in order:
             if _running(state, name):
                 continue
             with progress.step(self.console, f"starting {name}…"):
@@ -96,7 +126,18 @@ class DevCluster:
             state.save()
         if nodes:
             self.apply_nodes(nodes)
+        if state.real_node:
+            with progress.step(self.console, f"waiting for the real node {realnode.NODE_NAME} to be Ready…"):
+                self.kubectl("wait", "--for=condition=Ready", "--timeout=120s", f"node/{realnode.NODE_NAME}")
         return state
+
+    def load_image(self, image: images.BuiltImage) -> None:
+        """Make ``image`` available to the real node's kubelet (imported, never pulled)."""
+        if self.require_state().real_node is None:
+            hint = f"kcost dev-cluster up --real-node{dir_flag(self.work_dir)}"
+            raise DevClusterError(f"no real node in {self.work_dir}: run `{hint}` first")
+        with progress.step(self.console, f"importing {image.reference} into the real node's containerd…"):
+            realnode.import_image(self.node_paths, image.archive, image.repository)
 
     def restart(self, name: str) -> None:
         """Stop and start one process, e.g. Prometheus after new history blocks arrived."""
@@ -114,6 +155,9 @@ class DevCluster:
             "kube-scheduler": self._start_scheduler,
             "kwok": self._start_kwok,
             "prometheus": self._start_prometheus,
+            "containerd": self._start_containerd,
+            "kubelet": self._start_kubelet,
+            "kube-proxy": self._start_kube_proxy,
         }
 
     def down(self) -> None:
@@ -121,12 +165,30 @@ class DevCluster:
         state = self.state()
         if state is None:
             return
-        # Extra processes first (kcost itself, started by `kcost demo`), then the stack in reverse.
-        extras = [name for name in state.pids if name not in PROCESS_ORDER]
-        for name in [*extras, *reversed(PROCESS_ORDER)]:
+        # Extra processes first (kcost itself, started by `kcost demo`), then the real node, then
+        # the stack in reverse.
+        extras = [name for name in state.pids if name not in PROCESS_ORDER + NODE_PROCESS_ORDER]
+        for name in extras:
+            processes.stop(state.pids.pop(name))
+        if state.real_node is not None:
+            self._stop_real_node(state)
+        for name in reversed(PROCESS_ORDER):
             pid = state.pids.pop(name, None)
             if pid is not None:
                 processes.stop(pid)
+        state.save()
+
+    def _stop_real_node(self, state: ClusterState) -> None:
+        """The kubelet first (it would restart what is stopped), then every container while
+        containerd still runs, then containerd and kube-proxy, then what they left on the host."""
+        if (pid := state.pids.pop("kubelet", None)) is not None:
+            processes.stop(pid)
+        if _running(state, "containerd"):
+            node_teardown.stop_pods(self.node_paths)
+        for name in ("containerd", "kube-proxy"):
+            if (pid := state.pids.pop(name, None)) is not None:
+                processes.stop(pid)
+        node_teardown.clean_host(self.node_paths)
         state.save()
 
     def purge(self) -> None:
@@ -138,7 +200,7 @@ class DevCluster:
         state = self.state()
         pids = state.pids if state else {}
         report = {}
-        for name in PROCESS_ORDER:
+        for name in PROCESS_ORDER + (NODE_PROCESS_ORDER if state and state.real_node else ()):
             pid = pids.get(name)
             report[name] = f"running (pid {pid})" if pid is not None and processes.is_alive(pid) else "stopped"
         return report
@@ -213,6 +275,8 @@ class DevCluster:
                 ),
                 ip_addresses=("127.0.0.1", "10.96.0.1"),
             )
+        if state.real_node is not None:
+            realnode.issue_node_credentials(self.pki_dir, state.real_node, state.apiserver_url, self.work_dir)
         users = {
             "admin": ("kcost-dev-admin", ("system:masters",)),
             "controller-manager": ("system:kube-controller-manager", ()),
@@ -258,20 +322,24 @@ class DevCluster:
             [
                 str(binaries.KUBE.binary("kube-apiserver")),
                 f"--etcd-servers=http://127.0.0.1:{state.ports.etcd_client}",
-                "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1",
+                *_apiserver_address_flags(state),
                 f"--secure-port={state.ports.apiserver}",
                 f"--tls-cert-file={p / 'apiserver.crt'}",
                 f"--tls-private-key-file={p / 'apiserver.key'}",
                 f"--client-ca-file={p / 'ca.crt'}",
-                "--authorization-mode=RBAC",
+                # Node: the real node's kubelet is authorized as nodes are (RBAC grants it nothing).
+                "--authorization-mode=Node,RBAC",
+                # `kubectl logs` and `exec` on the real node: the API server calls its kubelet.
+                f"--kubelet-client-certificate={p / 'admin.crt'}",
+                f"--kubelet-client-key={p / 'admin.key'}",
+                f"--kubelet-certificate-authority={p / 'ca.crt'}",
+                # The node's name resolves nowhere; its address does.
+                "--kubelet-preferred-address-types=InternalIP",
                 "--enable-admission-plugins=NamespaceLifecycle,ServiceAccount,MutatingAdmissionWebhook,ValidatingAdmissionWebhook,ResourceQuota",
                 "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
                 f"--service-account-key-file={p / 'sa.pub'}",
                 f"--service-account-signing-key-file={p / 'sa.key'}",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
-                # Loopback is not a valid endpoint address, so don't publish one for `kubernetes`.
-                "--endpoint-reconciler-type=none",
                 "--allow-privileged=true",
                 "--profiling=false",
                 "--v=1",
@@ -357,7 +425,7 @@ class DevCluster:
 
     def _start_kwok(self, state: ClusterState) -> int:
         # A previous kwok's node leases would keep this one off those nodes until they
-        # expire; every node here is kwok's, so hand them over at once.
+        # expire: hand them over at once (a real node's kubelet renews its own within seconds).
         self.kubectl(
             "delete", "leases", "--all", "-n", "kube-node-lease", "--ignore-not-found", "--wait=false", check=False
         )
@@ -394,12 +462,46 @@ class DevCluster:
         return path
 
     def _start_prometheus(self, state: ClusterState) -> int:
-        return prometheus.start(self.work_dir / "prometheus", state.ports.prometheus, self.log_dir)
+        # Pods on the real node query it at the host's address.
+        listen_host = "0.0.0.0" if state.real_node else "127.0.0.1"  # noqa: S104 - reached from the pod network
+        return prometheus.start(self.work_dir / "prometheus", state.ports.prometheus, self.log_dir, listen_host)
+
+    def _start_containerd(self, _state: ClusterState) -> int:
+        pid = realnode.start_containerd(self.node_paths, self.log_dir)
+        # Its own sandbox image, since nothing can be pulled (cached; importing again is a no-op).
+        realnode.import_image(self.node_paths, images.build_pause_image(self.console).archive, images.PAUSE_REPOSITORY)
+        return pid
+
+    def _start_kubelet(self, state: ClusterState) -> int:
+        assert state.real_node is not None
+        return realnode.start_kubelet(self.node_paths, state.real_node, self.pki_dir, self.work_dir, self.log_dir)
+
+    def _start_kube_proxy(self, state: ClusterState) -> int:
+        assert state.real_node is not None
+        return realnode.start_kube_proxy(state.real_node, self.work_dir, self.log_dir)
 
 
 def _running(state: ClusterState, name: str) -> bool:
     pid = state.pids.get(name)
     return pid is not None and processes.is_alive(pid)
+
+
+def _apiserver_address_flags(state: ClusterState) -> list[str]:
+    if state.real_node is None:
+        # Loopback is not a valid endpoint address, so don't publish one for `kubernetes`.
+        return ["--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none"]
+    # Pods reach the API server through the `kubernetes` Service, which points at the host.
+    return ["--bind-address=0.0.0.0", f"--advertise-address={state.real_node.host_ip}"]
+
+
+def _fresh_node_state() -> RealNodeState:
+    return RealNodeState(
+        host_ip=realnode.host_ip(),
+        kubelet_port=processes.free_port(),
+        kubelet_healthz_port=processes.free_port(),
+        proxy_healthz_port=processes.free_port(),
+        proxy_metrics_port=processes.free_port(),
+    )
 
 
 def _fresh_ports() -> Ports:

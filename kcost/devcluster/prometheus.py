@@ -67,8 +67,8 @@ def require_installed() -> None:
         )
 
 
-def start(data_dir: Path, port: int, log_dir: Path) -> int:
-    """Start Prometheus on 127.0.0.1:``port`` over ``data_dir``; returns its pid."""
+def start(data_dir: Path, port: int, log_dir: Path, listen_host: str = "127.0.0.1") -> int:
+    """Start Prometheus on ``listen_host``:``port`` over ``data_dir``; returns its pid."""
     require_installed()
     (data_dir / "tsdb").mkdir(parents=True, exist_ok=True)
     for folder in ("targets", "rules", "alertmanagers"):
@@ -85,7 +85,7 @@ def start(data_dir: Path, port: int, log_dir: Path) -> int:
             # Backfilled history comes in one-day blocks; merging them after each load would
             # rewrite gigabytes in the background while tests and benchmarks measure.
             "--storage.tsdb.max-block-duration=1d",
-            f"--web.listen-address=127.0.0.1:{port}",
+            f"--web.listen-address={listen_host}:{port}",
             "--web.enable-lifecycle",
             # A reload forgets the discovered Alertmanagers for a few seconds; an alert fired then would
             # reach them a minute later by default.

@@ -33,6 +33,16 @@ class Ports(BaseModel):
     prometheus: int
 
 
+class RealNodeState(BaseModel):
+    """The real node (``up --real-node``): the host address pods reach it by, its ports."""
+
+    host_ip: str
+    kubelet_port: int
+    kubelet_healthz_port: int
+    proxy_healthz_port: int
+    proxy_metrics_port: int
+
+
 class ClusterState(BaseModel):
     """Persisted so that ``status``, ``env`` and ``down`` work from any later process."""
 
@@ -44,6 +54,7 @@ class ClusterState(BaseModel):
         description="scenario name → end of its loaded history (Unix s); reloads reuse it so samples never mix",
     )
     api_url: str | None = Field(None, description="the status API `kcost demo` started (KCOST_API_URL)")
+    real_node: RealNodeState | None = Field(None, description="set when the cluster runs a real kubelet")
 
     @property
     def path(self) -> Path:
@@ -56,6 +67,12 @@ class ClusterState(BaseModel):
     @property
     def prometheus_url(self) -> str:
         return f"http://127.0.0.1:{self.ports.prometheus}"
+
+    @property
+    def pod_prometheus_url(self) -> str:
+        """Prometheus as pods on the real node reach it: at the host's address."""
+        host = self.real_node.host_ip if self.real_node else "127.0.0.1"
+        return f"http://{host}:{self.ports.prometheus}"
 
     @property
     def admin_kubeconfig(self) -> Path:

@@ -120,3 +120,12 @@ def test_uninstall_first_deletes_kcost_objects_while_the_operator_runs() -> None
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
     assert container["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert not of_kind(render("uninstall.deleteObjects=false"), "Job")
+
+
+def test_no_service_links_in_kcosts_environment() -> None:
+    # The kubelet would add KCOST_WEBHOOK_PORT=tcp://… for the Service kcost-webhook; kcost
+    # refused it as its own setting and every container crashed on a real node.
+    documents = render("api.enabled=true")
+    (job,) = of_kind(documents, "Job")
+    for pod in (_pod(documents), job["spec"]["template"]["spec"]):
+        assert pod["enableServiceLinks"] is False
