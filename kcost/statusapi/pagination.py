@@ -80,6 +80,7 @@ class SortedIndex:
     _namespaces: Counter[str] = field(default_factory=Counter)
     #: Pages as answered, by everything they depend on; emptied on every change.
     rendered: LRUCache[Hashable, bytes] = field(default_factory=lambda: LRUCache(RENDERED_PAGES))
+    _namespace_set: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for entry in self.cache.entries():
@@ -88,6 +89,7 @@ class SortedIndex:
 
     def _changed(self, before: Entry | None, after: Entry | None) -> None:
         self.rendered.clear()
+        self._namespace_set = None
         for order in self._orders.values():
             if before is not None:
                 order.remove(before)
@@ -102,7 +104,9 @@ class SortedIndex:
 
     def namespaces(self) -> frozenset[str]:
         """The namespaces that hold recommendations."""
-        return frozenset(self._namespaces)
+        if self._namespace_set is None:
+            self._namespace_set = frozenset(self._namespaces)
+        return self._namespace_set
 
     def order(self, sort: RecommendationSort) -> SortedKeyList:
         """The entries in ``sort`` order."""
