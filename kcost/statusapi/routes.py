@@ -30,6 +30,12 @@ from kcost.statusapi.schemas import (
 from kcost.statusapi.views import Handler
 
 API = "/api/v1"
+# The errors operations may answer, by what they do (every guarded call may also be 401 or 429).
+QUERY_ERRORS = (401, 403, 422, 429)
+ONE_OBJECT_ERRORS = (401, 403, 404, 429)
+CREATE_ERRORS = (401, 403, 409, 422, 429)
+DECISION_ERRORS = (401, 403, 404, 409, 422, 429)
+HISTORY_STORE_ERRORS = (401, 403, 422, 429, 503)
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Operation:
     body_required: bool = False
     params: tuple[Param, ...] = ()
     media_type: str = "application/json"
-    errors: tuple[int, ...] = (401, 403, 422, 429)
+    errors: tuple[int, ...] = QUERY_ERRORS
 
 
 def _enum(values: Any) -> dict[str, Any]:
@@ -65,7 +71,6 @@ def _enum(values: Any) -> dict[str, Any]:
 
 NAME = Param("name", {"type": "string", "minLength": 1}, "the object's name", "path")
 NAMESPACE = Param("namespace", {"type": "string", "minLength": 1}, "the namespace", "path")
-DECISION_ERRORS = (401, 403, 404, 409, 422, 429)
 
 
 def _decision(verb: str, summary: str) -> Operation:
@@ -93,7 +98,7 @@ OPERATIONS: tuple[Operation, ...] = (
         status=201,
         body=AnalysisCreate,
         body_required=True,
-        errors=(401, 403, 409, 422, 429),
+        errors=CREATE_ERRORS,
     ),
     Operation(
         "GET",
@@ -102,7 +107,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One Analysis",
         Analysis,
         params=(NAME,),
-        errors=(401, 403, 404, 429),
+        errors=ONE_OBJECT_ERRORS,
     ),
     Operation(
         "GET",
@@ -127,7 +132,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One recommendation",
         OptimizationRecommendation,
         params=(NAMESPACE, NAME),
-        errors=(401, 403, 404, 429),
+        errors=ONE_OBJECT_ERRORS,
     ),
     _decision("approve", "Approve a proposed recommendation (as the caller: the webhook stamps approvedBy)"),
     _decision("reject", "Dismiss a recommendation"),
@@ -158,7 +163,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Param("groupBy", _enum(CostGroupBy), "namespace (default) or cluster"),
             Param("step", _enum(CostStep), "day (default), week or month"),
         ),
-        errors=(401, 403, 422, 429, 503),
+        errors=HISTORY_STORE_ERRORS,
     ),
     Operation(
         "GET",
@@ -181,7 +186,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Param("instanceType", {"type": "string"}, "only this instance type"),
             Param("limit", {"type": "integer", "minimum": 1, "maximum": costviews.MAX_PRICES}, "at most this many"),
         ),
-        errors=(401, 403, 422, 429, 503),
+        errors=HISTORY_STORE_ERRORS,
     ),
     Operation(
         "GET",
