@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
 import json
 import os
 import subprocess
@@ -15,91 +14,24 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from e2e.webhook_support import WebhookCluster, free_port, poll, webhook_cluster
+from e2e.api_support import USERS, Api, serve_api
+from e2e.webhook_support import poll
 from kcost.history.models import DailyCost
 from kcost.history.store import HistoryStore
 from tests.statusapi import fakes
 
-USERS = "api-users"
-RECS = "optimizationrecommendations"
 HISTORY_START = datetime.date(2026, 3, 1)
 FUZZ_SEED = "20261201"
 
 
-@dataclass
-class Api:
-    hooked: WebhookCluster
-    url: str
-    database_url: str
-
-    def call(self, method: str, path: str, token: str | None, body: Any = None) -> tuple[int, Any]:
-        request = urllib.request.Request(f"{self.url}{path}", method=method)
-        if token:
-            request.add_header("Authorization", f"Bearer {token}")
-        data = None if body is None else json.dumps(body).encode()
-        if data is not None:
-            request.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(request, data=data, timeout=30) as answer:
-                return answer.status, json.load(answer)
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read() or b"{}")
-
-    def user(self, name: str) -> tuple[str, str]:
-        """A ServiceAccount ``name`` in api-users: its user name and a bearer token."""
-        self.hooked.kubectl("create", "serviceaccount", name, "-n", USERS)
-        token = self.hooked.kubectl("create", "token", name, "-n", USERS, "--duration=1h").stdout.strip()
-        assert token, f"no token for {name}"
-        return f"system:serviceaccount:{USERS}:{name}", token
-
-    def grant(self, namespace: str, user: str, verbs: list[str]) -> None:
-        role = f"recs-{uuid.uuid4().hex[:6]}"
-        rule = {"apiGroups": ["optimizer.kcost.dev"], "resources": [RECS], "verbs": verbs}
-        document = {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "Role",
-            "metadata": {"name": role, "namespace": namespace},
-            "rules": [rule],
-        }
-        assert self.hooked.apply(document).returncode == 0
-        account = user.removeprefix("system:serviceaccount:")
-        bound = self.hooked.kubectl(
-            "create", "rolebinding", role, "-n", namespace, f"--role={role}", f"--serviceaccount={account}"
-        )
-        assert bound.returncode == 0, bound.stderr
-
-
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    work = tmp_path_factory.mktemp("api")
-    for hooked in webhook_cluster(work):
-        hooked.kubectl("create", "namespace", USERS)
-        database_url = f"sqlite+aiosqlite:///{work / 'history.db'}"
-        port = free_port()
-        env = {
-            "KCOST_API_PORT": str(port),
-            "KCOST_API_HOST": "127.0.0.1",
-            "KCOST_DATABASE_URL": database_url,
-            "KCOST_API_RATE_PER_SECOND": "10000",
-            "KCOST_API_BURST": "10000",
-        }
-        hooked.spawn("api", "api", env=env)
-        served = Api(hooked, f"http://127.0.0.1:{port}", database_url)
-        poll("the status API ready", functools.partial(_ready, served), timeout_s=120)
-        yield served
-
-
-def _ready(api: Api) -> bool:
-    try:
-        return api.call("GET", "/readyz", None)[0] == 200
-    except OSError:
-        return False
+    yield from serve_api(tmp_path_factory.mktemp("api"))
 
 
 @pytest.fixture

@@ -1,15 +1,22 @@
-"""``/api/v1/costs/history`` sums what the history store's own query sums, on SQLite and on PostgreSQL."""
+"""``/api/v1/costs/history`` sums what the history store's own query sums, and what ``kubectl cost costs``
+answers for the same range, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
 import datetime
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from kcost.devcluster import binaries
 from kcost.devcluster.postgres import ThrowawayPostgres
 from kcost.history.models import DailyCost
 from kcost.history.queries import CostGroup
@@ -23,8 +30,16 @@ DAYS = 45
 NAMESPACES = ("shop", "bank", "ops")
 
 
+@dataclass(frozen=True)
+class Database:
+    """A history store and the URL another process reaches it at."""
+
+    store: HistoryStore
+    url: str
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[HistoryStore]:
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     if request.param == "postgresql":
         server: ThrowawayPostgres = request.getfixturevalue("postgres")
         url = server.url
@@ -32,11 +47,17 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         url = f"sqlite+aiosqlite:///{tmp_path / 'history.db'}"
     history = HistoryStore()
     await history.connect(url)
-    yield history
+    yield Database(history, url)
     await history.close()
 
 
-async def test_history_totals_equal_the_store_query(store: HistoryStore) -> None:
+@pytest.fixture
+def store(database: Database) -> HistoryStore:
+    return database.store
+
+
+async def _fill(store: HistoryStore) -> str:
+    """A new cluster's 45 days of costs in three namespaces; its name."""
     cluster = f"c-{uuid.uuid4().hex[:8]}"
     await store.upsert_daily_costs(
         DailyCost(
@@ -51,6 +72,11 @@ async def test_history_totals_equal_the_store_query(store: HistoryStore) -> None
         for index, namespace in enumerate(NAMESPACES)
         for day in range(DAYS)
     )
+    return cluster
+
+
+async def test_history_totals_equal_the_store_query(store: HistoryStore) -> None:
+    cluster = await _fill(store)
     reader = Identity("reader")
     grants = {("reader", "get", "optimizationrecommendations", ns) for ns in ("shop", "bank")}
     state = fakes.state(fakes.FakeReviews(tokens={"t": reader}, grants=grants), store=store)
@@ -71,3 +97,50 @@ async def test_history_totals_equal_the_store_query(store: HistoryStore) -> None
                 by_namespace[point["group"]] = by_namespace.get(point["group"], 0.0) + point["totalUsd"]
             assert by_namespace == pytest.approx(expected), step
             assert history["totals"]["totalUsd"] == pytest.approx(sum(expected.values())), step
+
+
+def _kubectl_cost_costs(database_url: str, *args: str) -> dict[str, dict[str, float]]:
+    """``kubectl cost costs … -o json`` through kubectl's plugin discovery: each namespace's amounts."""
+    done = subprocess.run(
+        [binaries.kubectl(), "cost", "costs", *args, "-o", "json"],
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+            "KCOST_DATABASE_URL": database_url,
+        },
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return {item["name"]: item for item in json.loads(done.stdout)["items"]}
+
+
+async def test_history_totals_equal_kubectl_cost_costs_for_the_same_range(database: Database) -> None:
+    cluster = await _fill(database.store)
+    admin = Identity("admin")
+    grants = {("admin", "get", "optimizationrecommendations", "")}
+    state = fakes.state(fakes.FakeReviews(tokens={"t": admin}, grants=grants), store=database.store)
+    # A range inside the data, so that days outside it would change the sums if they were counted.
+    start, end = START + datetime.timedelta(days=3), START + datetime.timedelta(days=DAYS - 5)
+    async with TestClient(TestServer(app.build(state))) as client:
+        query = f"/api/v1/costs/history?cluster={cluster}&from={start}&to={end}&step=week"
+        answer = await client.get(query, headers={"Authorization": "Bearer t"})
+        assert answer.status == 200, await answer.text()
+        history = await answer.json()
+    api_totals: dict[str, dict[str, float]] = {}
+    for point in history["points"]:
+        sums = api_totals.setdefault(point["group"], {})
+        for amount in ("cpu", "memory", "idle", "total"):
+            sums[amount] = sums.get(amount, 0.0) + point[f"{amount}Usd"]
+
+    by_dates = _kubectl_cost_costs(database.url, "--profile", cluster, "--from", str(start), "--to", str(end))
+
+    assert set(by_dates) == set(api_totals) == set(NAMESPACES)
+    for namespace, sums in api_totals.items():
+        for amount, usd in sums.items():
+            # kubectl cost prints cents.
+            assert by_dates[namespace][amount] == pytest.approx(usd, abs=0.005), (namespace, amount)
+    grand_total = sum(item["total"] for item in by_dates.values())
+    assert grand_total == pytest.approx(history["totals"]["totalUsd"], abs=0.005 * len(NAMESPACES))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import functools
 import json
 import os
 import re
@@ -28,8 +27,8 @@ from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chrome.webdriver import WebDriver
 
-from e2e.test_api import USERS, Api, _ready
-from e2e.webhook_support import free_port, poll, webhook_cluster
+from e2e.api_support import USERS, Api, serve_api
+from e2e.webhook_support import poll
 from kcost.history.models import DailyCost
 from kcost.history.store import HistoryStore
 from tests.statusapi import fakes
@@ -48,23 +47,9 @@ HISTORY_DAYS = 30  # the page's window
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
-    work = tmp_path_factory.mktemp("dashboard")
-    for hooked in webhook_cluster(work):
-        hooked.kubectl("create", "namespace", USERS)
-        database_url = f"sqlite+aiosqlite:///{work / 'history.db'}"
-        port = free_port()
-        env = {
-            "KCOST_API_PORT": str(port),
-            "KCOST_API_HOST": "127.0.0.1",
-            "KCOST_DATABASE_URL": database_url,
-            "KCOST_API_RATE_PER_SECOND": "10000",
-            "KCOST_API_BURST": "10000",
-        }
-        hooked.spawn("api", "api", env=env)
-        served = Api(hooked, f"http://127.0.0.1:{port}", database_url)
-        poll("the status API ready", functools.partial(_ready, served), timeout_s=120)
+    for served in serve_api(tmp_path_factory.mktemp("dashboard")):
         _load_profile(served)
-        asyncio.run(_write_history(database_url))
+        asyncio.run(_write_history(served.database_url))
         yield served
 
 

@@ -11,11 +11,18 @@ import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Protocol
 
 from cachetools import TTLCache
 
 from kcost.api.v1alpha1.common import GROUP
+
+
+class _Unknown(Enum):
+    """A token not in the cache (None there means a token known to be invalid)."""
+
+    TOKEN = 0
 
 
 @dataclass(frozen=True)
@@ -67,8 +74,10 @@ class Access:
         """The user behind a bearer token, None when the API server does not accept it."""
         # Keyed by a digest: the cache never holds a usable token.
         key = hashlib.sha256(token.encode()).hexdigest()
-        if key in self._tokens:
-            return self._tokens[key]
+        # One lookup, not `in` then `[]`: each TTLCache access also expires old entries.
+        cached = self._tokens.get(key, _Unknown.TOKEN)
+        if not isinstance(cached, _Unknown):
+            return cached
         identity = await self.reviews.review_token(token)
         self._tokens[key] = identity
         return identity
@@ -76,8 +85,9 @@ class Access:
     async def allows(self, identity: Identity, attributes: Attributes) -> bool:
         """Whether RBAC lets ``identity`` do ``attributes``."""
         key = (identity, attributes)
-        if key in self._decisions:
-            return self._decisions[key]
+        cached = self._decisions.get(key)
+        if cached is not None:
+            return cached
         allowed = await self.reviews.review_access(identity, attributes)
         self._decisions[key] = allowed
         return allowed

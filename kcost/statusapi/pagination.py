@@ -3,6 +3,8 @@
 A cursor is the sort key of the last item sent, so the next page starts after it even if
 objects were added or removed meanwhile. Each order is kept sorted as the watch changes
 objects, so a page is a binary search and a short walk, never a sort of every recommendation.
+A page once answered is kept, encoded, until the next change: the same page asked again costs
+a dictionary lookup.
 """
 
 from __future__ import annotations
@@ -11,9 +13,10 @@ import base64
 import binascii
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+from cachetools import LRUCache
 from sortedcontainers import SortedKeyList
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
@@ -22,6 +25,8 @@ from kcost.statusapi.problems import bad_parameter
 from kcost.statusapi.schemas import RecommendationSort
 
 SortKey = tuple[float | str, ...]
+# Distinct pages kept between two changes (filters × sort × limit × cursor asked for).
+RENDERED_PAGES = 1024
 
 
 def _rec(entry: Entry) -> OptimizationRecommendation:
@@ -73,6 +78,9 @@ class SortedIndex:
     cache: KindCache
     _orders: dict[RecommendationSort, SortedKeyList] = field(default_factory=dict)
     _namespaces: Counter[str] = field(default_factory=Counter)
+    #: Pages as answered, by everything they depend on; emptied on every change.
+    rendered: LRUCache[Hashable, bytes] = field(default_factory=lambda: LRUCache(RENDERED_PAGES))
+    _namespace_set: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         for entry in self.cache.entries():
@@ -80,6 +88,8 @@ class SortedIndex:
         self.cache.listeners.append(self._changed)
 
     def _changed(self, before: Entry | None, after: Entry | None) -> None:
+        self.rendered.clear()
+        self._namespace_set = None
         for order in self._orders.values():
             if before is not None:
                 order.remove(before)
@@ -94,7 +104,9 @@ class SortedIndex:
 
     def namespaces(self) -> frozenset[str]:
         """The namespaces that hold recommendations."""
-        return frozenset(self._namespaces)
+        if self._namespace_set is None:
+            self._namespace_set = frozenset(self._namespaces)
+        return self._namespace_set
 
     def order(self, sort: RecommendationSort) -> SortedKeyList:
         """The entries in ``sort`` order."""

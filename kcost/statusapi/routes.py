@@ -31,6 +31,12 @@ from kcost.statusapi.schemas import (
 from kcost.statusapi.views import Handler
 
 API = "/api/v1"
+# The errors operations may answer, by what they do (every guarded call may also be 401 or 429).
+QUERY_ERRORS = (401, 403, 422, 429)
+ONE_OBJECT_ERRORS = (401, 403, 404, 429)
+CREATE_ERRORS = (401, 403, 409, 422, 429)
+DECISION_ERRORS = (401, 403, 404, 409, 422, 429)
+HISTORY_STORE_ERRORS = (401, 403, 422, 429, 503)
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class Operation:
     body_required: bool = False
     params: tuple[Param, ...] = ()
     media_type: str = "application/json"
-    errors: tuple[int, ...] = (401, 403, 422, 429)
+    errors: tuple[int, ...] = QUERY_ERRORS
 
 
 def _enum(values: Any) -> dict[str, Any]:
@@ -66,7 +72,6 @@ def _enum(values: Any) -> dict[str, Any]:
 
 NAME = Param("name", {"type": "string", "minLength": 1}, "the object's name", "path")
 NAMESPACE = Param("namespace", {"type": "string", "minLength": 1}, "the namespace", "path")
-DECISION_ERRORS = (401, 403, 404, 409, 422, 429)
 
 
 def _decision(verb: str, summary: str) -> Operation:
@@ -94,7 +99,7 @@ OPERATIONS: tuple[Operation, ...] = (
         status=201,
         body=AnalysisCreate,
         body_required=True,
-        errors=(401, 403, 409, 422, 429),
+        errors=CREATE_ERRORS,
     ),
     Operation(
         "GET",
@@ -103,7 +108,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One Analysis",
         Analysis,
         params=(NAME,),
-        errors=(401, 403, 404, 429),
+        errors=ONE_OBJECT_ERRORS,
     ),
     Operation(
         "GET",
@@ -128,7 +133,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One recommendation",
         OptimizationRecommendation,
         params=(NAMESPACE, NAME),
-        errors=(401, 403, 404, 429),
+        errors=ONE_OBJECT_ERRORS,
     ),
     _decision("approve", "Approve a proposed recommendation (as the caller: the webhook stamps approvedBy)"),
     _decision("reject", "Dismiss a recommendation"),
@@ -159,7 +164,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Param("groupBy", _enum(CostGroupBy), "namespace (default) or cluster"),
             Param("step", _enum(CostStep), "day (default), week or month"),
         ),
-        errors=(401, 403, 422, 429, 503),
+        errors=HISTORY_STORE_ERRORS,
     ),
     Operation(
         "GET",
@@ -192,7 +197,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Param("instanceType", {"type": "string"}, "only this instance type"),
             Param("limit", {"type": "integer", "minimum": 1, "maximum": costviews.MAX_PRICES}, "at most this many"),
         ),
-        errors=(401, 403, 422, 429, 503),
+        errors=HISTORY_STORE_ERRORS,
     ),
     Operation(
         "GET",

@@ -70,10 +70,15 @@ def encoded_response(body: bytes, status: int = 200) -> web.Response:
     return web.Response(body=body, status=status, content_type="application/json")
 
 
-def items_response(entries: Iterable[Entry], next_cursor: str | None = None) -> web.Response:
+def items_body(entries: Iterable[Entry], next_cursor: str | None = None) -> bytes:
     """``{"items": [...], "nextCursor": …}`` from the entries' own encoded JSON: nothing is encoded again."""
     tail = b"]" + (b',"nextCursor":' + json.dumps(next_cursor).encode() if next_cursor else b"") + b"}"
-    return encoded_response(b'{"items":[' + b",".join(entry.encoded for entry in entries) + tail)
+    return b'{"items":[' + b",".join(entry.encoded for entry in entries) + tail
+
+
+def items_response(entries: Iterable[Entry]) -> web.Response:
+    """``{"items": [...]}``, encoded as ``items_body``."""
+    return encoded_response(items_body(entries))
 
 
 def _by_name(entries: Iterable[Entry]) -> list[Entry]:
@@ -127,8 +132,14 @@ async def list_recommendations(request: web.Request) -> web.StreamResponse:
         min_savings=params.number(request, "minSavings", 0.0),
         visible=visible,
     )
-    found, cursor = state.recommendations.page(filters, sort, limit, params.text(request, "cursor"))
-    return items_response(found, cursor)
+    cursor = params.text(request, "cursor")
+    key = (filters, sort, limit, cursor)
+    index = state.recommendations
+    rendered = index.rendered.get(key)
+    if rendered is None:
+        found, next_cursor = index.page(filters, sort, limit, cursor)
+        rendered = index.rendered[key] = items_body(found, next_cursor)
+    return encoded_response(rendered)
 
 
 async def get_recommendation(request: web.Request) -> web.StreamResponse:

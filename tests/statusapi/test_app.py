@@ -135,6 +135,21 @@ async def test_pages_follow_the_cursor_in_savings_order_without_repeats(client: 
     assert len(seen) == 10
 
 
+async def test_a_page_asked_again_follows_a_change_and_each_users_namespaces(client: Client, state: State) -> None:
+    def names(page: dict[str, list[dict[str, dict[str, str]]]]) -> list[str]:
+        return [f"{item['metadata']['namespace']}/{item['metadata']['name']}" for item in page["items"]]
+
+    query = "/api/v1/recommendations?limit=2"
+    before = await (await client.get(query, headers=_auth("admin-token"))).json()
+    assert names(before) == ["bank/rec-4", "shop/rec-4"]
+    state.caches.kinds["OptimizationRecommendation"].observe("ADDED", fakes.recommendation("bank", "big", 99.0))
+    after = await (await client.get(query, headers=_auth("admin-token"))).json()
+    assert names(after) == ["bank/big", "bank/rec-4"]
+    # The same query by a user who sees fewer namespaces is not answered from the admin's page.
+    alices = await (await client.get(query, headers=_auth("alice-token"))).json()
+    assert names(alices) == ["shop/rec-4", "shop/rec-3"]
+
+
 async def test_filters_apply(client: Client) -> None:
     page = await (
         await client.get("/api/v1/recommendations?minSavings=4&sort=name", headers=_auth("admin-token"))

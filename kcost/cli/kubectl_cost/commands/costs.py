@@ -1,4 +1,6 @@
-"""``kubectl cost costs``: today's cost allocation per month, grouped as the user asks.
+"""``kubectl cost costs``: today's cost allocation per month, grouped as the user asks; or, with
+``--from``/``--to``/``--days``, each namespace's cost over past days from the history store
+(``costrange``).
 
 Nodes are priced by the cost analyzer's own ``price_nodes``, at the prices that
 analyzer published in the profile's status (default unit rates for types it has not
@@ -8,11 +10,12 @@ profile's status, grouped any way.
 
 from __future__ import annotations
 
+import datetime
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcost.cli.kubectl_cost import errors, options, outputs, units
+from kcost.cli.kubectl_cost import costrange, errors, options, outputs, units
 
 if TYPE_CHECKING:
     from kcost.analyzers.cost.analyzer import PriceQuote
@@ -45,16 +48,54 @@ class PublishedPrices:
 @click.option(
     "--by", "group_by", default="namespace", show_default=True, help="Group by namespace, workload, node or label=KEY."
 )
-@click.option("--profile", default=None, help="The ClusterCostProfile whose prices to use [default: the only one].")
+@click.option(
+    "--profile",
+    default=None,
+    help="The ClusterCostProfile whose prices (or, for a range, whose history) to use [default: the only one].",
+)
+@click.option(
+    "--from",
+    "from_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="First day of a past range, from the history store [default: 30 days up to --to].",
+)
+@click.option(
+    "--to",
+    "to_day",
+    type=click.DateTime(["%Y-%m-%d"]),
+    default=None,
+    help="Last day of the range [default: today, UTC].",
+)
+@click.option("--days", type=click.IntRange(1, costrange.MAX_DAYS), default=None, help="The N days up to --to.")
+@click.option(
+    "--database-url",
+    envvar="KCOST_DATABASE_URL",
+    default=None,
+    help="The history store, for a range [env: KCOST_DATABASE_URL].",
+)
 @options.output_option
 @click.pass_obj
-def costs(ctx: Context, group_by: str, profile: str | None, output: str) -> None:
-    """Current cost allocation per month: max(request, usage) of every container, and idle.
+def costs(
+    ctx: Context,
+    group_by: str,
+    profile: str | None,
+    from_day: datetime.datetime | None,
+    to_day: datetime.datetime | None,
+    days: int | None,
+    database_url: str | None,
+    output: str,
+) -> None:
+    """Current cost allocation per month: max(request, usage) of every container, and idle. With a range
+    (--from, --to, --days): each namespace's cost over those days, the same totals as the status API's
+    /api/v1/costs/history.
 
     \b
     Examples:
       kubectl cost costs
       kubectl cost costs --by label=team -o json
+      kubectl cost costs --days 7
+      kubectl cost costs --from 2026-11-01 --to 2026-11-30 -o json
     """
     import asyncio
 
@@ -64,6 +105,13 @@ def costs(ctx: Context, group_by: str, profile: str | None, output: str) -> None
 
     if group_by not in ("namespace", "workload", "node") and not group_by.startswith("label="):
         raise click.BadParameter("expected namespace, workload, node or label=KEY", param_hint="--by")
+    day_range = costrange.chosen_range(from_day, to_day, days)
+    if day_range is not None:
+        if group_by != "namespace":
+            raise click.BadParameter("the history store keeps costs per namespace: --by namespace", param_hint="--by")
+        cluster = profile or _only_profile(ctx)
+        costrange.emit(costrange.read_totals(database_url, cluster, day_range), cluster, day_range, output)
+        return
 
     async def work(kube: KubeClient) -> tuple[list[Body], list[Body], list[Body]]:
         return await calls.list_profiles(kube), await calls.list_nodes(kube), await calls.list_pods(kube)
@@ -95,6 +143,19 @@ def costs(ctx: Context, group_by: str, profile: str | None, output: str) -> None
             f"\ntotal {units.money(allocation.total * model.HOURS_PER_MONTH)} {currency}/month, "
             f"of which idle {units.money(allocation.idle * model.HOURS_PER_MONTH)}"
         )
+
+
+def _only_profile(ctx: Context) -> str:
+    """The name of the cluster's only ClusterCostProfile (the history store's cluster), as the API defaults it."""
+    from kcost.cli.kubectl_cost import calls, session
+
+    names = sorted(str(p["metadata"]["name"]) for p in session.run(ctx, calls.list_profiles))
+    if len(names) != 1:
+        raise click.BadParameter(
+            f"name the ClusterCostProfile whose history to read (profiles: {', '.join(names) or 'none'})",
+            param_hint="--profile",
+        )
+    return names[0]
 
 
 def _monthly_rows(allocation: Allocation, group_by: str) -> list[Body]:
