@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kcost.cli import bench_analysis
+from kcost.cli import bench_analysis, bench_anomaly
 
 if TYPE_CHECKING:
     from kcost.analyzers.rightsizing.churn import ChurnReport
@@ -37,6 +37,7 @@ def bench() -> None:
 
 
 bench.add_command(bench_analysis.analysis)
+bench.add_command(bench_anomaly.anomaly)
 
 
 @bench.command()
