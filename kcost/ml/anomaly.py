@@ -42,6 +42,7 @@ FOREST_CONTAMINATION = 0.05
 # The forest's outliers count only where the level is at least this many robust deviations away.
 FOREST_LEVEL_GATE = 2.0
 TREND_WINDOWS = 6
+MIN_HOUR_SAMPLES_SHARE = 0.5
 
 
 class Method(enum.StrEnum):
@@ -87,14 +88,20 @@ class Detection:
 
 
 def hourly(ts_s: FloatArray, *resources: FloatArray) -> HourlyUsage:
-    """The mean of each resource per clock hour; hours without samples are left out."""
+    """The mean of each resource per clock hour.
+
+    Hours with fewer than half the usual samples are left out: the hour a window ends in
+    is mostly still to come, and its few samples (rates at the edge of the data) are not
+    a level to judge.
+    """
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))
     hours = np.floor(ts_s / HOUR_S) * HOUR_S
     start_s, index = np.unique(hours, return_inverse=True)
     counts = np.bincount(index).astype(np.float64)
     levels = np.column_stack([np.bincount(index, weights=values) / counts for values in resources])
-    return HourlyUsage(start_s, levels)
+    full = counts >= MIN_HOUR_SAMPLES_SHARE * np.median(counts)
+    return HourlyUsage(start_s[full], levels[full])
 
 
 def robust_z(values: FloatArray) -> FloatArray:

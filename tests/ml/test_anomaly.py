@@ -21,11 +21,11 @@ def steady(seed: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ts_s, cpu, memory
 
 
-def test_hourly_windows_are_the_mean_of_each_clock_hour() -> None:
-    ts_s = np.array([0.0, 1800.0, 3600.0, 7300.0])
-    usage = anomaly.hourly(ts_s, np.array([1.0, 3.0, 5.0, 7.0]))
-    assert usage.start_s.tolist() == [0.0, 3600.0, 7200.0]
-    assert usage.levels[:, 0].tolist() == [2.0, 5.0, 7.0]
+def test_hourly_windows_are_the_mean_of_each_full_clock_hour() -> None:
+    ts_s = np.array([0.0, 1200.0, 2400.0, 3600.0, 4800.0, 6000.0, 7300.0, 8000.0, 9000.0, 10800.0])
+    usage = anomaly.hourly(ts_s, np.array([1.0, 2.0, 3.0, 5.0, 6.0, 7.0, 9.0, 10.0, 11.0, 100.0]))
+    assert usage.start_s.tolist() == [0.0, 3600.0, 7200.0]  # the last hour has 1 sample of the usual 3
+    assert usage.levels[:, 0].tolist() == [2.0, 6.0, 10.0]
 
 
 @pytest.mark.parametrize("method", list(Method))
