@@ -185,5 +185,6 @@ def verdict(reports: list[MethodReport]) -> str:
         outcome = "the model does not beat the robust z-score baseline: the baseline stays the default"
     else:
         gain = best.overall.f1 - baseline.overall.f1
-        outcome = f"{best.method.value} beats the baseline by {gain:.3f} F1"
+        slower = best.seconds_per_series / max(baseline.seconds_per_series, 1e-9)
+        outcome = f"{best.method.value} beats the baseline by {gain:.3f} F1 at {slower:.0f}× its time per series"
     return f"{outcome} (default: {anomaly.DEFAULT_METHOD.value})"
