@@ -51,7 +51,7 @@ class Method(enum.StrEnum):
 
 
 # From `kcost bench anomaly` on the Bitbrains trace (README, "Anomalies"): the forest's overall F1 is only
-# 0.03 higher (better on spikes and drops, worse on level shifts and leaks) at ~350× the time per series,
+# 0.02 higher (better on spikes and drops, worse on level shifts and leaks) at ~380× the time per series,
 # which an analysis of thousands of containers cannot afford; the baseline stays the default.
 DEFAULT_METHOD = Method.ROBUST_Z
 
