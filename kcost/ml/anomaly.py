@@ -86,11 +86,14 @@ class Detection:
         if not self.count:
             return np.zeros(ts_s.shape, dtype=np.bool_)
         hours = np.floor(ts_s / HOUR_S) * HOUR_S
-        return np.isin(hours, self.start_s[self.anomalous])
+        flagged = self.start_s[self.anomalous]
+        at = np.minimum(np.searchsorted(flagged, hours), flagged.size - 1)
+        mask: BoolArray = flagged[at] == hours
+        return mask
 
 
 def hourly(ts_s: FloatArray, *resources: FloatArray) -> HourlyUsage:
-    """The mean of each resource per clock hour.
+    """The mean of each resource per clock hour, from samples in time order.
 
     Hours with fewer than half the usual samples are left out: the hour a window ends in
     is mostly still to come, and its few samples (rates at the edge of the data) are not
@@ -99,9 +102,11 @@ def hourly(ts_s: FloatArray, *resources: FloatArray) -> HourlyUsage:
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))
     hours = np.floor(ts_s / HOUR_S) * HOUR_S
-    start_s, index = np.unique(hours, return_inverse=True)
-    counts = np.bincount(index).astype(np.float64)
-    levels = np.column_stack([np.bincount(index, weights=values) / counts for values in resources])
+    # Samples are in time order: each hour is one run of equal values (no sort needed).
+    starts = np.flatnonzero(np.append(True, hours[1:] != hours[:-1]))
+    start_s = hours[starts]
+    counts = np.diff(np.append(starts, ts_s.size)).astype(np.float64)
+    levels = np.column_stack([np.add.reduceat(values, starts) / counts for values in resources])
     full = counts >= MIN_HOUR_SAMPLES_SHARE * np.median(counts)
     return HourlyUsage(start_s[full], levels[full])
 
