@@ -124,7 +124,9 @@ def _report(
     section.monthly_savings = round(sum(p.spec.estimated_monthly_savings for p in outcome.proposals), 2)
     section.scope_monthly_cost = outcome.scope_monthly_cost
     section.skipped = outcome.skipped
-    return "Succeeded", f"{written.proposed} recommendations from {outcome.workloads} workloads"
+    section.anomalous_workloads = outcome.anomalous_workloads[:1000]
+    anomalous = f"; usage anomalous in {len(outcome.anomalous_workloads)}" if outcome.anomalous_workloads else ""
+    return "Succeeded", f"{written.proposed} recommendations from {outcome.workloads} workloads{anomalous}"
 
 
 async def _run(kube: KubeClient, analyzer: Analyzer[Any], analysis: Analysis) -> AnalyzerResult:

@@ -63,6 +63,8 @@ class AnalyzerResult:
     prometheus_requests: dict[str, int] | None = None
     # The exact window its queries read: the frozen one aligned to the query step (start, end).
     window: tuple[datetime.datetime, datetime.datetime] | None = None
+    # namespace/Kind/name of the workloads whose usage is anomalous now (``kcost.ml.anomaly``).
+    anomalous_workloads: list[str] = field(default_factory=list)
 
 
 class AnalyzerError(Exception):

@@ -14,6 +14,7 @@ are in ``settings``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import numpy as np
 from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext, hysteresis
 from kcost.analyzers.metrics.workloads import Workload
-from kcost.analyzers.rightsizing import strategies
+from kcost.analyzers.rightsizing import anomalies, strategies
 from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
 from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
@@ -40,6 +41,8 @@ from kcost.api.v1alpha1.recommendation import (
     TargetRef,
     WorkloadShape,
 )
+
+ANOMALOUS_USAGE_REASON = "AnomalousUsage"
 
 
 def _non_defaults(settings: StrategySettings) -> str:
@@ -83,6 +86,40 @@ def _sparkline(history: UsageHistory) -> list[float]:
     return [round(float(day.mean()), 4) for day in np.split(history.cpu_cores, starts[1:])][-64:]
 
 
+def _screen(workload: Workload) -> dict[str, anomalies.Screened]:
+    return {name: anomalies.screen(history_of(workload, name)) for name in workload.containers}
+
+
+async def _report_anomaly(
+    context: RunContext[RightsizingSettings],
+    workload: Workload,
+    screened: dict[str, anomalies.Screened],
+    result: AnalyzerResult,
+) -> None:
+    """List a workload whose usage is anomalous now on the Analysis, with an Event on the workload."""
+    found = anomalies.evidence(list(screened.values()))
+    if found is None or not found.ongoing:
+        return
+    result.anomalous_workloads.append(f"{workload.namespace}/{workload.kind}/{workload.name}")
+    involved = {
+        "apiVersion": workload.api_version,
+        "kind": workload.kind,
+        "metadata": {"name": workload.name, "namespace": workload.namespace},
+    }
+    since = f"{found.first_at:%Y-%m-%dT%H:%M:%SZ}" if found.first_at is not None else "the window"
+    await context.kube.event(
+        involved,
+        reason=ANOMALOUS_USAGE_REASON,
+        message=(
+            f"usage anomalous since {since} ({found.anomalous_hours} hours flagged by {found.method}; "
+            f"Analysis {context.analysis.name}): those hours are left out of right-sizing and auto-apply holds "
+            "its changes"
+        ),
+        event_type="Warning",
+        component="kcost-rightsizing",
+    )
+
+
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
     name = "rightsizing"
     settings_model = RightsizingSettings
@@ -106,7 +143,11 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 namespace_labels.get(workload.namespace, {}),
             )
             band = hysteresis.band_for(policies, governed)
-            proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope, band=band)
+            screened = await asyncio.to_thread(_screen, workload)  # CPU work, off the event loop
+            await _report_anomaly(context, workload, screened, result)
+            proposal = self._propose(
+                workload, strategy, settings, context, result, in_scope=in_scope, band=band, screened=screened
+            )
             if proposal is not None:
                 result.proposals.append(proposal)
         return in_scope.finish(result)
@@ -121,6 +162,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         *,
         in_scope: scope.Scope,
         band: Hysteresis,
+        screened: dict[str, anomalies.Screened],
     ) -> Proposal | None:
         if not workload.containers:
             result.skipped["NoMetrics"] = result.skipped.get("NoMetrics", 0) + 1
@@ -133,7 +175,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         notes: list[str] = []
         first: UsageHistory | None = None  # the evidence's sparkline is the first container's
         for name in sorted(workload.containers):
-            history = history_of(workload, name)
+            history = screened[name].history
             first = first or history
             requests = workload.requests(name)
             answer = strategy.recommend(history)
@@ -211,6 +253,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                     + notes
                     + (["raises memory: the container was OOM-killed"] if oom_fix else [])
                 )[:20],
+                anomaly=anomalies.evidence(list(screened.values())),
             ),
         )
         return Proposal(namespace=workload.namespace, spec=spec, hysteresis=band)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from kcost.cli import bench_analysis, bench_forecast
+from kcost.cli import bench_analysis, bench_anomaly, bench_forecast
 
 if TYPE_CHECKING:
     from kcost.analyzers.rightsizing.churn import ChurnReport
@@ -39,6 +39,7 @@ def bench() -> None:
 
 bench.add_command(bench_analysis.analysis)
 bench.add_command(bench_forecast.forecast)
+bench.add_command(bench_anomaly.anomaly)
 
 
 @bench.command()

@@ -166,6 +166,7 @@ class ClusterCollector(Collector):
         yield from gauges
         yield from profile_gauges(self.caches.profiles.items.values(), time.time())
         yield from analysis_gauges(self.caches.analyses.items.values())
+        yield from anomaly_gauges(self.caches.analyses.items.values())
 
 
 def recommendation_gauges(entries: Collection[Entry]) -> Iterator[GaugeMetricFamily]:
@@ -296,3 +297,23 @@ def schedule_interval_s(schedule: str) -> float:
     first: datetime.datetime = runs.get_next(datetime.datetime)
     second: datetime.datetime = runs.get_next(datetime.datetime)
     return (second - first).total_seconds()
+
+
+def anomaly_gauges(analyses: Any) -> Iterator[GaugeMetricFamily]:
+    """The workloads whose usage an Analysis's last run found anomalous at its window's end."""
+    anomalous = GaugeMetricFamily(
+        "kcost_workload_anomalous",
+        "1 for each workload whose usage is anomalous at the end of the Analysis's window (auto-apply holds it).",
+        labels=["analysis", "namespace", "kind", "workload"],
+    )
+    counts = GaugeMetricFamily(
+        "kcost_anomalies", "Workloads whose usage the Analysis's last run found anomalous.", labels=["analysis"]
+    )
+    for analysis in analyses:
+        found = sorted({w for section in analysis.status.analyzers.values() for w in section.anomalous_workloads})
+        for workload in found:
+            namespace, kind, name = workload.split("/", 2)
+            anomalous.add_metric([analysis.name, namespace, kind, name], 1.0)
+        if analysis.status.phase is AnalysisPhase.SUCCEEDED:
+            counts.add_metric([analysis.name], float(len(found)))
+    yield from (anomalous, counts)

@@ -3,7 +3,7 @@
 An approval is written to ``spec.approval`` by its own field manager (``kcost-policy``)
 with ``approvedBy: policy/<name>``; the rollout then proceeds as for a person's
 approval. A recommendation the policy holds back (confidence, risk, type, change
-size, exclusion, cooldown, maintenance window) or that two policies claim equally
+size, exclusion, cooldown, maintenance window, anomalous usage) or that two policies claim equally
 gets the ``AutoApproval`` condition saying so, and is looked at again when the
 reason may have passed.
 """

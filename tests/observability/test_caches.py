@@ -177,3 +177,20 @@ def test_a_run_end_is_counted_and_returned_once() -> None:
     assert [s.value for s in gauges["kcost_analysis_failed"]] == [1.0]
     assert [s.value for s in gauges["kcost_analysis_schedule_interval_seconds"]] == [86400.0]
     assert gauges["kcost_analysis_last_success_timestamp_seconds"] == []
+
+
+def test_anomalous_workloads_of_an_analysis_become_gauges() -> None:
+    anomalous = ["shop/Deployment/web", "jobs/StatefulSet/queue"]
+    cache = caches.Caches()
+    cache.analyses.observe(
+        None,
+        _analysis("Succeeded", analyzers={"rightsizing": {"phase": "Succeeded", "anomalousWorkloads": anomalous}}),
+    )
+    gauges = {f.name: f.samples for f in caches.anomaly_gauges(cache.analyses.items.values())}
+    assert sorted(
+        (s.labels["namespace"], s.labels["kind"], s.labels["workload"]) for s in gauges["kcost_workload_anomalous"]
+    ) == [
+        ("jobs", "StatefulSet", "queue"),
+        ("shop", "Deployment", "web"),
+    ]
+    assert [(s.labels["analysis"], s.value) for s in gauges["kcost_anomalies"]] == [("nightly", 2.0)]

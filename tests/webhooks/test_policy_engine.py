@@ -179,3 +179,14 @@ def test_approval_rules_bind_a_person_too() -> None:
     strict = policy("strict", constraints={"minMemory": "512Mi"})
     reasons = approval.approval_rules(strict, rec())
     assert reasons == ["below constraints: app memory request 384Mi → 512Mi (floor)"]
+
+
+def test_auto_approval_holds_a_workload_whose_usage_is_anomalous_now() -> None:
+    anomaly = {"method": "robust-z", "anomalousHours": 3, "firstAt": "2026-12-01T09:00:00Z", "ongoing": True}
+    held = approval.auto_approval(policy("auto", **AUTO), rec(evidence={"method": "kcost", "anomaly": anomaly}), NOW)
+    assert not held.allowed
+    assert "its usage is anomalous since 2026-12-01T09:00:00Z (3 hours flagged by robust-z)" in held.message()
+    past = {**anomaly, "ongoing": False}
+    assert approval.auto_approval(
+        policy("auto", **AUTO), rec(evidence={"method": "kcost", "anomaly": past}), NOW
+    ).allowed

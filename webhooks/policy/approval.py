@@ -11,7 +11,7 @@ import datetime
 
 from kcost.api.v1alpha1.common import parse_duration
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RiskLevel
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RiskLevel, UsageAnomaly
 from kcost.webhooks.policy import changes, windows
 
 
@@ -51,6 +51,15 @@ def approval_rules(policy: OptimizationPolicy, rec: OptimizationRecommendation) 
     return reasons
 
 
+def anomalous_usage_reason(anomaly: UsageAnomaly) -> str:
+    """Why a workload whose usage is anomalous now is not changed without a person."""
+    since = f" since {anomaly.first_at:%Y-%m-%dT%H:%M:%SZ}" if anomaly.first_at is not None else ""
+    return (
+        f"its usage is anomalous{since} ({anomaly.anomalous_hours} hours flagged by {anomaly.method}); "
+        "held until an analysis finds it normal"
+    )
+
+
 def auto_approval(
     policy: OptimizationPolicy,
     rec: OptimizationRecommendation,
@@ -84,6 +93,9 @@ def auto_approval(
             reasons.append(f"the change is {size:.0f}%, above maxChangePercent {rules.max_change_percent:.0f}%")
     if excluded(policy, rec):
         reasons.append(f"{rec.spec.target_ref.kind} {rec.namespace}/{rec.spec.target_ref.name} is excluded")
+    anomaly = rec.spec.evidence.anomaly
+    if anomaly is not None and anomaly.ongoing:
+        reasons.append(anomalous_usage_reason(anomaly))
     if last_change_at is not None:
         cooldown_ends = last_change_at + parse_duration(spec.cooldown)
         if now < cooldown_ends:

@@ -157,6 +157,14 @@ class AnalyzerStatus(ApiModel):
         default_factory=dict, description="workloads left out, by reason (e.g. NotEnoughData)"
     )
     error: str | None = Field(None, max_length=4096, description="why it failed, for a person to read")
+    anomalous_workloads: list[str] = Field(
+        default_factory=list,
+        max_length=1000,
+        description=(
+            "namespace/Kind/name of the workloads whose usage is anomalous at the window's end; auto-apply holds "
+            "their changes until a run finds their usage normal"
+        ),
+    )
 
 
 class Progress(ApiModel):

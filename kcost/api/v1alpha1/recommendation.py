@@ -157,6 +157,18 @@ class ContainerEvidence(ApiModel):
     cpu_throttled_percent: float | None = Field(None, ge=0, le=100, description="share of CFS periods throttled")
 
 
+class UsageAnomaly(ApiModel):
+    """Hours of the window whose usage was anomalous for this workload (``kcost.ml.anomaly``)."""
+
+    method: str = Field(description="the detector, e.g. robust-z or isolation-forest")
+    anomalous_hours: int = Field(ge=0, description="hourly windows flagged, left out of the sizing")
+    first_at: datetime.datetime | None = Field(None, description="start of the first anomalous hour")
+    last_at: datetime.datetime | None = Field(None, description="start of the last anomalous hour")
+    ongoing: bool = Field(
+        False, description="the last hours of the window are anomalous: auto-apply holds the change meanwhile"
+    )
+
+
 class Evidence(ApiModel):
     window: Duration | None = Field(None, description="the window the numbers cover, e.g. 14d")
     window_start: datetime.datetime | None = Field(
@@ -171,6 +183,7 @@ class Evidence(ApiModel):
     network_bytes_per_second: float | None = Field(None, ge=0, description="traffic, for idle workloads")
     usage_sparkline: list[float] = Field(default_factory=list, max_length=64, description="daily CPU use, cores")
     notes: list[str] = Field(default_factory=list, max_length=20, description="caveats worth reading")
+    anomaly: UsageAnomaly | None = Field(None, description="anomalous usage found in the window, if any")
 
 
 class AnalysisRef(ApiModel):

@@ -46,6 +46,10 @@ class ContainerSpec(BaseModel):
     memory_usage_bytes: int = Field(128 * MIB, ge=0, description="typical working set")
     memory_leak_bytes_per_hour: int = Field(0, ge=0, description="growth until the limit kills it (memory-leak)")
     trace: TraceRef | None = Field(None, description="replay a recorded VM's usage instead of a pattern")
+    cpu_spike_last_hours: float = Field(
+        0, ge=0, description="an injected anomaly: CPU use × cpu_spike_factor over the history's last hours"
+    )
+    cpu_spike_factor: float = Field(5.0, gt=0, description="how much the injected spike multiplies CPU use")
 
     @model_validator(mode="after")
     def _leak_needs_limit(self) -> Self:

@@ -170,6 +170,9 @@ def _container_history(
         memory = spec.memory_usage_bytes * np.clip(1.0 + rng.normal(0.0, 0.02, len(window)), 0.5, None)
         if workload.pattern is UsagePattern.DIURNAL:
             memory = memory * (0.8 + 0.2 * shape / max(float(shape.mean()), 1e-9))
+    if spec.cpu_spike_last_hours and len(window):
+        spiking = window > window[-1] - spec.cpu_spike_last_hours * 3600
+        cpu_raw = np.where(spiking, cpu_raw * spec.cpu_spike_factor, cpu_raw)
     cpu = cpu_raw if spec.cpu_limit_cores is None else np.minimum(cpu_raw, spec.cpu_limit_cores)
     throttled = np.where(cpu_raw > 0, np.clip((cpu_raw - cpu) / np.maximum(cpu_raw, 1e-12), 0.0, 1.0), 0.0)
     kills: list[int] = []
