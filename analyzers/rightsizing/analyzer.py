@@ -14,6 +14,7 @@ are in ``settings``.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,10 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 namespace_labels.get(workload.namespace, {}),
             )
             band = hysteresis.band_for(policies, governed)
-            proposal = self._propose(workload, strategy, settings, context, result, in_scope=in_scope, band=band)
+            # Sizing and the confidence model are CPU work: in a thread, so the event loop keeps serving.
+            proposal = await asyncio.to_thread(
+                self._propose, workload, strategy, settings, context, result, in_scope=in_scope, band=band
+            )
             if proposal is not None:
                 result.proposals.append(proposal)
         return in_scope.finish(result)
