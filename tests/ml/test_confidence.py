@@ -61,3 +61,11 @@ def test_a_fitted_model_is_calibrated_on_data_it_did_not_see() -> None:
         assert inside.sum() > 100
         assert float(unseen_labels[inside].mean()) == pytest.approx(float(estimates[inside].mean()), abs=0.05)
     assert model.estimate(unseen_rows[0]) == pytest.approx(estimates[0])
+
+
+def test_one_row_estimates_equal_the_calibrated_classifiers() -> None:
+    model = confidence.shipped()
+    rows = np.random.default_rng(3).uniform(0, 3, (200, len(FEATURES)))
+    one_by_one = np.array([model.estimate(row) for row in rows])
+    assert one_by_one == pytest.approx(model.estimate_many(rows), abs=1e-9)
+    assert np.unique(one_by_one).size > 2  # rows in several buckets, not one constant
