@@ -18,9 +18,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.calibration import CalibratedClassifierCV
-from sklearn.ensemble import GradientBoostingClassifier
-from sklearn.model_selection import GroupKFold
 
 from kcost.api.v1alpha1.recommendation import RiskLevel
 from kcost.ml import artifacts
@@ -86,6 +83,12 @@ def fit(
     rows: FloatArray, labels: npt.NDArray[np.bool_], workloads: npt.NDArray[np.str_], *, seed: int
 ) -> ConfidenceModel:
     """Fit and calibrate on backtests (features, held, which workload); deterministic for a seed."""
+    # Imported here: scikit-learn takes seconds to import, and a process that only sizes loads it
+    # with the shipped model at its first estimate, not at start (an analyzer must claim runs promptly).
+    from sklearn.calibration import CalibratedClassifierCV  # noqa: PLC0415
+    from sklearn.ensemble import GradientBoostingClassifier  # noqa: PLC0415
+    from sklearn.model_selection import GroupKFold  # noqa: PLC0415
+
     booster = GradientBoostingClassifier(
         n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8, min_samples_leaf=20, random_state=seed
     )
