@@ -106,7 +106,10 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
             return proposed
         window = history.last(self.settings.history_days * stats.DAY_S)
         estimate = confidence.shipped().estimate(confidence_features_of(window, proposed))
-        return dataclasses.replace(proposed, confidence=estimate, risk_level=confidence.risk_level(estimate))
+        # The traces it learned from have no OOM kills: the rules' risk (high after an OOM kill or
+        # with steep growth) stays a floor where the model has never seen such a history.
+        risk = max(confidence.risk_level(estimate), proposed.risk_level, key=lambda level: level.rank)
+        return dataclasses.replace(proposed, confidence=estimate, risk_level=risk)
 
     def propose(self, history: UsageHistory) -> Recommendation:
         """The values with history coverage as confidence: what the confidence model is trained on."""
