@@ -25,6 +25,12 @@ The method, for one container over the last ``history_days``:
    uncovered shrinks in proportion (p85 from 14 days becomes p92.5 from 7) and the
    limit margin grows with √(horizon ÷ observed days): less evidence, more safety.
 
+6. **Confidence** is the calibrated probability that the values hold over the horizon (no
+   OOM kill, little CPU shortfall and memory pressure), from the model shipped in
+   ``kcost.ml`` (``kcost.ml.confidence``), and the risk is read from it. The model is fitted
+   on backtests of these very values on recorded traces (``calibration``), which use
+   ``propose``: the values with the share of the horizon covered as a plain confidence.
+
 Why it generalizes: every quantity is relative to the container's own distribution
 (percentiles, ratios, coefficients of variation, its own trend); samples are weighted
 by time, so the sampling interval does not matter; nothing is fitted per fleet, and
@@ -37,6 +43,7 @@ A resource that was not measured (all zeros) gets its floor and, for memory, no 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -46,9 +53,10 @@ from pydantic import Field
 from kcost.analyzers.rightsizing import stats
 from kcost.analyzers.rightsizing.base import Sizing, Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import UsageHistory
-from kcost.analyzers.rightsizing.recommendation import NotEnoughData
+from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation, NotEnoughData, Recommendation
 from kcost.api.units import MIB
 from kcost.api.v1alpha1.recommendation import RiskLevel
+from kcost.ml import confidence, confidence_features
 
 # Growth of the peak over the horizon, as a share of the peak, above which a series is risky.
 STEEP_GROWTH_FRACTION = 0.25
@@ -90,6 +98,22 @@ class _MemorySizing:
 class AdaptiveStrategy(Strategy[AdaptiveSettings]):
     name = "kcost"
     settings_model = AdaptiveSettings
+
+    def recommend(self, history: UsageHistory) -> Recommendation:
+        """The values, with the calibrated model's confidence that they hold over the horizon and its risk."""
+        proposed = self.propose(history)
+        if isinstance(proposed, NotEnoughData):
+            return proposed
+        window = history.last(self.settings.history_days * stats.DAY_S)
+        estimate = confidence.shipped().estimate(confidence_features_of(window, proposed))
+        # The traces it learned from have no OOM kills: the rules' risk (high after an OOM kill or
+        # with steep growth) stays a floor where the model has never seen such a history.
+        risk = max(confidence.risk_level(estimate), proposed.risk_level, key=lambda level: level.rank)
+        return dataclasses.replace(proposed, confidence=estimate, risk_level=risk)
+
+    def propose(self, history: UsageHistory) -> Recommendation:
+        """The values with history coverage as confidence: what the confidence model is trained on."""
+        return super().recommend(history)
 
     def size(self, window: UsageHistory) -> Sizing | NotEnoughData:
         s = self.settings
@@ -175,3 +199,15 @@ def _risk(window: UsageHistory, memory: _MemorySizing, coverage: float, cpu_shor
     if coverage < 0.5 or cpu_shortfall > CPU_SHORTFALL_RISK_FRACTION or memory.growth_bytes > 0:
         return RiskLevel.MEDIUM
     return RiskLevel.LOW
+
+
+def confidence_features_of(window: UsageHistory, proposed: ContainerRecommendation) -> stats.FloatArray:
+    """The confidence model's features of a window and the values proposed from it."""
+    proposal = confidence_features.Proposal(
+        cpu_request_cores=proposed.cpu_request_cores,
+        memory_request_bytes=proposed.memory_request_bytes,
+        memory_limit_bytes=proposed.memory_limit_bytes,
+    )
+    return confidence_features.features(
+        window.ts_s, window.cpu_cores, window.memory_bytes, len(window.oom_events), proposal
+    )

@@ -145,8 +145,17 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             band = hysteresis.band_for(policies, governed)
             screened = await asyncio.to_thread(_screen, workload)  # CPU work, off the event loop
             await _report_anomaly(context, workload, screened, result)
-            proposal = self._propose(
-                workload, strategy, settings, context, result, in_scope=in_scope, band=band, screened=screened
+            # Sizing and the confidence model are CPU work: in a thread, so the event loop keeps serving.
+            proposal = await asyncio.to_thread(
+                self._propose,
+                workload,
+                strategy,
+                settings,
+                context,
+                result,
+                in_scope=in_scope,
+                band=band,
+                screened=screened,
             )
             if proposal is not None:
                 result.proposals.append(proposal)

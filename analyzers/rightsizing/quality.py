@@ -15,7 +15,9 @@ Scores over the evaluation window, summed or pooled over the series:
 - ``mem_pressure_pct``: share of samples whose memory use is above the memory request;
 - ``oom_count``: series whose memory peak is above the memory limit (none without a limit);
 - ``cpu_slack_core_hours`` / ``mem_slack_gib_hours``: request minus use where positive,
-  each sample standing for the time until the next one (at most one usual interval).
+  each sample standing for the time until the next one (at most one usual interval);
+- ``per_workload``: p50 / p95 / max over the series of each one's CPU shortfall and memory
+  pressure, and the share of series above 10% CPU shortfall (the tail the pooled shares hide).
 """
 
 from __future__ import annotations
@@ -74,6 +76,9 @@ class StrategyScore:
     oom_count: int = 0
     cpu_slack_core_hours: float = 0.0
     mem_slack_gib_hours: float = 0.0
+    # Per series, in percent of its evaluation samples: the tail the pooled figures hide.
+    series_cpu_shortfall_pct: list[float] = field(default_factory=list)
+    series_mem_pressure_pct: list[float] = field(default_factory=list)
 
     @property
     def cpu_shortfall_pct(self) -> float:
@@ -91,8 +96,12 @@ class StrategyScore:
             + allocation.memory_request_bytes / GIB * rates.memory_gib_hour
         )
         self.eval_samples += split.eval_ts_s.size
-        self.cpu_samples_over_request += int((split.eval_cpu_cores > allocation.cpu_request_cores).sum())
-        self.memory_samples_over_request += int((split.eval_memory_bytes > allocation.memory_request_bytes).sum())
+        cpu_over = int((split.eval_cpu_cores > allocation.cpu_request_cores).sum())
+        memory_over = int((split.eval_memory_bytes > allocation.memory_request_bytes).sum())
+        self.cpu_samples_over_request += cpu_over
+        self.memory_samples_over_request += memory_over
+        self.series_cpu_shortfall_pct.append(100 * cpu_over / split.eval_ts_s.size)
+        self.series_mem_pressure_pct.append(100 * memory_over / split.eval_ts_s.size)
         limit = allocation.memory_limit_bytes
         if limit is not None and float(split.eval_memory_bytes.max()) > limit:
             self.oom_count += 1
@@ -112,7 +121,22 @@ class StrategyScore:
             "mem_slack_gib_hours": round(self.mem_slack_gib_hours, 1),
             "series": self.series,
             "not_enough_data": self.not_enough_data,
+            "per_workload": {
+                "cpu_shortfall_pct": _distribution(self.series_cpu_shortfall_pct),
+                "mem_pressure_pct": _distribution(self.series_mem_pressure_pct),
+                "share_over_10pct_cpu_shortfall": round(
+                    float(np.mean(np.array(self.series_cpu_shortfall_pct) > 10)) if self.series else 0.0, 3
+                ),
+            },
         }
+
+
+def _distribution(values: list[float]) -> dict[str, float]:
+    """p50, p95 and max of per-series figures (zeros when there are none)."""
+    if not values:
+        return {"p50": 0.0, "p95": 0.0, "max": 0.0}
+    p50, p95 = np.percentile(values, [50, 95])
+    return {"p50": round(float(p50), 2), "p95": round(float(p95), 2), "max": round(max(values), 2)}
 
 
 @dataclass
@@ -155,21 +179,22 @@ class QualityReport:
         }
 
 
-def split(series: TraceSeries, train_days: float, eval_days: float) -> Split | None:
-    """Cut a series at its own first sample; None when it does not cover both windows."""
+def split(series: TraceSeries, train_days: float, eval_days: float, offset_days: float = 0.0) -> Split | None:
+    """Cut a series ``offset_days`` after its own first sample; None when it does not cover both windows."""
     if series.ts_s.size == 0:
         return None
-    start_s = float(series.ts_s[0])
+    start_s = float(series.ts_s[0]) + offset_days * stats.DAY_S
     eval_start_s = start_s + train_days * stats.DAY_S
     eval_end_s = eval_start_s + eval_days * stats.DAY_S
     usual_interval_s = stats.median_interval_s(series.ts_s)
     if float(series.ts_s[-1]) < eval_end_s - usual_interval_s:
         return None
+    train_start = int(np.searchsorted(series.ts_s, start_s, side="left"))
     train_end = int(np.searchsorted(series.ts_s, eval_start_s, side="left"))
     eval_end = int(np.searchsorted(series.ts_s, eval_end_s, side="left"))
-    if train_end == 0 or eval_end <= train_end:
+    if train_end == train_start or eval_end <= train_end:
         return None
-    train = slice(0, train_end)
+    train = slice(train_start, train_end)
     evaluation = slice(train_end, eval_end)
     cpu_provisioned = float(series.cpu_provisioned_cores[train].max())
     memory_provisioned = float(series.memory_provisioned_bytes[train].max())

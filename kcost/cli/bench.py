@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from kcost.cli import bench_analysis, bench_anomaly, bench_forecast
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from kcost.analyzers.rightsizing.churn import ChurnReport
     from kcost.analyzers.rightsizing.quality import QualityReport
     from kcost.api.v1alpha1.policy import Hysteresis
@@ -67,25 +69,34 @@ bench.add_command(bench_anomaly.anomaly)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def quality(traces_path: Path, train_days: float, eval_days: float, as_json: bool) -> None:
     """Right-sizing quality: kcost, VPA and KRR against what is provisioned, on a usage trace."""
+    from kcost.analyzers.rightsizing import calibration, strategies, traces
     from kcost.analyzers.rightsizing import quality as rightsizing_quality
-    from kcost.analyzers.rightsizing import strategies, traces
+    from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
+    from kcost.ml import artifacts
 
     started = time.perf_counter()
     try:
         series = traces.load(traces_path)
     except traces.TraceFormatError as error:
         raise click.ClickException(str(error)) from None
-    report = rightsizing_quality.evaluate(
-        series,
-        {name: strategies.create(name) for name in STRATEGY_NAMES},
-        train_days=train_days,
-        eval_days=eval_days,
-    )
+    created = {name: strategies.create(name) for name in STRATEGY_NAMES}
+    try:
+        report = rightsizing_quality.evaluate(series, created, train_days=train_days, eval_days=eval_days)
+        ours = created["kcost"]
+        assert isinstance(ours, AdaptiveStrategy)
+        reliability, judged_on = calibration.held_out_calibration(
+            series, ours, train_days=train_days, eval_days=eval_days
+        )
+    except artifacts.ArtifactError as error:
+        raise click.ClickException(str(error)) from None
     elapsed_s = time.perf_counter() - started
     if as_json:
-        click.echo(json.dumps({**report.to_json(), "elapsed_s": round(elapsed_s, 2)}, indent=2))
+        figures = report.to_json()
+        figures["strategies"]["kcost"] |= {"calibration": reliability, "calibration_held_out": judged_on}
+        click.echo(json.dumps({**figures, "elapsed_s": round(elapsed_s, 2)}, indent=2))
     else:
         _print_table(report, traces_path, elapsed_s)
+        _print_calibration(reliability, judged_on)
 
 
 def _print_table(report: QualityReport, traces_path: Path, elapsed_s: float) -> None:
@@ -125,7 +136,51 @@ def _print_table(report: QualityReport, traces_path: Path, elapsed_s: float) -> 
             "kcost vs the better of vpa and krr-simple: "
             + ", ".join(f"{key} {'n/a' if value is None else value}" for key, value in versus.items())
         )
+    _print_per_workload(report, console)
     console.print(f"took {elapsed_s:.1f}s")
+
+
+def _print_per_workload(report: QualityReport, console: Console) -> None:
+    from rich.table import Table
+
+    table = Table(title="Per workload: CPU shortfall % and memory pressure % of each series")
+    for header in ("strategy", "CPU p50", "CPU p95", "CPU max", "mem p50", "mem p95", "mem max", "> 10% CPU"):
+        table.add_column(header, justify="left" if header == "strategy" else "right")
+    for name, score in report.scores.items():
+        tail = score.to_json()["per_workload"]
+        cpu, memory = tail["cpu_shortfall_pct"], tail["mem_pressure_pct"]
+        table.add_row(
+            name,
+            *(f"{figures[key]:.2f}" for figures in (cpu, memory) for key in ("p50", "p95", "max")),
+            f"{tail['share_over_10pct_cpu_shortfall']:.1%}",
+        )
+    console.print(table)
+
+
+def _print_calibration(reliability: dict[str, Any], judged_on: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"kcost confidence on {judged_on['workloads']} held-out workloads ({judged_on['cuts']} cuts, one a day)"
+    )
+    for header in ("confidence", "cuts", "mean confidence", "share held"):
+        table.add_column(header, justify="right")
+    for bucket in reliability["buckets"]:
+        mean, share = bucket["mean_confidence"], bucket["share_held"]
+        table.add_row(
+            f"{bucket['from']:.2f}–{bucket['to']:.2f}",
+            str(bucket["count"]),
+            "—" if mean is None else f"{mean:.3f}",
+            "—" if share is None else f"{share:.3f}",
+        )
+    console = Console(width=max(Console().width, 132))
+    console.print(table)
+    console.print(
+        f"Brier {reliability['brier']}; confidence >= 0.9: {reliability['count_confidence_ge_0_9']} cuts, "
+        f"{reliability['share_held_confidence_ge_0_9']} held; cuts above 10% CPU shortfall at confidence >= 0.9: "
+        f"{judged_on['cuts_over_10pct_cpu_shortfall_at_confidence_ge_0_9']}"
+    )
 
 
 @bench.command()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from kcost.cli import api, bench, demo, devcluster, manifests, run, webhook
+from kcost.cli import api, bench, demo, devcluster, manifests, ml, run, webhook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -25,6 +25,7 @@ cli.add_command(run.run_all)
 cli.add_command(demo.demo)
 cli.add_command(webhook.webhook)
 cli.add_command(api.api)
+cli.add_command(ml.ml)
 
 
 def main() -> None:

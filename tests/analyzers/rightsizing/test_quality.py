@@ -114,6 +114,12 @@ def test_scores_by_hand(trace: Path) -> None:
         "mem_slack_gib_hours": 2.8,
         "series": 2,
         "not_enough_data": 1,
+        # Per series: a is short of CPU in 2 of 3 samples and above its memory request in 1; b in none.
+        "per_workload": {
+            "cpu_shortfall_pct": {"p50": 33.33, "p95": 63.33, "max": 66.67},
+            "mem_pressure_pct": {"p50": 16.67, "p95": 31.67, "max": 33.33},
+            "share_over_10pct_cpu_shortfall": 0.5,
+        },
     }
 
 

@@ -1,0 +1,106 @@
+"""Features of one container's history and of the values proposed for it, for the confidence model.
+
+Every feature is a ratio, a share or a count of days, so it does not depend on the
+sampling interval nor on the container's size: a model learned on 5-minute VM traces
+reads a 1-minute Prometheus history the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+DAY_S = 86_400.0
+
+FEATURES = (
+    "history_days",
+    "cpu_cv",
+    "cpu_p95_over_p50",
+    "cpu_daily_peak_spread",
+    "memory_cv",
+    "memory_daily_peak_spread",
+    "memory_trend_per_day",
+    "oom_events",
+    "cpu_request_over_p50",
+    "cpu_request_over_p95",
+    "cpu_share_over_request",
+    "cpu_share_over_request_last_day",
+    "memory_request_over_p95",
+    "memory_share_over_request",
+    "memory_limit_over_peak",
+)
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """The values whose chance of holding is estimated; no memory limit is None."""
+
+    cpu_request_cores: float
+    memory_request_bytes: float
+    memory_limit_bytes: float | None
+
+
+def _ratio(numerator: float, denominator: float, *, empty: float = 0.0) -> float:
+    """A ratio that stays finite: ``empty`` when both are zero, capped at 100 when only the denominator is."""
+    if denominator > 0:
+        return min(numerator / denominator, 100.0)
+    return empty if numerator <= 0 else 100.0
+
+
+def _daily_peaks(ts_s: FloatArray, values: FloatArray) -> FloatArray:
+    days = np.floor((ts_s - ts_s[0]) / DAY_S).astype(np.int64)
+    starts = np.flatnonzero(np.append(True, days[1:] != days[:-1]))
+    return np.maximum.reduceat(values, starts)
+
+
+def _spread(peaks: FloatArray) -> float:
+    """Coefficient of variation of the daily peaks: how unlike one day is from the next."""
+    mean = float(peaks.mean())
+    return float(peaks.std()) / mean if peaks.size >= 2 and mean > 0 else 0.0
+
+
+def _trend_per_day(ts_s: FloatArray, values: FloatArray) -> float:
+    """Least-squares slope of the daily peaks, per day, relative to their mean."""
+    peaks = _daily_peaks(ts_s, values)
+    mean = float(peaks.mean())
+    if peaks.size < 3 or mean <= 0:
+        return 0.0
+    slope = float(np.polyfit(np.arange(peaks.size, dtype=np.float64), peaks, 1)[0])
+    return slope / mean
+
+
+def features(
+    ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray, oom_events: int, proposal: Proposal
+) -> FloatArray:
+    """The ``FEATURES`` of a non-empty history in time order and the values proposed from it."""
+    if ts_s.size == 0:
+        raise ValueError("confidence features of an empty history")
+    cpu_p50, cpu_p95 = (float(v) for v in np.percentile(cpu_cores, [50, 95]))
+    memory_p95 = float(np.percentile(memory_bytes, 95))
+    memory_peak = float(memory_bytes.max())
+    last_day = ts_s >= ts_s[-1] - DAY_S
+    limit = proposal.memory_limit_bytes
+    return np.array(
+        [
+            float(ts_s[-1] - ts_s[0]) / DAY_S,
+            _ratio(float(cpu_cores.std()), float(cpu_cores.mean())),
+            _ratio(cpu_p95, cpu_p50, empty=1.0),
+            _spread(_daily_peaks(ts_s, cpu_cores)),
+            _ratio(float(memory_bytes.std()), float(memory_bytes.mean())),
+            _spread(_daily_peaks(ts_s, memory_bytes)),
+            _trend_per_day(ts_s, memory_bytes),
+            float(oom_events),
+            _ratio(proposal.cpu_request_cores, cpu_p50, empty=1.0),
+            _ratio(proposal.cpu_request_cores, cpu_p95, empty=1.0),
+            float(np.mean(cpu_cores > proposal.cpu_request_cores)),
+            float(np.mean(cpu_cores[last_day] > proposal.cpu_request_cores)),
+            _ratio(proposal.memory_request_bytes, memory_p95, empty=1.0),
+            float(np.mean(memory_bytes > proposal.memory_request_bytes)),
+            100.0 if limit is None else _ratio(limit, memory_peak, empty=1.0),
+        ],
+        dtype=np.float64,
+    )
