@@ -18,8 +18,6 @@ NOT_IMPORTED = {
     "asyncpg",
     # SQLAlchemy's asyncio support needs it but no longer installs it.
     "greenlet",
-    # Reserved for features of open issues: forecasting (prophet).
-    "prophet",
 }
 
 
