@@ -262,3 +262,34 @@ def test_an_infeasible_resize_falls_back_to_a_rolling_update(namespace: str, kub
     assert fell_back[0].endswith("falling back to rolling")
     assert template_resources(kubectl, namespace, "deployment", "web") == NEW_RESOURCES
     wait_until("every pod on the new values", lambda: all_pods_have(kubectl, namespace, "web", NEW_RESOURCES, REPLICAS))
+
+
+def test_a_recommendation_deleted_mid_statefulset_rollout_rolls_it_back_before_going(
+    namespace: str, kubectl: Any, spawn: Any
+) -> None:
+    """Deleting the recommendation takes its status (what to restore) with it: the rollout's finalizer keeps it
+    until the StatefulSet is whole again on its old values, instead of leaving it half-changed."""
+    apply(kubectl, statefulset(namespace), policy(f"{namespace}-policy", namespace))
+    assert kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s").returncode == 0
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "db", kind="StatefulSet"))
+    name = "statefulset-db-right-sizing"
+    midway = wait_for_rec(
+        kubectl, namespace, lambda b: (b.get("status", {}).get("rollout") or {}).get("step") == 1, name=name
+    )
+    assert "kcost.dev/rollout" in midway["metadata"]["finalizers"]
+    assert template_resources(kubectl, namespace, "statefulset", "db") == NEW_RESOURCES
+    assert kubectl("delete", "rec", name, "-n", namespace, "--wait=false").returncode == 0
+
+    def gone() -> bool:
+        found = kubectl("get", "rec", name, "-n", namespace, "--ignore-not-found", "-o", "name")
+        return found.returncode == 0 and not found.stdout.strip()
+
+    wait_until("the recommendation gone", gone, timeout_s=120)
+    assert template_resources(kubectl, namespace, "statefulset", "db") == OLD_RESOURCES
+    body = get_json(kubectl, "get", "statefulset", "db", "-n", namespace)
+    assert body["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 0
+    wait_until("every pod on the old values", lambda: all_pods_have(kubectl, namespace, "db", OLD_RESOURCES, REPLICAS))
+    assert not [p for p in pods(kubectl, namespace, "db") if CANARY_LABEL in p["metadata"].get("labels", {})]
+    said = events(kubectl, namespace, name)
+    assert any(e.startswith("RolledBack:") and "deleted during the rollout" in e for e in said), said

@@ -204,6 +204,19 @@ def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime, be
     return Outcome(rolling_back, 0.0, (RecommendationReason.ROLLBACK_REQUESTED, message, "Normal"))
 
 
+def abandon(rec: OptimizationRecommendation, reason: str) -> Outcome:
+    """An Applying rollout turned into its own rollback (the strategy's, as a failed check would), for ``reason``."""
+    rollout = rec.status.rollout
+    if rollout is None or rollout.stage is RolloutStage.ROLLING_BACK:
+        return Outcome(None, 0.0)
+    rolling_back = rollout.model_copy(update={"stage": RolloutStage.ROLLING_BACK, "reason": canary.fit_reason(reason)})
+    message = f"rolling back: {reason}"
+    updated = _with(
+        rec, phase=RecommendationPhase.APPLYING, rollout=rolling_back, ready=False, reason=APPLYING, message=message
+    )
+    return Outcome(updated, 0.0, (RecommendationReason.ROLLBACK_REQUESTED, message, "Normal"))
+
+
 async def advance(
     workloads: WorkloadClient,
     rec: OptimizationRecommendation,

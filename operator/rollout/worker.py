@@ -38,11 +38,13 @@ from kcost.history.store import HistoryStore
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
 from kcost.observability import tracing
-from kcost.operator.rollout import approver, controller, deployment, promql_checks, verify
+from kcost.operator.rollout import approver, controller, deployment, finalizer, promql_checks, verify
 
 log = logging.getLogger("kcost.operator.rollout")
 Key = tuple[str, str]
 ACTIVE_PHASES = frozenset({RecommendationPhase.APPROVED, RecommendationPhase.APPLYING})
+# Where a rollout has ended: its finalizer comes off.
+ENDED_PHASES = frozenset({RecommendationPhase.APPLIED, RecommendationPhase.ROLLED_BACK, RecommendationPhase.FAILED})
 # Rollouts advanced at once; the rest wait their turn.
 CONCURRENCY = 16
 RETRY_AFTER_ERROR_S = 5.0
@@ -93,7 +95,9 @@ class RolloutWorker:
 
     def wants(self, body: dict[str, Any]) -> bool:
         """Whether a recommendation is the worker's business: approved, applying, asked to roll back,
-        or a proposal while an auto-apply policy exists."""
+        a proposal while an auto-apply policy exists, or one still held by the rollout's finalizer."""
+        if finalizer.held(body.get("metadata") or {}):
+            return True
         phase = (body.get("status") or {}).get("phase")
         approval = (body.get("spec") or {}).get("approval") or {}
         if phase == RecommendationPhase.PROPOSED.value:
@@ -167,10 +171,10 @@ class RolloutWorker:
             return RETRY_AFTER_ERROR_S
         policies = self._policy_cache
         rec = await self._kube.get(OptimizationRecommendation, name, namespace)
-        if rec is None:
-            return None
-        phase = rec.status.phase
         now = datetime.datetime.now(datetime.UTC)
+        if rec is None or finalizer.deleting(rec):
+            return None if rec is None else await self._deleted(rec, now)
+        phase = rec.status.phase
         if phase is RecommendationPhase.APPLIED:
             return await self._applied(rec, policies, now)
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
@@ -178,14 +182,37 @@ class RolloutWorker:
         governing, workload = await self._governing(rec, policies)
         if phase is RecommendationPhase.PROPOSED:
             return await self._consider(rec, governing, workload, now)
-        if phase is RecommendationPhase.APPROVED:
-            outcome = await controller.start(self._workloads, rec, governing.policy, now)
+        return await self._roll(rec, governing.policy, now)
+
+    async def _roll(
+        self, rec: OptimizationRecommendation, policy: OptimizationPolicy | None, now: datetime.datetime
+    ) -> float | None:
+        """One decision of an Approved or Applying recommendation's rollout, recorded; when to look again."""
+        if rec.status.phase is RecommendationPhase.APPROVED:
+            outcome = await controller.start(self._workloads, rec, policy, now)
+            applying = outcome.recommendation is not None and outcome.recommendation.status.phase
+            if applying is RecommendationPhase.APPLYING:
+                await finalizer.hold(self._kube, rec)  # before the workload is touched
         else:
-            strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
+            strategy = policy.spec.rollout_strategy if policy else RolloutStrategy()
             checks = await self._promql_checks(rec, strategy)
             outcome = await controller.advance(self._workloads, rec, strategy, now, checks)
         await self._record(rec, outcome)
         return outcome.recheck_after_s
+
+    async def _deleted(self, rec: OptimizationRecommendation, now: datetime.datetime) -> float | None:
+        """A recommendation being deleted: a rollout under way is rolled back first (the finalizer keeps the object
+        until then); otherwise there is nothing to finish and it is let go."""
+        rollout = rec.status.rollout
+        if rec.status.phase is not RecommendationPhase.APPLYING or rollout is None or not finalizer.held(rec.metadata):
+            await finalizer.release(self._kube, rec)
+            return None
+        if rollout.stage is not RolloutStage.ROLLING_BACK:
+            log.info("%s/%s deleted during its rollout: rolling back first", rec.namespace, rec.name)
+            await self._record(rec, controller.abandon(rec, finalizer.DELETED_REASON))
+            return 0.0
+        governing, _ = await self._governing(rec, self._policy_cache)
+        return await self._roll(rec, governing.policy, now)
 
     async def _promql_checks(
         self, rec: OptimizationRecommendation, strategy: RolloutStrategy
@@ -296,6 +323,8 @@ class RolloutWorker:
     async def _record(self, rec: OptimizationRecommendation, outcome: controller.Outcome) -> None:
         if outcome.recommendation is not None:
             await self._write(rec, outcome.recommendation)
+            if outcome.recommendation.status.phase in ENDED_PHASES:
+                await finalizer.release(self._kube, rec)
         if outcome.event is not None:
             reason, message, event_type = outcome.event
             await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
