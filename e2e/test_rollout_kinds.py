@@ -293,3 +293,27 @@ def test_a_recommendation_deleted_mid_statefulset_rollout_rolls_it_back_before_g
     assert not [p for p in pods(kubectl, namespace, "db") if CANARY_LABEL in p["metadata"].get("labels", {})]
     said = events(kubectl, namespace, name)
     assert any(e.startswith("RolledBack:") and "deleted during the rollout" in e for e in said), said
+
+
+def test_a_suspended_cronjob_says_why_its_change_waits(namespace: str, kubectl: Any, spawn: Any) -> None:
+    """A suspended CronJob makes no run to judge the change: the rollout says so, with how to go on, and a run
+    started by hand still judges it."""
+    suspended = cronjob(namespace)
+    suspended["spec"]["suspend"] = True
+    apply(kubectl, suspended, policy(f"{namespace}-policy", namespace))
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "nightly", kind="CronJob"))
+    name = "cronjob-nightly-right-sizing"
+    waiting = wait_for_rec(
+        kubectl, namespace, lambda b: "CronJob suspended" in condition(b, "Ready").get("message", ""), name=name
+    )
+    assert waiting["status"]["phase"] == "Applying"
+    message = condition(waiting, "Ready")["message"]
+    assert "spec.suspend: true" in message, message
+    assert "kubectl create job --from=cronjob/nightly" in message, message
+    assert "CronJob suspended" in waiting["status"]["rollout"]["observations"][-1]["message"]
+    assert template_resources(kubectl, namespace, "cronjob", "nightly") == NEW_RESOURCES
+    created = kubectl("create", "job", "nightly-run", "--from=cronjob/nightly", "-n", namespace)
+    assert created.returncode == 0, created.stderr
+    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name=name)
+    assert done["status"]["phase"] == "Applied", done["status"]
