@@ -39,10 +39,13 @@ def _body(rec: OptimizationRecommendation, finalizers: list[str]) -> dict[str, o
     return {"metadata": metadata}
 
 
-async def hold(kube: KubeClient, rec: OptimizationRecommendation) -> None:
-    """Keep the recommendation until its rollout has ended."""
-    if not held(rec.metadata):
-        await kube.apply(OptimizationRecommendation, _body(rec, [FINALIZER]), field_manager=FIELD_MANAGER)
+async def hold(kube: KubeClient, rec: OptimizationRecommendation) -> OptimizationRecommendation:
+    """Keep the recommendation until its rollout has ended; the recommendation as it is now (its new
+    resourceVersion, which the status write that follows is conditional on)."""
+    if held(rec.metadata):
+        return rec
+    body = await kube.apply(OptimizationRecommendation, _body(rec, [FINALIZER]), field_manager=FIELD_MANAGER)
+    return rec.model_copy(update={"metadata": body["metadata"]})
 
 
 async def release(kube: KubeClient, rec: OptimizationRecommendation) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -190,9 +191,11 @@ class RolloutWorker:
         """One decision of an Approved or Applying recommendation's rollout, recorded; when to look again."""
         if rec.status.phase is RecommendationPhase.APPROVED:
             outcome = await controller.start(self._workloads, rec, policy, now)
-            applying = outcome.recommendation is not None and outcome.recommendation.status.phase
-            if applying is RecommendationPhase.APPLYING:
-                await finalizer.hold(self._kube, rec)  # before the workload is touched
+            applying = outcome.recommendation
+            if applying is not None and applying.status.phase is RecommendationPhase.APPLYING:
+                held = await finalizer.hold(self._kube, rec)  # before the workload is touched
+                applying = applying.model_copy(update={"metadata": held.metadata})
+                outcome = dataclasses.replace(outcome, recommendation=applying)
         else:
             strategy = policy.spec.rollout_strategy if policy else RolloutStrategy()
             checks = await self._promql_checks(rec, strategy)
