@@ -39,7 +39,7 @@ from e2e.rollout_support import (
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
-from kcost.devcluster.kwok_stages import CANARY_LABEL, RESIZE_ANNOTATION
+from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION, RESIZE_ANNOTATION
 
 NEW_RESOURCES = {"requests": {"cpu": "250m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}}
 OLD_RESOURCES = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
@@ -317,3 +317,39 @@ def test_a_suspended_cronjob_says_why_its_change_waits(namespace: str, kubectl: 
     assert created.returncode == 0, created.stderr
     done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name=name)
     assert done["status"]["phase"] == "Applied", done["status"]
+
+
+def test_an_oom_killed_daemonset_update_is_rolled_back(namespace: str, kubectl: Any, spawn: Any) -> None:
+    """The DaemonSet's own rolling update, gated: its first pods on the new values are OOM-killed, so the template is
+    restored and its pods roll back node by node. kwok's fault stages act on pods carrying the canary label, which a
+    DaemonSet's pods never get from kcost (there is no canary): the test puts it on each new pod as it appears."""
+    agent = daemonset(namespace)
+    agent["spec"]["template"]["metadata"]["annotations"][FAULT_ANNOTATION] = "oom-kill"
+    apply(kubectl, agent, policy(f"{namespace}-policy", namespace))
+    assert kubectl("rollout", "status", "daemonset/agent", "-n", namespace, "--timeout=90s").returncode == 0
+    nodes = len(pods(kubectl, namespace, "agent"))
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "agent", kind="DaemonSet"))
+    name = "daemonset-agent-right-sizing"
+
+    def finished_while_faulting_new_pods() -> bool:
+        for pod in pods(kubectl, namespace, "agent"):
+            new = pod["spec"]["containers"][0]["resources"] == NEW_RESOURCES
+            if new and CANARY_LABEL not in pod["metadata"].get("labels", {}):
+                kubectl("label", "pod", pod["metadata"]["name"], "-n", namespace, f"{CANARY_LABEL}=true")
+        found = kubectl("get", "rec", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
+        return found.stdout in FINISHED
+
+    wait_until("the rollout finished", finished_while_faulting_new_pods, timeout_s=120)
+    done = get_json(kubectl, "get", "rec", name, "-n", namespace)
+    status = done["status"]
+    assert status["phase"] == "RolledBack", status
+    assert status["rollout"]["strategy"] == "rolling"
+    assert "OOMKilled" in status["rollout"]["reason"], status["rollout"]
+    assert condition(done, "Ready")["reason"] == "RolledBack"
+    assert template_resources(kubectl, namespace, "daemonset", "agent") == OLD_RESOURCES
+    wait_until(
+        "every pod back on the old values", lambda: all_pods_have(kubectl, namespace, "agent", OLD_RESOURCES, nodes)
+    )
+    assert kubectl("rollout", "status", "daemonset/agent", "-n", namespace, "--timeout=90s").returncode == 0
+    assert any(e.startswith("RolledBack:") and "OOMKilled" in e for e in events(kubectl, namespace, name))
