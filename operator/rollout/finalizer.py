@@ -4,11 +4,16 @@ A rollout's state lives only in the recommendation's status (``status.previous``
 stage, the canary's name), so a recommendation deleted while Applying would take with
 it all that says how to restore the workload: a StatefulSet left at a lowered
 partition with some pods on the new values, a Deployment scaled down beside its
-canary. The worker puts ``kcost.dev/rollout`` on a recommendation before its first
-change to the workload and takes it off once the rollout has ended (Applied,
-RolledBack or Failed); a deletion in between turns the rollout into a rollback, and
-the object goes when that is done. Written by its own field manager, so taking it off
-leaves any other finalizer in place.
+canary, pods resized in place under an old template. The worker puts
+``kcost.dev/rollout`` on such a recommendation before its first change to the workload
+and takes it off once the rollout has ended (Applied, RolledBack or Failed); a
+deletion in between turns the rollout into a rollback, and the object goes when that
+is done. Written by its own field manager, so taking it off leaves any other finalizer
+in place.
+
+A gated rolling update (an HPA-scaled Deployment, a DaemonSet) or a CronJob's job
+template is whole at every moment: the workload's own controller finishes the update,
+so a deletion there only stops kcost watching it, and costs no finalizer's two writes.
 """
 
 from __future__ import annotations
@@ -21,12 +26,20 @@ from kcost.kube.client import KubeClient, NotFound
 FINALIZER = "kcost.dev/rollout"
 FIELD_MANAGER = "kcost-rollout-finalizer"
 DELETED_REASON = "the recommendation was deleted during the rollout"
+# Strategies (RolloutStatus.strategy) whose steps leave a workload half-changed.
+HALF_CHANGED_STRATEGIES = frozenset({"canary", "partition", "in-place"})
 
 
 def held(metadata: dict[str, object]) -> bool:
     """The recommendation (its metadata) carries the rollout's finalizer."""
     finalizers = metadata.get("finalizers") or []
     return isinstance(finalizers, list) and FINALIZER in finalizers
+
+
+def needed(rec: OptimizationRecommendation) -> bool:
+    """The rollout about to start leaves the workload half-changed between its steps."""
+    rollout = rec.status.rollout
+    return rollout is not None and rollout.strategy in HALF_CHANGED_STRATEGIES
 
 
 def deleting(rec: OptimizationRecommendation) -> bool:
