@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from typing import Any
 
 from kcost.api import gitops
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy, RolloutType
@@ -101,11 +102,14 @@ async def start(
     rec: OptimizationRecommendation,
     policy: OptimizationPolicy | None,
     now: datetime.datetime,
+    *,
+    original: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Approved → Applying: record what a rollback restores, or say why this is not applied live."""
+    """Approved → Applying: record what a rollback restores, or say why this is not applied live.
+    ``original``: the target as the caller just read it (read here otherwise)."""
     target = rec.spec.target_ref
     ref = deployment.target(rec)
-    original = await workloads.get(ref)
+    original = original or await workloads.get(ref)
     if original is None:
         return _failed(rec, None, TARGET_GONE, f"{ref} no longer exists")
     owner = gitops.gitops_owner(original.get("metadata") or {})

@@ -47,7 +47,7 @@ ACTIVE_PHASES = frozenset({RecommendationPhase.APPROVED, RecommendationPhase.APP
 # Where a rollout has ended: its finalizer comes off.
 ENDED_PHASES = frozenset({RecommendationPhase.APPLIED, RecommendationPhase.ROLLED_BACK, RecommendationPhase.FAILED})
 # Rollouts advanced at once; the rest wait their turn.
-CONCURRENCY = 16
+CONCURRENCY = 64
 RETRY_AFTER_ERROR_S = 5.0
 POLICY_CACHE_S = 2.0
 # Where new values are live and watched: a policy's PromQL checks are evaluated then.
@@ -80,6 +80,8 @@ class RolloutWorker:
         # Namespace → labels, refreshed with the policies: policy matching reads them for every decision.
         self._namespaces: dict[str, dict[str, str]] = {}
         self._auto_apply_policies: set[tuple[str, int]] = set()
+        # The labels of each workload under rollout, read when it started (policy matching reads them every look).
+        self._workload_labels: dict[Key, dict[str, str]] = {}
         # One client per profile (its Secrets read once), rebuilt when the profile's spec changes.
         self._prometheus: dict[str, tuple[int, prometheus.PrometheusClient]] = {}
         # Catalogs and last known prices, kept across measurements (one per profile).
@@ -180,19 +182,29 @@ class RolloutWorker:
             return await self._applied(rec, policies, now)
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
             return None
-        governing, workload = await self._governing(rec, policies)
+        # Under way, the workload's labels (which policy governs it) are those it started with: one read less a look.
+        governing, workload = await self._governing(rec, policies, labels_known=phase is RecommendationPhase.APPLYING)
         if phase is RecommendationPhase.PROPOSED:
             return await self._consider(rec, governing, workload, now)
-        return await self._roll(rec, governing.policy, now)
+        return await self._roll(rec, governing.policy, now, workload or None)
 
     async def _roll(
-        self, rec: OptimizationRecommendation, policy: OptimizationPolicy | None, now: datetime.datetime
+        self,
+        rec: OptimizationRecommendation,
+        policy: OptimizationPolicy | None,
+        now: datetime.datetime,
+        workload: dict[str, Any] | None = None,
     ) -> float | None:
-        """One decision of an Approved or Applying recommendation's rollout, recorded; when to look again."""
+        """One decision of an Approved or Applying recommendation's rollout, recorded; when to look again.
+        ``workload``: the target as just read, if it was."""
         if rec.status.phase is RecommendationPhase.APPROVED:
-            outcome = await controller.start(self._workloads, rec, policy, now)
+            outcome = await controller.start(self._workloads, rec, policy, now, original=workload)
             applying = outcome.recommendation
-            if applying is not None and applying.status.phase is RecommendationPhase.APPLYING:
+            if (
+                applying is not None
+                and applying.status.phase is RecommendationPhase.APPLYING
+                and finalizer.needed(applying)
+            ):
                 held = await finalizer.hold(self._kube, rec)  # before the workload is touched
                 applying = applying.model_copy(update={"metadata": held.metadata})
                 outcome = dataclasses.replace(outcome, recommendation=applying)
@@ -214,7 +226,7 @@ class RolloutWorker:
             log.info("%s/%s deleted during its rollout: rolling back first", rec.namespace, rec.name)
             await self._record(rec, controller.abandon(rec, finalizer.DELETED_REASON))
             return 0.0
-        governing, _ = await self._governing(rec, self._policy_cache)
+        governing, _ = await self._governing(rec, self._policy_cache, labels_known=True)
         return await self._roll(rec, governing.policy, now)
 
     async def _promql_checks(
@@ -327,6 +339,7 @@ class RolloutWorker:
         if outcome.recommendation is not None:
             await self._write(rec, outcome.recommendation)
             if outcome.recommendation.status.phase in ENDED_PHASES:
+                self._workload_labels.pop((rec.namespace or "", rec.name), None)
                 await finalizer.release(self._kube, rec)
         if outcome.event is not None:
             reason, message, event_type = outcome.event
@@ -353,15 +366,23 @@ class RolloutWorker:
         return decision.recheck_after_s
 
     async def _governing(
-        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy]
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], *, labels_known: bool = False
     ) -> tuple[matching.Governing, dict[str, Any]]:
-        """The policy that decides for the recommendation's workload (a conflict governs nothing), and the workload."""
-        original = await self._workloads.get(deployment.target(rec)) or {}
+        """The policy that decides for the recommendation's workload (a conflict governs nothing), and the workload
+        ({} when ``labels_known`` and its labels were kept from an earlier read instead)."""
+        key = (rec.namespace or "", rec.name)
+        labels = self._workload_labels.get(key) if labels_known else None
+        original: dict[str, Any] = {}
+        if labels is None:
+            original = await self._workloads.get(deployment.target(rec)) or {}
+            labels = (original.get("metadata") or {}).get("labels") or {}
+            if rec.status.phase in ACTIVE_PHASES:
+                self._workload_labels[key] = labels
         workload = matching.Workload(
             kind=rec.spec.target_ref.kind,
             namespace=rec.namespace or "",
             name=rec.spec.target_ref.name,
-            labels=(original.get("metadata") or {}).get("labels") or {},
+            labels=labels,
             namespace_labels=await self._namespace_labels(rec.namespace or ""),
         )
         return matching.governing(policies, workload), original
