@@ -41,6 +41,9 @@ from kcost.webhooks.policy import changes as constraints
 # How soon to look again while pods move; a step's observation waits until its end, at most this.
 MOVING_RECHECK_S = 1.0
 OBSERVING_RECHECK_S = 5.0
+# A rolling update is the workload controller's to carry out (seconds per pod, more under load): looked at as often
+# as its health is, not every second; a thousand of them polled each second starve the API server.
+ROLLING_RECHECK_S = OBSERVING_RECHECK_S
 ALL_AT_ONCE = RolloutStrategy.model_validate({"type": "canary", "steps": [{"replicas": "100%", "duration": "0s"}]})
 
 # Reasons on the Ready condition, for users and for tests.
@@ -282,7 +285,7 @@ async def advance(
             message=message,
         )
         return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
-    recheck = MOVING_RECHECK_S
+    recheck = ROLLING_RECHECK_S if decided.strategy == "rolling" else MOVING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
         recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
     message = f"{_step_label(decided, strategy)}: {action.message or action.kind.value}"
