@@ -39,7 +39,7 @@ from e2e.rollout_support import (
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
-from kcost.devcluster.kwok_stages import CANARY_LABEL, RESIZE_ANNOTATION
+from kcost.devcluster.kwok_stages import CANARY_LABEL, FAULT_ANNOTATION, RESIZE_ANNOTATION
 
 NEW_RESOURCES = {"requests": {"cpu": "250m", "memory": "384Mi"}, "limits": {"memory": "384Mi"}}
 OLD_RESOURCES = {"requests": {"cpu": "500m", "memory": "512Mi"}, "limits": {"memory": "512Mi"}}
@@ -262,3 +262,94 @@ def test_an_infeasible_resize_falls_back_to_a_rolling_update(namespace: str, kub
     assert fell_back[0].endswith("falling back to rolling")
     assert template_resources(kubectl, namespace, "deployment", "web") == NEW_RESOURCES
     wait_until("every pod on the new values", lambda: all_pods_have(kubectl, namespace, "web", NEW_RESOURCES, REPLICAS))
+
+
+def test_a_recommendation_deleted_mid_statefulset_rollout_rolls_it_back_before_going(
+    namespace: str, kubectl: Any, spawn: Any
+) -> None:
+    """Deleting the recommendation takes its status (what to restore) with it: the rollout's finalizer keeps it
+    until the StatefulSet is whole again on its old values, instead of leaving it half-changed."""
+    apply(kubectl, statefulset(namespace), policy(f"{namespace}-policy", namespace))
+    assert kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s").returncode == 0
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "db", kind="StatefulSet"))
+    name = "statefulset-db-right-sizing"
+    midway = wait_for_rec(
+        kubectl, namespace, lambda b: (b.get("status", {}).get("rollout") or {}).get("step") == 1, name=name
+    )
+    assert "kcost.dev/rollout" in midway["metadata"]["finalizers"]
+    assert template_resources(kubectl, namespace, "statefulset", "db") == NEW_RESOURCES
+    assert kubectl("delete", "rec", name, "-n", namespace, "--wait=false").returncode == 0
+
+    def gone() -> bool:
+        found = kubectl("get", "rec", name, "-n", namespace, "--ignore-not-found", "-o", "name")
+        return found.returncode == 0 and not found.stdout.strip()
+
+    wait_until("the recommendation gone", gone, timeout_s=120)
+    assert template_resources(kubectl, namespace, "statefulset", "db") == OLD_RESOURCES
+    body = get_json(kubectl, "get", "statefulset", "db", "-n", namespace)
+    assert body["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 0
+    wait_until("every pod on the old values", lambda: all_pods_have(kubectl, namespace, "db", OLD_RESOURCES, REPLICAS))
+    assert not [p for p in pods(kubectl, namespace, "db") if CANARY_LABEL in p["metadata"].get("labels", {})]
+    said = events(kubectl, namespace, name)
+    assert any(e.startswith("RolledBack:") and "deleted during the rollout" in e for e in said), said
+
+
+def test_a_suspended_cronjob_says_why_its_change_waits(namespace: str, kubectl: Any, spawn: Any) -> None:
+    """A suspended CronJob makes no run to judge the change: the rollout says so, with how to go on, and a run
+    started by hand still judges it."""
+    suspended = cronjob(namespace)
+    suspended["spec"]["suspend"] = True
+    apply(kubectl, suspended, policy(f"{namespace}-policy", namespace))
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "nightly", kind="CronJob"))
+    name = "cronjob-nightly-right-sizing"
+    waiting = wait_for_rec(
+        kubectl, namespace, lambda b: "CronJob suspended" in condition(b, "Ready").get("message", ""), name=name
+    )
+    assert waiting["status"]["phase"] == "Applying"
+    message = condition(waiting, "Ready")["message"]
+    assert "spec.suspend: true" in message, message
+    assert "kubectl create job --from=cronjob/nightly" in message, message
+    assert "CronJob suspended" in waiting["status"]["rollout"]["observations"][-1]["message"]
+    assert template_resources(kubectl, namespace, "cronjob", "nightly") == NEW_RESOURCES
+    created = kubectl("create", "job", "nightly-run", "--from=cronjob/nightly", "-n", namespace)
+    assert created.returncode == 0, created.stderr
+    done = wait_for_rec(kubectl, namespace, phase_is(*FINISHED), name=name)
+    assert done["status"]["phase"] == "Applied", done["status"]
+
+
+def test_an_oom_killed_daemonset_update_is_rolled_back(namespace: str, kubectl: Any, spawn: Any) -> None:
+    """The DaemonSet's own rolling update, gated: its first pods on the new values are OOM-killed, so the template is
+    restored and its pods roll back node by node. kwok's fault stages act on pods carrying the canary label, which a
+    DaemonSet's pods never get from kcost (there is no canary): the test puts it on each new pod as it appears."""
+    agent = daemonset(namespace)
+    agent["spec"]["template"]["metadata"]["annotations"][FAULT_ANNOTATION] = "oom-kill"
+    apply(kubectl, agent, policy(f"{namespace}-policy", namespace))
+    assert kubectl("rollout", "status", "daemonset/agent", "-n", namespace, "--timeout=90s").returncode == 0
+    nodes = len(pods(kubectl, namespace, "agent"))
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace, "agent", kind="DaemonSet"))
+    name = "daemonset-agent-right-sizing"
+
+    def finished_while_faulting_new_pods() -> bool:
+        for pod in pods(kubectl, namespace, "agent"):
+            new = pod["spec"]["containers"][0]["resources"] == NEW_RESOURCES
+            if new and CANARY_LABEL not in pod["metadata"].get("labels", {}):
+                kubectl("label", "pod", pod["metadata"]["name"], "-n", namespace, f"{CANARY_LABEL}=true")
+        found = kubectl("get", "rec", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
+        return found.stdout in FINISHED
+
+    wait_until("the rollout finished", finished_while_faulting_new_pods, timeout_s=120)
+    done = get_json(kubectl, "get", "rec", name, "-n", namespace)
+    status = done["status"]
+    assert status["phase"] == "RolledBack", status
+    assert status["rollout"]["strategy"] == "rolling"
+    assert "OOMKilled" in status["rollout"]["reason"], status["rollout"]
+    assert condition(done, "Ready")["reason"] == "RolledBack"
+    assert template_resources(kubectl, namespace, "daemonset", "agent") == OLD_RESOURCES
+    wait_until(
+        "every pod back on the old values", lambda: all_pods_have(kubectl, namespace, "agent", OLD_RESOURCES, nodes)
+    )
+    assert kubectl("rollout", "status", "daemonset/agent", "-n", namespace, "--timeout=90s").returncode == 0
+    assert any(e.startswith("RolledBack:") and "OOMKilled" in e for e in events(kubectl, namespace, name))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+from typing import Any
 
 from kcost.api import gitops
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy, RolloutType
@@ -40,6 +41,9 @@ from kcost.webhooks.policy import changes as constraints
 # How soon to look again while pods move; a step's observation waits until its end, at most this.
 MOVING_RECHECK_S = 1.0
 OBSERVING_RECHECK_S = 5.0
+# A rolling update is the workload controller's to carry out (seconds per pod, more under load): looked at as often
+# as its health is, not every second; a thousand of them polled each second starve the API server.
+ROLLING_RECHECK_S = OBSERVING_RECHECK_S
 ALL_AT_ONCE = RolloutStrategy.model_validate({"type": "canary", "steps": [{"replicas": "100%", "duration": "0s"}]})
 
 # Reasons on the Ready condition, for users and for tests.
@@ -101,11 +105,14 @@ async def start(
     rec: OptimizationRecommendation,
     policy: OptimizationPolicy | None,
     now: datetime.datetime,
+    *,
+    original: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Approved → Applying: record what a rollback restores, or say why this is not applied live."""
+    """Approved → Applying: record what a rollback restores, or say why this is not applied live.
+    ``original``: the target as the caller just read it (read here otherwise)."""
     target = rec.spec.target_ref
     ref = deployment.target(rec)
-    original = await workloads.get(ref)
+    original = original or await workloads.get(ref)
     if original is None:
         return _failed(rec, None, TARGET_GONE, f"{ref} no longer exists")
     owner = gitops.gitops_owner(original.get("metadata") or {})
@@ -204,6 +211,19 @@ def request_rollback(rec: OptimizationRecommendation, now: datetime.datetime, be
     return Outcome(rolling_back, 0.0, (RecommendationReason.ROLLBACK_REQUESTED, message, "Normal"))
 
 
+def abandon(rec: OptimizationRecommendation, reason: str) -> Outcome:
+    """An Applying rollout turned into its own rollback (the strategy's, as a failed check would), for ``reason``."""
+    rollout = rec.status.rollout
+    if rollout is None or rollout.stage is RolloutStage.ROLLING_BACK:
+        return Outcome(None, 0.0)
+    rolling_back = rollout.model_copy(update={"stage": RolloutStage.ROLLING_BACK, "reason": canary.fit_reason(reason)})
+    message = f"rolling back: {reason}"
+    updated = _with(
+        rec, phase=RecommendationPhase.APPLYING, rollout=rolling_back, ready=False, reason=APPLYING, message=message
+    )
+    return Outcome(updated, 0.0, (RecommendationReason.ROLLBACK_REQUESTED, message, "Normal"))
+
+
 async def advance(
     workloads: WorkloadClient,
     rec: OptimizationRecommendation,
@@ -265,7 +285,7 @@ async def advance(
             message=message,
         )
         return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
-    recheck = MOVING_RECHECK_S
+    recheck = ROLLING_RECHECK_S if decided.strategy == "rolling" else MOVING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
         recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
     message = f"{_step_label(decided, strategy)}: {action.message or action.kind.value}"

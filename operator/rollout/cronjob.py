@@ -77,7 +77,13 @@ async def observe(
             failure=None if failed is None else f"{failed.get('reason')}: {failed.get('message')}",
             health=deployment.pod_health(pods, failed_checks, passed_checks),
         )
-    return next_run.RunWorld(now=now, has_new_values=deployment.has_resources(as_workload(body), wanted), run=run)
+    return next_run.RunWorld(
+        now=now,
+        has_new_values=deployment.has_resources(as_workload(body), wanted),
+        run=run,
+        suspended=bool((body.get("spec") or {}).get("suspend")),
+        cronjob=ref.name,
+    )
 
 
 async def advance(workloads: WorkloadClient, step: context.StepContext) -> tuple[Action, RolloutStatus] | None:

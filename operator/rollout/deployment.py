@@ -234,17 +234,23 @@ async def observe(
     if original is None:
         return None
     wanted = proposed_resources(changes)
+    state = workload_state(original, wanted)
+    if rolling:
+        # No canary, no replica count of kcost's to keep above a floor: the Deployment's pods on the new
+        # values are all there is to read (none before the template has them). Three reads a look, not six,
+        # matter when a thousand rollouts are looked at every few seconds.
+        pods = await workloads.pods(ref.namespace, pod_selector(original)) if state.has_new_values else []
+        health = pod_health([p for p in pods if _new_pod(p, wanted)], failed_checks, passed_checks)
+        return canary.World(now=now, original=state, canary=None, health=health, floor=0)
     canary_body = await workloads.get(ref.named(canary_name(ref.name)))
     health = canary.CanaryHealth()
-    watched = original if rolling else canary_body
-    if watched is not None:
-        pods = await workloads.pods(ref.namespace, pod_selector(watched))
-        if rolling:  # only the pods of the new template count, and never a canary's
-            pods = [p for p in pods if _new_pod(p, wanted)]
-        health = pod_health(pods, failed_checks, passed_checks)
+    if canary_body is not None:
+        health = pod_health(
+            await workloads.pods(ref.namespace, pod_selector(canary_body)), failed_checks, passed_checks
+        )
     return canary.World(
         now=now,
-        original=workload_state(original, wanted),
+        original=state,
         canary=workload_state(canary_body, wanted) if canary_body is not None else None,
         health=health,
         floor=availability_floor(original, replicas, await workloads.disruption_budgets(ref.namespace)),

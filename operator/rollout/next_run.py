@@ -6,7 +6,9 @@ by hand as ``kubectl create job --from=cronjob/NAME`` does) is the health check.
 Job succeeding with healthy pods (no OOMKilled, restarts within ``maxRestarts``, the
 policy's PromQL checks passing) makes the change Applied; the Job failing, or its pods
 being unhealthy, restores the template and the change is RolledBack. Until a run
-comes, the rollout waits (a suspended CronJob waits for as long as it stays so).
+comes, the rollout waits. A suspended CronJob makes no run: the rollout still waits (the
+change is not called Applied before a run has judged it), and says so in an observation
+and the Ready condition, with how to resume or start a run by hand.
 
 Pure and level-based: "the next run" is the newest Job the CronJob owns whose
 template has the new values, so nothing but the status is remembered between calls.
@@ -41,6 +43,8 @@ class RunWorld:
     now: datetime.datetime
     has_new_values: bool  # the job template carries the proposed resources
     run: JobRun | None
+    suspended: bool = False  # spec.suspend: no run comes until it is resumed
+    cronjob: str = ""  # its name, for the hint to start a run by hand
 
 
 def decide(status: RolloutStatus, strategy: RolloutStrategy, world: RunWorld) -> tuple[Action, RolloutStatus]:
@@ -58,8 +62,21 @@ def decide(status: RolloutStatus, strategy: RolloutStrategy, world: RunWorld) ->
     run = world.run
     if run is None:
         until = world.now + datetime.timedelta(seconds=AWAIT_RUN_S)
+        if world.suspended:
+            message = suspended_message(world.cronjob)
+            return Action(ActionKind.WAIT, message=message, until=until), observed(
+                waiting, world.now, healthy=True, message=message
+            )
         return Action(ActionKind.WAIT, message="waiting for the next run", until=until), waiting
     return _judge(waiting, strategy, world, run)
+
+
+def suspended_message(cronjob: str) -> str:
+    """Why a rollout waits on a suspended CronJob, and how to move it on."""
+    return (
+        "CronJob suspended (spec.suspend: true): its job template has the new values, waiting for its next run to "
+        f"judge them; resume it, or start a run: kubectl create job --from=cronjob/{cronjob} NAME"
+    )
 
 
 def _judge(

@@ -44,7 +44,15 @@ def _await_rollout(
     status: RolloutStatus, strategy: RolloutStrategy, world: World, started: datetime.datetime
 ) -> tuple[Action, RolloutStatus]:
     original = world.original
-    if original.settled and original.updated >= original.replicas and original.available >= original.replicas:
+    # Available counts the old pods too: a surged new pod is "updated" before it is Ready, while the old one still
+    # serves. The update is over when the new pods themselves are Ready.
+    new_ready = world.health.ready >= original.replicas
+    if (
+        original.settled
+        and original.updated >= original.replicas
+        and original.available >= original.replicas
+        and new_ready
+    ):
         observing = status.model_copy(update={"stage": RolloutStage.OBSERVING, "step_started_at": world.now})
         return _observe(observing, strategy, world)
     deadline = strategy.progress_deadline

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime
 import logging
 from collections.abc import Awaitable, Callable
@@ -38,13 +39,15 @@ from kcost.history.store import HistoryStore
 from kcost.kube.client import Conflict, KubeClient
 from kcost.kube.workloads import WorkloadClient
 from kcost.observability import tracing
-from kcost.operator.rollout import approver, controller, deployment, promql_checks, verify
+from kcost.operator.rollout import approver, controller, deployment, finalizer, promql_checks, verify
 
 log = logging.getLogger("kcost.operator.rollout")
 Key = tuple[str, str]
 ACTIVE_PHASES = frozenset({RecommendationPhase.APPROVED, RecommendationPhase.APPLYING})
+# Where a rollout has ended: its finalizer comes off.
+ENDED_PHASES = frozenset({RecommendationPhase.APPLIED, RecommendationPhase.ROLLED_BACK, RecommendationPhase.FAILED})
 # Rollouts advanced at once; the rest wait their turn.
-CONCURRENCY = 16
+CONCURRENCY = 64
 RETRY_AFTER_ERROR_S = 5.0
 POLICY_CACHE_S = 2.0
 # Where new values are live and watched: a policy's PromQL checks are evaluated then.
@@ -77,6 +80,8 @@ class RolloutWorker:
         # Namespace → labels, refreshed with the policies: policy matching reads them for every decision.
         self._namespaces: dict[str, dict[str, str]] = {}
         self._auto_apply_policies: set[tuple[str, int]] = set()
+        # The labels of each workload under rollout, read when it started (policy matching reads them every look).
+        self._workload_labels: dict[Key, dict[str, str]] = {}
         # One client per profile (its Secrets read once), rebuilt when the profile's spec changes.
         self._prometheus: dict[str, tuple[int, prometheus.PrometheusClient]] = {}
         # Catalogs and last known prices, kept across measurements (one per profile).
@@ -93,7 +98,9 @@ class RolloutWorker:
 
     def wants(self, body: dict[str, Any]) -> bool:
         """Whether a recommendation is the worker's business: approved, applying, asked to roll back,
-        or a proposal while an auto-apply policy exists."""
+        a proposal while an auto-apply policy exists, or one still held by the rollout's finalizer."""
+        if finalizer.held(body.get("metadata") or {}):
+            return True
         phase = (body.get("status") or {}).get("phase")
         approval = (body.get("spec") or {}).get("approval") or {}
         if phase == RecommendationPhase.PROPOSED.value:
@@ -167,25 +174,60 @@ class RolloutWorker:
             return RETRY_AFTER_ERROR_S
         policies = self._policy_cache
         rec = await self._kube.get(OptimizationRecommendation, name, namespace)
-        if rec is None:
-            return None
-        phase = rec.status.phase
         now = datetime.datetime.now(datetime.UTC)
+        if rec is None or finalizer.deleting(rec):
+            return None if rec is None else await self._deleted(rec, now)
+        phase = rec.status.phase
         if phase is RecommendationPhase.APPLIED:
             return await self._applied(rec, policies, now)
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
             return None
-        governing, workload = await self._governing(rec, policies)
+        # Under way, the workload's labels (which policy governs it) are those it started with: one read less a look.
+        governing, workload = await self._governing(rec, policies, labels_known=phase is RecommendationPhase.APPLYING)
         if phase is RecommendationPhase.PROPOSED:
             return await self._consider(rec, governing, workload, now)
-        if phase is RecommendationPhase.APPROVED:
-            outcome = await controller.start(self._workloads, rec, governing.policy, now)
+        return await self._roll(rec, governing.policy, now, workload or None)
+
+    async def _roll(
+        self,
+        rec: OptimizationRecommendation,
+        policy: OptimizationPolicy | None,
+        now: datetime.datetime,
+        workload: dict[str, Any] | None = None,
+    ) -> float | None:
+        """One decision of an Approved or Applying recommendation's rollout, recorded; when to look again.
+        ``workload``: the target as just read, if it was."""
+        if rec.status.phase is RecommendationPhase.APPROVED:
+            outcome = await controller.start(self._workloads, rec, policy, now, original=workload)
+            applying = outcome.recommendation
+            if (
+                applying is not None
+                and applying.status.phase is RecommendationPhase.APPLYING
+                and finalizer.needed(applying)
+            ):
+                held = await finalizer.hold(self._kube, rec)  # before the workload is touched
+                applying = applying.model_copy(update={"metadata": held.metadata})
+                outcome = dataclasses.replace(outcome, recommendation=applying)
         else:
-            strategy = governing.policy.spec.rollout_strategy if governing.policy else RolloutStrategy()
+            strategy = policy.spec.rollout_strategy if policy else RolloutStrategy()
             checks = await self._promql_checks(rec, strategy)
             outcome = await controller.advance(self._workloads, rec, strategy, now, checks)
         await self._record(rec, outcome)
         return outcome.recheck_after_s
+
+    async def _deleted(self, rec: OptimizationRecommendation, now: datetime.datetime) -> float | None:
+        """A recommendation being deleted: a rollout under way is rolled back first (the finalizer keeps the object
+        until then); otherwise there is nothing to finish and it is let go."""
+        rollout = rec.status.rollout
+        if rec.status.phase is not RecommendationPhase.APPLYING or rollout is None or not finalizer.held(rec.metadata):
+            await finalizer.release(self._kube, rec)
+            return None
+        if rollout.stage is not RolloutStage.ROLLING_BACK:
+            log.info("%s/%s deleted during its rollout: rolling back first", rec.namespace, rec.name)
+            await self._record(rec, controller.abandon(rec, finalizer.DELETED_REASON))
+            return 0.0
+        governing, _ = await self._governing(rec, self._policy_cache, labels_known=True)
+        return await self._roll(rec, governing.policy, now)
 
     async def _promql_checks(
         self, rec: OptimizationRecommendation, strategy: RolloutStrategy
@@ -296,6 +338,9 @@ class RolloutWorker:
     async def _record(self, rec: OptimizationRecommendation, outcome: controller.Outcome) -> None:
         if outcome.recommendation is not None:
             await self._write(rec, outcome.recommendation)
+            if outcome.recommendation.status.phase in ENDED_PHASES:
+                self._workload_labels.pop((rec.namespace or "", rec.name), None)
+                await finalizer.release(self._kube, rec)
         if outcome.event is not None:
             reason, message, event_type = outcome.event
             await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
@@ -321,15 +366,23 @@ class RolloutWorker:
         return decision.recheck_after_s
 
     async def _governing(
-        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy]
+        self, rec: OptimizationRecommendation, policies: list[OptimizationPolicy], *, labels_known: bool = False
     ) -> tuple[matching.Governing, dict[str, Any]]:
-        """The policy that decides for the recommendation's workload (a conflict governs nothing), and the workload."""
-        original = await self._workloads.get(deployment.target(rec)) or {}
+        """The policy that decides for the recommendation's workload (a conflict governs nothing), and the workload
+        ({} when ``labels_known`` and its labels were kept from an earlier read instead)."""
+        key = (rec.namespace or "", rec.name)
+        labels = self._workload_labels.get(key) if labels_known else None
+        original: dict[str, Any] = {}
+        if labels is None:
+            original = await self._workloads.get(deployment.target(rec)) or {}
+            labels = (original.get("metadata") or {}).get("labels") or {}
+            if rec.status.phase in ACTIVE_PHASES:
+                self._workload_labels[key] = labels
         workload = matching.Workload(
             kind=rec.spec.target_ref.kind,
             namespace=rec.namespace or "",
             name=rec.spec.target_ref.name,
-            labels=(original.get("metadata") or {}).get("labels") or {},
+            labels=labels,
             namespace_labels=await self._namespace_labels(rec.namespace or ""),
         )
         return matching.governing(policies, workload), original

@@ -59,3 +59,16 @@ def test_an_oom_killed_run_rolls_back_even_if_the_job_then_succeeds() -> None:
     action, status = next_run.decide(STATUS, STRATEGY, world)
     assert action.kind is ActionKind.RESTORE
     assert "OOMKilled" in (status.reason or "")
+
+
+def test_a_suspended_cronjob_is_said_to_be_waited_for_once() -> None:
+    """A suspended CronJob makes no run: the rollout says so (recorded once, so written once) and how to go on."""
+    world = next_run.RunWorld(START, has_new_values=True, run=None, suspended=True, cronjob="nightly")
+    action, status = next_run.decide(STATUS, STRATEGY, world)
+    assert action.kind is ActionKind.WAIT
+    assert action.message == next_run.suspended_message("nightly")
+    assert "spec.suspend" in action.message
+    assert "kubectl create job --from=cronjob/nightly" in action.message
+    assert [o.message for o in status.observations] == [action.message]
+    later = next_run.RunWorld(START + datetime.timedelta(minutes=5), True, None, suspended=True, cronjob="nightly")
+    assert next_run.decide(status, STRATEGY, later)[1] == status

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 
 from kcost.api.v1alpha1.policy import RolloutStrategy
@@ -80,3 +81,23 @@ def test_a_failing_promql_check_during_the_watch_restores_the_template() -> None
     assert not new_values
     assert status.reason == "PromQL check latency_p99: latency_p99=1.5 above maxValue 0.5"
     assert status.observations[0].message.endswith("pods Ready; latency_p99=0.1 ≤ 0.5")
+
+
+def test_a_surged_pod_not_yet_ready_is_waited_for_not_rolled_back() -> None:
+    """At 1,000 rollouts the bench saw a rollback "1 pods not Ready": the surged new pod counted as updated, and the
+    old one still available, looked like a finished update before the new pod was Ready."""
+    status = RolloutStatus(strategy="rolling", original_replicas=1, started_at=START, step_started_at=START)
+    surged = World(
+        now=START + datetime.timedelta(seconds=2),
+        original=WorkloadState(replicas=1, available=1, updated=1, has_new_values=True),
+        canary=None,
+        health=CanaryHealth(ready=0),
+        floor=0,
+    )
+    action, waiting = rolling.decide(status, STRATEGY, surged)
+    assert action.kind is ActionKind.WAIT, action
+    assert waiting.stage is RolloutStage.SCALING
+    ready = dataclasses.replace(surged, health=CanaryHealth(ready=1), now=surged.now + datetime.timedelta(seconds=1))
+    action, observing = rolling.decide(waiting, STRATEGY, ready)
+    assert action.kind is ActionKind.WAIT, action
+    assert observing.stage is RolloutStage.OBSERVING, observing
