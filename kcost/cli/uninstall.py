@@ -3,7 +3,9 @@
 The chart's pre-delete hook. kopf keeps its finalizer (``kcost.dev/finalizer``) on every kind
 with a timer: Analyses, ClusterCostProfiles and OptimizationPolicies. Only a running operator
 takes it off, so they are deleted, and waited for, before helm removes the operator.
-Recommendations need nothing: their Analysis owns them, and the garbage collector follows.
+Recommendations go with their Analysis (the garbage collector follows), but one whose
+rollout is half-way holds the operator's ``kcost.dev/rollout`` finalizer until its rollback
+ends: those are waited for too, or they would block their namespace's deletion forever.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import Resource
 from kcost.api.v1alpha1.policy import OptimizationPolicy
 from kcost.api.v1alpha1.profile import ClusterCostProfile
+from kcost.api.v1alpha1.recommendation import ROLLOUT_FINALIZER, OptimizationRecommendation
 from kcost.kube.client import KubeClient, connect
 
 WITH_FINALIZERS: tuple[type[Resource], ...] = (Analysis, ClusterCostProfile, OptimizationPolicy)
@@ -43,9 +46,24 @@ async def _objects(kube: KubeClient) -> list[tuple[type[Resource], dict[str, Any
     return found
 
 
+async def _rolling_back(kube: KubeClient) -> list[dict[str, Any]]:
+    """Recommendations that still hold the rollout's finalizer (none when the CRD is gone)."""
+    try:
+        bodies = await kube.list_raw(OptimizationRecommendation)
+    except ApiException as error:
+        if error.status != 404:
+            raise
+        return []
+    return [body for body in bodies if ROLLOUT_FINALIZER in (body["metadata"].get("finalizers") or [])]
+
+
 async def _remaining(kube: KubeClient) -> list[str]:
-    """``Kind/name`` of every object of the kinds with kopf's finalizer (none when a CRD is gone)."""
-    return [f"{kind.crd.kind}/{body['metadata']['name']}" for kind, body in await _objects(kube)]
+    """``Kind/name`` of what the operator has yet to finish: objects with its finalizers (none when a CRD is gone)."""
+    named = [f"{kind.crd.kind}/{body['metadata']['name']}" for kind, body in await _objects(kube)]
+    return named + [
+        f"OptimizationRecommendation/{body['metadata'].get('namespace')}/{body['metadata']['name']}"
+        for body in await _rolling_back(kube)
+    ]
 
 
 async def delete_all(kube: KubeClient, *, timeout_s: float) -> int:
@@ -58,8 +76,9 @@ async def delete_all(kube: KubeClient, *, timeout_s: float) -> int:
     while left := await _remaining(kube):
         if time.monotonic() > deadline:
             raise ObjectsLeftError(
-                f"still there after {timeout_s:.0f} s: {', '.join(sorted(left))}; the kcost operator removes kopf's"
-                " finalizer kcost.dev/finalizer: is it running? (without it: kubectl patch … --type=merge"
+                f"still there after {timeout_s:.0f} s: {', '.join(sorted(left))}; the kcost operator removes its"
+                f" finalizers kcost.dev/finalizer and {ROLLOUT_FINALIZER} (the latter once a half-way rollout is"
+                " rolled back): is it running? (without it: kubectl patch … --type=merge"
                 ' -p \'{"metadata":{"finalizers":null}}\')'
             )
         await asyncio.sleep(POLL_S)

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import contextlib
 
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
+from kcost.api.v1alpha1.recommendation import ROLLOUT_FINALIZER, OptimizationRecommendation
 from kcost.kube.client import KubeClient, NotFound
 
-FINALIZER = "kcost.dev/rollout"
+FINALIZER = ROLLOUT_FINALIZER
 FIELD_MANAGER = "kcost-rollout-finalizer"
 DELETED_REASON = "the recommendation was deleted during the rollout"
 # Strategies (RolloutStatus.strategy) whose steps leave a workload half-changed.

@@ -160,6 +160,9 @@ UNINSTALL_NEEDED_BY: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...
         (UNINSTALL, "await kube.delete(kind"),
         (UNINSTALL, "WITH_FINALIZERS: tuple[type[Resource], ...] = (Analysis, ClusterCostProfile, OptimizationPolicy)"),
     ]),
+    (("optimizer.kcost.dev",), ("optimizationrecommendations",), ("list",), [
+        (UNINSTALL, "await kube.list_raw(OptimizationRecommendation)"),
+    ]),
 ]  # fmt: skip
 ACCOUNTS = {"kcost": NEEDED_BY, "kcost-uninstall": UNINSTALL_NEEDED_BY}
 

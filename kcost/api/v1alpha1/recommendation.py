@@ -297,6 +297,10 @@ class StaleMark(ApiModel):
 
 
 # The condition the verification owns on a recommendation, and its reasons.
+# The operator's finalizer on a recommendation whose rollout leaves its workload half-changed
+# until the rollout ends (operator/rollout/finalizer.py); the uninstall hook waits for it.
+ROLLOUT_FINALIZER = "kcost.dev/rollout"
+
 SAVINGS_REALIZED_CONDITION = "SavingsRealized"
 REALIZED_MEASURED = "Measured"
 REALIZED_REGRESSION = "Regression"
