@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from kcost.cli import bench_analysis, bench_anomaly, bench_forecast
+from kcost.cli.options import traces_option
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -45,13 +46,7 @@ bench.add_command(bench_anomaly.anomaly)
 
 
 @bench.command()
-@click.option(
-    "--traces",
-    "traces_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Gzipped CSV: trace, vm, ts, cpu_cores, cpu_cores_provisioned, mem_mib, mem_mib_provisioned.",
-)
+@traces_option
 @click.option(
     "--train-days",
     default=14.0,
@@ -184,13 +179,7 @@ def _print_calibration(reliability: dict[str, Any], judged_on: dict[str, Any]) -
 
 
 @bench.command()
-@click.option(
-    "--traces",
-    "traces_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Gzipped CSV in the format of `kcost bench quality`.",
-)
+@traces_option
 @click.option("--runs", default=14, show_default=True, type=click.IntRange(min=2), help="Daily runs replayed.")
 @click.option(
     "--train-days",

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kcost.cli.options import traces_option
+
 if TYPE_CHECKING:
     from kcost.ml.anomaly_bench import MethodReport
 
@@ -16,13 +18,7 @@ DEFAULT_SEED = 14
 
 
 @click.command()
-@click.option(
-    "--traces",
-    "traces_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Gzipped CSV in the format of `kcost bench quality`.",
-)
+@traces_option
 @click.option("--seed", default=DEFAULT_SEED, show_default=True, help="Seeds the injection and the forest.")
 @click.option("--series", "max_series", type=click.IntRange(min=1), help="Use only the first N series of the trace.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")

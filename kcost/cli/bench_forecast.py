@@ -15,19 +15,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from kcost.cli.options import traces_option
+
 if TYPE_CHECKING:
     from kcost.api.v1alpha1.profile import ForecastMethod
     from kcost.ml.forecast_backtest import BacktestReport, MethodScore
 
 
 @click.command("forecast")
-@click.option(
-    "--traces",
-    "traces_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Gzipped CSV: trace, vm, ts, cpu_cores, cpu_cores_provisioned, mem_mib, mem_mib_provisioned.",
-)
+@traces_option
 @click.option("--group-size", default=10, show_default=True, type=click.IntRange(min=1), help="Machines per series.")
 @click.option(
     "--train-days",

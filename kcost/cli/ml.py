@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from kcost.cli.options import traces_option
+
 
 @click.group("ml")
 def ml() -> None:
@@ -18,13 +20,7 @@ def ml() -> None:
 
 
 @ml.command()
-@click.option(
-    "--traces",
-    "traces_path",
-    required=True,
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Gzipped CSV in the format of `kcost bench quality`.",
-)
+@traces_option
 @click.option("--seed", default=1, show_default=True, type=int, help="Seeds the held-out split and the model.")
 @click.option(
     "--out",
