@@ -98,6 +98,7 @@ class DevCluster:
         prometheus.require_installed()
         if real_node:
             realnode.require_host()
+            realnode.require_short_socket_paths(self.node_paths)
             binaries.ensure_built(self.console, binaries.NODE_COMPONENTS)
         state = self.state() or ClusterState(work_dir=self.work_dir, ports=_fresh_ports())
         core = ("etcd", "kube-apiserver")

@@ -116,6 +116,27 @@ class NodePaths:
         return self.root / "host.json"
 
 
+# containerd refuses a Unix socket path over 104 bytes (the kubelet's limit is 107).
+MAX_SOCKET_PATH_BYTES = 104
+
+
+def require_short_socket_paths(paths: NodePaths) -> None:
+    """Fail early, naming the folder, when the node's sockets would not fit a Unix socket path."""
+    sockets = (
+        Path(f"{paths.socket}.ttrpc"),
+        paths.kubelet / "root" / "device-plugins" / "kubelet.sock",
+        paths.kubelet / "root" / "pod-resources" / "kubelet.sock",
+    )
+    longest = max(sockets, key=lambda path: len(os.fsencode(path.absolute())))
+    length = len(os.fsencode(longest.absolute()))
+    if length > MAX_SOCKET_PATH_BYTES:
+        raise RealNodeError(
+            f"the cluster folder {paths.root.parent} is too deep for the real node: its socket {longest.absolute()}"
+            f" would be {length} bytes, over the {MAX_SOCKET_PATH_BYTES} a Unix socket path may have;"
+            " use a shorter --dir"
+        )
+
+
 def record_host(paths: NodePaths) -> None:
     """Keep the sysctls the node may change, once: a restart must not record its own changes."""
     if paths.host_record.exists():
