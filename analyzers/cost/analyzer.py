@@ -11,7 +11,6 @@ cost rows go to the history store when one is configured.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import datetime
 import logging
@@ -21,7 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from kcost.analyzers.cost import checks, model
+from kcost.analyzers.cost import checks, model, passes
 from kcost.analyzers.metrics import prometheus
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
 from kcost.analyzers.pricing import currency
@@ -323,11 +322,7 @@ async def run_once(
     now = now or datetime.datetime.now(datetime.UTC).replace(microsecond=0)
     namespace = Config.from_env().namespace
     updated = 0
-    for body in await kube.list_raw(ClusterCostProfile):
-        try:
-            profile = ClusterCostProfile.model_validate(body)
-        except ValueError:
-            continue  # the operator reports invalid profiles
+    for body, profile in await passes.valid_profiles(kube):
         usage: Usage | None = None
         try:
             client = await prometheus.client_for_profile(kube, profile, namespace=namespace, attempts=1)
@@ -360,14 +355,7 @@ async def serve(
     on_report: Callable[[ClusterCostProfile, ProfileReport], Awaitable[None]] | None = None,
 ) -> None:
     """Price the cluster every ``interval`` until cancelled."""
-    while True:
-        try:
-            await run_once(kube, pricer_for, on_report=on_report)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("cost pass failed; retrying", exc_info=True)
-        await asyncio.sleep(interval.total_seconds())
+    await passes.every(interval, lambda: run_once(kube, pricer_for, on_report=on_report), "cost pass")
 
 
 def daily_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[DailyCost]:

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from kcost.analyzers.cost import passes
 from kcost.api.v1alpha1.profile import BudgetCrossing, ClusterCostProfile, CostForecastSummary
 from kcost.history.queries import CostGroup, CostTotals
 from kcost.kube.client import KubeClient
 from kcost.ml import forecast, forecast_budget
 
-log = logging.getLogger("kcost.analyzers.cost.forecast")
 FIELD_MANAGER = "kcost-analyzer-forecast"
 # Three months: prophet's trend settles, and older days say little about next month.
 HISTORY_DAYS = 90
@@ -83,11 +82,7 @@ class Forecaster:
         """Forecast every profile that has cost history; returns how many statuses were written."""
         today = today or datetime.datetime.now(datetime.UTC).date()
         written = 0
-        for body in await kube.list_raw(ClusterCostProfile):
-            try:
-                profile = ClusterCostProfile.model_validate(body)
-            except ValueError:
-                continue  # the operator reports invalid profiles
+        for _, profile in await passes.valid_profiles(kube):
             start_day = today - datetime.timedelta(days=HISTORY_DAYS - 1)
             rows = await self.store.daily_costs(profile.name, start_day, today, group_by=[CostGroup.DAY])
             history = cluster_daily_costs(rows)
@@ -108,11 +103,4 @@ class Forecaster:
 
     async def serve(self, kube: KubeClient, interval: datetime.timedelta) -> None:
         """Forecast every ``interval`` until cancelled."""
-        while True:
-            try:
-                await self.run_once(kube)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.warning("forecast pass failed; retrying", exc_info=True)
-            await asyncio.sleep(interval.total_seconds())
+        await passes.every(interval, lambda: self.run_once(kube), "forecast pass")
