@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from kcost.devcluster import binaries
 from kcost.devcluster.postgres import ThrowawayPostgres
-from kcost.history.models import DailyCost
+from kcost.history.models import DailyCost, WorkloadDailyCost
 from kcost.history.queries import CostGroup
 from kcost.history.store import HistoryStore
 from kcost.statusapi import app
@@ -28,6 +28,10 @@ from tests.statusapi import fakes
 START = datetime.date(2026, 1, 20)
 DAYS = 45
 NAMESPACES = ("shop", "bank", "ops")
+# Each namespace's cost splits over two workloads: "web" (70%, labelled team=<namespace's team>) and "batch"
+# (30%, unlabelled); shop and bank are one team, so a label value spans namespaces.
+TEAMS = {"shop": "retail", "bank": "retail", "ops": "platform"}
+WORKLOAD_SHARES = (("Deployment", "web", 0.7), ("CronJob", "batch", 0.3))
 
 
 @dataclass(frozen=True)
@@ -57,9 +61,9 @@ def store(database: Database) -> HistoryStore:
 
 
 async def _fill(store: HistoryStore) -> str:
-    """A new cluster's 45 days of costs in three namespaces; its name."""
+    """A new cluster's 45 days of costs in three namespaces, and of their workloads; its name."""
     cluster = f"c-{uuid.uuid4().hex[:8]}"
-    await store.upsert_daily_costs(
+    namespaces = [
         DailyCost(
             cluster=cluster,
             namespace=namespace,
@@ -71,6 +75,20 @@ async def _fill(store: HistoryStore) -> str:
         )
         for index, namespace in enumerate(NAMESPACES)
         for day in range(DAYS)
+    ]
+    await store.upsert_daily_costs(namespaces)
+    await store.upsert_workload_costs(
+        WorkloadDailyCost(
+            cluster=cluster,
+            namespace=row.namespace,
+            kind=kind,
+            name=name,
+            day=row.day,
+            labels={"team": TEAMS[row.namespace]} if name == "web" else {},
+            **{f"{amount}_usd": getattr(row, f"{amount}_usd") * share for amount in ("cpu", "memory", "idle", "total")},
+        )
+        for row in namespaces
+        for kind, name, share in WORKLOAD_SHARES
     )
     return cluster
 
@@ -117,7 +135,17 @@ def _kubectl_cost_costs(database_url: str, *args: str) -> dict[str, dict[str, fl
     return {item["name"]: item for item in json.loads(done.stdout)["items"]}
 
 
-async def test_history_totals_equal_kubectl_cost_costs_for_the_same_range(database: Database) -> None:
+@pytest.mark.parametrize(
+    ("group_by", "by", "groups"),
+    [
+        ("namespace", "namespace", set(NAMESPACES)),
+        ("workload", "workload", {f"{ns}/{kind}/{name}" for ns in NAMESPACES for kind, name, _ in WORKLOAD_SHARES}),
+        ("label:team", "label=team", {"retail", "platform", "__unallocated__"}),
+    ],
+)
+async def test_history_totals_equal_kubectl_cost_costs_for_the_same_range(
+    database: Database, group_by: str, by: str, groups: set[str]
+) -> None:
     cluster = await _fill(database.store)
     admin = Identity("admin")
     grants = {("admin", "get", "optimizationrecommendations", "")}
@@ -125,7 +153,7 @@ async def test_history_totals_equal_kubectl_cost_costs_for_the_same_range(databa
     # A range inside the data, so that days outside it would change the sums if they were counted.
     start, end = START + datetime.timedelta(days=3), START + datetime.timedelta(days=DAYS - 5)
     async with TestClient(TestServer(app.build(state))) as client:
-        query = f"/api/v1/costs/history?cluster={cluster}&from={start}&to={end}&step=week"
+        query = f"/api/v1/costs/history?cluster={cluster}&from={start}&to={end}&step=week&groupBy={group_by}"
         answer = await client.get(query, headers={"Authorization": "Bearer t"})
         assert answer.status == 200, await answer.text()
         history = await answer.json()
@@ -135,12 +163,17 @@ async def test_history_totals_equal_kubectl_cost_costs_for_the_same_range(databa
         for amount in ("cpu", "memory", "idle", "total"):
             sums[amount] = sums.get(amount, 0.0) + point[f"{amount}Usd"]
 
-    by_dates = _kubectl_cost_costs(database.url, "--profile", cluster, "--from", str(start), "--to", str(end))
+    by_dates = _kubectl_cost_costs(
+        database.url, "--profile", cluster, "--from", str(start), "--to", str(end), "--by", by
+    )
 
-    assert set(by_dates) == set(api_totals) == set(NAMESPACES)
-    for namespace, sums in api_totals.items():
+    assert set(by_dates) == set(api_totals) == groups
+    for group, sums in api_totals.items():
         for amount, usd in sums.items():
             # kubectl cost prints cents.
-            assert by_dates[namespace][amount] == pytest.approx(usd, abs=0.005), (namespace, amount)
+            assert by_dates[group][amount] == pytest.approx(usd, abs=0.005), (group, amount)
     grand_total = sum(item["total"] for item in by_dates.values())
-    assert grand_total == pytest.approx(history["totals"]["totalUsd"], abs=0.005 * len(NAMESPACES))
+    assert grand_total == pytest.approx(history["totals"]["totalUsd"], abs=0.005 * len(groups))
+    # Every grouping splits the same money: the workloads add up to their namespaces.
+    namespace_total = sum(row.total_usd for row in await database.store.daily_costs(cluster, start, end, group_by=[]))
+    assert history["totals"]["totalUsd"] == pytest.approx(namespace_total)

@@ -28,7 +28,10 @@ from tests.history.test_buffer import BufferContract
 from tests.history.test_migrations import MigrationContract
 from tests.history.test_reads import ReadContract
 from tests.history.test_retention import SPAN, TODAY, RetentionContract, fill
+from tests.history.test_workload_costs import WorkloadCostContract
 from tests.history.test_writes import WriteContract
+
+DAILY_TABLE_NAMES = ("daily_costs", "workload_usage_daily", "workload_daily_costs")
 
 
 async def _admin(postgres: ThrowawayPostgres, statement: str) -> None:
@@ -122,6 +125,10 @@ class TestBufferOnPostgres(BufferContract):
     pass
 
 
+class TestWorkloadCostsOnPostgres(WorkloadCostContract):
+    pass
+
+
 async def _partition_bounds(engine: AsyncEngine, table: str) -> dict[str, str]:
     async with engine.connect() as connection:
         result = await connection.execute(
@@ -151,6 +158,7 @@ class TestPartitionsOnPostgres(StoreHarness):
         assert declared == {
             "daily_costs": ("r", "RANGE (day)"),
             "workload_usage_daily": ("r", "RANGE (day)"),
+            "workload_daily_costs": ("r", "RANGE (day)"),
         }
 
     async def test_a_partition_is_created_for_each_month_written(
@@ -176,15 +184,19 @@ class TestPartitionsOnPostgres(StoreHarness):
         await fill(store)
         report = await store.apply_retention(keep_days=30, today=TODAY)
         # September goes whole; of October only the 31st (the cutoff day) stays.
-        assert report.partitions_dropped == ("daily_costs_y2026m09", "workload_usage_daily_y2026m09")
-        assert report.rows_deleted == 2 * 30
-        for table in ("daily_costs", "workload_usage_daily"):
+        assert report.partitions_dropped == (
+            "daily_costs_y2026m09",
+            "workload_usage_daily_y2026m09",
+            "workload_daily_costs_y2026m09",
+        )
+        assert report.rows_deleted == 3 * 30
+        for table in DAILY_TABLE_NAMES:
             assert set(await _partition_bounds(engine, table)) == {f"{table}_y2026m10", f"{table}_y2026m11"}
         assert await count_rows(engine, DailyCost) == await count_rows(engine, WorkloadUsageDaily) == 29
 
         everything = await store.apply_retention(keep_days=0, today=datetime.date(2026, 12, 1))
         assert set(everything.partitions_dropped) == {
-            f"{table}_y2026m{month}" for table in ("daily_costs", "workload_usage_daily") for month in ("10", "11")
+            f"{table}_y2026m{month}" for table in DAILY_TABLE_NAMES for month in ("10", "11")
         }
         assert everything.rows_deleted == 0
         assert await count_rows(engine, DailyCost) == 0

@@ -6,7 +6,7 @@ running containers (max(request, usage), OpenCost-style), and writes the profile
 status with its own field manager: node inventory by type and capacity type with
 where each price came from and when, hourly and monthly cost by resource and idle,
 the top namespaces, ``pricesAsOf``, ``PricingReady`` and ``WithinBudget``. Daily
-cost rows go to the history store when one is configured.
+cost rows, per namespace and per workload, go to the history store when one is configured.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ import datetime
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from kcost.analyzers.cost import checks, model, passes
 from kcost.analyzers.metrics import prometheus
@@ -32,7 +32,7 @@ from kcost.api.v1alpha1.profile import (
     NodeTypePrice,
 )
 from kcost.config import Config
-from kcost.history.models import DailyCost
+from kcost.history.models import IDLE, DailyCost, HistoryTable, WorkloadDailyCost
 from kcost.kube.client import KubeClient
 
 log = logging.getLogger("kcost.analyzers.cost")
@@ -358,32 +358,81 @@ async def serve(
     await passes.every(interval, lambda: run_once(kube, pricer_for, on_report=on_report), "cost pass")
 
 
+# Pod labels that differ from pod to pod of one workload: they would split its cost, not group it.
+POD_ONLY_LABELS = frozenset(
+    {
+        "pod-template-hash",
+        "controller-revision-hash",
+        "statefulset.kubernetes.io/pod-name",
+        "apps.kubernetes.io/pod-index",
+        "controller-uid",
+        "batch.kubernetes.io/controller-uid",
+        "batch.kubernetes.io/job-completion-index",
+    }
+)
+Key = TypeVar("Key", bound=Hashable)
+WorkloadKey = tuple[str, str, str]  # namespace, kind, name
+
+
+def history_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[HistoryTable]:
+    """Today's history rows from one allocation: per namespace and per workload, so the two agree."""
+    return [*daily_cost_rows(cluster, day, allocation), *workload_cost_rows(cluster, day, allocation)]
+
+
 def daily_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[DailyCost]:
     """Today's cost per namespace at the current rate (idle under ``__idle__``), as history rows."""
     return [
-        DailyCost(
-            cluster=cluster,
-            namespace=namespace,
-            day=day,
-            cpu_usd=row.get("cpu", 0.0),
-            memory_usd=row.get("memory", 0.0),
-            gpu_usd=row.get("gpu", 0.0),
-            idle_usd=row.get("idle", 0.0),
-            total_usd=row.get("total", 0.0),
-        )
+        DailyCost(cluster=cluster, namespace=namespace, day=day, **_amounts(row))
         for namespace, row in daily_rows(allocation).items()
     ]
 
 
+def workload_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[WorkloadDailyCost]:
+    """Today's cost per workload at the current rate, with the labels all its pods share; idle as one
+    row whose namespace, kind and name are ``__idle__``."""
+    sums = _day_sums(allocation, _workload_key)
+    shared: dict[WorkloadKey, dict[str, str]] = {}
+    for cost in allocation.containers:
+        labels = {key: value for key, value in cost.use.labels.items() if key not in POD_ONLY_LABELS}
+        key = _workload_key(cost.use)
+        known = shared.get(key)
+        shared[key] = labels if known is None else {k: v for k, v in known.items() if labels.get(k) == v}
+    rows = [
+        WorkloadDailyCost(
+            cluster=cluster, namespace=namespace, kind=kind, name=name, day=day, labels=labels, **_amounts(sums[key])
+        )
+        for key, labels in shared.items()
+        for namespace, kind, name in (key,)
+    ]
+    idle = allocation.idle * 24
+    rows.append(
+        WorkloadDailyCost(cluster=cluster, namespace=IDLE, kind=IDLE, name=IDLE, day=day, idle_usd=idle, total_usd=idle)
+    )
+    return rows
+
+
 def daily_rows(allocation: model.Allocation) -> dict[str, dict[str, float]]:
     """Cost per namespace for a full day at the current rate, by resource (for the history store)."""
-    rows: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    rows = _day_sums(allocation, lambda use: use.namespace)
+    rows[IDLE] = {"idle": allocation.idle * 24, "total": allocation.idle * 24}
+    return rows
+
+
+def _workload_key(use: model.ContainerUse) -> WorkloadKey:
+    return (use.namespace, *model.workload_of(use))
+
+
+def _day_sums(allocation: model.Allocation, key_of: Callable[[model.ContainerUse], Key]) -> dict[Key, dict[str, float]]:
+    """Each group's cost for a full day at the current rate, by resource."""
+    rows: dict[Key, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for cost in allocation.containers:
-        row = rows[cost.use.namespace]
+        row = rows[key_of(cost.use)]
         row["cpu"] += cost.cpu * 24
         row["memory"] += cost.memory * 24
         row["gpu"] += cost.gpu * 24
         row["total"] += cost.total * 24
-    rows["__idle__"]["idle"] = allocation.idle * 24
-    rows["__idle__"]["total"] = allocation.idle * 24
-    return {ns: dict(values) for ns, values in rows.items()}
+    return {key: dict(values) for key, values in rows.items()}
+
+
+def _amounts(row: Mapping[str, float]) -> dict[str, float]:
+    return {f"{resource}_usd": row.get(resource, 0.0) for resource in ("cpu", "memory", "gpu", "idle", "total")}

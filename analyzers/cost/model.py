@@ -19,6 +19,7 @@ from typing import Literal
 # Re-exported: the cost model's users (kubectl cost) read them here.
 from kcost.api.units import GIB as GIB  # noqa: PLC0414
 from kcost.api.units import HOURS_PER_MONTH as HOURS_PER_MONTH  # noqa: PLC0414
+from kcost.history.grouping import UNALLOCATED
 
 CapacityType = Literal["on-demand", "spot"]
 
@@ -188,16 +189,36 @@ class Allocation:
 
 
 def group_key(use: ContainerUse, key: str) -> str:
-    """The group ``use`` falls in for ``key``: namespace, workload, node or label=KEY."""
+    """The group ``use`` falls in for ``key``: namespace, workload, node or label=KEY.
+
+    Workloads read ``namespace/Kind/name`` and a pod without the label falls in
+    ``__unallocated__``, as the history store's groups do.
+    """
     if key == "namespace":
         return use.namespace
     if key == "node":
         return use.node
     if key == "workload":
-        return f"{use.namespace}/{use.workload_kind or 'Pod'}/{use.workload_name or use.pod}"
+        kind, name = workload_of(use)
+        return f"{use.namespace}/{kind}/{name}"
     if key.startswith("label="):
-        return use.labels.get(key.removeprefix("label="), "<none>")
+        return use.labels.get(key.removeprefix("label="), UNALLOCATED)
     raise ValueError(f"cannot group by {key!r}; expected namespace, workload, node or label=KEY")
+
+
+def workload_of(use: ContainerUse) -> tuple[str, str]:
+    """The kind and name of the workload running ``use``: its pod's controller, the pod itself without one.
+
+    A ReplicaSet a Deployment made counts as that Deployment: the Deployment controller
+    names it ``<deployment>-<pod-template-hash>`` and labels its pods with the hash, so a
+    rollout's old and new ReplicaSets add up to one workload.
+    """
+    if not use.workload_kind:
+        return "Pod", use.pod
+    template_hash = use.labels.get("pod-template-hash")
+    if use.workload_kind == "ReplicaSet" and template_hash and use.workload_name.endswith(f"-{template_hash}"):
+        return "Deployment", use.workload_name.removesuffix(f"-{template_hash}")
+    return use.workload_kind, use.workload_name or use.pod
 
 
 def allocate(nodes: Iterable[PricedNode], containers: Iterable[ContainerUse], hours: float = 1.0) -> Allocation:

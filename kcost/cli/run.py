@@ -89,7 +89,7 @@ async def _serve_cost() -> None:
 
         async def record(profile: Any, report: Any) -> None:
             day = datetime.datetime.now(datetime.UTC).date()
-            writer.submit(*cost.daily_cost_rows(profile.name, day, report.allocation))
+            writer.submit(*cost.history_rows(profile.name, day, report.allocation))
 
         # The forecast reads the daily costs this process writes; it runs beside the pricing, never in its way.
         await asyncio.gather(

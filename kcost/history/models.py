@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import ClassVar, Self
 
 from pydantic import AwareDatetime, FiniteFloat, model_validator
-from sqlalchemy import BigInteger, Index, MetaData, String, Table
+from sqlalchemy import JSON, BigInteger, Index, MetaData, String, Table
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field, SQLModel
 
 from kcost.api.v1alpha1.analysis import AnalysisPhase
@@ -36,6 +37,11 @@ NAMING_CONVENTION = {
 }
 # Daily tables are range-partitioned by month on PostgreSQL; other dialects ignore this.
 MONTHLY_PARTITIONS = {"postgresql_partition_by": "RANGE (day)"}
+# Labels as one JSON object per row: JSONB on PostgreSQL (``->>`` reads a key without
+# re-parsing the text), JSON text on SQLite (read with ``json_extract``).
+LABELS_TYPE = JSON().with_variant(JSONB(), "postgresql")
+# The namespace, kind and name of the cost no workload uses (node cost minus allocations).
+IDLE = "__idle__"
 
 
 class CapacityType(StrEnum):
@@ -135,6 +141,33 @@ class DailyCost(HistoryTable, table=True):
     total_usd: FiniteFloat = Field(default=0.0, ge=0)
 
 
+class WorkloadDailyCost(HistoryTable, table=True):
+    """What one workload of one cluster cost on one day, by resource, in USD, and the labels it had.
+
+    The rows of a namespace and day add up to that namespace's ``DailyCost`` row: both are
+    written from the same allocation. Idle cost is one row whose namespace, kind and name
+    are ``IDLE``, as it is the ``IDLE`` namespace in ``daily_costs``.
+    """
+
+    __tablename__: ClassVar[str] = "workload_daily_costs"
+    __table_args__ = (Index(None, "cluster", "day"), MONTHLY_PARTITIONS)
+
+    cluster: str = Field(primary_key=True, min_length=1, max_length=NAME_LENGTH)
+    namespace: str = Field(primary_key=True, min_length=1, max_length=LABEL_LENGTH)
+    kind: str = Field(primary_key=True, min_length=1, max_length=LABEL_LENGTH)
+    name: str = Field(primary_key=True, min_length=1, max_length=NAME_LENGTH)
+    day: datetime.date = Field(primary_key=True)
+    cpu_usd: FiniteFloat = Field(default=0.0, ge=0)
+    memory_usd: FiniteFloat = Field(default=0.0, ge=0)
+    gpu_usd: FiniteFloat = Field(default=0.0, ge=0)
+    storage_usd: FiniteFloat = Field(default=0.0, ge=0)
+    network_usd: FiniteFloat = Field(default=0.0, ge=0)
+    idle_usd: FiniteFloat = Field(default=0.0, ge=0)
+    total_usd: FiniteFloat = Field(default=0.0, ge=0)
+    #: The labels the workload's pods share (key → value), for grouping by ``label:KEY``.
+    labels: dict[str, str] = Field(default_factory=dict, sa_type=LABELS_TYPE)
+
+
 class WorkloadUsageDaily(HistoryTable, table=True):
     """How much CPU and memory one workload used on one day (median, 95th percentile, peak)."""
 
@@ -188,6 +221,7 @@ TABLES: tuple[type[HistoryTable], ...] = (
     DailyCost,
     WorkloadUsageDaily,
     InstancePrice,
+    WorkloadDailyCost,
 )
 
 
@@ -200,5 +234,5 @@ def table_of(model: type[HistoryTable]) -> Table:
 
 
 # Tables keyed by day: partitioned by month on PostgreSQL, trimmed by retention everywhere.
-DAILY_TABLES: tuple[type[HistoryTable], ...] = (DailyCost, WorkloadUsageDaily)
+DAILY_TABLES: tuple[type[HistoryTable], ...] = (DailyCost, WorkloadUsageDaily, WorkloadDailyCost)
 METADATA = HistoryTable.metadata

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kcost.api.v1alpha1.profile import Provider
 from kcost.history import migrate, partitions, queries, upserts
+from kcost.history.grouping import Grouping
 from kcost.history.models import (
     DAILY_TABLES,
     AnalysisRecord,
@@ -28,6 +29,7 @@ from kcost.history.models import (
     InstancePrice,
     RealizedSavingsRecord,
     RecommendationChange,
+    WorkloadDailyCost,
     WorkloadUsageDaily,
     table_of,
 )
@@ -132,6 +134,10 @@ class HistoryStore:
         """Record per-namespace daily costs."""
         await self.write(costs)
 
+    async def upsert_workload_costs(self, costs: Iterable[WorkloadDailyCost]) -> None:
+        """Record per-workload daily costs (a day written again replaces that day's row)."""
+        await self.write(costs)
+
     async def upsert_workload_usage(self, usage: Iterable[WorkloadUsageDaily]) -> None:
         """Record per-workload daily usage."""
         await self.write(usage)
@@ -157,6 +163,30 @@ class HistoryStore:
         # Grouping by the one cluster changes no sum, and labels each row with it.
         groups = (CostGroup.CLUSTER, *group_by)
         statement = queries.cost_totals(start_day, end_day, groups, clusters=[cluster], namespaces=namespaces)
+        return [queries.cost_totals_from(row) for row in await self._fetch(statement)]
+
+    async def grouped_costs(
+        self,
+        cluster: str,
+        start_day: datetime.date,
+        end_day: datetime.date,
+        grouping: Grouping,
+        *,
+        per_day: bool = True,
+        namespaces: Collection[str] | None = None,
+    ) -> list[CostTotals]:
+        """A cluster's costs from ``start_day`` to ``end_day`` (both included), summed per namespace and
+        (for ``workload`` and ``label:KEY``) workload or label value, and per day if ``per_day``.
+
+        Namespace and cluster groupings read ``daily_costs``; the others read
+        ``workload_daily_costs``. Name each row's group with ``grouping.group_of(row)``.
+        """
+        if not grouping.per_workload:
+            group_by = (CostGroup.NAMESPACE, CostGroup.DAY) if per_day else (CostGroup.NAMESPACE,)
+            return await self.daily_costs(cluster, start_day, end_day, namespaces=namespaces, group_by=group_by)
+        statement = queries.workload_cost_totals(
+            start_day, end_day, grouping, per_day=per_day, clusters=[cluster], namespaces=namespaces
+        )
         return [queries.cost_totals_from(row) for row in await self._fetch(statement)]
 
     async def cost_history(

@@ -1,7 +1,8 @@
 """Cost history summed per step (day, week, month) and group, from the history store's daily costs.
 
-The sums are the store's own ``daily_costs`` (the query ``kubectl cost`` and the Grafana
-dashboards rest on), rolled up here only by calendar step; nothing is recomputed.
+The sums are the store's own ``grouped_costs`` (the query ``kubectl cost`` rests on; per
+namespace it is ``daily_costs``, which the Grafana dashboards read too), rolled up here only
+by calendar step and group name; nothing is recomputed.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from cachetools import TTLCache
 
 from kcost.api.units import HOURS_PER_MONTH
 from kcost.api.v1alpha1.profile import Provider
+from kcost.history.grouping import GroupBy, Grouping
 from kcost.history.models import CapacityType
-from kcost.history.queries import COST_RESOURCES, CostGroup, CostTotals
+from kcost.history.queries import COST_RESOURCES, CostTotals
 from kcost.history.store import HistoryStore
-from kcost.statusapi.schemas import CostAmounts, CostGroupBy, CostPoint, CostStep, InstancePriceItem
+from kcost.statusapi.schemas import CostAmounts, CostPoint, CostStep, InstancePriceItem
 
 AMOUNTS = tuple(f"{resource}_usd" for resource in COST_RESOURCES)
 
@@ -32,13 +34,13 @@ def period_start(day: datetime.date, step: CostStep) -> datetime.date:
     return day
 
 
-def rollup(rows: Iterable[CostTotals], group_by: CostGroupBy, step: CostStep) -> tuple[list[CostPoint], CostAmounts]:
-    """Daily rows (per namespace and day) summed per step and group, ordered; and the grand totals."""
+def rollup(rows: Iterable[CostTotals], grouping: Grouping, step: CostStep) -> tuple[list[CostPoint], CostAmounts]:
+    """Daily rows (per namespace, group and day) summed per step and group name, ordered; and the grand totals."""
     sums: dict[tuple[datetime.date, str], dict[str, float]] = {}
     totals = dict.fromkeys(AMOUNTS, 0.0)
     for row in rows:
         assert row.day is not None, "rollup needs rows grouped by day"
-        group = (row.namespace if group_by is CostGroupBy.NAMESPACE else row.cluster) or ""
+        group = grouping.group_of(row)
         point = sums.setdefault((period_start(row.day, step), group), dict.fromkeys(AMOUNTS, 0.0))
         for amount in AMOUNTS:
             point[amount] += getattr(row, amount)
@@ -47,7 +49,7 @@ def rollup(rows: Iterable[CostTotals], group_by: CostGroupBy, step: CostStep) ->
     return points, CostAmounts(**totals)
 
 
-RangeKey = tuple[str, datetime.date, datetime.date]
+RangeKey = tuple[str, datetime.date, datetime.date, Grouping]
 
 
 @dataclass
@@ -75,7 +77,15 @@ class HistoryReader:
 
     async def daily_rows(self, cluster: str, start_day: datetime.date, end_day: datetime.date) -> list[CostTotals]:
         """The cluster's cost per namespace and day over the range (both ends included)."""
-        key = (cluster, start_day, end_day)
+        return await self.grouped_rows(cluster, start_day, end_day, Grouping(GroupBy.NAMESPACE))
+
+    async def grouped_rows(
+        self, cluster: str, start_day: datetime.date, end_day: datetime.date, grouping: Grouping
+    ) -> list[CostTotals]:
+        """The cluster's cost per namespace, group (as ``grouping`` reads the store) and day over the range."""
+        if not grouping.per_workload:
+            grouping = Grouping(GroupBy.NAMESPACE)  # cluster sums are namespace sums: one query, one cache entry
+        key = (cluster, start_day, end_day, grouping)
         if key in self._answers:
             return self._answers[key]
         running = self._running.get(key)
@@ -85,9 +95,7 @@ class HistoryReader:
         self._running[key] = future
         try:
             async with self._slots:
-                rows = await self.store.daily_costs(
-                    cluster, start_day, end_day, group_by=(CostGroup.NAMESPACE, CostGroup.DAY)
-                )
+                rows = await self.store.grouped_costs(cluster, start_day, end_day, grouping)
         except Exception as error:
             future.set_exception(error)
             future.exception()  # its waiters, if any, raise it; none is not an error of its own

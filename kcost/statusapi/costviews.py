@@ -12,7 +12,7 @@ from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.history.models import CapacityType
 from kcost.statusapi import costs, forecasts, params
 from kcost.statusapi.problems import Problem, bad_parameter
-from kcost.statusapi.schemas import CostGroupBy, CostHistory, CostStep, CurrentCost, CurrentCosts, PriceComparison
+from kcost.statusapi.schemas import CostHistory, CostStep, CurrentCost, CurrentCosts, PriceComparison
 from kcost.statusapi.state import identity_of, state_of
 from kcost.statusapi.views import authorize, encoded_response, json_response
 
@@ -59,11 +59,11 @@ async def history(request: web.Request) -> web.StreamResponse:
         raise bad_parameter("from", f"{start_day} is after to={end_day}")
     if (end_day - start_day).days >= MAX_HISTORY_DAYS:
         raise bad_parameter("from", f"a range of at most {MAX_HISTORY_DAYS} days; ask for several ranges")
-    group_by = params.choice(request, "groupBy", CostGroupBy, CostGroupBy.NAMESPACE)
+    grouping = params.grouping(request, "groupBy")
     step = params.choice(request, "step", CostStep, CostStep.DAY)
     cluster = _cluster(request)
     reader = _history(request)
-    rows = await reader.daily_rows(cluster, start_day, end_day)
+    rows = await reader.grouped_rows(cluster, start_day, end_day, grouping)
     # A namespace's history is for those who may read its recommendations.
     visible = await state_of(request).access.visible_namespaces(
         identity_of(request),
@@ -71,15 +71,15 @@ async def history(request: web.Request) -> web.StreamResponse:
         OptimizationRecommendation.crd.plural,
         {row.namespace for row in rows if row.namespace},
     )
-    key = (cluster, start_day, end_day, group_by, step, visible)
+    key = (cluster, start_day, end_day, grouping, step, visible)
     rendered = reader.rendered.get(key)
     if rendered is None:
-        points, totals = costs.rollup(costs.only_namespaces(rows, visible), group_by, step)
+        points, totals = costs.rollup(costs.only_namespaces(rows, visible), grouping, step)
         answer = CostHistory(
             cluster=cluster,
             start_day=start_day,
             end_day=end_day,
-            group_by=group_by,
+            group_by=str(grouping),
             step=step,
             points=points,
             totals=totals,

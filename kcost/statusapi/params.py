@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from aiohttp import web
 
+from kcost.history.grouping import GroupBy, Grouping
 from kcost.statusapi.problems import bad_parameter
 
 E = TypeVar("E", bound=StrEnum)
@@ -87,3 +88,14 @@ def object_name(request: web.Request, name: str) -> str | None:
     if given is not None and not OBJECT_NAME.match(given):
         raise bad_parameter(name, f"expected a Kubernetes object name (RFC 1123), got {given!r}")
     return given
+
+
+def grouping(request: web.Request, name: str) -> Grouping:
+    """How to group cost history: ``namespace`` (the default), ``cluster``, ``workload`` or ``label:KEY``."""
+    given = request.query.get(name)
+    if not given:
+        return Grouping(GroupBy.NAMESPACE)
+    try:
+        return Grouping.parse(given)
+    except ValueError as error:
+        raise bad_parameter(name, str(error)) from None

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.profile import Provider
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase, RecommendationType
+from kcost.history.grouping import GROUP_BY_PATTERN
 from kcost.history.models import CapacityType
 from kcost.statusapi import costviews, events, forecasts, views
 from kcost.statusapi.schemas import (
@@ -18,7 +19,6 @@ from kcost.statusapi.schemas import (
     ChangeEvent,
     ClusterList,
     CostForecast,
-    CostGroupBy,
     CostHistory,
     CostStep,
     CurrentCosts,
@@ -161,7 +161,12 @@ OPERATIONS: tuple[Operation, ...] = (
             Param("from", {"type": "string", "format": "date"}, "first day (default: 30 days before `to`)"),
             Param("to", {"type": "string", "format": "date"}, "last day (default: today, UTC)"),
             Param("cluster", {"type": "string"}, "the ClusterCostProfile (default: the only one)"),
-            Param("groupBy", _enum(CostGroupBy), "namespace (default) or cluster"),
+            Param(
+                "groupBy",
+                {"type": "string", "pattern": GROUP_BY_PATTERN},
+                "namespace (default), cluster, workload (namespace/Kind/name), or label:KEY (the label's value; "
+                "__unallocated__ for workloads without it); idle cost is __idle__",
+            ),
             Param("step", _enum(CostStep), "day (default), week or month"),
         ),
         errors=HISTORY_STORE_ERRORS,

@@ -13,6 +13,7 @@ from kcost.api.v1alpha1.analysis import Analysis, AnalysisSpec
 from kcost.api.v1alpha1.common import ApiModel, DnsLabel
 from kcost.api.v1alpha1.profile import ClusterCostProfile, ClusterCostProfileStatus, ForecastMethod
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
+from kcost.history.grouping import GROUP_BY_PATTERN
 
 
 class ProblemDetails(ApiModel):
@@ -98,13 +99,6 @@ class CurrentCosts(ApiModel):
     items: list[CurrentCost]
 
 
-class CostGroupBy(StrEnum):
-    """What cost history can be grouped by (the history store keeps costs per namespace and day)."""
-
-    NAMESPACE = "namespace"
-    CLUSTER = "cluster"
-
-
 class CostStep(StrEnum):
     """The length of one point of cost history; weeks start on Monday, months on the 1st."""
 
@@ -129,7 +123,11 @@ class CostPoint(CostAmounts):
     """The cost of one group over one step."""
 
     period_start: datetime.date = Field(description="first day of the step")
-    group: str = Field(description="the namespace, or the cluster (groupBy=cluster)")
+    group: str = Field(
+        description="the namespace; the cluster (groupBy=cluster); namespace/Kind/name (groupBy=workload); the "
+        "label's value, or __unallocated__ for workloads without the label (groupBy=label:KEY); idle cost is "
+        "__idle__ in every grouping but cluster"
+    )
 
 
 class CostHistory(ApiModel):
@@ -138,7 +136,7 @@ class CostHistory(ApiModel):
     cluster: str = Field(description="the cluster (ClusterCostProfile) the history is of")
     start_day: datetime.date = Field(description="first day included")
     end_day: datetime.date = Field(description="last day included")
-    group_by: CostGroupBy
+    group_by: str = Field(description="namespace, cluster, workload or label:KEY", pattern=GROUP_BY_PATTERN)
     step: CostStep
     points: list[CostPoint]
     totals: CostAmounts = Field(description="the sum of every point")

@@ -23,6 +23,7 @@ from kcost.history.models import (
     HistoryTable,
     InstancePrice,
     RecommendationChange,
+    WorkloadDailyCost,
     WorkloadUsageDaily,
     table_of,
 )
@@ -62,6 +63,24 @@ def daily_cost(namespace: str = "shop", day: datetime.date = DAY0, **values: Any
         "total_usd": 3.0,
     }
     return DailyCost(**(fields | values))
+
+
+def workload_cost(
+    name: str = "web", day: datetime.date = DAY0, labels: dict[str, str] | None = None, **values: Any
+) -> WorkloadDailyCost:
+    """A day of one Deployment's cost in namespace ``shop`` of cluster ``prod``: 1 USD of CPU, 3 in total unless
+    given; labelled ``team: a`` unless given."""
+    fields: Fields = {
+        "cluster": "prod",
+        "namespace": "shop",
+        "kind": "Deployment",
+        "name": name,
+        "day": day,
+        "cpu_usd": 1.0,
+        "total_usd": 3.0,
+        "labels": {"team": "a"} if labels is None else labels,
+    }
+    return WorkloadDailyCost(**(fields | values))
 
 
 def usage(name: str = "web", day: datetime.date = DAY0, **values: Any) -> WorkloadUsageDaily:

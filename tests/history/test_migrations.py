@@ -41,7 +41,7 @@ async def insert_at_first_revision(connection: AsyncConnection) -> None:
 class MigrationContract(StoreHarness):
     async def test_an_empty_database_is_migrated_to_head(self, store: HistoryStore, engine: AsyncEngine) -> None:
         async with engine.connect() as connection:
-            assert await migrate.current_revision(connection) == migrate.head_revision() == "0003"
+            assert await migrate.current_revision(connection) == migrate.head_revision() == "0004"
             assert await table_names(connection) == set(METADATA.tables)
 
     async def test_models_and_migrated_schema_agree(self, store: HistoryStore, engine: AsyncEngine) -> None:

@@ -8,9 +8,17 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from kcost.history import partitions
-from kcost.history.models import DAILY_TABLES, METADATA, DailyCost, RecommendationChange, WorkloadUsageDaily
+from kcost.history.grouping import GroupBy, Grouping
+from kcost.history.models import (
+    DAILY_TABLES,
+    METADATA,
+    DailyCost,
+    RecommendationChange,
+    WorkloadDailyCost,
+    WorkloadUsageDaily,
+)
 from kcost.history.store import HistoryStore
-from tests.history.harness import T0, StoreHarness, change, count_rows, daily_cost, days, usage
+from tests.history.harness import T0, StoreHarness, change, count_rows, daily_cost, days, usage, workload_cost
 
 # 2026-09-15 to 2026-11-28: three months, the first and last only in part.
 SPAN = days(75, datetime.date(2026, 9, 15))
@@ -18,7 +26,11 @@ TODAY = datetime.date(2026, 11, 30)
 
 
 async def fill(store: HistoryStore) -> None:
-    await store.write([daily_cost("shop", day) for day in SPAN] + [usage("web", day) for day in SPAN])
+    await store.write(
+        [daily_cost("shop", day) for day in SPAN]
+        + [usage("web", day) for day in SPAN]
+        + [workload_cost("web", day) for day in SPAN]
+    )
     await store.record_recommendation_change(change(at=T0 - datetime.timedelta(days=365)))
 
 
@@ -33,6 +45,8 @@ class RetentionContract(StoreHarness):
         assert [row.day for row in await store.daily_costs("prod", SPAN[0], SPAN[-1])] == kept
         usage_kept = await store.workload_usage("prod", "shop", "Deployment", "web", start_day=SPAN[0], end_day=TODAY)
         assert [row.day for row in usage_kept] == kept
+        costs_kept = await store.grouped_costs("prod", SPAN[0], TODAY, Grouping(GroupBy.WORKLOAD))
+        assert [row.day for row in costs_kept] == kept
         assert await count_rows(engine, RecommendationChange) == 1
 
     async def test_a_second_pass_removes_nothing(self, store: HistoryStore, engine: AsyncEngine) -> None:
@@ -41,6 +55,7 @@ class RetentionContract(StoreHarness):
         again = await store.apply_retention(keep_days=30, today=TODAY)
         assert (again.rows_deleted, again.partitions_dropped) == (0, ())
         assert await count_rows(engine, DailyCost) == await count_rows(engine, WorkloadUsageDaily) == 29
+        assert await count_rows(engine, WorkloadDailyCost) == 29
 
     async def test_keeping_zero_days_keeps_today_only(self, store: HistoryStore, engine: AsyncEngine) -> None:
         await fill(store)
@@ -56,7 +71,7 @@ class TestRetentionOnSqlite(RetentionContract):
     async def test_sqlite_deletes_row_by_row(self, store: HistoryStore) -> None:
         await fill(store)
         report = await store.apply_retention(keep_days=30, today=TODAY)
-        assert (report.rows_deleted, report.partitions_dropped) == (2 * (75 - 29), ())
+        assert (report.rows_deleted, report.partitions_dropped) == (3 * (75 - 29), ())
 
 
 @pytest.mark.parametrize(
@@ -83,5 +98,9 @@ def test_partition_names_round_trip() -> None:
 
 def test_exactly_the_daily_tables_are_partitioned_by_month() -> None:
     declared = {name for name, table in METADATA.tables.items() if table.dialect_options["postgresql"]["partition_by"]}
-    assert declared == set(partitions.partitioned_tables()) == {"daily_costs", "workload_usage_daily"}
+    assert (
+        declared
+        == set(partitions.partitioned_tables())
+        == {"daily_costs", "workload_usage_daily", "workload_daily_costs"}
+    )
     assert {str(model.__tablename__) for model in DAILY_TABLES} == declared

@@ -10,7 +10,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from kcost.history.models import DailyCost
+from kcost.history.models import DailyCost, WorkloadDailyCost
 from kcost.history.store import HistoryStore
 from kcost.statusapi import app
 from kcost.statusapi.auth import Identity
@@ -207,6 +207,68 @@ async def test_history_is_summed_per_week_for_visible_namespaces(client: Client)
     assert everyone["totals"]["totalUsd"] == pytest.approx(56.0)
     # 2026-03-01 is a Sunday: its week began on Monday, 23 February.
     assert sorted({point["periodStart"] for point in everyone["points"]}) == ["2026-02-23", "2026-03-02", "2026-03-09"]
+
+
+async def _workload_costs(store: HistoryStore) -> None:
+    """A week of shop/web (team a, 1 USD a day), shop/db (no team, 2), bank/api (team a, 4), idle 8."""
+    await store.upsert_workload_costs(
+        WorkloadDailyCost(
+            cluster="default",
+            namespace=namespace,
+            kind=kind,
+            name=name,
+            day=datetime.date(2026, 3, 2) + datetime.timedelta(days=d),
+            total_usd=usd,
+            labels=labels,
+        )
+        for namespace, kind, name, usd, labels in (
+            ("shop", "Deployment", "web", 1.0, {"team": "a"}),
+            ("shop", "StatefulSet", "db", 2.0, {}),
+            ("bank", "Deployment", "api", 4.0, {"team": "a"}),
+            ("__idle__", "__idle__", "__idle__", 8.0, {}),
+        )
+        for d in range(7)
+    )
+
+
+async def test_history_by_workload_and_by_label_for_visible_namespaces(client: Client, store: HistoryStore) -> None:
+    await _workload_costs(store)
+    query = "/api/v1/costs/history?from=2026-03-02&to=2026-03-08&step=week&cluster=default"
+    answer = await client.get(f"{query}&groupBy=workload", headers=_auth("alice-token"))
+    assert answer.status == 200, await answer.text()
+    mine = await answer.json()
+    assert mine["groupBy"] == "workload"
+    assert {(p["group"], p["totalUsd"]) for p in mine["points"]} == {
+        ("shop/Deployment/web", 7.0),
+        ("shop/StatefulSet/db", 14.0),
+    }
+    everyone = await (await client.get(f"{query}&groupBy=label:team", headers=_auth("admin-token"))).json()
+    assert everyone["groupBy"] == "label:team"
+    assert {(p["group"], p["totalUsd"]) for p in everyone["points"]} == {
+        ("a", 35.0),
+        ("__unallocated__", 14.0),
+        ("__idle__", 56.0),
+    }
+    mine = await (await client.get(f"{query}&groupBy=label:team", headers=_auth("alice-token"))).json()
+    assert {(p["group"], p["totalUsd"]) for p in mine["points"]} == {("a", 7.0), ("__unallocated__", 14.0)}
+
+
+@pytest.mark.parametrize(
+    ("group_by", "expected"),
+    [
+        ("colour", "expected namespace, cluster, workload or label:KEY, got 'colour'"),
+        ("label=team", "expected namespace, cluster, workload or label:KEY, got 'label=team'"),
+        ("label:-team", "'-team' is not a Kubernetes label key"),
+    ],
+)
+async def test_a_bad_grouping_names_the_parameter_and_the_accepted_forms(
+    client: Client, group_by: str, expected: str
+) -> None:
+    answer = await client.get(f"/api/v1/costs/history?cluster=default&groupBy={group_by}", headers=_auth("admin-token"))
+    assert answer.status == 422, await answer.text()
+    problem = await answer.json()
+    assert problem["field"] == "groupBy"
+    assert problem["detail"].startswith(f"groupBy: {expected}")
 
 
 async def test_forecast_covers_the_visible_namespaces_and_falls_back_on_short_history(

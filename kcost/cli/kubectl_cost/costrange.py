@@ -1,8 +1,10 @@
-"""``kubectl cost costs`` over past days: each namespace's cost summed over a range, from the history store.
+"""``kubectl cost costs`` over past days: each namespace's, workload's or label value's cost summed over a
+range, from the history store.
 
 The range reads as the status API's ``/api/v1/costs/history`` reads ``from`` and ``to``
 (both days included; ``to`` defaults to today in UTC, ``from`` to 30 days before it), and
-the sums are the store's own ``daily_costs`` query, so both answer the same totals.
+the sums are the store's own ``grouped_costs`` query with the groups named by the same
+``Grouping``, so both answer the same totals.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import click
 from kcost.cli.kubectl_cost import errors, outputs, units
 
 if TYPE_CHECKING:
+    from kcost.history.grouping import Grouping
     from kcost.history.queries import CostTotals
 
 Body = dict[str, Any]
@@ -51,11 +54,24 @@ def chosen_range(
     return DayRange(start_day, end_day)
 
 
-def read_totals(database_url: str | None, cluster: str, days: DayRange) -> list[CostTotals]:
-    """Each namespace's costs over ``days`` for ``cluster``, as the history store sums them."""
+def grouping_of(group_by: str) -> Grouping:
+    """``--by namespace``, ``workload`` or ``label=KEY`` as the history store groups a range."""
+    from kcost.history.grouping import Grouping
+
+    if group_by not in ("namespace", "workload") and not group_by.startswith("label="):
+        raise click.BadParameter("a range of days is grouped by namespace, workload or label=KEY", param_hint="--by")
+    try:
+        return Grouping.parse(group_by, label_separator="=")
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--by") from None
+
+
+def read_totals(
+    database_url: str | None, cluster: str, days: DayRange, grouping: Grouping
+) -> dict[str, dict[str, float]]:
+    """Each group's costs over ``days`` for ``cluster``, as the history store sums them, by group name."""
     import asyncio
 
-    from kcost.history.queries import CostGroup
     from kcost.history.store import HistoryStore
 
     if not database_url:
@@ -69,26 +85,38 @@ def read_totals(database_url: str | None, cluster: str, days: DayRange) -> list[
         store = HistoryStore()
         try:
             await store.connect(database_url)
-            return await store.daily_costs(cluster, days.start_day, days.end_day, group_by=[CostGroup.NAMESPACE])
+            return await store.grouped_costs(cluster, days.start_day, days.end_day, grouping, per_day=False)
         finally:
             await store.close()
 
     try:
-        return asyncio.run(read())
+        return summed(asyncio.run(read()), grouping)
     except OSError as error:
         errors.fail(f"history store unreachable ({type(error).__name__}: {error})", errors.EXIT_UNREACHABLE)
 
 
-def emit(totals: list[CostTotals], cluster: str, days: DayRange, output: str) -> None:
-    """Print each namespace's costs over ``days``, the most expensive first, and the range's total."""
+def summed(rows: list[CostTotals], grouping: Grouping) -> dict[str, dict[str, float]]:
+    """The store's rows (one per namespace and group) summed per group name, in USD by amount: a label's
+    value spans namespaces."""
+    by_name: dict[str, dict[str, float]] = {}
+    for row in rows:
+        sums = by_name.setdefault(grouping.group_of(row), dict.fromkeys(AMOUNTS, 0.0))
+        for amount in AMOUNTS:
+            sums[amount] += getattr(row, f"{amount}_usd")
+    return by_name
+
+
+def emit(totals: dict[str, dict[str, float]], cluster: str, days: DayRange, grouping: Grouping, output: str) -> None:
+    """Print each group's costs over ``days``, the most expensive first, and the range's total."""
     items: list[Body] = [
-        {"name": row.namespace or "", **{amount: round(getattr(row, f"{amount}_usd"), 2) for amount in AMOUNTS}}
-        for row in sorted(totals, key=lambda row: (-row.total_usd, row.namespace or ""))
+        {"name": name, **{amount: round(usd, 2) for amount, usd in sums.items()}}
+        for name, sums in sorted(totals.items(), key=lambda item: (-item[1]["total"], item[0]))
     ]
     money = {amount: _money_column(amount) for amount in AMOUNTS}
+    title = grouping.label_key if grouping.label_key is not None else str(grouping.by)
     table = outputs.Table(
         columns=[
-            outputs.Column("NAMESPACE", lambda i: i["name"]),
+            outputs.Column(title.upper(), lambda i: i["name"]),
             money["cpu"],
             money["memory"],
             money["idle"],
@@ -98,7 +126,7 @@ def emit(totals: list[CostTotals], cluster: str, days: DayRange, output: str) ->
     )
     outputs.emit(items, output, table)
     if not outputs.is_machine_readable(output):
-        total_usd = sum(row.total_usd for row in totals)
+        total_usd = sum(sums["total"] for sums in totals.values())
         click.echo(f"\ntotal {units.money(total_usd)} USD for {cluster} from {days.start_day} to {days.end_day}")
 
 

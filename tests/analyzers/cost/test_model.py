@@ -63,7 +63,7 @@ def test_hand_computed_allocation_with_idle() -> None:
     assert allocation.unpriced_containers == 1
     assert allocation.by("namespace") == pytest.approx({"shop": 3.5, "jobs": 3.5})
     assert allocation.by("workload") == pytest.approx({"shop/Deployment/web": 3.5, "jobs/CronJob/etl": 3.5})
-    assert allocation.by("label=team") == pytest.approx({"a": 3.5, "<none>": 3.5})
+    assert allocation.by("label=team") == pytest.approx({"a": 3.5, "__unallocated__": 3.5})
     with pytest.raises(ValueError, match="cannot group by"):
         allocation.by("colour")
 
@@ -111,3 +111,19 @@ def test_unpriced_nodes_fall_back_to_default_rates() -> None:
 )
 def test_node_identity_from_cloud_labels(labels: dict[str, str], expected: model.NodeIdentity) -> None:
     assert model.node_identity(labels) == expected
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "labels", "expected"),
+    [
+        ("ReplicaSet", "web-5d8f7c9b4", {"pod-template-hash": "5d8f7c9b4"}, ("Deployment", "web")),
+        # A ReplicaSet of its own: no hash in its name, so no Deployment behind it.
+        ("ReplicaSet", "legacy", {"pod-template-hash": "5d8f7c9b4"}, ("ReplicaSet", "legacy")),
+        ("ReplicaSet", "web-5d8f7c9b4", {}, ("ReplicaSet", "web-5d8f7c9b4")),
+        ("StatefulSet", "db", {"controller-revision-hash": "db-6c"}, ("StatefulSet", "db")),
+        ("", "", {}, ("Pod", "debug-pod")),
+    ],
+)
+def test_the_workload_of_a_container(kind: str, name: str, labels: dict[str, str], expected: tuple[str, str]) -> None:
+    use = model.ContainerUse("shop", "debug-pod", "c", "n1", kind, name, labels)
+    assert model.workload_of(use) == expected

@@ -1,6 +1,6 @@
 """``kubectl cost costs``: today's cost allocation per month, grouped as the user asks; or, with
-``--from``/``--to``/``--days``, each namespace's cost over past days from the history store
-(``costrange``).
+``--from``/``--to``/``--days``, each namespace's, workload's or label value's cost over past days
+from the history store (``costrange``).
 
 Nodes are priced by the cost analyzer's own ``price_nodes``, at the prices that
 analyzer published in the profile's status (default unit rates for types it has not
@@ -46,7 +46,11 @@ class PublishedPrices:
 
 @click.command("costs")
 @click.option(
-    "--by", "group_by", default="namespace", show_default=True, help="Group by namespace, workload, node or label=KEY."
+    "--by",
+    "group_by",
+    default="namespace",
+    show_default=True,
+    help="Group by namespace, workload, node or label=KEY (a range of days: all but node).",
 )
 @click.option(
     "--profile",
@@ -87,8 +91,9 @@ def costs(
     output: str,
 ) -> None:
     """Current cost allocation per month: max(request, usage) of every container, and idle. With a range
-    (--from, --to, --days): each namespace's cost over those days, the same totals as the status API's
-    /api/v1/costs/history.
+    (--from, --to, --days): each namespace's (or, with --by, workload's or label value's) cost over those
+    days, the same totals as the status API's /api/v1/costs/history. Workloads without the label are
+    __unallocated__; idle cost is __idle__.
 
     \b
     Examples:
@@ -96,6 +101,7 @@ def costs(
       kubectl cost costs --by label=team -o json
       kubectl cost costs --days 7
       kubectl cost costs --from 2026-11-01 --to 2026-11-30 -o json
+      kubectl cost costs --days 30 --by label=team
     """
     import asyncio
 
@@ -107,10 +113,10 @@ def costs(
         raise click.BadParameter("expected namespace, workload, node or label=KEY", param_hint="--by")
     day_range = costrange.chosen_range(from_day, to_day, days)
     if day_range is not None:
-        if group_by != "namespace":
-            raise click.BadParameter("the history store keeps costs per namespace: --by namespace", param_hint="--by")
+        grouping = costrange.grouping_of(group_by)
         cluster = profile or _only_profile(ctx)
-        costrange.emit(costrange.read_totals(database_url, cluster, day_range), cluster, day_range, output)
+        totals = costrange.read_totals(database_url, cluster, day_range, grouping)
+        costrange.emit(totals, cluster, day_range, grouping, output)
         return
 
     async def work(kube: KubeClient) -> tuple[list[Body], list[Body], list[Body]]:
