@@ -21,6 +21,7 @@ def report(series_by_vm: Mapping[str, TraceSeries], quality: QualityReport, *, t
     and class-aware against fixed kcost settings on ``quality``'s scores."""
     from kcost.analyzers.rightsizing import classes
     from kcost.analyzers.rightsizing import quality as rightsizing_quality
+    from kcost.analyzers.rightsizing.settings import KcostRightsizing
     from kcost.cli import ml_classes
     from kcost.ml import artifacts
     from kcost.ml import classes as class_model
@@ -46,7 +47,7 @@ def report(series_by_vm: Mapping[str, TraceSeries], quality: QualityReport, *, t
         "distribution": dict(sorted(found.items())),
         "held_out_generator": ml_classes.held_out(class_model.shipped(), seed),
         "class_aware_vs_fixed": gain,
-        "default": "fixed",
+        "default": "class-aware" if KcostRightsizing.model_fields["class_aware"].default else "fixed",
     }
 
 
@@ -74,4 +75,4 @@ def print_report(figures: dict[str, Any]) -> None:
     for name, values in figures["class_aware_vs_fixed"].items():
         gain.add_row(name, str(values["fixed"]), str(values["class_aware"]), "yes" if values["better"] else "no")
     console.print(gain)
-    console.print(f"default: {figures['default']} settings (classAware: false); class-aware is opt-in per Analysis")
+    console.print(f"default: {figures['default']} settings (the rightsizing analyzer's classAware setting)")
