@@ -16,9 +16,16 @@ FIXED = "kcost"
 COMPARED = (("cost_usd", False), ("cpu_shortfall_pct", False), ("mem_pressure_pct", False), ("oom_count", False))
 
 
-def report(series_by_vm: Mapping[str, TraceSeries], quality: QualityReport, *, train_days: float) -> dict[str, Any]:
-    """The class of each series' training days, the shipped model's accuracy on generator series it never saw,
-    and class-aware against fixed kcost settings on ``quality``'s scores."""
+def report(
+    series_by_vm: Mapping[str, TraceSeries],
+    quality: QualityReport,
+    *,
+    train_days: float,
+    held_out_per_pattern: int | None = None,
+) -> dict[str, Any]:
+    """The class of each series' training days, the shipped model's accuracy on generator series it never saw
+    (``held_out_per_pattern`` of each pattern; the training's count by default), and class-aware against fixed
+    kcost settings on ``quality``'s scores."""
     from kcost.analyzers.rightsizing import classes
     from kcost.analyzers.rightsizing import quality as rightsizing_quality
     from kcost.analyzers.rightsizing.settings import KcostRightsizing
@@ -45,7 +52,9 @@ def report(series_by_vm: Mapping[str, TraceSeries], quality: QualityReport, *, t
     }
     return {
         "distribution": dict(sorted(found.items())),
-        "held_out_generator": ml_classes.held_out(class_model.shipped(), seed),
+        "held_out_generator": ml_classes.held_out(
+            class_model.shipped(), seed, held_out_per_pattern or ml_classes.HELD_OUT_PER_PATTERN
+        ),
         "class_aware_vs_fixed": gain,
         "default": "class-aware" if KcostRightsizing.model_fields["class_aware"].default else "fixed",
     }
