@@ -22,11 +22,11 @@ import numpy as np
 from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext, hysteresis
 from kcost.analyzers.metrics.workloads import Workload
-from kcost.analyzers.rightsizing import anomalies, strategies
+from kcost.analyzers.rightsizing import anomalies, classes, strategies
 from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
 from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
-from kcost.analyzers.rightsizing.settings import RightsizingSettings, StrategyChoice
+from kcost.analyzers.rightsizing.settings import KcostRightsizing, RightsizingSettings, StrategyChoice
 from kcost.api import matching
 from kcost.api.units import MIB
 from kcost.api.v1alpha1.policy import Hysteresis, OptimizationPolicy
@@ -39,6 +39,7 @@ from kcost.api.v1alpha1.recommendation import (
     ResourceValues,
     RiskLevel,
     TargetRef,
+    WorkloadClass,
     WorkloadShape,
 )
 
@@ -120,6 +121,20 @@ async def _report_anomaly(
     )
 
 
+def _strategy(settings: StrategyChoice) -> Strategy[Any]:
+    """The chosen strategy; the kcost one class-aware when ``classAware`` asks for it."""
+    if isinstance(settings, KcostRightsizing) and settings.class_aware:
+        return classes.ClassAwareStrategy(settings.strategy_settings)
+    return strategies.create(settings.strategy, settings.strategy_settings)
+
+
+def _workload_class(answer: ContainerRecommendation, history: UsageHistory) -> WorkloadClass | None:
+    """The class the strategy sized by, or else the class read from the history for the evidence."""
+    if answer.evidence.workload_class is not None:
+        return answer.evidence.workload_class
+    return classes.classify(history.since(answer.evidence.window_start_s))
+
+
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
     name = "rightsizing"
     settings_model = RightsizingSettings
@@ -127,7 +142,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
 
     async def run(self, context: RunContext[RightsizingSettings]) -> AnalyzerResult:
         settings = context.settings.root
-        strategy = strategies.create(settings.strategy, settings.strategy_settings)
+        strategy = _strategy(settings)
         in_scope = await scope.open_scope(context)
         policies = await context.kube.list(OptimizationPolicy)
         namespace_labels = {
@@ -230,6 +245,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                     cpu_cores=answer.evidence.cpu_cores,
                     memory_bytes=answer.evidence.memory_bytes,
                     oom_events=answer.evidence.oom_events,
+                    workload_class=_workload_class(answer, history),
                 )
             )
             notes.extend(answer.evidence.notes)
@@ -263,6 +279,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                     + (["raises memory: the container was OOM-killed"] if oom_fix else [])
                 )[:20],
                 anomaly=anomalies.evidence(list(screened.values())),
+                workload_class=evidence[0].workload_class if evidence else None,
             ),
         )
         return Proposal(namespace=workload.namespace, spec=spec, hysteresis=band)

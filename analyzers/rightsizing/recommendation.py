@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from kcost.api.v1alpha1.recommendation import RiskLevel, UsageStats
+from kcost.api.v1alpha1.recommendation import RiskLevel, UsageStats, WorkloadClass
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Evidence:
     oom_events: int
     method: str
     notes: tuple[str, ...] = ()
+    workload_class: WorkloadClass | None = None
 
 
 @dataclass(frozen=True)

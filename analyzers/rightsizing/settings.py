@@ -35,6 +35,14 @@ class KcostRightsizing(_Common):
     strategy_settings: AdaptiveSettings = Field(
         default_factory=AdaptiveSettings, alias="strategySettings", description="the kcost strategy's settings"
     )
+    class_aware: bool = Field(
+        False,
+        alias="classAware",
+        description=(
+            "each container's workload class (shown in the evidence either way) chooses its settings; "
+            "strategySettings given here still win"
+        ),
+    )
 
 
 class VpaRightsizing(_Common):

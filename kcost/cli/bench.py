@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcost.cli import bench_analysis, bench_anomaly, bench_forecast
+from kcost.cli import bench_analysis, bench_anomaly, bench_classes, bench_forecast
 from kcost.cli.options import traces_option
 
 if TYPE_CHECKING:
@@ -65,8 +65,9 @@ bench.add_command(bench_anomaly.anomaly)
 def quality(traces_path: Path, train_days: float, eval_days: float, as_json: bool) -> None:
     """Right-sizing quality: kcost, VPA and KRR against what is provisioned, on a usage trace."""
     from kcost.analyzers.rightsizing import calibration, strategies, traces
+    from kcost.analyzers.rightsizing import classes as rightsizing_classes
     from kcost.analyzers.rightsizing import quality as rightsizing_quality
-    from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
+    from kcost.analyzers.rightsizing.adaptive import AdaptiveSettings, AdaptiveStrategy
     from kcost.ml import artifacts
 
     started = time.perf_counter()
@@ -75,6 +76,7 @@ def quality(traces_path: Path, train_days: float, eval_days: float, as_json: boo
     except traces.TraceFormatError as error:
         raise click.ClickException(str(error)) from None
     created = {name: strategies.create(name) for name in STRATEGY_NAMES}
+    created[bench_classes.CLASS_AWARE] = rightsizing_classes.ClassAwareStrategy(AdaptiveSettings())
     try:
         report = rightsizing_quality.evaluate(series, created, train_days=train_days, eval_days=eval_days)
         ours = created["kcost"]
@@ -82,16 +84,19 @@ def quality(traces_path: Path, train_days: float, eval_days: float, as_json: boo
         reliability, judged_on = calibration.held_out_calibration(
             series, ours, train_days=train_days, eval_days=eval_days
         )
+        workload_classes = bench_classes.report(series, report, train_days=train_days)
     except artifacts.ArtifactError as error:
         raise click.ClickException(str(error)) from None
     elapsed_s = time.perf_counter() - started
     if as_json:
         figures = report.to_json()
         figures["strategies"]["kcost"] |= {"calibration": reliability, "calibration_held_out": judged_on}
+        figures["workload_classes"] = workload_classes
         click.echo(json.dumps({**figures, "elapsed_s": round(elapsed_s, 2)}, indent=2))
     else:
         _print_table(report, traces_path, elapsed_s)
         _print_calibration(reliability, judged_on)
+        bench_classes.print_report(workload_classes)
 
 
 def _print_table(report: QualityReport, traces_path: Path, elapsed_s: float) -> None:

@@ -23,13 +23,45 @@ def ml() -> None:
 @traces_option
 @click.option("--seed", default=1, show_default=True, type=int, help="Seeds the held-out split and the model.")
 @click.option(
+    "--model",
+    "which",
+    type=click.Choice(["all", "confidence", "classes"]),
+    default="all",
+    show_default=True,
+    help="Which artifact to build (classes learns from the scenario generator, not from the trace).",
+)
+@click.option(
     "--out",
     "out_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="Directory of the artifacts (default: the package's, kcost/ml/models).",
 )
-def train(traces_path: Path, seed: int, out_dir: Path | None) -> None:
-    """Fit the calibrated confidence model on backtests of a trace; deterministic for a seed."""
+def train(traces_path: Path, seed: int, which: str, out_dir: Path | None) -> None:
+    """Fit the calibrated confidence model on backtests of a trace, and the workload-class model on the
+    scenario generator's labelled series; deterministic for a seed."""
+    if which in ("all", "confidence"):
+        _train_confidence(traces_path, seed, out_dir)
+    if which in ("all", "classes"):
+        _train_classes(seed, out_dir)
+
+
+def _train_classes(seed: int, out_dir: Path | None) -> None:
+    from kcost.cli import ml_classes
+    from kcost.ml import artifacts, classes
+
+    model, metadata = ml_classes.train(seed)
+    model_path, metadata_path = artifacts.save(
+        classes.ARTIFACT, model.forest, metadata, out_dir or artifacts.SHIPPED_DIR
+    )
+    held_out = metadata["metrics_held_out"]
+    click.echo(
+        f"workload-class model: {metadata['training_rows']} generator series; held out {held_out['series']} "
+        f"series: accuracy {held_out['accuracy']}"
+    )
+    click.echo(f"wrote {model_path} and {metadata_path}")
+
+
+def _train_confidence(traces_path: Path, seed: int, out_dir: Path | None) -> None:
     from kcost.analyzers.rightsizing import calibration, traces
     from kcost.ml import artifacts, confidence
 

@@ -28,12 +28,14 @@ REC = OptimizationRecommendation.model_validate(
             "riskLevel": "low",
             "evidence": {
                 "method": "test",
+                "workloadClass": "diurnal",
                 "containers": [
                     {
                         "name": "app",
                         "cpuCores": {"p50": 0.12515525708333067, "p95": 0.2, "max": 1.5},
                         "memoryBytes": {"p95": 400_000_000, "max": 2**31},
                         "oomEvents": 1,
+                        "workloadClass": "diurnal",
                     },
                     {"name": "sidecar-with-a-long-name"},
                 ],
@@ -59,8 +61,12 @@ def test_usage_numbers_have_units_and_sensible_precision(capsys: pytest.CaptureF
     lines = _lines(capsys)
     assert not any("0.1251" in line for line in lines)
     _, (app, sidecar) = _table(lines, "CPU P50")
-    assert app.split() == ["app", "125m", "200m", "1.50", "381Mi", "2.00Gi", "1"]
-    assert sidecar.split() == ["sidecar-with-a-long-name", "-", "-", "-", "-", "-", "0"]
+    assert app.split() == ["app", "125m", "200m", "1.50", "381Mi", "2.00Gi", "1", "diurnal"]
+    assert sidecar.split() == ["sidecar-with-a-long-name", "-", "-", "-", "-", "-", "0", "-"]
+
+
+def test_the_workload_class_is_a_line_of_the_facts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert [line.split() for line in _lines(capsys) if line.strip().startswith("class:")] == [["class:", "diurnal"]]
 
 
 @pytest.mark.parametrize("header_word", ["RESOURCE", "CPU P50"])

@@ -45,6 +45,17 @@ class RiskLevel(StrEnum):
         return {"low": 0, "medium": 1, "high": 2}[self.value]
 
 
+class WorkloadClass(StrEnum):
+    """How a container uses resources over time, as the workload-class model reads it (``kcost.ml.classes``)."""
+
+    STEADY = "steady"
+    DIURNAL = "diurnal"
+    BURSTY = "bursty"
+    BATCH = "batch"
+    IDLE = "idle"
+    LEAKING = "leaking"
+
+
 class RecommendationPhase(StrEnum):
     PROPOSED = "Proposed"
     APPROVED = "Approved"
@@ -155,6 +166,9 @@ class ContainerEvidence(ApiModel):
     memory_bytes: UsageStats | None = Field(None, description="working set in bytes")
     oom_events: int = Field(0, ge=0, description="OOM kills seen in the window")
     cpu_throttled_percent: float | None = Field(None, ge=0, le=100, description="share of CFS periods throttled")
+    workload_class: WorkloadClass | None = Field(
+        None, description="its usage class (steady, diurnal, bursty, batch, idle, leaking): it chose the settings"
+    )
 
 
 class UsageAnomaly(ApiModel):
@@ -184,6 +198,9 @@ class Evidence(ApiModel):
     usage_sparkline: list[float] = Field(default_factory=list, max_length=64, description="daily CPU use, cores")
     notes: list[str] = Field(default_factory=list, max_length=20, description="caveats worth reading")
     anomaly: UsageAnomaly | None = Field(None, description="anomalous usage found in the window, if any")
+    workload_class: WorkloadClass | None = Field(
+        None, description="the usage class of the first container, which chose its right-sizing settings"
+    )
 
 
 class AnalysisRef(ApiModel):

@@ -151,8 +151,11 @@ def test_cli_prints_json_and_a_table(trace: Path) -> None:
     result = CliRunner().invoke(bench, [*args, "--json"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
-    assert list(figures["strategies"]) == ["current", "kcost", "vpa", "krr-simple"]
+    assert list(figures["strategies"]) == ["current", "kcost", "vpa", "krr-simple", "kcost+classes"]
     assert figures["skipped_series"] == 1
+    # Three hours of training are too short to classify: class-aware sizing falls back to the fixed settings.
+    assert figures["workload_classes"]["distribution"] == {"unclassified": 2}
+    assert figures["strategies"]["kcost+classes"]["cost_usd"] == figures["strategies"]["kcost"]["cost_usd"]
     # Three hourly samples are too few for kcost and KRR: they keep the provisioned values.
     assert figures["strategies"]["kcost"]["not_enough_data"] == 2
     assert figures["strategies"]["krr-simple"]["cost_usd"] == figures["strategies"]["current"]["cost_usd"]

@@ -135,6 +135,7 @@ def print_evidence(rec: OptimizationRecommendation) -> None:
         ("method", spec.evidence.method),
         ("samples", str(spec.evidence.sample_count)),
         ("window", spec.evidence.window or "-"),
+        *([("class", spec.evidence.workload_class.value)] if spec.evidence.workload_class else []),
     ]
     width = max(len(label) for label, _ in facts) + 1
     for label, value in facts:
@@ -144,7 +145,7 @@ def print_evidence(rec: OptimizationRecommendation) -> None:
     if spec.evidence.containers:
         click.echo()
         outputs.print_rows(
-            ["CONTAINER", "CPU P50", "CPU P95", "CPU MAX", "MEMORY P95", "MEMORY MAX", "OOM KILLS"],
+            ["CONTAINER", "CPU P50", "CPU P95", "CPU MAX", "MEMORY P95", "MEMORY MAX", "OOM KILLS", "CLASS"],
             [
                 [
                     evidence.name,
@@ -154,10 +155,11 @@ def print_evidence(rec: OptimizationRecommendation) -> None:
                     units.memory(evidence.memory_bytes.p95 if evidence.memory_bytes else None),
                     units.memory(evidence.memory_bytes.max if evidence.memory_bytes else None),
                     str(evidence.oom_events),
+                    evidence.workload_class.value if evidence.workload_class else "-",
                 ]
                 for evidence in spec.evidence.containers
             ],
-            [False, True, True, True, True, True, True],
+            [False, True, True, True, True, True, True, False],
         )
     if rec.status.rollout is not None:
         print_rollout(rec)

@@ -1,0 +1,144 @@
+"""Features of one container's usage history for the workload-class model.
+
+Each feature is read from hourly aggregates (mean CPU, peak memory per hour), from
+shares of time, or from percentiles of the samples (which estimate shares of time), so
+it does not depend on the sampling interval: a history scraped every 30 s, every
+minute or every 5 minutes gives the same features, up to noise. Samples of several
+pods of one workload may share timestamps; they are pooled, as the analyzer pools them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+
+HOUR_S = 3600.0
+HOURS_PER_DAY = 24
+# Less history than this is not classified: one day shows neither a daily cycle nor a trend.
+MIN_HISTORY_HOURS = 24.0
+# A sample counts as active above this share of the CPU p95 (an off batch job, a stopped VM).
+ACTIVE_SHARE_OF_P95 = 0.1
+# A drop of the hourly memory peak by more than this share is a restart (a leak's OOM kill).
+MEMORY_DROP_FRACTION = 0.15
+# Hourly memory peaks above the previous hour's by more than this share count as rising.
+MEMORY_RISE_FRACTION = 0.002
+
+FEATURES = (
+    "active_share",
+    "cpu_hourly_cv",
+    "cpu_p99_over_p50",
+    "cpu_share_over_2x_median",
+    "cpu_autocorr_24h",
+    "cpu_daily_peak_over_mean",
+    "memory_hourly_cv",
+    "memory_rising_hour_share",
+    "memory_drops_per_day",
+    "memory_trend_per_day",
+    "cpu_p95_log10_cores",
+    "cpu_p95_over_request",
+)
+
+
+def _ratio(numerator: float, denominator: float, *, empty: float = 0.0, cap: float = 100.0) -> float:
+    if denominator > 0:
+        return min(numerator / denominator, cap)
+    return empty if numerator <= 0 else cap
+
+
+def _hourly(ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Mean CPU and peak memory of each hour from the first sample on; NaN where an hour has no sample."""
+    hour = np.floor((ts_s - ts_s[0]) / HOUR_S).astype(np.intp)
+    hours = int(hour[-1]) + 1
+    counts = np.bincount(hour, minlength=hours).astype(np.float64)
+    cpu_sum = np.bincount(hour, weights=cpu_cores, minlength=hours)
+    memory_peak = np.full(hours, -np.inf)
+    np.maximum.at(memory_peak, hour, memory_bytes)
+    present = counts > 0
+    cpu_mean = np.where(present, cpu_sum / np.maximum(counts, 1.0), np.nan)
+    return cpu_mean, np.where(present, memory_peak, np.nan)
+
+
+def _active_share(ts_s: FloatArray, cpu_cores: FloatArray) -> float:
+    """Share of the span during which the container ran and used CPU: its duty cycle."""
+    distinct = np.unique(ts_s)
+    interval_s = float(np.median(np.diff(distinct))) if distinct.size > 1 else HOUR_S
+    span_s = float(distinct[-1] - distinct[0]) + interval_s
+    covered = min(1.0, distinct.size * interval_s / span_s)
+    p95 = float(np.percentile(cpu_cores, 95))
+    running = float(np.mean(cpu_cores > ACTIVE_SHARE_OF_P95 * p95)) if p95 > 0 else 0.0
+    return covered * running
+
+
+def _autocorrelation(hourly: FloatArray, lag: int) -> float:
+    """Correlation of the hourly series with itself ``lag`` hours later; hours without samples count as zero."""
+    filled = np.nan_to_num(hourly)
+    if filled.size < 2 * lag:
+        return 0.0
+    head, tail = filled[:-lag], filled[lag:]
+    if head.std() == 0 or tail.std() == 0:
+        return 0.0
+    return float(np.corrcoef(head, tail)[0, 1])
+
+
+def _daily_peak_over_mean(hourly: FloatArray) -> float:
+    """Median over whole days of the day's highest hour over its mean hour."""
+    days = hourly.size // HOURS_PER_DAY
+    if days == 0:
+        return 1.0
+    ratios = []
+    for day in hourly[: days * HOURS_PER_DAY].reshape(days, HOURS_PER_DAY):
+        present = day[~np.isnan(day)]
+        if present.size and present.mean() > 0:
+            ratios.append(float(present.max() / present.mean()))
+    return float(np.median(ratios)) if ratios else 1.0
+
+
+def _memory_shape(memory_peaks: FloatArray, days: float) -> tuple[float, float, float]:
+    """Share of rising hours, drops (restarts) per day, and the linear trend per day relative to the level."""
+    present = memory_peaks[~np.isnan(memory_peaks)]
+    hours = np.flatnonzero(~np.isnan(memory_peaks)).astype(np.float64)
+    if present.size < 3 or present.mean() <= 0:
+        return 0.0, 0.0, 0.0
+    before, after = present[:-1], present[1:]
+    rising = float(np.mean(after > before * (1 + MEMORY_RISE_FRACTION)))
+    drops = float(np.sum(after < before * (1 - MEMORY_DROP_FRACTION))) / days
+    slope_per_hour = float(np.polyfit(hours, present, 1)[0])
+    return rising, drops, slope_per_hour * HOURS_PER_DAY / float(present.mean())
+
+
+def history_hours(ts_s: FloatArray) -> float:
+    """Hours from the first sample to the last."""
+    return float(ts_s[-1] - ts_s[0]) / HOUR_S if ts_s.size else 0.0
+
+
+def features(
+    ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray, cpu_request_cores: float | None
+) -> FloatArray:
+    """The ``FEATURES`` of a history in time order (at least ``MIN_HISTORY_HOURS`` long)."""
+    if history_hours(ts_s) < MIN_HISTORY_HOURS:
+        raise ValueError(f"class features need {MIN_HISTORY_HOURS:g}h of history, got {history_hours(ts_s):.1f}h")
+    cpu_hourly, memory_hourly = _hourly(ts_s, cpu_cores, memory_bytes)
+    cpu_present = cpu_hourly[~np.isnan(cpu_hourly)]
+    memory_present = memory_hourly[~np.isnan(memory_hourly)]
+    cpu_p50, cpu_p95, cpu_p99 = (float(v) for v in np.percentile(cpu_cores, [50, 95, 99]))
+    days = max(history_hours(ts_s) / HOURS_PER_DAY, 1.0)
+    rising, drops, trend = _memory_shape(memory_hourly, days)
+    return np.array(
+        [
+            _active_share(ts_s, cpu_cores),
+            _ratio(float(cpu_present.std()), float(cpu_present.mean())),
+            _ratio(cpu_p99, cpu_p50, empty=1.0),
+            float(np.mean(cpu_cores > 2 * cpu_p50)) if cpu_p50 > 0 else 0.0,
+            _autocorrelation(cpu_hourly, HOURS_PER_DAY),
+            _daily_peak_over_mean(cpu_hourly),
+            _ratio(float(memory_present.std()), float(memory_present.mean())),
+            rising,
+            drops,
+            trend,
+            float(np.log10(max(cpu_p95, 1e-6))),
+            _ratio(cpu_p95, cpu_request_cores, empty=0.0) if cpu_request_cores else -1.0,
+        ],
+        dtype=np.float64,
+    )
