@@ -24,7 +24,7 @@ from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
 from kcost.observability import caches, metrics, tracing
-from kcost.operator import analysis, policy, profile, recommendation, retry
+from kcost.operator import analysis, leadership, policy, profile, recommendation, retry
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
 from kcost.operator.rollout.worker import RolloutWorker
@@ -51,6 +51,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     memo.kube_context = kube_client.connect()
     memo.kube = await memo.kube_context.__aenter__()
     await _ensure_peering(memo.kube)
+    memo.leadership = leadership.Leadership(lambda: _leading(memo.kube))
     memo.rollouts = RolloutWorker(
         memo.kube, memo.kube.workloads, _write_rollout(memo.kube), lambda: _still_leading(memo)
     )
@@ -99,17 +100,9 @@ async def _leading(kube: kube_client.KubeClient) -> bool:
     return True
 
 
-# One peering read serves every reconcile for this long (thousands of objects share it).
-LEADERSHIP_TTL_S = 2.0
-
-
 async def _still_leading(memo: kopf.Memo) -> bool:
-    now = asyncio.get_running_loop().time()
-    checked_at, leading = memo.get("leadership", (float("-inf"), True))
-    if now - checked_at > LEADERSHIP_TTL_S:
-        leading = await _leading(memo.kube)
-        memo["leadership"] = (now, leading)
-    return bool(leading)
+    shared: leadership.Leadership = memo.leadership
+    return await shared.leading()
 
 
 async def _reconcile(fn: Reconcile, body: dict[str, Any], memo: kopf.Memo) -> Any:
@@ -257,10 +250,9 @@ async def _profile_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> Non
 
 def _note_leadership(memo: kopf.Memo) -> None:
     # Only the leader reports the cluster gauges (every replica's watches see the same objects).
-    # Kopf hands each object a copy of the memo: what a handler learnt about leadership is copied
-    # into the shared telemetry caches.
-    if "leadership" in memo:
-        memo.telemetry.leading = bool(memo["leadership"][1])
+    known = memo.leadership.known
+    if known is not None:
+        memo.telemetry.leading = known
 
 
 @kopf.on.event(GROUP, VERSION, "analyses")

@@ -37,6 +37,13 @@ _RESIZE_WAITING = {
     "values": ["false"],
 }
 
+# kwok plays pod stages with 4 workers by default, each waiting on the API server: a thousand Deployments rolling at
+# once then wait a minute for their new pods to turn Ready, which a kubelet per node would do in parallel.
+KWOK_OPTIONS = {
+    "apiVersion": "config.kwok.x-k8s.io/v1alpha1",
+    "kind": "KwokConfiguration",
+    "options": {"podPlayStageParallelism": 32},
+}
 _NOT_DELETED = {"key": ".metadata.deletionTimestamp", "operator": "DoesNotExist"}
 
 
@@ -223,5 +230,5 @@ def pod_stages() -> list[dict[str, Any]]:
 
 
 def config_yaml() -> str:
-    """The kwok config file: the stages as YAML documents."""
-    return yaml.safe_dump_all(pod_stages(), sort_keys=False)
+    """The kwok config file: its options, then the stages, as YAML documents."""
+    return yaml.safe_dump_all([KWOK_OPTIONS, *pod_stages()], sort_keys=False)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-import math
 from typing import Any
 
 import kopf
@@ -13,7 +12,7 @@ import pytest
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube.client import Conflict
-from kcost.operator import main, retry
+from kcost.operator import leadership, main, retry
 from kcost.operator import status as status_io
 
 
@@ -73,10 +72,14 @@ class FlakyKube:
         self.events.append(reason)
 
 
+async def _leads() -> bool:
+    return True
+
+
 def _memo(kube: FlakyKube, first_delay_s: float = 0.01) -> kopf.Memo:
     memo = kopf.Memo()
     memo.kube = kube
-    memo["leadership"] = (math.inf, True)  # this replica leads; no peering to read
+    memo.leadership = leadership.Leadership(_leads)  # this replica leads; no peering to read
     memo.recommendation_retries = retry.RetryQueue(
         lambda key: main._retry_recommendation(memo, key), first_delay_s=first_delay_s
     )
