@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from rich.console import Console
 
 from e2e.conftest import Prometheus
@@ -106,6 +107,7 @@ def _anomaly_story(cluster: DevCluster) -> tuple[list[str], dict[str, Any], dict
     return flagged, held, forecast
 
 
+@pytest.mark.timeout(1500)  # `kcost demo` alone may take its 900 s on a busy machine
 def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     try:
