@@ -69,13 +69,15 @@ def demo_histories(end_s: int) -> list[UsageHistory]:
         on_grid = ts_s % RESOLUTION_S < scenario.step_s  # one sample per Analysis step
         for container in pod.containers:
             key = (pod.workload.namespace, pod.workload.name, container.spec.name)
-            parts = (ts_s[on_grid], container.cpu_cores[on_grid], container.memory_bytes[on_grid])
-            pooled.setdefault(key, []).append(parts)
+            pooled.setdefault(key, []).append(
+                (ts_s[on_grid], container.cpu_cores[on_grid], container.memory_bytes[on_grid])
+            )
     histories = []
     for parts in pooled.values():
         ts_s = np.concatenate([p[0] for p in parts])
         order = np.argsort(ts_s, kind="stable")
-        cpu, memory = (np.concatenate([p[i] for p in parts])[order] for i in (1, 2))
+        cpu = np.concatenate([p[1] for p in parts])[order]
+        memory = np.concatenate([p[2] for p in parts])[order]
         histories.append(UsageHistory(ts_s=ts_s[order], cpu_cores=cpu, memory_bytes=memory))
     return histories
 
@@ -103,7 +105,8 @@ def measure(histories: list[UsageHistory], repeats: int) -> Overhead:
         return strategy.recommend(anomalies.screen(history).history)
 
     _timed(learned, histories)  # warm both paths' caches once before timing
-    rules_s, learned_s = [], []
+    rules_s: list[float] = []
+    learned_s: list[float] = []
     for repeat in range(repeats):
         order = ((rules, rules_s), (learned, learned_s))
         for size, times in order if repeat % 2 == 0 else reversed(order):
