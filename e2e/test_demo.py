@@ -10,12 +10,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import pytest
 from rich.console import Console
 
 from e2e.conftest import Prometheus
 from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster.scenario import library
 
 KCOST = str(Path(sys.executable).with_name("kcost"))
 
@@ -56,6 +60,54 @@ def _status(url: str) -> int:
         return 0
 
 
+def _get(cluster: DevCluster, *args: str) -> dict[str, Any]:
+    answer = cluster.kubectl("get", *args, "-o", "json", check=False)
+    return dict(json.loads(answer.stdout)) if answer.returncode == 0 else {}
+
+
+def _poll(what: str, found: Callable[[], Any], timeout_s: float = 120) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if value := found():
+            return value
+        time.sleep(1)
+    raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
+
+
+def _anomaly_story(cluster: DevCluster) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
+    """The demo's injected anomaly: the workloads the Analysis flags, the AutoApproval condition an auto-apply
+    policy over the anomalous workload gives its recommendation, and the profile's forecast."""
+    namespace, kind, name = library.DEMO_ANOMALOUS
+    flagged = _get(cluster, "kca", "demo")["status"]["analyzers"]["rightsizing"].get("anomalousWorkloads", [])
+    policy = {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "OptimizationPolicy",
+        "metadata": {"name": "demo-auto"},
+        "spec": {
+            "namespaces": [namespace],
+            "workloadSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "mode": "auto-apply",
+            "autoApprove": {"minConfidence": 0.0, "maxRiskLevel": "high", "maxChangePercent": 100},
+        },
+    }
+    cluster.kubectl("apply", "-f", "-", input_text=json.dumps(policy))
+    rec = f"{kind.lower()}-{name}-right-sizing"
+    # The approver decides on a recommendation's changes; one written before the policy existed is looked at
+    # again when it changes, as an annotation does.
+    cluster.kubectl("annotate", "rec", rec, "-n", namespace, "--overwrite", "e2e.kcost.dev/policy=demo-auto")
+
+    def auto_approval() -> dict[str, Any] | None:
+        conditions = _get(cluster, "rec", rec, "-n", namespace).get("status", {}).get("conditions", [])
+        return next((c for c in conditions if c["type"] == "AutoApproval"), None)
+
+    held = _poll(f"the AutoApproval condition of {namespace}/{rec}", auto_approval)
+    forecast = _poll(
+        "the demo profile's forecast", lambda: _get(cluster, "ccp", "default").get("status", {}).get("forecast")
+    )
+    return flagged, held, forecast
+
+
+@pytest.mark.timeout(1500)  # `kcost demo` alone may take its 900 s on a busy machine
 def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) -> None:
     work = tmp_path / "demo"
     try:
@@ -70,13 +122,21 @@ def test_demo_ends_with_a_summary_and_every_recommendation_type(tmp_path: Path) 
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
         scraped = _scraped_savings(DevCluster(work, Console(stderr=True)))
         api_answers = _status_api(DevCluster(work, Console(stderr=True)))
+        flagged, held, forecast = _anomaly_story(DevCluster(work, Console(stderr=True)))
     finally:
         DevCluster(work, Console(stderr=True)).down()
     assert api_answers == (200, 401), "the status API runs, ready, and wants a token for data"
     expected, last_seen = scraped
     assert last_seen is not None, "the demo's Prometheus scrapes the kcost processes"
     assert round(last_seen, 2) == expected, "the savings gauge sums to the demo analysis's summary"
+    namespace, kind, name = library.DEMO_ANOMALOUS
+    assert flagged == [f"{namespace}/{kind}/{name}"], "the Analysis flags the workload with the injected spike"
+    assert held["reason"] == "Held", held
+    assert "its usage is anomalous" in held["message"], held
+    assert forecast["historyDays"] >= 1, forecast
+    assert forecast["monthEndCost"] > 0, forecast
     out = result.stdout
+    assert f"Usage anomalous now (left out of sizing; auto-apply holds their changes): {namespace}/{kind}/{name}" in out
     assert "USD/hour" in out, "the cluster was priced"
     assert "Potential savings:" in out
     for kind in ("right-sizing", "idle-workload"):

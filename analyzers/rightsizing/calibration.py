@@ -119,6 +119,10 @@ def train(
             "memory_pressure_threshold": confidence.MEMORY_PRESSURE_THRESHOLD,
         },
         "cuts": {"train_days": list(TRAIN_DAYS), "offset_step_days": OFFSET_STEP_DAYS},
+        "calibration": {
+            "method": "isotonic on out-of-fold decisions, each level lowered to its Wilson lower bound",
+            "lower_bound_quantile": confidence.LOWER_BOUND_QUANTILE,
+        },
         "metrics_held_out": {"workloads": len(judged_on), "rows": len(held_out_labels), **report},
     }
     return model, metadata

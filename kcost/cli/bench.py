@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcost.cli import bench_analysis, bench_anomaly, bench_classes, bench_forecast
+from kcost.cli import bench_analysis, bench_anomaly, bench_classes, bench_forecast, bench_ml_overhead
 from kcost.cli.options import traces_option
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ def bench() -> None:
 bench.add_command(bench_analysis.analysis)
 bench.add_command(bench_forecast.forecast)
 bench.add_command(bench_anomaly.anomaly)
+bench.add_command(bench_ml_overhead.ml_overhead)
 
 
 @bench.command()

@@ -105,6 +105,8 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
         "KCOST_METRICS_PORT": str(metrics_port),
         "KCOST_API_HOST": "127.0.0.1",
         "KCOST_API_PORT": str(api_port),
+        # The cluster's own history store (the forecast reads it), not one in whatever folder `make demo` ran from.
+        "KCOST_DATABASE_URL": f"sqlite+aiosqlite:///{cluster.work_dir / 'kcost-history.db'}",
     }
     state.pids["kcost"] = processes.spawn(
         "kcost", [str(Path(sys.executable).with_name("kcost")), "run"], cluster.log_dir, env=env
@@ -152,7 +154,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     if existing.returncode != 0:
         _apply_once_admitted(cluster, _analysis())
     deadline = time.monotonic() + timeout_s
-    phase = ""
+    phase, body = "", {}
     with console.status("analyzing 14 days of the demo cluster…") as status:
         while time.monotonic() < deadline:
             body = json.loads(cluster.kubectl("get", "kca", ANALYSIS, "-o", "json").stdout)
@@ -169,6 +171,9 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     }
     for args in (["cost", "summary"], ["cost", "recommendations", "-A"]):
         subprocess.run([binaries.kubectl(), *args], env=env, check=False)
+    anomalous = ((body.get("status") or {}).get("analyzers") or {}).get("rightsizing", {}).get("anomalousWorkloads")
+    if anomalous:
+        click.echo(f"Usage anomalous now (left out of sizing; auto-apply holds their changes): {', '.join(anomalous)}")
     folder = dir_flag(cluster.work_dir)
     stop = f"kcost dev-cluster down{folder}" if folder else "make demo-down"
     click.echo(f"""

@@ -70,9 +70,7 @@ def _train_confidence(traces_path: Path, seed: int, out_dir: Path | None) -> Non
     except traces.TraceFormatError as error:
         raise click.ClickException(str(error)) from None
     model, metadata = calibration.train(series, seed=seed, source=traces_path.name)
-    model_path, metadata_path = artifacts.save(
-        confidence.ARTIFACT, model.classifier, metadata, out_dir or artifacts.SHIPPED_DIR
-    )
+    model_path, metadata_path = artifacts.save(confidence.ARTIFACT, model, metadata, out_dir or artifacts.SHIPPED_DIR)
     held_out = metadata["metrics_held_out"]
     click.echo(
         f"confidence model: {metadata['training_rows']} backtests of {len(metadata['training_workloads'])} workloads; "

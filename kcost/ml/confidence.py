@@ -4,8 +4,11 @@
 proposal, no OOM kill (memory above the limit), CPU use above the request in at most
 ``CPU_SHORTFALL_THRESHOLD`` of the samples, and memory above the request in at most
 ``MEMORY_PRESSURE_THRESHOLD``. The model is gradient boosting calibrated by isotonic
-regression on out-of-fold predictions (``CalibratedClassifierCV``), so a confidence of
-0.9 means nine proposals in ten held, on traces the model was not fitted on.
+regression on out-of-fold predictions (folds by workload), each isotonic level then
+lowered to a one-sided lower bound of its share held (Wilson, ``LOWER_BOUND_QUANTILE``,
+counting the workloads behind the level): a level learned from few workloads claims less
+than its raw share, so a confidence of 0.9
+means at least nine proposals in ten held, on workloads the model was not fitted on.
 ``riskLevel`` is read from the same estimate (``risk_level``).
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
+import statistics
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,32 +56,57 @@ def risk_level(confidence: float) -> RiskLevel:
     return RiskLevel.HIGH
 
 
-@dataclass
-class ConfidenceModel:
-    """A fitted, calibrated classifier over ``FEATURES``."""
+# How sure the lower bound of each calibrated level is: 0.8 claims what four fits in five would exceed.
+LOWER_BOUND_QUANTILE = 0.95
 
-    classifier: Any
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """A fitted booster and the map from its decision value to the probability of holding."""
+
+    booster: Any
+    decision_thresholds: FloatArray
+    probability_thresholds: FloatArray
 
     def estimate_many(self, rows: FloatArray) -> FloatArray:
         """The probability of holding, for each row of features."""
-        probabilities: FloatArray = self.classifier.predict_proba(rows)[:, 1]
+        decisions = self.booster.decision_function(rows.reshape(-1, len(FEATURES)))
+        probabilities: FloatArray = np.interp(decisions, self.decision_thresholds, self.probability_thresholds)
         return probabilities
 
     def estimate(self, row: FloatArray) -> float:
-        """The probability that the proposal these features describe holds.
+        """The probability that the proposal these features describe holds."""
+        return float(self.estimate_many(row)[0])
 
-        The same number as ``estimate_many``, computed as the calibrator does (the booster's
-        decision value through the isotonic map) without its per-call checks: one row at a
-        time, those took most of an analysis' extra time.
-        """
-        booster, calibrator = self._parts
-        decision = float(booster.decision_function(row.reshape(1, len(FEATURES)))[0])
-        return float(np.interp(decision, calibrator.X_thresholds_, calibrator.y_thresholds_))
 
-    @functools.cached_property
-    def _parts(self) -> tuple[Any, Any]:
-        fitted = self.classifier.calibrated_classifiers_[0]
-        return fitted.estimator, fitted.calibrators[0]
+def lower_bound(held_count: float, count: float, quantile: float = LOWER_BOUND_QUANTILE) -> float:
+    """One-sided Wilson lower bound of a share held: ``held_count`` of ``count``, at ``quantile``."""
+    if count <= 0:
+        return 0.0
+    z = statistics.NormalDist().inv_cdf(quantile)
+    share = held_count / count
+    centre = share + z * z / (2 * count)
+    spread = z * math.sqrt(share * (1 - share) / count + z * z / (4 * count * count))
+    return max(0.0, (centre - spread) / (1 + z * z / count))
+
+
+def _conservative(
+    isotonic: Any, decisions: FloatArray, labels: npt.NDArray[np.bool_], workloads: npt.NDArray[np.str_]
+) -> FloatArray:
+    """The isotonic levels, each lowered to the lower bound of the backtests it maps, still non-decreasing.
+
+    The bound counts workloads, not backtests: the cuts of one series are alike, and the model must hold
+    on workloads it has not seen, so a level learned from many cuts of few workloads claims little.
+    """
+    levels = isotonic.predict(decisions)
+    lowered = []
+    for level in isotonic.y_thresholds_:
+        mapped = np.isclose(levels, level)
+        count = float(np.unique(workloads[mapped]).size)
+        share = float(labels[mapped].mean()) if mapped.any() else 0.0
+        lowered.append(lower_bound(share * count, count))
+    bounds: FloatArray = np.maximum.accumulate(np.array(lowered, dtype=np.float64))
+    return bounds
 
 
 def fit(
@@ -85,9 +115,10 @@ def fit(
     """Fit and calibrate on backtests (features, held, which workload); deterministic for a seed."""
     # Imported here: scikit-learn takes seconds to import, and a process that only sizes loads it
     # with the shipped model at its first estimate, not at start (an analyzer must claim runs promptly).
-    from sklearn.calibration import CalibratedClassifierCV  # noqa: PLC0415
+    from sklearn.base import clone  # noqa: PLC0415
     from sklearn.ensemble import GradientBoostingClassifier  # noqa: PLC0415
-    from sklearn.model_selection import GroupKFold  # noqa: PLC0415
+    from sklearn.isotonic import IsotonicRegression  # noqa: PLC0415
+    from sklearn.model_selection import GroupKFold, cross_val_predict  # noqa: PLC0415
 
     booster = GradientBoostingClassifier(
         n_estimators=150, max_depth=3, learning_rate=0.05, subsample=0.8, min_samples_leaf=20, random_state=seed
@@ -96,10 +127,11 @@ def fit(
     # saw made it overconfident on workloads it had not seen (0.86 held at confidence >= 0.9, not 0.89).
     splitter = GroupKFold(n_splits=CALIBRATION_FOLDS, shuffle=True, random_state=seed)
     folds = list(splitter.split(rows, labels, workloads))
-    # One booster fitted on everything, calibrated on out-of-fold predictions: one model to run, not five.
-    classifier = CalibratedClassifierCV(booster, method="isotonic", cv=folds, ensemble=False)
-    classifier.fit(rows, labels)
-    return ConfidenceModel(classifier)
+    out_of_fold = cross_val_predict(clone(booster), rows, labels, cv=folds, method="decision_function")
+    isotonic = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(out_of_fold, labels)
+    # One booster fitted on everything, mapped through the levels learned out of fold: one model to run.
+    booster.fit(rows, labels)
+    return ConfidenceModel(booster, isotonic.X_thresholds_, _conservative(isotonic, out_of_fold, labels, workloads))
 
 
 BUCKET_EDGES = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 1.0)
@@ -136,7 +168,13 @@ ARTIFACT = "confidence"
 @functools.cache
 def shipped() -> ConfidenceModel:
     """The model shipped in the package (loaded once); ``artifacts.ArtifactError`` when it cannot be used."""
-    return ConfidenceModel(artifacts.load(ARTIFACT).model)
+    model = artifacts.load(ARTIFACT).model
+    if not isinstance(model, ConfidenceModel):
+        raise artifacts.ArtifactError(
+            f"{artifacts.paths(ARTIFACT)[0]}: holds a {type(model).__name__}, not a ConfidenceModel; "
+            "rebuild it with `kcost ml train`"
+        )
+    return model
 
 
 def trained_on() -> frozenset[str]:

@@ -59,11 +59,21 @@ def test_a_fitted_model_is_calibrated_on_data_it_did_not_see() -> None:
     for low, high in ((0.5, 0.7), (0.7, 0.9), (0.9, 1.01)):
         inside = (estimates >= low) & (estimates < high)
         assert inside.sum() > 100
-        assert float(unseen_labels[inside].mean()) == pytest.approx(float(estimates[inside].mean()), abs=0.05)
+        # Conservative: what held is at least the estimate, and not far above it.
+        held, estimated = float(unseen_labels[inside].mean()), float(estimates[inside].mean())
+        assert estimated - 0.02 <= held <= estimated + 0.15
     assert model.estimate(unseen_rows[0]) == pytest.approx(estimates[0])
 
 
-def test_one_row_estimates_equal_the_calibrated_classifiers() -> None:
+def test_the_lower_bound_claims_less_the_fewer_the_backtests() -> None:
+    few, many = confidence.lower_bound(9, 10), confidence.lower_bound(900, 1000)
+    assert few < many < 0.9
+    assert many > 0.88
+    assert confidence.lower_bound(0, 0) == 0.0
+    assert confidence.lower_bound(10, 10) < 1.0
+
+
+def test_the_shipped_model_gives_several_levels() -> None:
     model = confidence.shipped()
     rows = np.random.default_rng(3).uniform(0, 3, (200, len(FEATURES)))
     one_by_one = np.array([model.estimate(row) for row in rows])

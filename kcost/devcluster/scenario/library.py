@@ -31,6 +31,7 @@ def _app(
     pattern: UsagePattern = UsagePattern.STEADY,
     replicas: int = 2,
     team: str = "",
+    cpu_spike_last_hours: float = 0,
     **extra: object,
 ) -> WorkloadSpec:
     container = ContainerSpec(
@@ -39,6 +40,7 @@ def _app(
         memory_limit_bytes=mem_req_mib * MIB,
         cpu_usage_cores=cpu_use,
         memory_usage_bytes=mem_use_mib * MIB,
+        cpu_spike_last_hours=cpu_spike_last_hours,
     )
     labels = {"team": team} if team else {}
     return WorkloadSpec.model_validate(
@@ -52,6 +54,11 @@ def _app(
             **extra,
         }
     )
+
+
+# The demo's workload whose CPU use spikes over the history's last hours (namespace, kind, name).
+DEMO_ANOMALOUS = ("data", "Deployment", "kafka-connect")
+DEMO_SPIKE_HOURS = 4.0
 
 
 def smoke() -> Scenario:
@@ -129,7 +136,8 @@ def smoke() -> Scenario:
 
 
 def demo() -> Scenario:
-    """A realistic small company cluster: a few dozen workloads over 14 days."""
+    """A realistic small company cluster: a few dozen workloads over 14 days, one of them anomalous now
+    (``DEMO_ANOMALOUS``)."""
     nodes = [
         *default_nodes(),
         NodeSpec(
@@ -321,6 +329,8 @@ def demo() -> Scenario:
                 )
             ],
         ),
+        # an injected anomaly: its CPU use jumps fivefold over the last hours of the history, so the
+        # analysis flags it and an auto-apply policy holds its change
         _app(
             "data",
             "kafka-connect",
@@ -331,6 +341,7 @@ def demo() -> Scenario:
             replicas=1,
             pattern=s,
             team="data",
+            cpu_spike_last_hours=DEMO_SPIKE_HOURS,
         ),
         # platform: node agents and shared services
         _app(
