@@ -21,7 +21,7 @@ import pytest
 
 from e2e.api_support import USERS, Api, serve_api
 from e2e.webhook_support import poll
-from kcost.history.models import DailyCost
+from kcost.history.models import DailyCost, WorkloadDailyCost
 from kcost.history.store import HistoryStore
 from tests.statusapi import fakes
 
@@ -84,6 +84,12 @@ def test_a_user_sees_only_the_namespace_rbac_lets_them_read(api: Api, namespaces
     assert {point["group"] for point in history["points"]} == {shop}
     expected_total = asyncio.run(_store_total(api.database_url, shop))
     assert history["totals"]["totalUsd"] == pytest.approx(expected_total)
+    # By workload and by label: still only that namespace's workloads, and the same total.
+    for group_by, groups in (("workload", {f"{shop}/Deployment/web"}), ("label:team", {"a"})):
+        status, grouped = api.call("GET", f"{query}&groupBy={group_by}", token)
+        assert status == 200, grouped
+        assert {point["group"] for point in grouped["points"]} == groups
+        assert grouped["totals"]["totalUsd"] == pytest.approx(expected_total)
 
 
 async def _write_history(database_url: str, namespaces: tuple[str, str]) -> None:
@@ -101,6 +107,19 @@ async def _write_history(database_url: str, namespaces: tuple[str, str]) -> None
         for day in range(7)
     ]
     await store.upsert_daily_costs(rows)
+    await store.upsert_workload_costs(
+        WorkloadDailyCost(
+            cluster=row.cluster,
+            namespace=row.namespace,
+            kind="Deployment",
+            name="web",
+            day=row.day,
+            cpu_usd=row.cpu_usd,
+            total_usd=row.total_usd,
+            labels={"team": "a"},
+        )
+        for row in rows
+    )
     await store.close()
 
 
