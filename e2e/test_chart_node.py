@@ -104,6 +104,8 @@ def _kubectl_cost(cluster: DevCluster, *args: str) -> str:
     return result.stdout
 
 
+# Its fixtures may build the image's layers (minutes on a cold cache) before the test proper starts.
+@pytest.mark.timeout(1500)
 def test_installed_on_the_real_node_kcost_analyzes_the_demo_from_inside(
     node_cluster: DevCluster, image: images.BuiltImage
 ) -> None:
