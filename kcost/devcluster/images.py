@@ -6,7 +6,7 @@ locked runtime dependencies (uv, from its cache), a small top layer with kcost i
 umoci assembles the OCI image. Layers are cached in ``~/.cache/kcost/images/``:
 
     base-<recipe hash>.tar        the rootfs (minutes, once)
-    deps-<runtime pins hash>.tar  the dependencies (rebuilt when the pins change)
+    deps-<runtime pins hash>.tar  the dependencies (rebuilt when the pins or what is left out change)
     layout-<base+deps hash>/      an OCI layout with both layers compressed (the slow part)
 
 so a code change costs one small layer. The archive is imported into the node's
@@ -172,7 +172,9 @@ def _runtime_requirements() -> str:
 
 def _deps_layer(console: Console) -> Path:
     requirements = _runtime_requirements()
-    layer = images_dir() / f"deps-{hashlib.sha256(requirements.encode()).hexdigest()[:12]}.tar"
+    # Keyed by what goes in and what is taken out.
+    recipe = "\n".join([requirements, *TEST_SUITE_DIRS])
+    layer = images_dir() / f"deps-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.tar"
     if layer.exists():
         return layer
     uv = str(Path(sys.executable).with_name("uv"))
