@@ -64,7 +64,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 .PHONY: lock
 lock: venv ## Re-resolve requirements.lock from pyproject.toml (after changing a pin).
-	$(VENV)/bin/uv pip compile pyproject.toml --extra dev -p 3.11 --quiet --no-header -o requirements.lock
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --extra prophet -p 3.11 --quiet --no-header -o requirements.lock
 
 .PHONY: binaries
 binaries: venv system-deps ## Build etcd, kube-apiserver, controller-manager, scheduler, kubectl, kwok, helm (cached in ~/.cache/kcost).

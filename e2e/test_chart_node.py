@@ -104,6 +104,8 @@ def _kubectl_cost(cluster: DevCluster, *args: str) -> str:
     return result.stdout
 
 
+# Its fixtures may build the image's layers (minutes on a cold cache) before the test proper starts.
+@pytest.mark.timeout(1500)
 def test_installed_on_the_real_node_kcost_analyzes_the_demo_from_inside(
     node_cluster: DevCluster, image: images.BuiltImage
 ) -> None:
@@ -118,6 +120,7 @@ def test_installed_on_the_real_node_kcost_analyzes_the_demo_from_inside(
     try:
         _ok(installed)
         print(f"install to Ready: {time.monotonic() - started:.1f} s")
+        print(f"--- helm install output ---\n{installed.stdout}")
         pods = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-o", "json").stdout)["items"]
         assert {pod["spec"]["nodeName"] for pod in pods} == {realnode.NODE_NAME}
         # The API server calls the webhook through its Service: a refusal only the webhook makes.
@@ -143,9 +146,60 @@ def test_installed_on_the_real_node_kcost_analyzes_the_demo_from_inside(
         poll("the in-cluster analysis finished", lambda: phase() in ("Succeeded", "Failed"), timeout_s=600)
         assert phase() == "Succeeded", cluster.kubectl("get", "analysis", analysis, "-o", "yaml").stdout
         assert "right-sizing" in _kubectl_cost(cluster, "recommendations", "-A")
+        _upgrade_then_roll_back(cluster, release, namespace, image)
     finally:
         _ok(helm(cluster, "uninstall", release, "--namespace", namespace, "--wait", "--timeout", "3m"))
     poll("the release's objects removed", lambda: _left_behind(cluster, release, namespace) == "")
     pods = ("get", "pods", "-n", namespace, "-o", "name")
     poll("the kcost pods gone", lambda: cluster.kubectl(*pods).stdout.strip() == "")
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _kcost_objects(cluster: DevCluster) -> list[str]:
+    """Every Analysis and recommendation, by name (they must outlive an upgrade and a rollback)."""
+    listed = cluster.kubectl("get", "analyses,optimizationrecommendations", "-A", "-o", "name").stdout
+    return sorted(listed.split())
+
+
+def _only_pod(cluster: DevCluster, namespace: str) -> str:
+    """The name of the kcost Pod once the rollout left one (its predecessor gone), else ""."""
+    selector = "app.kubernetes.io/name=kcost,app.kubernetes.io/component!=uninstall"
+    pods = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)["items"]
+    if len(pods) != 1 or pods[0]["metadata"].get("deletionTimestamp"):
+        return ""
+    ready = {c["type"]: c["status"] for c in pods[0]["status"].get("conditions", [])}.get("Ready") == "True"
+    return str(pods[0]["metadata"]["name"]) if ready else ""
+
+
+def _operator_logs_json(cluster: DevCluster, namespace: str) -> bool:
+    """Whether the running operator writes JSON lines (logFormat=json) rather than text; waits for its first lines."""
+    pod = poll("one kcost Pod, Ready", lambda: _only_pod(cluster, namespace), timeout_s=300)
+
+    def logged() -> str:
+        return cluster.kubectl("logs", pod, "-n", namespace, "-c", "operator", check=False).stdout.strip()
+
+    logs = poll(f"the operator of {pod} logging", logged)
+    return any(line.startswith("{") for line in logs.splitlines())
+
+
+def _upgrade_then_roll_back(cluster: DevCluster, release: str, namespace: str, image: images.BuiltImage) -> None:
+    """`helm upgrade` to text logs, then `helm rollback` to JSON: each time a new Pod is Ready and shows it."""
+    kept = _kcost_objects(cluster)
+    assert kept, "nothing to keep across the upgrade"
+    assert _operator_logs_json(cluster, namespace)
+    started = time.monotonic()
+    _ok(helm(cluster, "upgrade", release, str(CHART), "--namespace", namespace, *_values(image),
+             "--set", "logFormat=text", "--wait", "--timeout", "5m"))  # fmt: skip
+    assert not _operator_logs_json(cluster, namespace), "the upgraded Pod still logs JSON"
+    print(f"upgrade to Ready with the new values: {time.monotonic() - started:.1f} s")
+    assert _kcost_objects(cluster) == kept
+    started = time.monotonic()
+    _ok(helm(cluster, "rollback", release, "1", "--namespace", namespace, "--wait", "--timeout", "5m"))
+    assert _operator_logs_json(cluster, namespace), "the rolled-back Pod does not log JSON again"
+    print(f"rollback to Ready with the old values: {time.monotonic() - started:.1f} s")
+    assert _kcost_objects(cluster) == kept
+    # The webhook of the rolled-back Pod still answers the API server.
+    refused = cluster.kubectl(
+        "apply", "-f", "-", input_text=json.dumps(_analysis("zero", "none", window="0d")), check=False
+    )
+    assert "spec.window" in refused.stderr, refused.stderr

@@ -6,6 +6,12 @@ the release's ServiceAccount. An Analysis of the smoke scenario (created by an a
 the webhook) must succeed and no process may be refused anything. Then the uninstall hook's
 command, as the hook's ServiceAccount, deletes kcost's objects while the operator runs (kopf's
 finalizers come off), and `helm uninstall` leaves nothing.
+
+Along the way every role is exercised: the status API (its token and access reviews, and an
+approval it writes as the approving user) approves the run's recommendations, and the operator
+rolls them out. The API server's audit log then says what each account asked; every grant of the
+chart's roles must be needed by one of those requests (allowed with the roles, denied without that
+grant, both answered by the API server), or be listed in ``UNREACHED`` with the reason it stays.
 """
 
 from __future__ import annotations
@@ -15,14 +21,18 @@ import os
 import socket
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
 from rich.console import Console
 
+from e2e import rbac_audit
 from e2e.conftest import KcostProcess, custom_profile
 from e2e.webhook_support import poll
 from kcost.devcluster import binaries
@@ -32,6 +42,28 @@ from kcost.devcluster.scenario import library, loader
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "kcost"
 RUN_DEADLINE_S = 180
+ROLLOUT_DEADLINE_S = 300
+# The smoke scenario's workloads whose recommendations are approved: one per rollout path (a canary
+# Deployment, one under an HPA, a StatefulSet's partitions, a CronJob, a DaemonSet, an idle one).
+ROLLED_OUT = frozenset({"web", "api", "search", "nightly-report", "log-agent", "old-prototype"})
+TERMINAL_PHASES = ("Applied", "RolledBack", "Failed")
+# Grants no request of this run needs, and why they stay: each reason names the path that needs it.
+SAR_TWICE = "granted by both kcost-webhook[1] and kcost-api[1]: either alone covers it while both are bound"
+UNREACHED: dict[str, str] = {
+    "kcost-api[1] create authorization.k8s.io/subjectaccessreviews": SAR_TWICE,
+    "kcost-webhook[1] create authorization.k8s.io/subjectaccessreviews": SAR_TWICE,
+    "kcost-api[2] impersonate core/users": "callers that are users (OIDC, certificates); the dev cluster's bearer "
+    "tokens are ServiceAccounts'",
+    "kcost-api[3] impersonate authentication.k8s.io/userextras/scopes": "OAuth scopes, set by OpenShift's "
+    "authenticator only",
+    "kcost-operator[0] get optimizer.kcost.dev/optimizationpolicies": "the client's generic get by name; no path "
+    "of this run reads a policy by name (a candidate to drop once no caller needs it)",
+    "kcost-operator[11] delete core/pods": "a StatefulSet's unready canary pods on rollback, pods recreated when "
+    "an in-place resize is refused; this run's rollouts succeed",
+    "kcost-operator[12] patch core/pods/resize": "in-place resize, only under a policy asking for it",
+    "kcost-reader[4] get batch/jobs": "recommendations for a Job: the smoke scenario has none",
+    "kcost-reader[5] get argoproj.io/rollouts": "Argo Rollouts targets: none in the dev cluster",
+}
 
 
 def _free_port() -> int:
@@ -64,16 +96,65 @@ def _apply(cluster: DevCluster, document: dict[str, Any]) -> None:
 
 
 def _phase(cluster: DevCluster, name: str) -> str:
-    body = json.loads(cluster.kubectl("get", "analysis", name, "-o", "json").stdout)
+    """The Analysis's phase; "gone" once deleted."""
+    got = cluster.kubectl("get", "analysis", name, "-o", "json", check=False)
+    if got.returncode != 0 and "NotFound" in got.stderr:
+        return "gone"
+    body = json.loads(got.stdout)
     return str((body.get("status") or {}).get("phase", ""))
 
 
+def _profile_with_a_token(cluster: DevCluster, name: str, namespace: str) -> dict[str, Any]:
+    """A profile whose Prometheus takes a bearer token from a Secret in kcost's namespace (the dev one ignores it)."""
+    cluster.kubectl("create", "secret", "generic", "prometheus-token", "-n", namespace, "--from-literal=token=dev")
+    profile = custom_profile(name, cluster.require_state().prometheus_url)
+    profile["spec"]["prometheus"]["bearerTokenSecretRef"] = {"name": "prometheus-token", "key": "token"}
+    return profile
+
+
+def _short_lived_analysis_of_a_catalog(cluster: DevCluster, name: str, namespace: str) -> str:
+    """An Analysis deleted right after it ends, under a profile pricing nodes from a ConfigMap's price file."""
+    header = "provider,region,instance_type,capacity_type,usd_per_hour,as_of"
+    prices = f"{header}\naws,us-east-1,m5.large,on-demand,0.096,2026-01-01\n"
+    cluster.kubectl("create", "configmap", "prices", "-n", namespace, f"--from-literal=prices.csv={prices}")
+    profile = custom_profile(name, cluster.require_state().prometheus_url)
+    profile["spec"]["pricing"] |= {
+        "source": "catalog",
+        "catalog": {"configMapRef": {"name": "prices", "key": "prices.csv"}},
+    }
+    _apply(cluster, profile)
+    _apply(cluster, {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "Analysis",
+        "metadata": {"name": name},
+        "spec": {
+            "profileRef": {"name": name}, "namespaces": ["sandbox"], "window": "2d", "resolution": "1m",
+            "timeout": "3m", "ttlAfterFinished": "1s", "analyzers": [{"name": "idle", "settings": {"minDays": 1}}],
+        },
+    })  # fmt: skip
+    return name
+
+
+def _policy(name: str) -> dict[str, Any]:
+    """A policy over a namespace without recommendations (the operator still reconciles it and writes its status)."""
+    return {
+        "apiVersion": "optimizer.kcost.dev/v1alpha1",
+        "kind": "OptimizationPolicy",
+        "metadata": {"name": name},
+        "spec": {"namespaces": ["default"], "mode": "recommend"},
+    }
+
+
+# Rollouts of six workloads and the access reviews after them: over ten minutes on a busy machine.
+@pytest.mark.timeout(1800)
 def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: Path) -> None:
     release, namespace, suffix = "kcost", f"kcost-{uuid.uuid4().hex[:6]}", uuid.uuid4().hex[:6]
     _helm(cluster, "install", release, str(CHART), "--namespace", namespace, "--create-namespace",
-          "--set", "history.sqlite.persistence=false", "--wait", "--timeout", "3m")  # fmt: skip
+          "--set", "history.sqlite.persistence=false", "--set", "api.enabled=true",
+          "--wait", "--timeout", "3m")  # fmt: skip
+    accounts = [rbac_audit.bound_account(cluster, namespace, name) for name in ("kcost", "kcost-uninstall")]
     identity = cluster.mint_service_account_kubeconfig(namespace, "kcost")
-    port = _free_port()
+    port, api_port = _free_port(), _free_port()
     environment = {
         "KUBECONFIG": str(identity),
         "KCOST_NAMESPACE": namespace,
@@ -83,6 +164,7 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         "KCOST_WEBHOOK_PORT": str(port),
         "KCOST_WEBHOOK_URL": f"https://127.0.0.1:{port}",
         "KCOST_WEBHOOK_CERT_DIR": str(tmp_path / "certs"),
+        "KCOST_API_PORT": str(api_port),
     }
     commands = {
         "operator": ["operator"],
@@ -90,22 +172,26 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         "idle": ["analyzer", "idle"],
         "cost": ["analyzer", "cost"],
         "webhook": ["webhook"],
+        "api": ["api"],
     }
     processes = [KcostProcess(cluster, name, args, tmp_path, environment) for name, args in commands.items()]
     profile, analysis = f"chart-{suffix}", f"chart-{suffix}"
     try:
-        # The webhook publishes its CA in the chart's configurations (its role allows only that update).
+        # The webhook publishes its CA in the chart's configurations (its role allows only that update); six
+        # processes importing scikit-learn at once take a while on a busy machine.
         poll("the webhook's caBundle published", lambda: cluster.kubectl(
             "get", "validatingwebhookconfiguration", "kcost", "-o", "jsonpath={.webhooks[0].clientConfig.caBundle}"
-        ).stdout)  # fmt: skip
-        _apply(cluster, custom_profile(profile, cluster.require_state().prometheus_url))
+        ).stdout, timeout_s=RUN_DEADLINE_S)  # fmt: skip
+        _apply(cluster, _profile_with_a_token(cluster, profile, namespace))
+        short_lived = _short_lived_analysis_of_a_catalog(cluster, f"ttl-{suffix}", namespace)
+        _apply(cluster, _policy(f"chart-{suffix}"))
         _apply(cluster, {
             "apiVersion": "optimizer.kcost.dev/v1alpha1",
             "kind": "Analysis",
             "metadata": {"name": analysis},
             "spec": {
                 "profileRef": {"name": profile},
-                "namespaces": ["shop", "jobs", "sandbox"],
+                "namespaces": ["shop", "jobs", "sandbox", "platform"],
                 "window": "2d",
                 "resolution": "1m",
                 "timeout": "3m",
@@ -118,6 +204,13 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         assert phase == "Succeeded", status
         recommendations = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", "name")
         assert recommendations.stdout.strip(), "the run proposed nothing"
+        _approve_through_the_status_api(cluster, f"http://127.0.0.1:{api_port}", analysis)
+        # The operator deletes a finished Analysis once its ttlAfterFinished is over.
+        poll(
+            f"the Analysis {short_lived} deleted",
+            lambda: _phase(cluster, short_lived) == "gone",
+            timeout_s=RUN_DEADLINE_S,
+        )
         # What the chart's pre-delete hook runs, as its ServiceAccount, while the operator still runs
         # (kwok only plays the hook's Pod).
         hook = cluster.mint_service_account_kubeconfig(namespace, "kcost-uninstall")
@@ -127,7 +220,8 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
             capture_output=True, text=True, check=False, timeout=120,
         )  # fmt: skip
         assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
-        assert "deleted 2 kcost objects; none left" in cleanup.stdout
+        # The Analysis, the two profiles and the policy.
+        assert "deleted 4 kcost objects; none left" in cleanup.stdout
     finally:
         for process in processes:
             process.stop()
@@ -140,9 +234,85 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         if "forbidden" in line.lower() or "permissions" in line.lower()
     }
     assert not refused, f"refused with the chart's roles: {refused}"
+    _every_grant_is_needed(cluster, accounts)
     # The recommendations go with their Analysis (owner references, the garbage collector).
     poll("no kcost object left", lambda: cluster.kubectl("get", "kcost", "-A", "-o", "name").stdout.strip() == "")
     assert cluster.kubectl("get", "clusterkopfpeering", "kcost", check=False).returncode != 0, "the peering is left"
     for kind in ("validatingwebhookconfiguration", "mutatingwebhookconfiguration"):
         assert cluster.kubectl("get", kind, "kcost", check=False).returncode != 0, f"{kind} kcost left behind"
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _approve_through_the_status_api(cluster: DevCluster, api_url: str, analysis: str) -> None:
+    """A team member approves each recommendation through the status API; the operator rolls each out."""
+    listed = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", "json").stdout
+    recommendations = [
+        (item["metadata"]["namespace"], item["metadata"]["name"])
+        for item in json.loads(listed)["items"]
+        if item["spec"]["targetRef"]["name"] in ROLLED_OUT
+    ]
+    assert recommendations, f"no recommendation for {sorted(ROLLED_OUT)}"
+    poll("the status API ready", lambda: _http_status(f"{api_url}/readyz") == 200)
+    tokens = {namespace: _approver_token(cluster, namespace) for namespace in sorted({ns for ns, _ in recommendations})}
+    for namespace, name in recommendations:
+        url = f"{api_url}/api/v1/recommendations/{namespace}/{name}/approve"
+        # Until the aggregated edit role and the new binding reach the status API's access cache.
+        poll(f"{namespace}/{name} approved", partial(_post_ok, url, tokens[namespace]))
+    for namespace, name in recommendations:
+        rolled_out = partial(_phase_in, cluster, namespace, name, TERMINAL_PHASES)
+        poll(f"{namespace}/{name} rolled out", rolled_out, timeout_s=ROLLOUT_DEADLINE_S)
+
+
+def _approver_token(cluster: DevCluster, namespace: str) -> str:
+    """A token of a new ServiceAccount with the edit role in ``namespace``, bound to one of its pods."""
+    approver = f"approver-{uuid.uuid4().hex[:6]}"
+    cluster.kubectl("create", "serviceaccount", approver, "-n", namespace)
+    cluster.kubectl("create", "rolebinding", approver, "-n", namespace, "--clusterrole=edit",
+                    f"--serviceaccount={namespace}:{approver}")  # fmt: skip
+    # Bound to a pod of its own, the token carries the pod's and its node's names as extras, impersonated along.
+    node = cluster.kubectl("get", "nodes", "-o", "jsonpath={.items[0].metadata.name}").stdout
+    _apply(cluster, {
+        "apiVersion": "v1", "kind": "Pod", "metadata": {"name": approver, "namespace": namespace},
+        "spec": {"serviceAccountName": approver, "nodeName": node, "containers": [{"name": "sh", "image": "sh:1"}]},
+    })  # fmt: skip
+    uid = cluster.kubectl("get", "pod", approver, "-n", namespace, "-o", "jsonpath={.metadata.uid}").stdout
+    bound = ("--bound-object-kind=Pod", f"--bound-object-name={approver}", f"--bound-object-uid={uid}")
+    return cluster.kubectl("create", "token", approver, "-n", namespace, *bound).stdout.strip()
+
+
+def _phase_in(cluster: DevCluster, namespace: str, name: str, phases: tuple[str, ...]) -> bool:
+    query = ("get", "rec", name, "-n", namespace, "-o", "jsonpath={.status.phase}")
+    return cluster.kubectl(*query).stdout in phases
+
+
+def _post_ok(url: str, token: str) -> bool:
+    request = urllib.request.Request(url, method="POST", data=b"{}")
+    request.add_header("Authorization", f"Bearer {token}")
+    request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return int(answer.status) == 200
+    except OSError:  # HTTPError included: refused while the access cache still says no
+        return False
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
+def _every_grant_is_needed(cluster: DevCluster, accounts: list[rbac_audit.Account]) -> None:
+    unneeded: set[str] = set()
+    for account in accounts:
+        requests = rbac_audit.requests_of(cluster.audit_log, account)
+        proofs = rbac_audit.prove(cluster, account, requests)
+        print(f"--- {account.user}: each grant and a request that needs it ---\n{rbac_audit.table(proofs)}")
+        unneeded |= {str(proof.grant) for proof in proofs if proof.needed_by is None}
+    unexplained, needed_after_all = sorted(unneeded - set(UNREACHED)), sorted(set(UNREACHED) - unneeded)
+    assert not unexplained, f"grants no request needed (drop them, or say in UNREACHED why they stay): {unexplained}"
+    assert not needed_after_all, f"listed in UNREACHED but needed after all: {needed_after_all}"

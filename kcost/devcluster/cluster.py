@@ -8,6 +8,7 @@ Everything binds to 127.0.0.1 on free ports and lives in one work folder:
     <work dir>/kubeconfigs/      minted for other users and service accounts
     <work dir>/etcd/ prometheus/ data
     <work dir>/logs/<process>.log
+    <work dir>/logs/audit.log    requests made by service accounts (metadata only, see ``AUDIT_POLICY``)
 
 The API server runs the way envtest runs it (TLS, RBAC, service-account signing,
 admission webhooks on); kwok plays the kubelets, so pods on the simulated nodes
@@ -53,6 +54,20 @@ PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-sche
 NODE_PROCESS_ORDER = ("containerd", "kubelet", "kube-proxy")
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
+# What workloads' service accounts ask the API server, at metadata level, so a test can tell which
+# RBAC rule each request needed (e2e/test_chart_rbac.py); the control plane's own accounts and
+# every other user stay out of it, which keeps the log small.
+AUDIT_POLICY = {
+    "apiVersion": "audit.k8s.io/v1",
+    "kind": "Policy",
+    "omitStages": ["RequestReceived"],
+    "rules": [
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
+        {"level": "None"},
+    ],
+}
+AUDIT_LOG_MAX_MB = 50
 
 
 class DevClusterError(RuntimeError):
@@ -73,6 +88,11 @@ class DevCluster:
     @property
     def log_dir(self) -> Path:
         return self.work_dir / "logs"
+
+    @property
+    def audit_log(self) -> Path:
+        """JSON lines, one audit event per request of a service account (``AUDIT_POLICY``)."""
+        return self.log_dir / "audit.log"
 
     def state(self) -> ClusterState | None:
         return ClusterState.load(self.work_dir)
@@ -318,6 +338,8 @@ class DevCluster:
 
     def _start_apiserver(self, state: ClusterState) -> int:
         p = self.pki_dir
+        audit_policy = self.work_dir / "audit-policy.yaml"
+        audit_policy.write_text(yaml.safe_dump(AUDIT_POLICY))
         pid = processes.spawn(
             "kube-apiserver",
             [
@@ -343,6 +365,10 @@ class DevCluster:
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--allow-privileged=true",
                 "--profiling=false",
+                f"--audit-policy-file={audit_policy}",
+                f"--audit-log-path={self.audit_log}",
+                f"--audit-log-maxsize={AUDIT_LOG_MAX_MB}",
+                "--audit-log-maxbackup=1",
                 "--v=1",
             ],
             self.log_dir,

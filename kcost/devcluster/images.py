@@ -6,7 +6,7 @@ locked runtime dependencies (uv, from its cache), a small top layer with kcost i
 umoci assembles the OCI image. Layers are cached in ``~/.cache/kcost/images/``:
 
     base-<recipe hash>.tar        the rootfs (minutes, once)
-    deps-<runtime pins hash>.tar  the dependencies (rebuilt when the pins change)
+    deps-<runtime pins hash>.tar  the dependencies (rebuilt when the pins or what is left out change)
     layout-<base+deps hash>/      an OCI layout with both layers compressed (the slow part)
 
 so a code change costs one small layer. The archive is imported into the node's
@@ -43,6 +43,9 @@ BASE_HOOKS = (
     'rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* "$1"/usr/share/doc "$1"/usr/share/man "$1"/usr/share/locale',
 )
 SITE_PACKAGES = "opt/kcost/lib/python3.11/site-packages"
+# The dependencies' own test suites (scipy's, scikit-learn's, numpy's: about 60 MB), never imported
+# at run time; the Containerfile removes the same folders.
+TEST_SUITE_DIRS = ("tests", "joblib/test")
 # Wheels for the image's glibc (bookworm: 2.36), whatever the host's is.
 PYTHON_PLATFORM = "x86_64-manylinux_2_36"
 # The Containerfile's environment, user and entrypoint.
@@ -169,7 +172,9 @@ def _runtime_requirements() -> str:
 
 def _deps_layer(console: Console) -> Path:
     requirements = _runtime_requirements()
-    layer = images_dir() / f"deps-{hashlib.sha256(requirements.encode()).hexdigest()[:12]}.tar"
+    # Keyed by what goes in and what is taken out.
+    recipe = "\n".join([requirements, *TEST_SUITE_DIRS])
+    layer = images_dir() / f"deps-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.tar"
     if layer.exists():
         return layer
     uv = str(Path(sys.executable).with_name("uv"))
@@ -186,6 +191,9 @@ def _deps_layer(console: Console) -> Path:
         _run(command, "uv pip install (dependencies)")
         # `--target` writes console scripts for the host's Python; the image has no use for them.
         shutil.rmtree(target / "bin", ignore_errors=True)
+        for suite in TEST_SUITE_DIRS:
+            for folder in sorted(target.glob(f"**/{suite}"), reverse=True):
+                shutil.rmtree(folder, ignore_errors=True)
         # Bytecode now: the root filesystem is read-only at run time (3.11's format on both sides).
         _run([sys.executable, "-m", "compileall", "-q", "-j0", str(target)], "compileall")
         partial = layer.with_suffix(".partial")

@@ -47,6 +47,9 @@ REAL_NODE_HELM_FLAGS = (
     "--set", "tolerations[0].operator=Exists",
     "--set", "tolerations[0].effect=NoSchedule",
 )  # fmt: skip
+TOOL_TIMEOUT_S = 120
+# Unpacking kcost's image (about 600 MB of files) took over two minutes on a loaded two-core machine.
+IMPORT_TIMEOUT_S = 900
 # What the kubelet, kube-proxy and the CNI bridge set on the host (see their docs);
 # recorded before the node starts and written back on ``down``.
 HOST_SYSCTLS = (
@@ -240,14 +243,17 @@ def _write_cni_config(paths: NodePaths) -> None:
     (paths.cni / "conf" / "10-kcost.conflist").write_text(json.dumps(network, indent=2))
 
 
-def ctr(paths: NodePaths, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def ctr(
+    paths: NodePaths, *args: str, check: bool = True, timeout_s: float = TOOL_TIMEOUT_S
+) -> subprocess.CompletedProcess[str]:
     """containerd's own client on this node's socket, in the kubelet's namespace."""
-    return run("ctr", f"--address={paths.socket}", f"--namespace={CONTAINERD_NAMESPACE}", *args, check=check)
+    argv = ("ctr", f"--address={paths.socket}", f"--namespace={CONTAINERD_NAMESPACE}", *args)
+    return run(*argv, check=check, timeout_s=timeout_s)
 
 
 def import_image(paths: NodePaths, archive: Path, base_name: str) -> None:
     """Import an OCI archive as ``base_name:<tag>`` for the kubelet (no registry involved)."""
-    ctr(paths, "images", "import", f"--base-name={base_name}", str(archive))
+    ctr(paths, "images", "import", f"--base-name={base_name}", str(archive), timeout_s=IMPORT_TIMEOUT_S)
 
 
 # -- kubelet and kube-proxy -------------------------------------------------------------
@@ -375,9 +381,9 @@ def listed_ids(listing: str) -> list[str]:
     return [line.strip() for line in listing.splitlines() if line.strip()]
 
 
-def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def run(*argv: str, check: bool = True, timeout_s: float = TOOL_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     """Run a host tool; with ``check``, a failure is a RealNodeError quoting its stderr."""
-    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout_s, check=False)
     if check and result.returncode != 0:
         raise RealNodeError(f"`{' '.join(argv)}` failed (exit {result.returncode}): {result.stderr.strip()}")
     return result

@@ -10,7 +10,9 @@ Three methods, all over a daily cost series (one amount per consecutive day):
 there (seasonal-naive: prophet did not beat it). Prophet needs ``MIN_PROPHET_DAYS``: with less
 than two weekly cycles it cannot tell a weekly pattern from a trend (its backtest errors under
 14 days are the worst of all), so shorter series get seasonal-naive and the forecast says why.
-Everything is deterministic: prophet's optimizer and its posterior samples are seeded.
+Everything is deterministic: prophet's optimizer and its posterior samples are seeded. Prophet
+(with pandas and cmdstan, most of an image's size) is the optional extra ``kcost[prophet]``: the
+default method never needs it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy
-import pandas  # type: ignore[import-untyped]  # no stubs pinned; only frames for prophet
 
 from kcost.api.v1alpha1.profile import ForecastMethod
 
@@ -38,6 +39,7 @@ MIN_PROPHET_DAYS = 14
 # Enough posterior samples for stable 10% / 90% quantiles; fit and predict take 0.7 s on an idle core.
 PROPHET_SAMPLES = 100
 SEED = 0
+PROPHET_EXTRA = "kcost[prophet]"
 # Prophet (cmdstan) and its sampler use process-wide state: one fit at a time keeps them deterministic.
 _PROPHET_LOCK = threading.Lock()
 
@@ -47,6 +49,10 @@ _PROPHET_LOCK = threading.Lock()
 # WAPE 97%); prophet's MAPE per origin was 311-537% (seasonal-naive 255-393%) and its 80% intervals
 # held only 30-72% of the days. Prophet stays one argument away (``method``).
 DEFAULT_METHOD = ForecastMethod.SEASONAL_NAIVE
+
+
+class ProphetMissingError(ImportError):
+    """Prophet was asked for where the optional extra ``kcost[prophet]`` is not installed."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +133,8 @@ def prophet(
 ) -> list[Band]:
     """Prophet with a linear trend and weekly seasonality; intervals from ``PROPHET_SAMPLES`` seeded samples."""
     model_class = _prophet_class()
+    import pandas  # type: ignore[import-untyped]  # noqa: PLC0415 - installed with prophet; no stubs pinned
+
     history = pandas.DataFrame(
         {"ds": pandas.date_range(first_day, periods=len(costs_usd), freq="D"), "y": list(costs_usd)}
     )
@@ -150,8 +158,14 @@ def _prophet_class() -> Any:
     # Prophet logs an error when plotly is missing (kcost never plots) and cmdstanpy chats at INFO.
     logging.getLogger("prophet.plot").setLevel(logging.CRITICAL)
     logging.getLogger("cmdstanpy").setLevel(logging.WARNING)
-    from prophet import Prophet  # noqa: PLC0415 - seconds to import: only a fit pays for it
-
+    try:
+        from prophet import Prophet  # noqa: PLC0415 - seconds to import: only a fit pays for it
+    except ImportError as error:
+        raise ProphetMissingError(
+            f"forecast method {ForecastMethod.PROPHET.value!r} needs prophet, which this installation lacks "
+            f"({error.msg}): install the optional extra with `pip install '{PROPHET_EXTRA}'`, or choose "
+            f"{DEFAULT_METHOD.value!r} (the default) or {ForecastMethod.LINEAR_TREND.value!r}"
+        ) from error
     return Prophet
 
 

@@ -6,6 +6,8 @@ import json
 import re
 from pathlib import Path
 
+from kcost.devcluster import images
+
 ROOT = Path(__file__).resolve().parents[2]
 CONTAINERFILE = ROOT / "Containerfile"
 
@@ -61,3 +63,10 @@ def test_a_read_only_root_filesystem_works_nothing_is_written_outside_tmp() -> N
         match = re.search(rf"{variable}=(\S+)", environment)
         assert match, f"{variable} is not set"
         assert match[1].startswith("/tmp"), f"{variable}={match[1]} is outside the writable /tmp"
+
+
+def test_the_dependencies_test_suites_are_removed_as_the_harness_image_does() -> None:
+    install = next(a for k, a in _instructions() if k == "RUN" and "-r runtime.txt" in a)
+    for suite in images.TEST_SUITE_DIRS:
+        pattern = f"-name {suite}" if "/" not in suite else f"-path '*/{suite}'"
+        assert pattern in install, f"the Containerfile keeps the {suite} folders the harness image drops"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import sys
 
 import pytest
 
@@ -94,3 +95,17 @@ def test_the_default_is_the_backtest_winner_and_says_so() -> None:
 def test_no_history_is_an_error_that_says_so() -> None:
     with pytest.raises(ValueError, match="at least one day"):
         forecast.forecast_daily_cost([])
+
+
+def test_prophet_without_its_optional_extra_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # None in sys.modules makes `import prophet` fail as it does in the image, which leaves the extra out.
+    monkeypatch.setitem(sys.modules, "prophet", None)
+    with pytest.raises(forecast.ProphetMissingError, match=r"pip install 'kcost\[prophet\]'.*'seasonal-naive'"):
+        forecast.forecast_daily_cost(_history(_weekly(3)), 7, method=ForecastMethod.PROPHET)
+
+
+def test_the_default_method_needs_neither_prophet_nor_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
+    for module in ("prophet", "pandas"):
+        monkeypatch.setitem(sys.modules, module, None)
+    made = forecast.forecast_daily_cost(_history(_weekly(3)), 7)
+    assert made.method is ForecastMethod.SEASONAL_NAIVE
