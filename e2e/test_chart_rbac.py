@@ -260,7 +260,19 @@ def _approve_through_the_status_api(cluster: DevCluster, api_url: str, analysis:
         poll(f"{namespace}/{name} approved", partial(_post_ok, url, tokens[namespace]))
     for namespace, name in recommendations:
         rolled_out = partial(_phase_in, cluster, namespace, name, TERMINAL_PHASES)
-        poll(f"{namespace}/{name} rolled out", rolled_out, timeout_s=ROLLOUT_DEADLINE_S)
+        try:
+            poll(f"{namespace}/{name} rolled out", rolled_out, timeout_s=ROLLOUT_DEADLINE_S)
+        except AssertionError as error:
+            raise AssertionError(f"{error}\n{_rollout_story(cluster, namespace, name)}") from None
+
+
+def _rollout_story(cluster: DevCluster, namespace: str, name: str) -> str:
+    """What a stuck rollout's recommendation, its workload and their pods show, for the failure message."""
+    rec = json.loads(cluster.kubectl("get", "rec", name, "-n", namespace, "-o", "json").stdout)
+    target = rec["spec"]["targetRef"]
+    workload = cluster.kubectl("get", target["kind"].lower(), target["name"], "-n", namespace, "-o", "json").stdout
+    pods = cluster.kubectl("get", "pods", "-n", namespace, "-o", "wide").stdout
+    return f"recommendation status: {json.dumps(rec.get('status'))}\nworkload: {workload[-3000:]}\npods:\n{pods}"
 
 
 def _approver_token(cluster: DevCluster, namespace: str) -> str:

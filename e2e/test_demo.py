@@ -91,10 +91,9 @@ def _anomaly_story(cluster: DevCluster) -> tuple[list[str], dict[str, Any], dict
         },
     }
     cluster.kubectl("apply", "-f", "-", input_text=json.dumps(policy))
+    # The recommendation was written before the policy existed: a new auto-apply policy has every proposal
+    # looked at again.
     rec = f"{kind.lower()}-{name}-right-sizing"
-    # The approver decides on a recommendation's changes; one written before the policy existed is looked at
-    # again when it changes, as an annotation does.
-    cluster.kubectl("annotate", "rec", rec, "-n", namespace, "--overwrite", "e2e.kcost.dev/policy=demo-auto")
 
     def auto_approval() -> dict[str, Any] | None:
         conditions = _get(cluster, "rec", rec, "-n", namespace).get("status", {}).get("conditions", [])
