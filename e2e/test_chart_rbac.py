@@ -34,6 +34,7 @@ from rich.console import Console
 
 from e2e import rbac_audit
 from e2e.conftest import KcostProcess, custom_profile
+from e2e.rollout_support import FAST_STEPS
 from e2e.webhook_support import poll
 from kcost.devcluster import binaries
 from kcost.devcluster.cluster import DevCluster
@@ -43,11 +44,15 @@ from kcost.devcluster.scenario import library, loader
 CHART = Path(__file__).resolve().parents[1] / "helm" / "kcost"
 RUN_DEADLINE_S = 180
 ROLLOUT_DEADLINE_S = 300
+SMOKE_NAMESPACES = ("shop", "jobs", "sandbox", "platform")
 # The smoke scenario's workloads whose recommendations are approved: one per rollout path (a canary
 # Deployment, one under an HPA, a StatefulSet's partitions, a CronJob, a DaemonSet, an idle one).
 ROLLED_OUT = frozenset({"web", "api", "search", "nightly-report", "log-agent", "old-prototype"})
 TERMINAL_PHASES = ("Applied", "RolledBack", "Failed")
-# Grants no request of this run needs, and why they stay: each reason names the path that needs it.
+# Grants a run may not need, and why they stay: each reason names the path that needs it.
+CRONJOB_PATH = (
+    "a CronJob's rollout: reached when the run proposes a change for the smoke CronJob (it depends on the data)"
+)
 SAR_TWICE = "granted by both kcost-webhook[1] and kcost-api[1]: either alone covers it while both are bound"
 UNREACHED: dict[str, str] = {
     "kcost-api[1] create authorization.k8s.io/subjectaccessreviews": SAR_TWICE,
@@ -63,6 +68,10 @@ UNREACHED: dict[str, str] = {
     "kcost-operator[12] patch core/pods/resize": "in-place resize, only under a policy asking for it",
     "kcost-reader[4] get batch/jobs": "recommendations for a Job: the smoke scenario has none",
     "kcost-reader[5] get argoproj.io/rollouts": "Argo Rollouts targets: none in the dev cluster",
+    "kcost-operator[10] patch batch/cronjobs": CRONJOB_PATH,
+    "kcost-reader[4] get batch/cronjobs": CRONJOB_PATH,
+    "kcost-reader[1] list core/persistentvolumeclaims": "the cost analyzer's storage pricing, once per pricing "
+    "pass: a short run may end before a pass lists them",
 }
 
 
@@ -136,12 +145,19 @@ def _short_lived_analysis_of_a_catalog(cluster: DevCluster, name: str, namespace
 
 
 def _policy(name: str) -> dict[str, Any]:
-    """A policy over a namespace without recommendations (the operator still reconciles it and writes its status)."""
+    """The policy over the smoke namespaces: people approve (no auto-apply), and its short steps let the rollouts
+    end within the test; without it, the default strategy watches each rollout for many minutes."""
     return {
         "apiVersion": "optimizer.kcost.dev/v1alpha1",
         "kind": "OptimizationPolicy",
         "metadata": {"name": name},
-        "spec": {"namespaces": ["default"], "mode": "recommend"},
+        "spec": {
+            "namespaces": list(SMOKE_NAMESPACES),
+            "mode": "recommend",
+            # The idle workload's change scales it to zero: a 100% cut, over the default limit of 50%.
+            "constraints": {"maxReductionPercent": 100},
+            "rolloutStrategy": {"type": "canary", "steps": FAST_STEPS},
+        },
     }
 
 
@@ -191,7 +207,7 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
             "metadata": {"name": analysis},
             "spec": {
                 "profileRef": {"name": profile},
-                "namespaces": ["shop", "jobs", "sandbox", "platform"],
+                "namespaces": list(SMOKE_NAMESPACES),
                 "window": "2d",
                 "resolution": "1m",
                 "timeout": "3m",
@@ -222,6 +238,8 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         assert cleanup.returncode == 0, cleanup.stdout + cleanup.stderr
         # The Analysis, the two profiles and the policy.
         assert "deleted 4 kcost objects; none left" in cleanup.stdout
+        # While the release is installed: the proof asks the authorizer about the chart's own roles.
+        _every_grant_is_needed(cluster, accounts)
     finally:
         for process in processes:
             process.stop()
@@ -234,7 +252,6 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
         if "forbidden" in line.lower() or "permissions" in line.lower()
     }
     assert not refused, f"refused with the chart's roles: {refused}"
-    _every_grant_is_needed(cluster, accounts)
     # The recommendations go with their Analysis (owner references, the garbage collector).
     poll("no kcost object left", lambda: cluster.kubectl("get", "kcost", "-A", "-o", "name").stdout.strip() == "")
     assert cluster.kubectl("get", "clusterkopfpeering", "kcost", check=False).returncode != 0, "the peering is left"
@@ -325,6 +342,7 @@ def _every_grant_is_needed(cluster: DevCluster, accounts: list[rbac_audit.Accoun
         proofs = rbac_audit.prove(cluster, account, requests)
         print(f"--- {account.user}: each grant and a request that needs it ---\n{rbac_audit.table(proofs)}")
         unneeded |= {str(proof.grant) for proof in proofs if proof.needed_by is None}
-    unexplained, needed_after_all = sorted(unneeded - set(UNREACHED)), sorted(set(UNREACHED) - unneeded)
+    unexplained = sorted(unneeded - set(UNREACHED))
+    # Not an error: which paths a run reaches depends on what it proposes; the table shows what this one proved.
+    print(f"listed in UNREACHED and proved needed by this run: {sorted(set(UNREACHED) - unneeded)}")
     assert not unexplained, f"grants no request needed (drop them, or say in UNREACHED why they stay): {unexplained}"
-    assert not needed_after_all, f"listed in UNREACHED but needed after all: {needed_after_all}"
