@@ -146,8 +146,8 @@ def test_show_prints_the_evidence(cli_recs: Path) -> None:
         "CONTAINER RESOURCE CURRENT PROPOSED",
         "app cpu request 1 250m",
         "app memory request 1Gi 512Mi",
-        "CONTAINER CPU P50 CPU P95 CPU MAX MEMORY P95 MEMORY MAX OOM KILLS",
-        "app 100m 200m 300m 381Mi 429Mi 1",
+        "CONTAINER CPU P50 CPU P95 CPU MAX MEMORY P95 MEMORY MAX OOM KILLS CLASS",
+        "app 100m 200m 300m 381Mi 429Mi 1 -",
         "daily CPU use: ▃█▅",
     ):
         assert fragment in words, fragment
