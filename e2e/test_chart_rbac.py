@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -35,7 +34,7 @@ from rich.console import Console
 from e2e import rbac_audit
 from e2e.conftest import KcostProcess, custom_profile
 from e2e.rollout_support import FAST_STEPS
-from e2e.webhook_support import poll
+from e2e.webhook_support import free_port, poll
 from kcost.devcluster import binaries
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import default_nodes
@@ -73,12 +72,6 @@ UNREACHED: dict[str, str] = {
     "kcost-reader[1] list core/persistentvolumeclaims": "the cost analyzer's storage pricing, once per pricing "
     "pass: a short run may end before a pass lists them",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +163,7 @@ def test_kcost_works_with_only_the_charts_roles(cluster: DevCluster, tmp_path: P
           "--wait", "--timeout", "3m")  # fmt: skip
     accounts = [rbac_audit.bound_account(cluster, namespace, name) for name in ("kcost", "kcost-uninstall")]
     identity = cluster.mint_service_account_kubeconfig(namespace, "kcost")
-    port, api_port = _free_port(), _free_port()
+    port, api_port = free_port(), free_port()
     environment = {
         "KUBECONFIG": str(identity),
         "KCOST_NAMESPACE": namespace,

@@ -10,7 +10,6 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from e2e.conftest import Prometheus
+from e2e.webhook_support import poll
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.scenario import library
 
@@ -65,15 +65,6 @@ def _get(cluster: DevCluster, *args: str) -> dict[str, Any]:
     return dict(json.loads(answer.stdout)) if answer.returncode == 0 else {}
 
 
-def _poll(what: str, found: Callable[[], Any], timeout_s: float = 120) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if value := found():
-            return value
-        time.sleep(1)
-    raise AssertionError(f"timed out after {timeout_s:g}s waiting for {what}")
-
-
 def _anomaly_story(cluster: DevCluster) -> tuple[list[str], dict[str, Any], dict[str, Any]]:
     """The demo's injected anomaly: the workloads the Analysis flags, the AutoApproval condition an auto-apply
     policy over the anomalous workload gives its recommendation, and the profile's forecast."""
@@ -99,9 +90,11 @@ def _anomaly_story(cluster: DevCluster) -> tuple[list[str], dict[str, Any], dict
         conditions = _get(cluster, "rec", rec, "-n", namespace).get("status", {}).get("conditions", [])
         return next((c for c in conditions if c["type"] == "AutoApproval"), None)
 
-    held = _poll(f"the AutoApproval condition of {namespace}/{rec}", auto_approval)
-    forecast = _poll(
-        "the demo profile's forecast", lambda: _get(cluster, "ccp", "default").get("status", {}).get("forecast")
+    held = poll(f"the AutoApproval condition of {namespace}/{rec}", auto_approval, timeout_s=120)
+    forecast = poll(
+        "the demo profile's forecast",
+        lambda: _get(cluster, "ccp", "default").get("status", {}).get("forecast"),
+        timeout_s=120,
     )
     return flagged, held, forecast
 
