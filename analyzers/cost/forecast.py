@@ -2,8 +2,8 @@
 
 Runs in the cost analyzer's process (which writes those daily costs) and owns one field,
 ``status.forecast``, written with its own field manager: the month-end projection with its
-interval, and the day each budget threshold is reached. Prophet fits take about a second of
-CPU, so they run in a thread, and only when a cluster's history or budget changed.
+interval, and the day each budget threshold is reached. A fit runs in a thread (Prophet, when
+installed and chosen, takes about a second of CPU), and only when a cluster's history or budget changed.
 """
 
 from __future__ import annotations
