@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from e2e.webhook_support import WebhookCluster, free_port, poll, webhook_cluster
+from e2e.webhook_support import WebhookCluster, poll, webhook_cluster
+from kcost.devcluster.processes import free_port
 
 USERS = "api-users"
 RECS = "optimizationrecommendations"

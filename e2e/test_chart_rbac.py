@@ -34,10 +34,11 @@ from rich.console import Console
 from e2e import rbac_audit
 from e2e.conftest import KcostProcess, custom_profile
 from e2e.rollout_support import FAST_STEPS
-from e2e.webhook_support import free_port, poll
+from e2e.webhook_support import poll
 from kcost.devcluster import binaries
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import default_nodes
+from kcost.devcluster.processes import free_port
 from kcost.devcluster.scenario import library, loader
 
 CHART = Path(__file__).resolve().parents[1] / "helm" / "kcost"

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
+import pytest
 from rich.console import Console
 
 from kcost.devcluster import binaries, processes
+from kcost.devcluster import cluster as cluster_module
 from kcost.devcluster.cluster import PROCESS_ORDER, DevCluster
 from kcost.devcluster.nodes import default_nodes
 
@@ -56,3 +59,27 @@ def test_up_is_idempotent_restarts_after_a_crash_and_down_leaves_nothing(tmp_pat
         assert not processes.group_members(pid), f"process group {pid} left members behind"
     assert not ports & _listening_ports(), "a port is still listening after down"
     assert all(value == "stopped" for value in cluster.status().values())
+
+
+def test_a_port_taken_between_choosing_and_binding_is_chosen_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process (another cluster starting at the same moment) binds the API server's port
+    # after the harness saw it free: the API server dies on it, and starts again on a new port.
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", processes.free_port()))
+        holder.listen()
+        taken = holder.getsockname()[1]
+        fresh = cluster_module._fresh_ports
+        monkeypatch.setattr(cluster_module, "_fresh_ports", lambda: fresh().model_copy(update={"apiserver": taken}))
+        looked_free = processes.port_is_free
+        monkeypatch.setattr(processes, "port_is_free", lambda port: port == taken or looked_free(port))
+        cluster = DevCluster(tmp_path / "cluster", Console(stderr=True))
+        try:
+            state = cluster.up()
+            assert state.ports.apiserver != taken
+            assert "address already in use" in (cluster.log_dir / "kube-apiserver.log").read_text()
+            nodes = cluster.kubectl("get", "namespaces", "-o", "name").stdout
+            assert "namespace/default" in nodes, "the kubeconfig names the API server's new port"
+        finally:
+            cluster.down()

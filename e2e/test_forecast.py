@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from e2e.conftest import Prometheus, custom_profile
-from e2e.webhook_support import free_port, poll
+from e2e.webhook_support import poll
+from kcost.devcluster.processes import free_port
 from kcost.history.models import DailyCost
 from kcost.history.store import HistoryStore
 

@@ -7,7 +7,6 @@ the admin user to kcost's kinds, and a test that kills it would block other modu
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 from collections.abc import Callable, Iterator
@@ -21,16 +20,11 @@ from e2e.conftest import REPO_ROOT, KcostProcess
 from kcost.devcluster import binaries, processes
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import default_nodes
+from kcost.devcluster.processes import free_port
 
 DEADLINE_S = 90.0
 POLL_S = 0.2
 KCOST_USER = "kcost"  # kcost's own identity here: in KCOST_WEBHOOK_TRUSTED_USERS, never sent to the webhook
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def poll(what: str, check: Callable[[], Any], timeout_s: float = DEADLINE_S) -> Any:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import tenacity
 import yaml
 from rich.console import Console
 
@@ -52,6 +53,17 @@ CONTROLLER_WORKERS = 50
 PROCESS_ORDER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "prometheus")
 # The real node's processes (``up --real-node``), after the control plane; stopped first.
 NODE_PROCESS_ORDER = ("containerd", "kubelet", "kube-proxy")
+# The control plane's ports, by the process that listens on them.
+PORT_FIELDS = {
+    "etcd": ("etcd_client", "etcd_peer"),
+    "kube-apiserver": ("apiserver",),
+    "kube-controller-manager": ("controller_manager",),
+    "kube-scheduler": ("scheduler",),
+    "kwok": ("kwok",),
+    "prometheus": ("prometheus",),
+}
+# Starts of one process when another keeps taking its ports first.
+PORT_RACE_ATTEMPTS = 3
 SERVICE_CLUSTER_IP_RANGE = "10.96.0.0/16"
 POD_CIDR = "10.244.0.0/16"
 # What workloads' service accounts ask the API server, at metadata level, so a test can tell which
@@ -143,7 +155,7 @@ class DevCluster:
             if _running(state, name):
                 continue
             with progress.step(self.console, f"starting {name}…"):
-                state.pids[name] = self._starters()[name](state)
+                state.pids[name] = self._start(state, name)
             state.save()
         if nodes:
             self.apply_nodes(nodes)
@@ -165,8 +177,29 @@ class DevCluster:
         state = self.require_state()
         if (pid := state.pids.pop(name, None)) is not None:
             processes.stop(pid)
-        state.pids[name] = self._starters()[name](state)
+        state.pids[name] = self._start(state, name)
         state.save()
+
+    def _start(self, state: ClusterState, name: str) -> int:
+        """Start ``name``; when another process took one of its ports between choosing and binding
+        it (another cluster starting at the same moment), start it again on new ports."""
+
+        def port_taken(error: BaseException) -> bool:
+            return isinstance(error, processes.ProcessExitedError) and error.port_taken and name in PORT_FIELDS
+
+        retrying = tenacity.Retrying(
+            retry=tenacity.retry_if_exception(port_taken),
+            stop=tenacity.stop_after_attempt(PORT_RACE_ATTEMPTS),
+            before_sleep=lambda _: self._move_ports(state, name),
+            reraise=True,
+        )
+        return retrying(self._starters()[name], state)
+
+    def _move_ports(self, state: ClusterState, name: str) -> None:
+        taken = {field: getattr(state.ports, field) for field in PORT_FIELDS[name]}
+        state.ports = state.ports.model_copy(update={field: processes.free_port() for field in taken})
+        self.console.print(f"{name}: another process took port {taken}; starting it again on new ports")
+        self._ensure_pki(state)  # the kubeconfigs name the API server's port
 
     def _starters(self) -> dict[str, Callable[[ClusterState], int]]:
         return {
@@ -546,15 +579,7 @@ def _fresh_ports() -> Ports:
 def _keep_or_replace_ports(state: ClusterState) -> Ports:
     """Keep each port whose process still runs or that is still free; replace the rest."""
     ports = state.ports.model_dump()
-    owners = {
-        "etcd_client": "etcd",
-        "etcd_peer": "etcd",
-        "apiserver": "kube-apiserver",
-        "controller_manager": "kube-controller-manager",
-        "scheduler": "kube-scheduler",
-        "kwok": "kwok",
-        "prometheus": "prometheus",
-    }
+    owners = {field: name for name, fields in PORT_FIELDS.items() for field in fields}
     for field, port in ports.items():
         if not _running(state, owners[field]) and not processes.port_is_free(port):
             ports[field] = processes.free_port()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -16,12 +17,49 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+# Ports handed to the dev cluster's servers are drawn from here up to the kernel's ephemeral range.
+SERVER_PORT_FLOOR = 20000
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+# The log line Go, etcd and Prometheus print when their listen address is taken.
+PORT_TAKEN_MARKER = "address already in use"
+
+
+class ProcessExitedError(RuntimeError):
+    """A process died while starting; ``log_tail`` is the end of its log."""
+
+    def __init__(self, what: str, log_tail: str) -> None:
+        super().__init__(f"{what}: the process exited while starting{log_tail}")
+        self.log_tail = log_tail
+
+    @property
+    def port_taken(self) -> bool:
+        """Whether it died because another process held one of its ports."""
+        return PORT_TAKEN_MARKER in self.log_tail.lower()
+
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on 127.0.0.1 that is free right now, below the kernel's ephemeral range.
+
+    A port from ``bind(0)`` comes from the ephemeral range, which every outgoing connection on
+    the machine draws from too: one of them could take it between this check and the server's
+    bind. Random ports below that range are only ever taken by servers.
+    """
+    ephemeral_low = _ephemeral_range_low()
+    if ephemeral_low - SERVER_PORT_FLOOR >= 1000:
+        for _ in range(200):
+            port = SERVER_PORT_FLOOR + secrets.randbelow(ephemeral_low - SERVER_PORT_FLOOR)
+            if port_is_free(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _ephemeral_range_low() -> int:
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
 
 
 def port_is_free(port: int) -> bool:
@@ -105,7 +143,7 @@ def wait_until(
             if check():
                 return
         if pid is not None and not is_alive(pid):
-            raise RuntimeError(f"{what}: the process exited while starting{_log_tail(log)}")
+            raise ProcessExitedError(what, _log_tail(log))
         time.sleep(0.2)
     raise TimeoutError(f"{what}: not ready after {timeout_s:.0f} s{_log_tail(log)}")
 

@@ -39,3 +39,25 @@ def test_port_is_free_sees_a_listener() -> None:
         sock.listen()
         assert not processes.port_is_free(sock.getsockname()[1])
     assert processes.port_is_free(processes.free_port())
+
+
+def test_free_port_is_below_the_ephemeral_range() -> None:
+    # Outgoing connections draw their local ports from the ephemeral range; a server port from
+    # there can be taken by any client between the check and the server's bind.
+    ephemeral_low = int(processes.EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    ports = {processes.free_port() for _ in range(20)}
+    assert all(processes.SERVER_PORT_FLOOR <= port < ephemeral_low for port in ports)
+    assert len(ports) > 1, "ports are drawn at random, so two clusters starting at once rarely meet"
+    assert all(processes.port_is_free(port) for port in ports)
+
+
+def test_a_process_that_lost_its_port_says_so(tmp_path: Path) -> None:
+    script = "print('listen tcp 127.0.0.1:4001: bind: address already in use'); raise SystemExit(1)"
+    pid = processes.spawn("loser", [sys.executable, "-c", script], tmp_path)
+    with pytest.raises(processes.ProcessExitedError) as raised:
+        processes.wait_until(lambda: False, what="loser", timeout_s=10, pid=pid, log=tmp_path / "loser.log")
+    assert raised.value.port_taken
+    other = processes.spawn("other", [sys.executable, "-c", "raise SystemExit(2)"], tmp_path)
+    with pytest.raises(processes.ProcessExitedError) as raised:
+        processes.wait_until(lambda: False, what="other", timeout_s=10, pid=other, log=tmp_path / "other.log")
+    assert not raised.value.port_taken
