@@ -8,7 +8,10 @@ Scale is what shapes this module:
 - Queries are batched per namespace, so their number grows with namespaces and never
   with workloads, and PromQL does the reduction over time: CPU as the average rate over
   each step (the usage integral: nothing between two steps is lost), memory as the peak
-  within each step (no spike is lost), traffic and OOM kills reduced to one value.
+  within each step (no spike is lost), traffic and OOM kills reduced to one value. When
+  the rate window is a whole number of steps (the default resolution), the CPU counter
+  is read raw on the grid and differenced here: the same values, for one selector that
+  Prometheus evaluates instead of two and a subtraction matched label by label.
 - The series of one container (usually one; more with duplicate scrapes) are combined
   here, not by ``sum by``/``max by``: a PromQL aggregation at every step of a range
   query costs Prometheus as much again as the rates themselves (measured on 2.42),
