@@ -11,6 +11,7 @@ import datetime
 from typing import Any
 
 import numpy as np
+import pytest
 
 from e2e.conftest import Prometheus
 from kcost.analyzers.metrics.prometheus import PrometheusClient
@@ -23,10 +24,10 @@ from kcost.devcluster.scenario.model import Scenario
 Usage = dict[tuple[str, str, str], tuple[Any, Recommendation, int]]
 
 
-async def _read(url: str, smoke: Scenario, end_s: int, *, baseline: bool) -> Usage:
+async def _read(url: str, smoke: Scenario, end_s: int, resolution_min: int, *, baseline: bool) -> Usage:
     end = datetime.datetime.fromtimestamp(end_s, datetime.UTC)
     plan = QueryPlan.for_window(
-        end - datetime.timedelta(days=3), end, datetime.timedelta(minutes=1), aggregate_in_promql=baseline
+        end - datetime.timedelta(days=3), end, datetime.timedelta(minutes=resolution_min), aggregate_in_promql=baseline
     )
     workloads = [Workload(w.kind, w.namespace, w.name, w.replicas) for w in smoke.workloads]
     client = PrometheusClient(url, compressed_answers=baseline)
@@ -44,11 +45,14 @@ async def _read(url: str, smoke: Scenario, end_s: int, *, baseline: bool) -> Usa
     return usage
 
 
+# 5 minutes, the default: a step as long as the rate window, so the fast path reads the raw CPU counter and
+# differences it. 1 minute: a step (129 s for 3 days) that does not divide the rate window, so it asks PromQL.
+@pytest.mark.parametrize("resolution_min", [5, 1])
 async def test_fast_and_baseline_read_paths_give_the_same_samples_and_recommendations(
-    prometheus: Prometheus, smoke: Scenario, smoke_end_s: int
+    prometheus: Prometheus, smoke: Scenario, smoke_end_s: int, resolution_min: int
 ) -> None:
-    fast = await _read(prometheus.url, smoke, smoke_end_s, baseline=False)
-    baseline = await _read(prometheus.url, smoke, smoke_end_s, baseline=True)
+    fast = await _read(prometheus.url, smoke, smoke_end_s, resolution_min, baseline=False)
+    baseline = await _read(prometheus.url, smoke, smoke_end_s, resolution_min, baseline=True)
     assert fast.keys() == baseline.keys()
     assert len(fast) >= len(smoke.workloads) - 1, "every workload with history has its containers"
     assert any(pods > 1 for _, _, pods in fast.values()), "some workload pools several pods"

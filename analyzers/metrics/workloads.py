@@ -8,7 +8,10 @@ Scale is what shapes this module:
 - Queries are batched per namespace, so their number grows with namespaces and never
   with workloads, and PromQL does the reduction over time: CPU as the average rate over
   each step (the usage integral: nothing between two steps is lost), memory as the peak
-  within each step (no spike is lost), traffic and OOM kills reduced to one value.
+  within each step (no spike is lost), traffic and OOM kills reduced to one value. When
+  the rate window is a whole number of steps (the default resolution), the CPU counter
+  is read raw on the grid and differenced here: the same values, for one selector that
+  Prometheus evaluates instead of two and a subtraction matched label by label.
 - The series of one container (usually one; more with duplicate scrapes) are combined
   here, not by ``sum by``/``max by``: a PromQL aggregation at every step of a range
   query costs Prometheus as much again as the rates themselves (measured on 2.42),
@@ -377,12 +380,48 @@ def per_second(counter: str, window_s: int) -> str:
     return f"clamp_min({counter} - {counter} offset {window_s}s, 0) / {window_s}"
 
 
-def _usage_queries(ns: str, plan: QueryPlan) -> tuple[tuple[Resource, str, np.ufunc], ...]:
-    cpu = per_second(f'container_cpu_usage_seconds_total{{{ns},container!=""}}', plan.rate_window_s)
+@dataclass(frozen=True)
+class UsageQuery:
+    """One range query of a namespace's usage; ``lag_steps``: a raw counter, differenced here over that many steps."""
+
+    resource: Resource
+    promql: str
+    combine: np.ufunc
+    lag_steps: int = 0
+
+
+def _usage_queries(ns: str, plan: QueryPlan) -> tuple[UsageQuery, ...]:
+    cpu_counter = f'container_cpu_usage_seconds_total{{{ns},container!=""}}'
     memory = f'max_over_time(container_memory_working_set_bytes{{{ns},container!=""}}[{plan.step_range}])'
     if plan.aggregate_in_promql:
-        cpu, memory = f"sum by (pod, container) ({cpu})", f"max by (pod, container) ({memory})"
-    return (("cpu", cpu, np.add), ("memory", memory, np.maximum))
+        cpu = f"sum by (pod, container) ({per_second(cpu_counter, plan.rate_window_s)})"
+        return UsageQuery("cpu", cpu, np.add), UsageQuery("memory", f"max by (pod, container) ({memory})", np.maximum)
+    lag_steps, off_grid = divmod(plan.rate_window_s, plan.step_s)
+    cpu_query = (
+        UsageQuery("cpu", cpu_counter, np.add, lag_steps)
+        if not off_grid
+        else UsageQuery("cpu", per_second(cpu_counter, plan.rate_window_s), np.add)
+    )
+    return cpu_query, UsageQuery("memory", memory, np.maximum)
+
+
+def per_second_from_counter(series: RangeSeries, plan: QueryPlan, lag_steps: int) -> RangeSeries:
+    """``per_second`` of a raw counter read on the run's grid from ``lag_steps`` steps before the window.
+
+    At each step: the counter there less the counter ``lag_steps`` steps back (each the sample
+    Prometheus picks for a step, as ``offset`` does), clamped at 0, over the rate window; no value
+    where either is missing. The same numbers as the PromQL form, for half of Prometheus' work:
+    one selector decoded instead of two, and no label matching at every step.
+    """
+    first_s = plan.start_s - lag_steps * plan.step_s
+    steps = round((plan.end_s - first_s) / plan.step_s) + 1
+    counter = np.full(steps, np.nan)
+    slots = np.rint((series.points[:, 0] - first_s) / plan.step_s).astype(np.intp)
+    counter[slots] = series.points[:, 1]
+    increase = np.maximum(counter[lag_steps:] - counter[:-lag_steps], 0.0) / plan.rate_window_s
+    grid_s = first_s + plan.step_s * np.arange(lag_steps, steps, dtype=float)
+    present = ~np.isnan(increase)
+    return RangeSeries(series.labels, np.column_stack((grid_s[present], increase[present])))
 
 
 @tracing.traced("load namespace", **{"k8s.namespace.name": "namespace"})
@@ -398,9 +437,12 @@ async def load_namespace(
     def owner_of(labels: Mapping[str, str]) -> Workload | None:
         return index.get(pod_owner.get(labels.get("pod", ""), ("", "")))
 
-    async def read(resource: Resource, promql: str, combine: np.ufunc) -> None:
-        answer = await prometheus.query_range(promql, plan.start_s, plan.end_s, step)
-        for usage in per_container(answer, plan, combine):
+    async def read(query: UsageQuery) -> None:
+        answer = await prometheus.query_range(query.promql, plan.start_s - query.lag_steps * step, plan.end_s, step)
+        if query.lag_steps:
+            answer = [per_second_from_counter(series, plan, query.lag_steps) for series in answer]
+        resource = query.resource
+        for usage in per_container(answer, plan, query.combine):
             member = owner_of({"pod": usage.pod})
             if member is None or not usage.ts_s.size:
                 continue
@@ -413,7 +455,7 @@ async def load_namespace(
 
     # CPU, memory and OOM kills at once: Prometheus evaluates one while the analyzer decodes another.
     await _all_or_none(
-        *(read(resource, promql, combine) for resource, promql, combine in _usage_queries(ns, plan)),
+        *(read(query) for query in _usage_queries(ns, plan)),
         _oom_kills(prometheus, ns, window, plan.end_s, owner_of),
     )
     if not traffic:

@@ -20,6 +20,7 @@ from kcost.analyzers.metrics.workloads import (
     Workload,
     finite_points,
     per_container,
+    per_second_from_counter,
     replicas_of,
     usage_by_namespace,
 )
@@ -115,9 +116,13 @@ def _answer(query: str) -> dict[str, Any]:
     namespace = "shop" if 'namespace="shop"' in query else "jobs"
     pods = ["web-1-a", "web-2-b", "stray"] if namespace == "shop" else ["migrate-x", "nightly-1-y"]
     answers: dict[str, Callable[[], dict[str, Any]]] = {
+        # The raw counter from a step before the window: 0.5 and 0.7 cores, then a NaN sample.
         "container_cpu_usage_seconds_total": lambda: _matrix(
             [
-                ({"pod": pod, "container": "app", "node": "n1"}, [(T0, "0.5"), (T0 + 300, "NaN"), (T0 + 600, "0.7")])
+                (
+                    {"__name__": "container_cpu_usage_seconds_total", "pod": pod, "container": "app", "node": "n1"},
+                    [(T0 - 300, "10"), (T0, "160"), (T0 + 300, "370"), (T0 + 600, "NaN")],
+                )
                 for pod in pods
             ]
         ),
@@ -188,9 +193,9 @@ async def test_pods_of_every_rollout_and_job_land_on_their_workload(prometheus_l
     assert web_workload.pods_seen == {"web-1-a", "web-2-b"}, "both ReplicaSets' pods, not the stray one"
     assert web_workload.nodes_seen == ["n1", "n1"]
     ts_s, cpu, memory = web_workload.containers["app"].arrays()
-    assert ts_s.tolist() == [T0, T0, T0 + 600, T0 + 600], "NaN and Inf samples are dropped, not zeroed"
+    assert ts_s.tolist() == [T0, T0, T0 + 300, T0 + 300], "NaN and Inf samples are dropped, not zeroed"
     assert sorted(cpu.tolist()) == [0.5, 0.5, 0.7, 0.7]
-    assert memory.max() == 100
+    assert sorted(memory.tolist()) == [0, 0, 100, 100]
     assert web_workload.containers["app"].oom_kills == 2
     assert web_workload.network_max_bytes_per_s == 12.5
     migrate, nightly = batches[0]
@@ -292,3 +297,24 @@ def test_range_selectors_are_left_open_so_every_backend_reads_the_same_samples()
     plan = QueryPlan.for_window(START, START + datetime.timedelta(days=1), datetime.timedelta(minutes=5))
     assert plan.step_range == "299999ms", "a scrape exactly on a step boundary counts in one step only"
     assert plan.window_range == "86399999ms"
+
+
+def _counter(points: list[tuple[float, float]]) -> RangeSeries:
+    return RangeSeries({"pod": "p", "container": "c"}, np.array(points, dtype=float).reshape(-1, 2))
+
+
+def test_a_raw_counter_gives_what_the_promql_per_second_form_gives() -> None:
+    plan = QueryPlan(T0, T0 + 1200, 300, 300)
+    # Read from a step before the window; no sample at T0 + 300, a reset at T0 + 900.
+    counter = _counter([(T0 - 300, 10), (T0, 160), (T0 + 600, 460), (T0 + 900, 5), (T0 + 1200, 65)])
+    points = per_second_from_counter(counter, plan, 1).points
+    assert points[:, 0].tolist() == [T0, T0 + 900, T0 + 1200], "no value where either end is missing"
+    assert points[:, 1].tolist() == [0.5, 0.0, 0.2], "a reset counts as no usage, as clamp_min(…, 0) does"
+
+
+def test_a_rate_window_of_several_steps_differences_that_many_steps_back() -> None:
+    plan = QueryPlan(T0, T0 + 300, 150, 300)
+    counter = _counter([(T0 - 300, 0), (T0 - 150, 30), (T0, 60), (T0 + 150, 120), (T0 + 300, 180)])
+    points = per_second_from_counter(counter, plan, 2).points
+    assert points[:, 0].tolist() == [T0, T0 + 150, T0 + 300]
+    assert points[:, 1].tolist() == [0.2, 0.3, 0.4]
