@@ -107,7 +107,31 @@ def bound_account(cluster: DevCluster, namespace: str, name: str) -> Account:
                 role_name = binding["roleRef"]["name"]
                 role = json.loads(cluster.kubectl("get", role_kind, role_name, *scope, "-o", "json").stdout)
                 target[role_name] = role["rules"]
+    if not account.cluster_roles and not account.roles:
+        raise MissingRolesError(f"no Role or ClusterRole is bound to {account.user}: is the release installed?")
     return account
+
+
+class MissingRolesError(AssertionError):
+    """The roles a proof compares against are not (or no longer) in the cluster; the message names them."""
+
+
+def require_roles(cluster: DevCluster, account: Account) -> None:
+    """Each role bound to the account still exists: without them every grant would look unneeded."""
+    gone = [
+        f"{kind} {name}"
+        for kind, names, scope in (
+            ("ClusterRole", account.cluster_roles, []),
+            ("Role", account.roles, ["-n", account.namespace]),
+        )
+        for name in names
+        if cluster.kubectl("get", kind.lower(), name, *scope, check=False).returncode != 0
+    ]
+    if gone:
+        raise MissingRolesError(
+            f"{', '.join(gone)} (bound to {account.user} when read) not found: prove the grants while the release "
+            "is installed"
+        )
 
 
 def requests_of(audit_log: Path, account: Account) -> set[Request]:
@@ -182,6 +206,7 @@ class Proof:
 
 def prove(cluster: DevCluster, account: Account, requests: set[Request]) -> list[Proof]:
     """For each grant of the account's roles, a request allowed with them and denied without that grant."""
+    require_roles(cluster, account)
     run = uuid.uuid4().hex[:6]
     all_grants = list(grants(account))
     rules_of = {**account.cluster_roles, **account.roles}

@@ -35,6 +35,9 @@ PAUSE_REPOSITORY = "kcost.local/pause"
 DEBIAN_SUITE = "bookworm"
 # Debian's Python 3.11: the interpreter, its standard library and TLS roots, nothing else.
 BASE_PACKAGES = ("python3.11-minimal", "libpython3.11-stdlib", "ca-certificates")
+# /usr merged with directory links, as debootstrap does, and Debian's usr-is-merged marker: without it, mmdebstrap
+# installs usrmerge, which brings perl (about 50 MB) that nothing else in the image uses.
+MERGED_USR_HOOKS = "/usr/share/mmdebstrap/hooks/merged-usr"
 BASE_HOOKS = (
     'chroot "$1" groupadd --gid 10001 kcost',
     'chroot "$1" useradd --uid 10001 --gid 10001 --no-create-home --home-dir /tmp kcost',
@@ -46,6 +49,12 @@ SITE_PACKAGES = "opt/kcost/lib/python3.11/site-packages"
 # The dependencies' own test suites (scipy's, scikit-learn's, numpy's: about 60 MB), never imported
 # at run time; the Containerfile removes the same folders.
 TEST_SUITE_DIRS = ("tests", "joblib/test")
+# What only a build reads (type stubs, Cython and C sources, headers: about 8 MB); the Containerfile drops the same.
+BUILD_ONLY_SUFFIXES = (".pyi", ".pyx", ".pxd", ".c", ".h")
+# Extension modules lose their symbol tables (about 40 MB). The libraries auditwheel bundled in `<package>.libs`
+# stay as they are: patchelf rewrote them, and stripping them breaks loading ("ELF load command address/offset
+# not page-aligned").
+STRIP = ("strip", "--strip-unneeded")
 # Wheels for the image's glibc (bookworm: 2.36), whatever the host's is.
 PYTHON_PLATFORM = "x86_64-manylinux_2_36"
 # The Containerfile's environment, user and entrypoint.
@@ -147,14 +156,14 @@ def build_kcost_image(console: Console) -> BuiltImage:
 
 
 def _base_layer(console: Console) -> Path:
-    recipe = "\n".join([DEBIAN_SUITE, *BASE_PACKAGES, *BASE_HOOKS])
+    recipe = "\n".join([DEBIAN_SUITE, *BASE_PACKAGES, MERGED_USR_HOOKS, *BASE_HOOKS])
     layer = images_dir() / f"base-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.tar"
     if layer.exists():
         return layer
     images_dir().mkdir(parents=True, exist_ok=True)
     partial = layer.with_suffix(".partial")
     command = ["mmdebstrap", "--variant=minbase", f"--include={','.join(BASE_PACKAGES)}"]
-    command += [f"--customize-hook={hook}" for hook in BASE_HOOKS]
+    command += [f"--hook-dir={MERGED_USR_HOOKS}", *(f"--customize-hook={hook}" for hook in BASE_HOOKS)]
     command += ["--format=tar", DEBIAN_SUITE, str(partial)]
     with progress.step(console, "building the image's Debian rootfs with mmdebstrap (first run only, minutes)…"):
         _run(command, "mmdebstrap")
@@ -173,7 +182,7 @@ def _runtime_requirements() -> str:
 def _deps_layer(console: Console) -> Path:
     requirements = _runtime_requirements()
     # Keyed by what goes in and what is taken out.
-    recipe = "\n".join([requirements, *TEST_SUITE_DIRS])
+    recipe = "\n".join([requirements, *TEST_SUITE_DIRS, *BUILD_ONLY_SUFFIXES, *STRIP])
     layer = images_dir() / f"deps-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.tar"
     if layer.exists():
         return layer
@@ -186,7 +195,9 @@ def _deps_layer(console: Console) -> Path:
         pins = Path(scratch) / "runtime.txt"
         pins.write_text(requirements)
         target = root / SITE_PACKAGES
-        command = [uv, "pip", "install", "--quiet", f"--target={target}", "--python-version=3.11"]
+        # Copies, not links into uv's cache: `strip` below rewrites files in place, and linked ones are shared by
+        # every venv made from that cache (a process running on one crashes).
+        command = [uv, "pip", "install", "--quiet", "--link-mode=copy", f"--target={target}", "--python-version=3.11"]
         command += [f"--python-platform={PYTHON_PLATFORM}", "--no-deps", "-r", str(pins)]
         _run(command, "uv pip install (dependencies)")
         # `--target` writes console scripts for the host's Python; the image has no use for them.
@@ -194,12 +205,27 @@ def _deps_layer(console: Console) -> Path:
         for suite in TEST_SUITE_DIRS:
             for folder in sorted(target.glob(f"**/{suite}"), reverse=True):
                 shutil.rmtree(folder, ignore_errors=True)
+        _slim(target)
         # Bytecode now: the root filesystem is read-only at run time (3.11's format on both sides).
         _run([sys.executable, "-m", "compileall", "-q", "-j0", str(target)], "compileall")
         partial = layer.with_suffix(".partial")
         _tar_tree(root, partial)
         partial.replace(layer)
     return layer
+
+
+def _slim(site_packages: Path) -> None:
+    """Build-only files removed, extension modules stripped (not the bundled libraries, see ``STRIP``)."""
+    for path in sorted(site_packages.rglob("*")):
+        if path.is_file() and path.suffix in BUILD_ONLY_SUFFIXES:
+            path.unlink()
+    modules = [
+        str(path)
+        for path in sorted(site_packages.rglob("*.so"))
+        if path.is_file() and not any(part.endswith(".libs") for part in path.relative_to(site_packages).parts)
+    ]
+    if modules:
+        _run([*STRIP, *modules], "strip (binutils)")
 
 
 def _base_and_deps_layout(console: Console, base: Path, deps: Path) -> Path:

@@ -70,3 +70,11 @@ def test_the_dependencies_test_suites_are_removed_as_the_harness_image_does() ->
     for suite in images.TEST_SUITE_DIRS:
         pattern = f"-name {suite}" if "/" not in suite else f"-path '*/{suite}'"
         assert pattern in install, f"the Containerfile keeps the {suite} folders the harness image drops"
+
+
+def test_build_only_files_go_and_modules_are_stripped_as_the_harness_image_does() -> None:
+    install = next(a for k, a in _instructions() if k == "RUN" and "-r runtime.txt" in a)
+    for suffix in images.BUILD_ONLY_SUFFIXES:
+        assert f"-name '*{suffix}'" in install, f"the Containerfile keeps the {suffix} files the harness image drops"
+    # auditwheel's bundled libraries break when stripped: both builds leave `<package>.libs` alone.
+    assert f"-not -path '*.libs/*' -exec {' '.join(images.STRIP)}" in install

@@ -239,3 +239,21 @@ def test_edit_may_approve_and_reject_and_view_only_reads() -> None:
     }
     assert {"approve", "reject"} <= edit_verbs
     assert {verb for rule in view["rules"] for verb in rule["verbs"]} == {"get", "list", "watch"}
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_grants"),
+    [((), 1), (("api.enabled=true",), 1), (("api.enabled=true", "webhook.enabled=false"), 1)],
+)
+def test_access_reviews_are_granted_once_whoever_asks(values: tuple[str, ...], expected_grants: int) -> None:
+    # The webhook and the status API share the ServiceAccount: a second grant could never be shown needed.
+    documents = render(*values)
+    bound = {binding["roleRef"]["name"] for binding in of_kind(documents, "ClusterRoleBinding")}
+    granting = [
+        role["metadata"]["name"]
+        for role in of_kind(documents, "ClusterRole")
+        if role["metadata"]["name"] in bound
+        for rule in role["rules"]
+        if "subjectaccessreviews" in rule["resources"] and "create" in rule["verbs"]
+    ]
+    assert len(granting) == expected_grants, f"subjectaccessreviews/create granted by {granting}"
