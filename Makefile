@@ -15,7 +15,7 @@ export PYTHONSAFEPATH := 1
 # with its driver for the dashboard's browser test.
 APT_PACKAGES := prometheus prometheus-alertmanager postgresql victoria-metrics chromium chromium-driver
 # The real node of `dev-cluster up --real-node` (make chart-test) and its registry-free image.
-APT_PACKAGES += containerd runc containernetworking-plugins iptables conntrack mmdebstrap umoci
+APT_PACKAGES += containerd runc containernetworking-plugins iptables conntrack mmdebstrap umoci binutils
 PYTEST_FLAGS ?=
 
 ##@ General
@@ -40,7 +40,7 @@ system-deps: ## Install Prometheus, Alertmanager, PostgreSQL, VictoriaMetrics an
 	command -v victoria-metrics >/dev/null && command -v vmctl >/dev/null || missing="$$missing victoria-metrics"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
-	for tool in containerd:containerd runc:runc iptables:iptables conntrack:conntrack mmdebstrap:mmdebstrap umoci:umoci; do \
+	for tool in containerd:containerd runc:runc iptables:iptables conntrack:conntrack mmdebstrap:mmdebstrap umoci:umoci strip:binutils; do \
 	  command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool##*:}"; done; \
 	[ -x /usr/lib/cni/bridge ] || missing="$$missing containernetworking-plugins"; \
 	if [ -n "$$missing" ]; then \
