@@ -158,11 +158,10 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 namespace_labels.get(workload.namespace, {}),
             )
             band = hysteresis.band_for(policies, governed)
-            screened = await asyncio.to_thread(_screen, workload)  # CPU work, off the event loop
-            await _report_anomaly(context, workload, screened, result)
-            # Sizing and the confidence model are CPU work: in a thread, so the event loop keeps serving.
-            proposal = await asyncio.to_thread(
-                self._propose,
+            # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving;
+            # one hop per workload (each hop costs a context switch, and the GIL handover, per workload).
+            screened, proposal = await asyncio.to_thread(
+                self._screen_and_propose,
                 workload,
                 strategy,
                 settings,
@@ -170,11 +169,28 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 result,
                 in_scope=in_scope,
                 band=band,
-                screened=screened,
             )
+            await _report_anomaly(context, workload, screened, result)
             if proposal is not None:
                 result.proposals.append(proposal)
         return in_scope.finish(result)
+
+    def _screen_and_propose(
+        self,
+        workload: Workload,
+        strategy: Strategy[Any],
+        settings: StrategyChoice,
+        context: RunContext[RightsizingSettings],
+        result: AnalyzerResult,
+        *,
+        in_scope: scope.Scope,
+        band: Hysteresis,
+    ) -> tuple[dict[str, anomalies.Screened], Proposal | None]:
+        screened = _screen(workload)
+        proposal = self._propose(
+            workload, strategy, settings, context, result, in_scope=in_scope, band=band, screened=screened
+        )
+        return screened, proposal
 
     def _propose(
         self,
