@@ -1,14 +1,16 @@
-"""``kcost bench ml-overhead``: what the learned parts add to the sizing of the demo analysis.
+"""``kcost bench ml-overhead``: what the learned parts add to an analysis of the demo.
 
-The demo scenario's usage (``kcost demo``: 14 days, read at the Analysis' 5-minute
-resolution, the pods of a workload pooled per container as the analyzer reads them) is
-sized in this process twice per repeat, in alternating order: with the rules only (the
-strategy's values and its coverage confidence and rule risk, every hour kept), and as the
-``rightsizing`` analyzer does (anomalous hours screened out by ``kcost.ml.anomaly``, then the
-values and the calibrated confidence of ``kcost.ml.confidence``). Reading from Prometheus and
-writing the recommendations are the same either way and are left out, so the ratio of the
-medians is an upper bound on how much slower a whole analysis of the demo gets. Loading the
-model (once per analyzer process) is reported apart.
+Headline: the rightsizing analyzer's per-workload work on the demo scenario's workloads
+(``kcost demo``: 14 days, read at the Analysis' 5-minute resolution, each pod's series as
+the read path hands them over), run in this process with the analyzer's ``learned: false``
+setting (the rules alone) and with ``learned: true`` (the default: anomalous hours screened
+out by ``kcost.ml.anomaly``, the calibrated confidence of ``kcost.ml.confidence``, the
+workload class in the evidence), alternating which goes first, several repeats, medians and
+their ratio against the issue's ×1.2 budget. Reading from Prometheus and writing the
+recommendations are the same either way and are left out, so the ratio is still an upper
+bound on a whole analysis' slowdown. Below it, the sizing alone (the strategy's values with
+and without screening and the confidence model), a tighter upper bound on the models' share.
+Loading the models (once per analyzer process) is reported apart.
 """
 
 from __future__ import annotations
