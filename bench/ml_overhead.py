@@ -1,6 +1,6 @@
-"""The learned parts' cost in an analysis of the demo: sizing with rules only vs with anomaly screening and the
-calibrated confidence, the same run, several repeats, medians and their ratio (budget ×1.2). The same as
-`kcost bench ml-overhead`.
+"""The learned parts' cost in an analysis of the demo: the rightsizing analyzer's per-workload work with
+`learned: false` vs true, and the sizing alone as an upper bound, the same run, several repeats, medians and
+their ratios (budget ×1.2). The same as `kcost bench ml-overhead`.
 
 Usage: python bench/ml_overhead.py [--repeats 7] [--json]
 """

@@ -23,9 +23,10 @@ from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext, hysteresis
 from kcost.analyzers.metrics.workloads import Workload
 from kcost.analyzers.rightsizing import anomalies, classes, strategies
+from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
 from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
-from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation
+from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation, Recommendation
 from kcost.analyzers.rightsizing.settings import KcostRightsizing, RightsizingSettings, StrategyChoice
 from kcost.api import matching
 from kcost.api.units import MIB
@@ -89,6 +90,18 @@ def _sparkline(history: UsageHistory) -> list[float]:
 
 def _screen(workload: Workload) -> dict[str, anomalies.Screened]:
     return {name: anomalies.screen(history_of(workload, name)) for name in workload.containers}
+
+
+def _unscreened(workload: Workload) -> dict[str, anomalies.Screened]:
+    """Every hour kept, nothing flagged: the rules-only mode (``learned: false``)."""
+    return {name: anomalies.Screened(history_of(workload, name), None) for name in workload.containers}
+
+
+def _size(strategy: Strategy[Any], history: UsageHistory, learned: bool) -> Recommendation:
+    """The strategy's answer; without the learned parts, kcost's values with their coverage confidence."""
+    if not learned and isinstance(strategy, AdaptiveStrategy):
+        return strategy.propose(history)
+    return strategy.recommend(history)
 
 
 async def _report_anomaly(
@@ -158,11 +171,10 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 namespace_labels.get(workload.namespace, {}),
             )
             band = hysteresis.band_for(policies, governed)
-            screened = await asyncio.to_thread(_screen, workload)  # CPU work, off the event loop
-            await _report_anomaly(context, workload, screened, result)
-            # Sizing and the confidence model are CPU work: in a thread, so the event loop keeps serving.
-            proposal = await asyncio.to_thread(
-                self._propose,
+            # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving;
+            # one hop per workload (each hop costs a context switch, and the GIL handover, per workload).
+            screened, proposal = await asyncio.to_thread(
+                self._screen_and_propose,
                 workload,
                 strategy,
                 settings,
@@ -170,11 +182,28 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 result,
                 in_scope=in_scope,
                 band=band,
-                screened=screened,
             )
+            await _report_anomaly(context, workload, screened, result)
             if proposal is not None:
                 result.proposals.append(proposal)
         return in_scope.finish(result)
+
+    def _screen_and_propose(
+        self,
+        workload: Workload,
+        strategy: Strategy[Any],
+        settings: StrategyChoice,
+        context: RunContext[RightsizingSettings],
+        result: AnalyzerResult,
+        *,
+        in_scope: scope.Scope,
+        band: Hysteresis,
+    ) -> tuple[dict[str, anomalies.Screened], Proposal | None]:
+        screened = _screen(workload) if settings.learned else _unscreened(workload)
+        proposal = self._propose(
+            workload, strategy, settings, context, result, in_scope=in_scope, band=band, screened=screened
+        )
+        return screened, proposal
 
     def _propose(
         self,
@@ -202,7 +231,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             history = screened[name].history
             first = first or history
             requests = workload.requests(name)
-            answer = strategy.recommend(history)
+            answer = _size(strategy, history, settings.learned)
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
             before += in_scope.monthly_request_cost(workload, cpu_now, memory_now)
             if not isinstance(answer, ContainerRecommendation):
@@ -245,7 +274,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                     cpu_cores=answer.evidence.cpu_cores,
                     memory_bytes=answer.evidence.memory_bytes,
                     oom_events=answer.evidence.oom_events,
-                    workload_class=_workload_class(answer, history),
+                    workload_class=_workload_class(answer, history) if settings.learned else None,
                 )
             )
             notes.extend(answer.evidence.notes)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, RootModel, Tag
+from pydantic import Discriminator, Field, RootModel, Tag, model_validator
 
 from kcost.analyzers.contract import AnalyzerSettings
 from kcost.analyzers.rightsizing.adaptive import AdaptiveSettings
@@ -26,6 +26,13 @@ class _Common(AnalyzerSettings):
         1.0, ge=0, alias="minMonthlySavings", description="smaller changes are not proposed (unless they fix an OOM)"
     )
     cpu_limits: bool = Field(False, alias="cpuLimits", description="also propose CPU limits")
+    learned: bool = Field(
+        True,
+        description=(
+            "anomalous hours screened out, the calibrated confidence and the workload class in the evidence; "
+            "false: the rules alone (every hour kept, confidence = the share of the horizon covered, no class)"
+        ),
+    )
 
 
 class KcostRightsizing(_Common):
@@ -43,6 +50,12 @@ class KcostRightsizing(_Common):
             "strategySettings given here still win"
         ),
     )
+
+    @model_validator(mode="after")
+    def _classes_need_the_model(self) -> KcostRightsizing:
+        if self.class_aware and not self.learned:
+            raise ValueError("classAware: true needs learned: true (the class is the learned model's), got false")
+        return self
 
 
 class VpaRightsizing(_Common):

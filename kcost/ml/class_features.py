@@ -24,6 +24,8 @@ ACTIVE_SHARE_OF_P95 = 0.1
 MEMORY_DROP_FRACTION = 0.15
 # Hourly memory peaks above the previous hour's by more than this share count as rising.
 MEMORY_RISE_FRACTION = 0.002
+# An hour with fewer samples than this share of the usual hour's is not read (it is mostly outside the data).
+MIN_HOUR_SAMPLES_SHARE = 0.5
 
 FEATURES = (
     "active_share",
@@ -55,7 +57,9 @@ def _hourly(ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray) -
     cpu_sum = np.bincount(hour, weights=cpu_cores, minlength=hours)
     memory_peak = np.full(hours, -np.inf)
     np.maximum.at(memory_peak, hour, memory_bytes)
-    present = counts > 0
+    # An hour with few samples is cut off by the window's end (where the last steps read rates past the
+    # last scrape and memory not at all): left out, as ``kcost.ml.anomaly.hourly`` leaves it out.
+    present = counts >= MIN_HOUR_SAMPLES_SHARE * np.median(counts[counts > 0])
     cpu_mean = np.where(present, cpu_sum / np.maximum(counts, 1.0), np.nan)
     return cpu_mean, np.where(present, memory_peak, np.nan)
 

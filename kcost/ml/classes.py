@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kcost.api.v1alpha1.recommendation import WorkloadClass
-from kcost.ml import artifacts, class_features
+from kcost.ml import artifacts, class_features, trees
 from kcost.ml.class_features import FloatArray
 
 ARTIFACT = "classes"
@@ -36,15 +36,24 @@ class ClassModel:
     def classify(self, row: FloatArray) -> WorkloadClass:
         """The class of one row of features: the same answer as ``classify_many``.
 
-        It averages the trees' class shares itself, without the forest's per-call checks and
-        thread pool, which took most of the time for one row (40 ms instead of 2).
+        It sums the trees' class shares itself, walking all trees at once (``trees.FlatTrees``),
+        without the forest's per-call checks and thread pool, which took most of the time for one row.
         """
-        x = np.ascontiguousarray(row.reshape(1, len(class_features.FEATURES)), dtype=np.float32)
-        shares = np.zeros(len(self.forest.classes_))
-        for tree in self.forest.estimators_:
-            leaf = tree.tree_.predict(x)[0, : len(self.forest.classes_)]
-            shares += leaf / leaf.sum()
+        leaves = self._flat.leaves(row.reshape(len(class_features.FEATURES)))
+        # In the trees' order, one after the other, as the forest adds them up.
+        shares = np.cumsum(self._shares[leaves], axis=0)[-1]
         return WorkloadClass(self.forest.classes_[int(np.argmax(shares))])
+
+    @functools.cached_property
+    def _flat(self) -> trees.FlatTrees:
+        return trees.FlatTrees.of(self.forest.estimators_)
+
+    @functools.cached_property
+    def _shares(self) -> FloatArray:
+        """Each node's class shares, as one tree's ``predict_proba`` gives them."""
+        values = self._flat.values[:, : len(self.forest.classes_)]
+        shares: FloatArray = values / values.sum(axis=1, keepdims=True)
+        return shares
 
 
 def fit(rows: FloatArray, labels: npt.NDArray[np.str_], *, seed: int) -> ClassModel:

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kcost.api.v1alpha1.recommendation import RiskLevel
-from kcost.ml import artifacts
+from kcost.ml import artifacts, trees
 from kcost.ml.confidence_features import FEATURES, FloatArray, Proposal
 
 CPU_SHORTFALL_THRESHOLD = 0.10
@@ -75,8 +75,25 @@ class ConfidenceModel:
         return probabilities
 
     def estimate(self, row: FloatArray) -> float:
-        """The probability that the proposal these features describe holds."""
-        return float(self.estimate_many(row)[0])
+        """The probability that the proposal these features describe holds: the same as ``estimate_many``.
+
+        The booster's decision is summed here over its stages, walked all at once (``trees.FlatTrees``):
+        the booster's own call on one row spent milliseconds in checks for microseconds of work.
+        """
+        leaves = self._stages.leaves(row.reshape(len(FEATURES)))
+        # The prior's log-odds, then each stage's value times the learning rate, added in order as the booster does.
+        steps = np.concatenate(([self._initial_decision], self.booster.learning_rate * self._stages.values[leaves, 0]))
+        decision = float(np.cumsum(steps)[-1])
+        return float(np.interp(decision, self.decision_thresholds, self.probability_thresholds))
+
+    @functools.cached_property
+    def _stages(self) -> trees.FlatTrees:
+        return trees.FlatTrees.of(self.booster.estimators_[:, 0])
+
+    @functools.cached_property
+    def _initial_decision(self) -> float:
+        """The decision before any stage (the training prior's log-odds): the same for every row."""
+        return float(self.booster._raw_predict_init(np.zeros((1, len(FEATURES)), dtype=np.float32))[0, 0])
 
 
 def lower_bound(held_count: float, count: float, quantile: float = LOWER_BOUND_QUANTILE) -> float:

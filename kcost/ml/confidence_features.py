@@ -51,10 +51,10 @@ def _ratio(numerator: float, denominator: float, *, empty: float = 0.0) -> float
     return empty if numerator <= 0 else 100.0
 
 
-def _daily_peaks(ts_s: FloatArray, values: FloatArray) -> FloatArray:
+def _day_starts(ts_s: FloatArray) -> npt.NDArray[np.intp]:
+    """Where each day from the first sample on starts (samples in time order: one run per day)."""
     days = np.floor((ts_s - ts_s[0]) / DAY_S).astype(np.int64)
-    starts = np.flatnonzero(np.append(True, days[1:] != days[:-1]))
-    return np.maximum.reduceat(values, starts)
+    return np.flatnonzero(np.append(True, days[1:] != days[:-1]))
 
 
 def _spread(peaks: FloatArray) -> float:
@@ -63,9 +63,8 @@ def _spread(peaks: FloatArray) -> float:
     return float(peaks.std()) / mean if peaks.size >= 2 and mean > 0 else 0.0
 
 
-def _trend_per_day(ts_s: FloatArray, values: FloatArray) -> float:
+def _trend_per_day(peaks: FloatArray) -> float:
     """Least-squares slope of the daily peaks, per day, relative to their mean."""
-    peaks = _daily_peaks(ts_s, values)
     mean = float(peaks.mean())
     if peaks.size < 3 or mean <= 0:
         return 0.0
@@ -83,16 +82,20 @@ def features(
     memory_p95 = float(np.percentile(memory_bytes, 95))
     memory_peak = float(memory_bytes.max())
     last_day = ts_s >= ts_s[-1] - DAY_S
+    # The days are the same for both resources: cut once.
+    day_starts = _day_starts(ts_s)
+    cpu_peaks = np.maximum.reduceat(cpu_cores, day_starts)
+    memory_peaks = np.maximum.reduceat(memory_bytes, day_starts)
     limit = proposal.memory_limit_bytes
     return np.array(
         [
             float(ts_s[-1] - ts_s[0]) / DAY_S,
             _ratio(float(cpu_cores.std()), float(cpu_cores.mean())),
             _ratio(cpu_p95, cpu_p50, empty=1.0),
-            _spread(_daily_peaks(ts_s, cpu_cores)),
+            _spread(cpu_peaks),
             _ratio(float(memory_bytes.std()), float(memory_bytes.mean())),
-            _spread(_daily_peaks(ts_s, memory_bytes)),
-            _trend_per_day(ts_s, memory_bytes),
+            _spread(memory_peaks),
+            _trend_per_day(memory_peaks),
             float(oom_events),
             _ratio(proposal.cpu_request_cores, cpu_p50, empty=1.0),
             _ratio(proposal.cpu_request_cores, cpu_p95, empty=1.0),

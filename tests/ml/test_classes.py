@@ -101,3 +101,24 @@ def test_a_class_model_written_by_another_scikit_learn_is_refused(tmp_path: Path
     metadata_path.write_text(json.dumps(metadata))
     with pytest.raises(artifacts.ArtifactError, match=r"classes\.json: written with scikit-learn 1\.0\.0"):
         artifacts.load(classes.ARTIFACT, tmp_path)
+
+
+def test_the_last_steps_past_the_data_do_not_make_a_steady_service_leak() -> None:
+    # Read through Prometheus, the window's last steps (after the last scrape) still have a CPU rate but no
+    # memory, which the read path fills with 0: the hour they fall in looked like a restart and a falling trend.
+    series = labelled.generate(UsagePattern.STEADY, UNSEEN_SEED, step_s=60, days=2)
+    tail_s = series.ts_s[-1] + np.array([129.0, 258.0])
+    ts_s = np.concatenate([series.ts_s, tail_s])
+    cpu_cores = np.concatenate([series.cpu_cores, series.cpu_cores[-2:] / 2])
+    memory_bytes = np.concatenate([series.memory_bytes, np.zeros(2)])
+    with_tail = dict(
+        zip(
+            class_features.FEATURES,
+            class_features.features(ts_s, cpu_cores, memory_bytes, series.cpu_request_cores),
+            strict=True,
+        )
+    )
+    without = dict(zip(class_features.FEATURES, _features(series), strict=True))
+    memory = ("memory_hourly_cv", "memory_rising_hour_share", "memory_drops_per_day", "memory_trend_per_day")
+    assert {name: with_tail[name] for name in memory} == pytest.approx({name: without[name] for name in memory})
+    assert classes.classify(ts_s, cpu_cores, memory_bytes, series.cpu_request_cores) == WorkloadClass.STEADY

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+from pydantic import ValidationError
+
 from kcost.analyzers.rightsizing import classes
 from kcost.analyzers.rightsizing.adaptive import AdaptiveSettings, AdaptiveStrategy
 from kcost.analyzers.rightsizing.history import CurrentResources, UsageHistory
@@ -65,3 +68,10 @@ def test_class_aware_sizing_is_off_unless_the_analysis_asks() -> None:
     assert not RightsizingSettings.model_validate({}).root.class_aware  # type: ignore[union-attr]
     asked = RightsizingSettings.model_validate({"strategy": "kcost", "classAware": True}).root
     assert asked.class_aware  # type: ignore[union-attr]
+
+
+def test_the_learned_parts_are_on_unless_turned_off_and_classes_need_them() -> None:
+    assert RightsizingSettings.model_validate({}).root.learned
+    assert not RightsizingSettings.model_validate({"learned": False}).root.learned
+    with pytest.raises(ValidationError, match="classAware: true needs learned: true"):
+        RightsizingSettings.model_validate({"classAware": True, "learned": False})

@@ -1,0 +1,73 @@
+"""Fitted scikit-learn trees laid end to end, so one row walks all of them at once.
+
+An analysis scores one container at a time. scikit-learn's ``predict`` on a single row
+spends milliseconds in input checks and per-tree calls (100 trees for the class forest,
+150 stages for the confidence booster) for microseconds of tree walking; that was most
+of what the learned parts added to an analysis. Here every tree's nodes sit in one set
+of arrays, and a row goes down all trees together, one level per step, with the very
+comparison scikit-learn makes (the row cast to float32, ``x <= threshold`` goes left),
+so each tree ends in the same leaf. Leaves point to themselves, so extra steps are no-ops.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.intp]
+
+# scikit-learn's marker for a leaf in ``tree_.children_left``.
+_LEAF = -1
+
+
+@dataclass(frozen=True)
+class FlatTrees:
+    """The nodes of several trees in one array each; ``values`` (nodes, outputs) are the leaves' values."""
+
+    roots: IntArray
+    feature: IntArray
+    threshold: FloatArray
+    left: IntArray
+    right: IntArray
+    values: FloatArray
+    depth: int
+
+    @classmethod
+    def of(cls, trees: Sequence[Any]) -> FlatTrees:
+        """From fitted ``DecisionTreeClassifier`` / ``DecisionTreeRegressor`` objects (their ``tree_``)."""
+        roots, features, thresholds, lefts, rights, values = [], [], [], [], [], []
+        offset = 0
+        for tree in (estimator.tree_ for estimator in trees):
+            nodes = np.arange(tree.node_count, dtype=np.intp) + offset
+            leaf = tree.children_left == _LEAF
+            roots.append(offset)
+            # A leaf tests feature 0 against +inf and "goes left" to itself: walking on changes nothing.
+            features.append(np.where(leaf, 0, tree.feature).astype(np.intp))
+            thresholds.append(np.where(leaf, np.inf, tree.threshold).astype(np.float64))
+            lefts.append(np.where(leaf, nodes, tree.children_left + offset).astype(np.intp))
+            rights.append(np.where(leaf, nodes, tree.children_right + offset).astype(np.intp))
+            values.append(tree.value[:, 0, :].astype(np.float64))
+            offset += tree.node_count
+        return cls(
+            roots=np.array(roots, dtype=np.intp),
+            feature=np.concatenate(features),
+            threshold=np.concatenate(thresholds),
+            left=np.concatenate(lefts),
+            right=np.concatenate(rights),
+            values=np.concatenate(values),
+            depth=max(int(estimator.tree_.max_depth) for estimator in trees),
+        )
+
+    def leaves(self, row: FloatArray) -> IntArray:
+        """The leaf each tree sends ``row`` to (one per tree, in the trees' order)."""
+        # scikit-learn compares the float32 value of each feature with the float64 threshold.
+        x = np.asarray(row, dtype=np.float32).astype(np.float64).ravel()
+        nodes = self.roots
+        for _ in range(self.depth):
+            nodes = np.where(x[self.feature[nodes]] <= self.threshold[nodes], self.left[nodes], self.right[nodes])
+        return nodes
