@@ -83,7 +83,12 @@ class ContainerSeries:
         self.by_pod[resource][pod] = (ts_s, values)
 
     def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:
-        """Timestamps, CPU cores and memory bytes of every pod, in time order; a missing resource is 0."""
+        """Timestamps, CPU cores and memory bytes of every pod, in time order.
+
+        A pod with both resources keeps the steps that have both: at a window's edges one of them
+        is often missing (a rate past the last scrape, no rate at a pod's first sample), and a 0
+        there would read as usage that fell to nothing. A pod with one resource only has 0 for the other.
+        """
         parts: list[tuple[FloatArray, FloatArray, FloatArray]] = []
         cpu_by_pod, memory_by_pod = self.by_pod["cpu"], self.by_pod["memory"]
         empty = np.zeros(0)
@@ -92,6 +97,10 @@ class ContainerSeries:
             memory_ts, memory = memory_by_pod.get(pod, (empty, empty))
             if np.array_equal(cpu_ts, memory_ts):
                 parts.append((cpu_ts, cpu, memory))  # the usual case: both on the same steps
+                continue
+            if cpu_ts.size and memory_ts.size:
+                ts_s, cpu_at, memory_at = np.intersect1d(cpu_ts, memory_ts, assume_unique=True, return_indices=True)
+                parts.append((ts_s, cpu[cpu_at], memory[memory_at]))
                 continue
             ts_s = np.union1d(cpu_ts, memory_ts)
             cpu_full, memory_full = np.zeros(ts_s.size), np.zeros(ts_s.size)

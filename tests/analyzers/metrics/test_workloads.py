@@ -29,15 +29,17 @@ START = datetime.datetime(2026, 11, 1, tzinfo=datetime.UTC)
 T0 = START.timestamp()
 
 
-def test_series_of_two_pods_are_pooled_in_time_order_with_missing_resources_as_zero() -> None:
+def test_series_of_two_pods_are_pooled_in_time_order_on_the_steps_with_both_resources() -> None:
+    # Pod a's first step has no memory and its last no CPU (a window's edges): neither is usage
+    # that fell to 0. Pod b has no memory series at all, so its memory is 0.
     series = ContainerSeries()
-    series.add("a", "cpu", np.array([T0, T0 + 60]), np.array([0.1, 0.2]))
-    series.add("a", "memory", np.array([T0 + 60, T0 + 120]), np.array([100.0, 110.0]))
+    series.add("a", "cpu", np.array([T0, T0 + 60, T0 + 120]), np.array([0.1, 0.2, 0.3]))
+    series.add("a", "memory", np.array([T0 + 60, T0 + 120, T0 + 180]), np.array([100.0, 110.0, 120.0]))
     series.add("b", "cpu", np.array([T0 + 30]), np.array([0.5]))
     ts_s, cpu, memory = series.arrays()
-    assert ts_s.tolist() == [T0, T0 + 30, T0 + 60, T0 + 120]
-    assert cpu.tolist() == [0.1, 0.5, 0.2, 0.0]
-    assert memory.tolist() == [0.0, 0.0, 100.0, 110.0]
+    assert ts_s.tolist() == [T0 + 30, T0 + 60, T0 + 120]
+    assert cpu.tolist() == [0.5, 0.2, 0.3]
+    assert memory.tolist() == [0.0, 100.0, 110.0]
 
 
 def test_an_empty_series_gives_empty_arrays() -> None:
@@ -193,9 +195,10 @@ async def test_pods_of_every_rollout_and_job_land_on_their_workload(prometheus_l
     assert web_workload.pods_seen == {"web-1-a", "web-2-b"}, "both ReplicaSets' pods, not the stray one"
     assert web_workload.nodes_seen == ["n1", "n1"]
     ts_s, cpu, memory = web_workload.containers["app"].arrays()
-    assert ts_s.tolist() == [T0, T0, T0 + 300, T0 + 300], "NaN and Inf samples are dropped, not zeroed"
-    assert sorted(cpu.tolist()) == [0.5, 0.5, 0.7, 0.7]
-    assert sorted(memory.tolist()) == [0, 0, 100, 100]
+    # NaN and Inf samples are dropped, not zeroed; T0 + 300 has CPU but no memory, so it is left out.
+    assert ts_s.tolist() == [T0, T0]
+    assert cpu.tolist() == [0.5, 0.5]
+    assert memory.tolist() == [100, 100]
     assert web_workload.containers["app"].oom_kills == 2
     assert web_workload.network_max_bytes_per_s == 12.5
     migrate, nightly = batches[0]
