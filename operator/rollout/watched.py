@@ -3,8 +3,8 @@
 A body from the watch may lag behind kcost's own last write (the write's answer comes
 first, its event later). Deciding on such a body would repeat a step already taken, so
 after each write the body serves again only once the watch has delivered that very
-version (its resourceVersion, compared for equality as the API asks) or a read
-replaced it.
+version (its resourceVersion, compared for equality as the API asks); the same
+after a read, since an older event may still be on its way.
 """
 
 from __future__ import annotations
@@ -44,10 +44,10 @@ class WatchedBodies:
             self._bodies.pop(key, None)
 
     def read(self, body: dict[str, Any]) -> None:
-        """A body just read from the API server: newer than any write kcost made before the read."""
-        key = key_of(body)
-        self._bodies[key] = body
-        self._awaiting.pop(key, None)
+        """A body just read from the API server: the watch may still deliver older ones, so what it holds serves
+        again once the watch has delivered the version read (for a recommendation the watch no longer keeps, the
+        wait lasts until its next event or its deletion: one short string)."""
+        self.wrote(key_of(body), version_of(body))
 
     def wrote(self, key: Key, version: str | None) -> None:
         """kcost wrote the recommendation; ``version``: the resourceVersion the write answered (None: unknown)."""

@@ -77,6 +77,17 @@ async def test_a_body_behind_kcosts_own_write_is_read_until_the_watch_delivers_t
     assert kube.gets == 1
 
 
+async def test_an_event_older_than_a_read_is_not_decided_on() -> None:
+    kube = _Reads(applying("8", step=1))
+    rollouts = worker(kube)
+    rollouts._watched.wrote(KEY, None)  # a conflict: read next time
+    await rollouts._recommendation(*KEY)
+    rollouts.delivered("MODIFIED", applying("7"))  # the watch, behind the read
+    assert rollouts._watched.fresh(KEY) is None
+    rollouts.delivered("MODIFIED", applying("8", step=1))
+    assert rollouts._watched.fresh(KEY) is not None
+
+
 def test_a_write_whose_event_came_first_leaves_the_body_fresh() -> None:
     bodies = watched.WatchedBodies()
     bodies.delivered(applying("8"))
