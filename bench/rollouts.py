@@ -16,6 +16,8 @@ CREATE/DELETE and their ``scale`` subresource (the controllers write Deployments
 UPDATE), kopf's peering object — plus the Events kcost posted (listed by their source).
 The step duration is also how long the Deployment's own rolling update may take before
 kcost rolls it back, so on a loaded machine a short one measures the control plane.
+Reads (GET and LIST by resource, any reader) are counted the same way: a rollout's looks
+at its recommendation, workload and pods are what load the API server at a thousand.
 
 Usage: python bench/rollouts.py [--sizes 100 --sizes 1000] [--namespaces 50] [--repeat 1] [--json]
 """
@@ -32,7 +34,7 @@ import sysconfig
 import time
 import uuid
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,8 @@ REPO = Path(__file__).resolve().parents[1]
 GROUP, VERSION = "optimizer.kcost.dev", "v1alpha1"
 RUN_LABEL = "bench.kcost.dev/rollouts"
 WRITE_VERBS = frozenset({"CREATE", "UPDATE", "PATCH", "APPLY", "DELETE", "DELETECOLLECTION", "POST", "PUT"})
+# Single reads and listings (watches are long-lived: their count says nothing of load).
+READ_VERBS = frozenset({"GET", "LIST"})
 # The controllers write Deployments by UPDATE (status, revision annotation); kcost never does.
 KCOST_DEPLOYMENT_VERBS = frozenset({"CREATE", "PATCH", "APPLY", "DELETE"})
 DONE_PHASES = frozenset({"Applied", "RolledBack", "Failed"})
@@ -73,10 +77,16 @@ class RolloutRun:
     operator_cpu_s: float
     kcost_writes: int
     writes_by_kind: dict[str, int]
+    reads: int = 0
+    reads_by_kind: dict[str, int] = field(default_factory=dict)
 
     @property
     def writes_per_recommendation(self) -> float:
         return self.kcost_writes / max(1, self.recommendations)
+
+    @property
+    def reads_per_recommendation(self) -> float:
+        return self.reads / max(1, self.recommendations)
 
 
 def _cpu_s(pid: int) -> float:
@@ -115,6 +125,25 @@ def kcost_writes(cluster: DevCluster) -> Counter[str]:
             counts[f"deployments{'/' + sub if sub else ''} {verb}"] += value
         elif resource == "clusterkopfpeerings":
             counts["kopf peering"] += value
+    return counts
+
+
+def api_reads(cluster: DevCluster) -> Counter[str]:
+    """Reads so far of what a rollout looks at, by resource and verb, from the API server's request counter.
+    Every reader is counted (the bench's own listing of the recommendations every few seconds too): the operator's
+    share is the difference between two runs."""
+    text = cluster.kubectl("get", "--raw", "/metrics").stdout
+    counts: Counter[str] = Counter()
+    for line in text.splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = _labels(line)
+        verb, resource, sub = labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", "")
+        if verb in READ_VERBS and resource in {"optimizationrecommendations", "deployments", "pods", "namespaces",
+                                               "optimizationpolicies", "poddisruptionbudgets",
+                                               "horizontalpodautoscalers", "clusterkopfpeerings"}:  # fmt: skip
+            # Subresources apart: the HPA controller reads each Deployment's scale every 15 s, kcost never does.
+            counts[f"{resource}{'/' + sub if sub else ''} {verb}"] += int(float(line.rsplit(" ", 1)[1]))
     return counts
 
 
@@ -310,7 +339,7 @@ def measure(
         asyncio.run(create_objects(cluster, run, names, per_namespace))
     cluster.kubectl("apply", "-f", "-", input_text=json.dumps(_policy(f"bench-{run}", names, step_duration)))
     wait_until(f"{total:,} Deployments available…", lambda: _available(cluster, run) >= total, console)
-    writes_before = kcost_writes(cluster)
+    writes_before, reads_before = kcost_writes(cluster), api_reads(cluster)
     env = {"KUBECONFIG": str(cluster.require_state().admin_kubeconfig), "KCOST_PEERING_NAME": f"bench-{run}"}
     kcost = str(Path(sys.executable).with_name("kcost"))
     started = time.perf_counter()
@@ -332,6 +361,7 @@ def measure(
         wall_s = time.perf_counter() - started
         peak_rss, cpu_s = _peak_rss_mib(operator), _cpu_s(operator)
         writes = kcost_writes(cluster) - writes_before
+        reads = api_reads(cluster) - reads_before
         apply_s = _apply_s(_recs(cluster, names) or [])
         writes["events"] = kcost_events(cluster, names)
     finally:
@@ -351,6 +381,8 @@ def measure(
         operator_cpu_s=round(cpu_s, 1),
         kcost_writes=sum(writes.values()),
         writes_by_kind=dict(writes),
+        reads=sum(reads.values()),
+        reads_by_kind=dict(reads),
     )
 
 
@@ -364,7 +396,7 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
     base = medians[0]
     table = Table(title=f"Rollouts by gated rolling update (median of {repeat} run(s) per size)")
     for header in ("recs", "wall s", "× base", "apply s", "applied", "rolled back", "failed", "peak RSS MiB", "CPU s",
-                   "writes/rec"):  # fmt: skip
+                   "writes/rec", "reads/rec"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in medians:
         table.add_row(
@@ -378,6 +410,7 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
             f"{run.operator_peak_rss_mib:.0f}",
             f"{run.operator_cpu_s:.1f}",
             f"{run.writes_per_recommendation:.2f}",
+            f"{run.reads_per_recommendation:.2f}",
         )
     console.print(table)
     for run in medians:
@@ -385,6 +418,10 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
             f"{kind} {count / run.recommendations:.2f}" for kind, count in sorted(run.writes_by_kind.items())
         )
         console.print(f"{run.recommendations:,} recs, writes per rec: {kinds}")
+        kinds = ", ".join(
+            f"{kind} {count / run.recommendations:.2f}" for kind, count in sorted(run.reads_by_kind.items())
+        )
+        console.print(f"{run.recommendations:,} recs, reads per rec: {kinds}")
 
 
 @click.command()
@@ -429,7 +466,8 @@ def main(
         else:
             cluster.purge()
     if as_json:
-        click.echo(json.dumps([asdict(run) | {"writes_per_recommendation": run.writes_per_recommendation}
+        click.echo(json.dumps([asdict(run) | {"writes_per_recommendation": run.writes_per_recommendation,
+                                            "reads_per_recommendation": run.reads_per_recommendation}
                                for run in medians], indent=2))  # fmt: skip
     else:
         _print_table(medians, repeat, console)

@@ -220,16 +220,21 @@ async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any)
     memo.telemetry.recommendations.observe(event["type"], event["object"])
     await on_recommendation_event(event["type"] or "", dict(event["object"]), memo)
     _note_leadership(memo)
-    if memo.rollouts.wants(event["object"]):
-        metadata = event["object"].get("metadata", {})
-        memo.rollouts.wake(metadata.get("namespace", ""), metadata.get("name", ""))
+    memo.rollouts.delivered(event["type"] or "", dict(event["object"]))
+
+
+# A rollout looks again as soon as its Deployment (or canary) changes, not at its next poll.
+@kopf.on.event("apps", "v1", "deployments")
+async def _deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
+    metadata = event["object"].get("metadata", {})
+    memo.rollouts.workload_changed("Deployment", metadata.get("namespace", ""), metadata.get("name", ""))
 
 
 def _write_rollout(
     kube: kube_client.KubeClient,
-) -> Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[None]]:
-    async def write(_: OptimizationRecommendation, updated: OptimizationRecommendation) -> None:
-        await status_io.apply_status(kube, updated, recommendation.operator_part(updated))
+) -> Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[dict[str, Any]]]:
+    async def write(_: OptimizationRecommendation, updated: OptimizationRecommendation) -> dict[str, Any]:
+        return await status_io.apply_status(kube, updated, recommendation.operator_part(updated))
 
     return write
 

@@ -44,6 +44,8 @@ OBSERVING_RECHECK_S = 5.0
 # A rolling update is the workload controller's to carry out (seconds per pod, more under load): looked at as often
 # as its health is, not every second; a thousand of them polled each second starve the API server.
 ROLLING_RECHECK_S = OBSERVING_RECHECK_S
+# A Deployment's change wakes its rollout (the worker watches them): the poll is only a backstop.
+WATCHED_ROLLING_RECHECK_S = 15.0
 ALL_AT_ONCE = RolloutStrategy.model_validate({"type": "canary", "steps": [{"replicas": "100%", "duration": "0s"}]})
 
 # Reasons on the Ready condition, for users and for tests.
@@ -285,7 +287,10 @@ async def advance(
             message=message,
         )
         return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
-    recheck = ROLLING_RECHECK_S if decided.strategy == "rolling" else MOVING_RECHECK_S
+    recheck = MOVING_RECHECK_S
+    if decided.strategy == "rolling":
+        watched = rec.spec.target_ref.kind == "Deployment"
+        recheck = WATCHED_ROLLING_RECHECK_S if watched else ROLLING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
         recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
     message = f"{_step_label(decided, strategy)}: {action.message or action.kind.value}"

@@ -36,10 +36,10 @@ from kcost.config import Config
 from kcost.history.buffer import BufferedWriter
 from kcost.history.models import HistoryTable
 from kcost.history.store import HistoryStore
-from kcost.kube.client import Conflict, KubeClient
+from kcost.kube.client import Body, Conflict, KubeClient, parse
 from kcost.kube.workloads import WorkloadClient
 from kcost.observability import tracing
-from kcost.operator.rollout import approver, controller, deployment, finalizer, promql_checks, verify
+from kcost.operator.rollout import approver, controller, deployment, finalizer, promql_checks, verify, watched
 
 log = logging.getLogger("kcost.operator.rollout")
 Key = tuple[str, str]
@@ -54,6 +54,9 @@ POLICY_CACHE_S = 2.0
 WATCHED_STAGES = frozenset({RolloutStage.SCALING, RolloutStage.OBSERVING})
 # A Prometheus that does not answer the verification is asked again this much later.
 RETRY_MEASUREMENT_S = 60.0
+# A workload's change wakes its rollout this much later: the events of one rolling update come in a burst, and
+# the burst is worth one look, not one per event.
+WORKLOAD_SETTLE_S = 1.0
 
 
 class RolloutWorker:
@@ -63,7 +66,7 @@ class RolloutWorker:
         self,
         kube: KubeClient,
         workloads: WorkloadClient,
-        write: Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[None]],
+        write: Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[Body]],
         leading: Callable[[], Awaitable[bool]],
         config: Config | None = None,
     ) -> None:
@@ -89,12 +92,34 @@ class RolloutWorker:
         self._history_store = HistoryStore()
         self._history = BufferedWriter(self._history_store)
         self._history_started = False
+        # Recommendations under rollout as last delivered: a look reads none while the watch keeps up.
+        self._watched = watched.WatchedBodies()
+        # The workload each rollout under way changes → its recommendation, woken when the workload changes.
+        self._rollout_of: dict[tuple[str, str, str], Key] = {}
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
         key = (namespace, name)
         self._due[key] = min(due, self._due.get(key, due))
         self._wake.set()
+
+    def delivered(self, event_type: str, body: dict[str, Any]) -> None:
+        """A recommendation from the watch stream: kept while approved or applying, so its next look need not read
+        it; woken when it is the worker's business."""
+        key = watched.key_of(body)
+        if event_type == "DELETED":
+            self._watched.forget(key)
+        else:
+            phase = (body.get("status") or {}).get("phase")
+            self._watched.delivered(body, keep=phase in {p.value for p in ACTIVE_PHASES})
+        if self.wants(body):
+            self.wake(*key)
+
+    def workload_changed(self, kind: str, namespace: str, name: str) -> None:
+        """A workload's watch event: the rollout changing it (if any) looks again now rather than at its next poll."""
+        key = self._rollout_of.get((kind, namespace, name))
+        if key is not None:
+            self.wake(*key, after_s=WORKLOAD_SETTLE_S)
 
     def wants(self, body: dict[str, Any]) -> bool:
         """Whether a recommendation is the worker's business: approved, applying, asked to roll back,
@@ -158,6 +183,7 @@ class RolloutWorker:
             async with self._slots:
                 recheck = await self._advance_one(namespace, name)
         except (Conflict, kopf.TemporaryError):
+            self._watched.wrote(key, None)  # read it, rather than wait for the watch to catch up
             recheck = 0.2  # someone wrote in between: decide again from fresh data
         except Exception:
             log.exception("rollout of %s/%s failed; retrying in %.0f s", namespace, name, RETRY_AFTER_ERROR_S)
@@ -173,11 +199,12 @@ class RolloutWorker:
         if not await self._leading():
             return RETRY_AFTER_ERROR_S
         policies = self._policy_cache
-        rec = await self._kube.get(OptimizationRecommendation, name, namespace)
+        rec = await self._recommendation(namespace, name)
         now = datetime.datetime.now(datetime.UTC)
         if rec is None or finalizer.deleting(rec):
             return None if rec is None else await self._deleted(rec, now)
         phase = rec.status.phase
+        self._follow_target(rec)
         if phase is RecommendationPhase.APPLIED:
             return await self._applied(rec, policies, now)
         if phase not in ACTIVE_PHASES and not (phase is RecommendationPhase.PROPOSED and self._auto_apply_policies):
@@ -187,6 +214,27 @@ class RolloutWorker:
         if phase is RecommendationPhase.PROPOSED:
             return await self._consider(rec, governing, workload, now)
         return await self._roll(rec, governing.policy, now, workload or None)
+
+    async def _recommendation(self, namespace: str, name: str) -> OptimizationRecommendation | None:
+        """As the watch delivered it when that is up to date with kcost's own writes; read otherwise."""
+        body = self._watched.fresh((namespace, name))
+        if body is None:
+            body = await self._kube.get_raw(OptimizationRecommendation, name, namespace)
+            if body is None:
+                return None
+            self._watched.read(body)
+        return parse(OptimizationRecommendation, body)
+
+    def _follow_target(self, rec: OptimizationRecommendation) -> None:
+        """Wake on the workload's changes while the rollout is under way; stop following it afterwards."""
+        target, key = rec.spec.target_ref, (rec.namespace or "", rec.name)
+        rollout = rec.status.rollout
+        names = [target.name] + ([rollout.canary_name] if rollout and rollout.canary_name else [])
+        for workload in ((target.kind, key[0], name) for name in names):
+            if rec.status.phase in ACTIVE_PHASES:
+                self._rollout_of[workload] = key
+            elif self._rollout_of.get(workload) == key:
+                del self._rollout_of[workload]
 
     async def _roll(
         self,
@@ -206,6 +254,7 @@ class RolloutWorker:
                 and finalizer.needed(applying)
             ):
                 held = await finalizer.hold(self._kube, rec)  # before the workload is touched
+                self._watched.wrote((rec.namespace or "", rec.name), held.resource_version)
                 applying = applying.model_copy(update={"metadata": held.metadata})
                 outcome = dataclasses.replace(outcome, recommendation=applying)
         else:
@@ -221,6 +270,7 @@ class RolloutWorker:
         rollout = rec.status.rollout
         if rec.status.phase is not RecommendationPhase.APPLYING or rollout is None or not finalizer.held(rec.metadata):
             await finalizer.release(self._kube, rec)
+            self._watched.wrote((rec.namespace or "", rec.name), None)
             return None
         if rollout.stage is not RolloutStage.ROLLING_BACK:
             log.info("%s/%s deleted during its rollout: rolling back first", rec.namespace, rec.name)
@@ -283,6 +333,7 @@ class RolloutWorker:
                 verdict, cluster = verify.not_measured(window, str(error), now), None
             log.info("savings of %s/%s measured: %s", rec.namespace, rec.name, verdict.reason)
         written = await verify.write(self._kube, rec, verdict)
+        self._watched.wrote((rec.namespace or "", rec.name), written.resource_version)
         row = verify.history_row(rec, cluster, verdict.realized) if cluster else None
         if row is not None:
             await self._keep(row)
@@ -336,11 +387,16 @@ class RolloutWorker:
         return client
 
     async def _record(self, rec: OptimizationRecommendation, outcome: controller.Outcome) -> None:
+        key = (rec.namespace or "", rec.name)
         if outcome.recommendation is not None:
-            await self._write(rec, outcome.recommendation)
+            written = await self._write(rec, outcome.recommendation)
+            self._watched.wrote(key, watched.version_of(written))
             if outcome.recommendation.status.phase in ENDED_PHASES:
-                self._workload_labels.pop((rec.namespace or "", rec.name), None)
-                await finalizer.release(self._kube, rec)
+                self._workload_labels.pop(key, None)
+                self._follow_target(outcome.recommendation)
+                if finalizer.held(rec.metadata):
+                    await finalizer.release(self._kube, rec)
+                    self._watched.wrote(key, None)
         if outcome.event is not None:
             reason, message, event_type = outcome.event
             await self._kube.event(rec.to_api(), reason=reason, message=message, event_type=event_type)
@@ -359,10 +415,14 @@ class RolloutWorker:
         decision = approver.decide(rec, governing, now, last_change_at)
         if decision.approval is not None:
             body = {"metadata": {"name": rec.name, "namespace": rec.namespace}, "spec": {"approval": decision.approval}}
-            await self._kube.apply(OptimizationRecommendation, body, field_manager=approver.POLICY_FIELD_MANAGER)
+            approved = await self._kube.apply(
+                OptimizationRecommendation, body, field_manager=approver.POLICY_FIELD_MANAGER
+            )
+            self._watched.wrote((rec.namespace or "", rec.name), watched.version_of(approved))
             return 0.0  # the approval's own watch event follows; look again at once regardless
         if decision.held is not None:
-            await self._write(rec, decision.held)
+            written = await self._write(rec, decision.held)
+            self._watched.wrote((rec.namespace or "", rec.name), watched.version_of(written))
         return decision.recheck_after_s
 
     async def _governing(
