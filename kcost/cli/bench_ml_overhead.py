@@ -172,8 +172,8 @@ def ml_overhead(repeats: int, cluster: bool, work_dir: Path | None, as_json: boo
             f"demo analysis end to end (dev cluster, Prometheus, API server), median of {repeats}: wall learned: "
             f"false {statistics.median(wall[False]):.2f}s, learned: true {statistics.median(wall[True]):.2f}s: "
             f"×{ratio:.3f} ({'within' if ratio <= BUDGET_RATIO else 'OVER'} the ×{BUDGET_RATIO:g} budget); "
-            f"the rightsizing analyzer's duration {statistics.median(analyzer[False]):.2f}s vs "
-            f"{statistics.median(analyzer[True]):.2f}s: ×{on_cluster.ratio(analyzer):.3f}."
+            f"the rightsizing analyzer's analysis and writes {statistics.median(analyzer[False]):.3f}s vs "
+            f"{statistics.median(analyzer[True]):.3f}s: ×{on_cluster.ratio(analyzer):.3f}."
         )
     figures = overhead.to_json()
     click.echo(
