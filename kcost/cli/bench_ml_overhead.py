@@ -10,7 +10,8 @@ their ratio against the issue's ×1.2 budget. Reading from Prometheus and writin
 recommendations are the same either way and are left out, so the ratio is still an upper
 bound on a whole analysis' slowdown. Below it, the sizing alone (the strategy's values with
 and without screening and the confidence model), a tighter upper bound on the models' share.
-Loading the models (once per analyzer process) is reported apart.
+Loading the models (once per analyzer process) is reported apart. With ``--cluster``, first
+the whole analysis end to end on a dev cluster (``bench_ml_cluster``): the figure the budget is about.
 """
 
 from __future__ import annotations
