@@ -88,8 +88,8 @@ def _sparkline(history: UsageHistory) -> list[float]:
     return [round(float(day.mean()), 4) for day in np.split(history.cpu_cores, starts[1:])][-64:]
 
 
-def _screen(workload: Workload) -> dict[str, anomalies.Screened]:
-    return {name: anomalies.screen(history_of(workload, name)) for name in workload.containers}
+def _screen(workload: Workload, until_s: float) -> dict[str, anomalies.Screened]:
+    return {name: anomalies.screen(history_of(workload, name), until_s=until_s) for name in workload.containers}
 
 
 def _unscreened(workload: Workload) -> dict[str, anomalies.Screened]:
@@ -199,7 +199,8 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         in_scope: scope.Scope,
         band: Hysteresis,
     ) -> tuple[dict[str, anomalies.Screened], Proposal | None]:
-        screened = _screen(workload) if settings.learned else _unscreened(workload)
+        until_s = context.window_end.timestamp()
+        screened = _screen(workload, until_s) if settings.learned else _unscreened(workload)
         proposal = self._propose(
             workload, strategy, settings, context, result, in_scope=in_scope, band=band, screened=screened
         )

@@ -38,9 +38,12 @@ class Screened:
         return self.detection.recent(last_hour_s - (ONGOING_HOURS - 1) * anomaly.HOUR_S)
 
 
-def screen(history: UsageHistory, method: anomaly.Method = anomaly.DEFAULT_METHOD) -> Screened:
-    """``history`` without the samples of anomalous hours (unchanged when none or too many are flagged)."""
-    usage = anomaly.hourly(history.ts_s, history.cpu_cores, history.memory_bytes)
+def screen(
+    history: UsageHistory, method: anomaly.Method = anomaly.DEFAULT_METHOD, *, until_s: float | None = None
+) -> Screened:
+    """``history`` without the samples of anomalous hours (unchanged when none or too many are flagged);
+    ``until_s``: the window's end (the hour it falls in is not judged: most of it is still to come)."""
+    usage = anomaly.hourly(history.ts_s, history.cpu_cores, history.memory_bytes, until_s=until_s)
     detection = anomaly.detect(usage, method)
     if detection.count == 0 or detection.count > MAX_ANOMALOUS_SHARE * usage.start_s.size:
         return Screened(history, None)

@@ -92,13 +92,18 @@ class Detection:
         return mask
 
 
-def hourly(ts_s: FloatArray, *resources: FloatArray) -> HourlyUsage:
+def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = None) -> HourlyUsage:
     """The mean of each resource per clock hour, from samples in time order.
 
     Hours with fewer than half the usual samples are left out: the hour a window ends in
     is mostly still to come, and its few samples (rates at the edge of the data) are not
-    a level to judge.
+    a level to judge. With ``until_s`` (the window's end), an hour that ends after it is left
+    out whatever its count: a batch job's run still under way there has the usual number of
+    samples for its hour, but only the first part of its run.
     """
+    if until_s is not None:
+        complete = ts_s < np.floor(until_s / HOUR_S) * HOUR_S
+        ts_s, resources = ts_s[complete], tuple(values[complete] for values in resources)
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))
     hours = np.floor(ts_s / HOUR_S) * HOUR_S

@@ -28,6 +28,21 @@ def test_hourly_windows_are_the_mean_of_each_full_clock_hour() -> None:
     assert usage.levels[:, 0].tolist() == [2.0, 6.0, 10.0]
 
 
+def test_a_batch_run_still_under_way_at_the_window_end_is_not_judged() -> None:
+    # An hourly job runs 20 minutes from :00, ramping up; the window ends 15 minutes into a run.
+    # That hour has 3 samples of the usual 4 (enough by count) but only the run's low start.
+    minutes = np.array([0.0, 5.0, 10.0, 15.0])
+    ts_s = np.concatenate(
+        [hour * 3600.0 + minutes * 60.0 for hour in range(48)] + [[48 * 3600.0 + m * 60 for m in (0, 5, 10)]]
+    )
+    cpu = np.tile(np.array([0.1, 0.3, 1.0, 3.0]), 49)[: ts_s.size]
+    until_s = 48 * 3600.0 + 15 * 60.0
+    judged = anomaly.hourly(ts_s, cpu, until_s=until_s)
+    assert judged.start_s[-1] == 47 * 3600.0, "the hour the window ends in is left out"
+    assert anomaly.detect_robust_z(judged).count == 0
+    assert anomaly.detect_robust_z(anomaly.hourly(ts_s, cpu)).count == 1, "judged by count alone, it looks anomalous"
+
+
 @pytest.mark.parametrize("method", list(Method))
 def test_normal_usage_has_no_anomalous_hour(method: Method) -> None:
     ts_s, cpu, memory = steady()
