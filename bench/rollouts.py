@@ -34,6 +34,7 @@ import sysconfig
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -101,22 +102,45 @@ def _peak_rss_mib(pid: int) -> float:
     return 0.0
 
 
+# What a rollout reads, and the readers it competes with.
+ROLLOUT_READ_RESOURCES = frozenset(
+    {
+        "optimizationrecommendations",
+        "deployments",
+        "pods",
+        "namespaces",
+        "optimizationpolicies",
+        "poddisruptionbudgets",
+        "horizontalpodautoscalers",
+        "clusterkopfpeerings",
+    }
+)
+
+
 def _labels(line: str) -> dict[str, str]:
     inner = line[line.index("{") + 1 : line.rindex("}")]
     pairs = (part.split("=", 1) for part in inner.split('",') if "=" in part)
     return {key.strip(): value.strip().strip('"') for key, value in pairs}
 
 
+def _requests(cluster: DevCluster) -> Iterator[tuple[str, str, str, int]]:
+    """(verb, resource, subresource, count) of each series of the API server's request counter, so far."""
+    text = cluster.kubectl("get", "--raw", "/metrics").stdout
+    for line in text.splitlines():
+        if line.startswith("apiserver_request_total{"):
+            labels = _labels(line)
+            yield (
+                labels.get("verb", ""),
+                labels.get("resource", ""),
+                labels.get("subresource", ""),
+                int(float(line.rsplit(" ", 1)[1])),
+            )
+
+
 def kcost_writes(cluster: DevCluster) -> Counter[str]:
     """Writes so far to what only kcost writes, by kind, from the API server's request counter."""
-    text = cluster.kubectl("get", "--raw", "/metrics").stdout
     counts: Counter[str] = Counter()
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = _labels(line)
-        verb, resource, sub = labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", "")
-        value = int(float(line.rsplit(" ", 1)[1]))
+    for verb, resource, sub, value in _requests(cluster):
         if verb not in WRITE_VERBS:
             continue
         if resource == "optimizationrecommendations":
@@ -132,18 +156,11 @@ def api_reads(cluster: DevCluster) -> Counter[str]:
     """Reads so far of what a rollout looks at, by resource and verb, from the API server's request counter.
     Every reader is counted (the bench's own listing of the recommendations every few seconds too): the operator's
     share is the difference between two runs."""
-    text = cluster.kubectl("get", "--raw", "/metrics").stdout
     counts: Counter[str] = Counter()
-    for line in text.splitlines():
-        if not line.startswith("apiserver_request_total{"):
-            continue
-        labels = _labels(line)
-        verb, resource, sub = labels.get("verb", ""), labels.get("resource", ""), labels.get("subresource", "")
-        if verb in READ_VERBS and resource in {"optimizationrecommendations", "deployments", "pods", "namespaces",
-                                               "optimizationpolicies", "poddisruptionbudgets",
-                                               "horizontalpodautoscalers", "clusterkopfpeerings"}:  # fmt: skip
+    for verb, resource, sub, value in _requests(cluster):
+        if verb in READ_VERBS and resource in ROLLOUT_READ_RESOURCES:
             # Subresources apart: the HPA controller reads each Deployment's scale every 15 s, kcost never does.
-            counts[f"{resource}{'/' + sub if sub else ''} {verb}"] += int(float(line.rsplit(" ", 1)[1]))
+            counts[f"{resource}{'/' + sub if sub else ''} {verb}"] += value
     return counts
 
 
