@@ -148,11 +148,29 @@ def test_installed_on_the_real_node_kcost_analyzes_the_demo_from_inside(
         assert "right-sizing" in _kubectl_cost(cluster, "recommendations", "-A")
         _upgrade_then_roll_back(cluster, release, namespace, image)
     finally:
+        # Captured: shown only when the test fails.
+        print(_pod_story(cluster, namespace))
         _ok(helm(cluster, "uninstall", release, "--namespace", namespace, "--wait", "--timeout", "3m"))
     poll("the release's objects removed", lambda: _left_behind(cluster, release, namespace) == "")
     pods = ("get", "pods", "-n", namespace, "-o", "name")
     poll("the kcost pods gone", lambda: cluster.kubectl(*pods).stdout.strip() == "")
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+
+
+def _pod_story(cluster: DevCluster, namespace: str) -> str:
+    """What a failure needs to be understood: each container's readiness and restarts, and the namespace's Events."""
+    lines = ["--- kcost pods ---"]
+    pods = json.loads(cluster.kubectl("get", "pods", "-n", namespace, "-o", "json", check=False).stdout or "{}")
+    for pod in pods.get("items", []):
+        for status in pod["status"].get("containerStatuses", []):
+            last = json.dumps(status.get("lastState") or {})
+            lines.append(
+                f"{pod['metadata']['name']}/{status['name']}: ready={status['ready']} "
+                f"restarts={status['restartCount']} last={last}"
+            )
+    lines.append("--- events ---")
+    lines.append(cluster.kubectl("get", "events", "-n", namespace, "--sort-by=.lastTimestamp", check=False).stdout)
+    return "\n".join(lines)
 
 
 def _kcost_objects(cluster: DevCluster) -> list[str]:

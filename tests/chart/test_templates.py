@@ -36,12 +36,20 @@ def test_every_container_is_restricted_probed_and_sized() -> None:
         assert security["allowPrivilegeEscalation"] is False, container["name"]
         assert security["capabilities"] == {"drop": ["ALL"]}, container["name"]
         assert security["runAsNonRoot"] is True, container["name"]
-        assert container["livenessProbe"], container["name"]
-        assert container["readinessProbe"], container["name"]
+        assert container["startupProbe"]["httpGet"] == container["livenessProbe"]["httpGet"], container["name"]
         assert container["resources"]["requests"]["memory"], container["name"]
         assert container["resources"]["limits"]["memory"], container["name"]
         assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], container["name"]
         assert _env(container)["KCOST_LOG_FORMAT"] == "json"
+
+
+def test_only_the_containers_behind_a_service_gate_the_pods_readiness() -> None:
+    # A Pod leaves every Service while any container with a readiness probe is unready: a busy analyzer
+    # must not take the webhook (failurePolicy Fail) out of its Service.
+    containers = {c["name"]: c for c in _pod(render("api.enabled=true"))["containers"]}
+    gated = {name for name, container in containers.items() if "readinessProbe" in container}
+    assert gated == {"webhook", "api"}
+    assert containers["webhook"]["readinessProbe"]["httpGet"]["path"] == "/readyz"
 
 
 def test_the_operator_answers_kopf_liveness_on_its_health_port() -> None:
