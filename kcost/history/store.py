@@ -53,6 +53,9 @@ class RetentionReport:
     partitions_dropped: tuple[str, ...]
 
 
+SQLITE_BUSY_TIMEOUT_S = 60.0
+
+
 class HistoryStore:
     """The history database. ``await connect(url)`` first, ``await close()`` at the end."""
 
@@ -80,7 +83,9 @@ class HistoryStore:
         if self._engine is not None:
             raise RuntimeError(f"history store already connected to {self.url_for_logs}")
         # Pre-ping replaces connections a database restart has broken, instead of failing a write on them.
-        engine = create_async_engine(url, pool_pre_ping=True)
+        # SQLite: the chart's processes share one file; a writer waits for another's lock this long, not 5 s.
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_S} if url.startswith("sqlite") else {}
+        engine = create_async_engine(url, pool_pre_ping=True, connect_args=connect_args)
         if engine.dialect.name not in {"sqlite", "postgresql"}:
             await engine.dispose()
             raise ValueError(
