@@ -95,10 +95,13 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
         return
     metrics_port = _free_ports(len(KCOST_PROCESSES))
     api_port = _free_ports(1)
+    webhook_port = _free_ports(1)
     env = {
         # kcost's own identity, which its admission webhook trusts (KCOST_WEBHOOK_TRUSTED_USERS).
         "KUBECONFIG": str(cluster.mint_user_kubeconfig("kcost", ["system:masters"])),
         "KCOST_WEBHOOK_CERT_DIR": str(cluster.work_dir / "webhook-certs"),
+        # Not the default 9443: another demo, or anything else on this machine, may hold it.
+        "KCOST_WEBHOOK_PORT": str(webhook_port),
         "KCOST_TIMER_SECONDS": "2",
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_ANALYZER_POLL_SECONDS": "1",
