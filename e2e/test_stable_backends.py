@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,15 +34,27 @@ def victoria_url(dev_cluster: DevCluster, smoke_end_s: int, tmp_path: Path) -> I
         processes.stop(pid)
 
 
-def _significant(value: Any) -> Any:
-    """Floats to 9 significant digits: the engines sum the same samples in a different order."""
-    if isinstance(value, float):
-        return float(f"{value:.9g}")
-    if isinstance(value, dict):
-        return {key: _significant(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_significant(item) for item in value]
-    return value
+def _differences(left: Any, right: Any, path: str = "") -> list[str]:
+    """Where ``left`` and ``right`` differ; floats within 1e-9 relative count as the same.
+
+    The engines sum the same samples in a different order. Rounding both to a number of
+    digits is not enough: two values a rounding boundary apart round differently.
+    """
+    if isinstance(left, float) and isinstance(right, float):
+        return [] if math.isclose(left, right, rel_tol=1e-9, abs_tol=1e-12) else [f"{path}: {left!r} != {right!r}"]
+    if isinstance(left, dict) and isinstance(right, dict):
+        if left.keys() != right.keys():
+            return [f"{path}: keys {sorted(left)} != {sorted(right)}"]
+        return [found for key in left for found in _differences(left[key], right[key], f"{path}.{key}")]
+    if isinstance(left, list) and isinstance(right, list):
+        if len(left) != len(right):
+            return [f"{path}: {len(left)} items != {len(right)}"]
+        return [
+            found
+            for n, pair in enumerate(zip(left, right, strict=True))
+            for found in _differences(*pair, f"{path}[{n}]")
+        ]
+    return [] if left == right else [f"{path}: {left!r} != {right!r}"]
 
 
 def _profile(kubectl: Any, url: str) -> str:
@@ -65,4 +78,4 @@ async def test_prometheus_and_victoriametrics_give_identical_recommendations(
     assert len(prometheus_proposals) >= 3
     assert victoria_proposals.keys() == prometheus_proposals.keys()
     for key, proposal in prometheus_proposals.items():
-        assert _significant(victoria_proposals[key]) == _significant(proposal), key
+        assert not _differences(victoria_proposals[key], proposal), key
