@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -119,3 +120,28 @@ async def test_a_deleted_or_let_go_deployment_is_read(
     workloads.delivered("MODIFIED", "Deployment", deployment("12"))
     workloads.unfollow(KEY)
     assert workloads.fresh(KEY) is None
+
+
+HPAS = "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers"
+
+
+async def test_rollouts_starting_together_in_a_namespace_share_one_listing_of_its_autoscalers(
+    kmock: kmock.RawHandler, workloads: WatchedWorkloadClient
+) -> None:
+    kmock[f"get {HPAS}"] << {"kind": "List", "metadata": {}, "items": [{"metadata": {"name": "web"}}]}
+    listed = await asyncio.gather(*(workloads.autoscalers("shop") for _ in range(5)))
+    assert await workloads.autoscalers("shop") == listed[0]
+    assert [hpa["metadata"]["name"] for hpa in listed[0]] == ["web"]
+    assert len(kmock["get"]) == 1
+
+
+async def test_a_listing_older_than_its_window_is_not_shared(kmock: kmock.RawHandler) -> None:
+    kmock[f"get {HPAS}"] << {"kind": "List", "metadata": {}, "items": []}
+    api = client.ApiClient(client.Configuration(host=str(kmock.url).rstrip("/")))
+    try:
+        workloads = WatchedWorkloadClient(api, autoscalers_shared_s=0.0)
+        await workloads.autoscalers("shop")
+        await workloads.autoscalers("shop")
+    finally:
+        await api.close()
+    assert len(kmock["get"]) == 2
