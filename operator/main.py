@@ -24,7 +24,7 @@ from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
 from kcost.observability import caches, metrics, tracing
-from kcost.operator import analysis, leadership, policy, profile, recommendation, retry
+from kcost.operator import analysis, diffbase, leadership, policy, profile, recommendation, retry
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
 from kcost.operator.rollout.watched_workloads import WatchedWorkloadClient
@@ -38,7 +38,7 @@ Reconcile = Callable[[kube_client.KubeClient, dict[str, Any]], Awaitable[Any]]
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kcost.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = diffbase.ChangeHandledDiffBase(
         prefix="kcost.dev", key="last-handled-configuration"
     )
     settings.persistence.finalizer = "kcost.dev/finalizer"
