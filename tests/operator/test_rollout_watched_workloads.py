@@ -9,6 +9,7 @@ from typing import Any
 import kmock
 import pytest
 from kubernetes_asyncio import client
+from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.kube.workloads import WorkloadRef
 from kcost.operator.rollout.watched_workloads import WatchedWorkloadClient, key_of
@@ -145,3 +146,22 @@ async def test_a_listing_older_than_its_window_is_not_shared(kmock: kmock.RawHan
     finally:
         await api.close()
     assert len(kmock["get"]) == 2
+
+
+PODS = "/api/v1/namespaces/shop/pods"
+
+
+async def test_pods_are_listed_as_the_json_sent(kmock: kmock.RawHandler, workloads: WatchedWorkloadClient) -> None:
+    pod = {"metadata": {"name": "web-1", "labels": {"app": "web"}}, "status": {"startTime": "2026-12-01T12:00:00Z"}}
+    kmock[f"get {PODS}"] << {"kind": "PodList", "metadata": {}, "items": [pod]}
+    assert await workloads.pods("shop", "app=web") == [pod]
+    assert [request.params.get("labelSelector") for request in kmock["get"]] == ["app=web"]
+
+
+async def test_a_refused_pod_listing_raises_the_api_error(
+    kmock: kmock.RawHandler, workloads: WatchedWorkloadClient
+) -> None:
+    kmock[f"get {PODS}"] << 403
+    with pytest.raises(ApiException) as refused:
+        await workloads.pods("shop", "app=web")
+    assert refused.value.status == 403
