@@ -24,6 +24,9 @@ from kcost.kube.workloads import WorkloadClient, WorkloadRef
 Body = dict[str, Any]
 # kind, namespace, name: as the worker follows workloads.
 Key = tuple[str, str, str]
+# The kinds whose watch events reach ``delivered`` (the operator's Deployment handler): any other kind would keep
+# its first read forever, so it is read every time.
+WATCHED_KINDS = frozenset({"Deployment"})
 # How long one listing of a namespace's HPAs serves the rollouts starting there (one made since is not seen).
 AUTOSCALERS_SHARED_S = 2.0
 
@@ -52,8 +55,9 @@ class WatchedWorkloadClient(WorkloadClient):
         self._written: dict[Key, int | None] = {}
 
     def follow(self, key: Key) -> None:
-        """Keep this workload's bodies from now on (a rollout changes it)."""
-        self._followed.add(key)
+        """Keep this workload's bodies from now on (a rollout changes it), if its kind is watched."""
+        if key[0] in WATCHED_KINDS:
+            self._followed.add(key)
 
     def unfollow(self, key: Key) -> None:
         """Let go of this workload's body (its rollout is over)."""

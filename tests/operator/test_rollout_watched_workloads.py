@@ -165,3 +165,16 @@ async def test_a_refused_pod_listing_raises_the_api_error(
     with pytest.raises(ApiException) as refused:
         await workloads.pods("shop", "app=web")
     assert refused.value.status == 403
+
+
+async def test_a_kind_the_operator_does_not_watch_is_read_every_time(
+    kmock: kmock.RawHandler, workloads: WatchedWorkloadClient
+) -> None:
+    """No event would ever replace its first read: a StatefulSet's rollout must see it change."""
+    path = "/apis/apps/v1/namespaces/shop/statefulsets/db"
+    kmock[f"get {path}"] << {"metadata": {"name": "db", "namespace": "shop", "resourceVersion": "10"}}
+    ref = WorkloadRef("apps/v1", "StatefulSet", "statefulsets", "shop", "db")
+    workloads.follow(key_of(ref))
+    await workloads.get(ref)
+    await workloads.get(ref)
+    assert gets(kmock) == 2
