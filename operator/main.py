@@ -24,9 +24,10 @@ from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
 from kcost.observability import caches, metrics, tracing
-from kcost.operator import analysis, leadership, policy, profile, recommendation, retry
+from kcost.operator import analysis, diffbase, leadership, policy, profile, recommendation, retry
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
+from kcost.operator.rollout.watched_workloads import WatchedWorkloadClient
 from kcost.operator.rollout.worker import RolloutWorker
 
 log = logging.getLogger("kcost.operator")
@@ -37,7 +38,7 @@ Reconcile = Callable[[kube_client.KubeClient, dict[str, Any]], Awaitable[Any]]
 @kopf.on.startup()
 async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="kcost.dev")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = diffbase.ChangeHandledDiffBase(
         prefix="kcost.dev", key="last-handled-configuration"
     )
     settings.persistence.finalizer = "kcost.dev/finalizer"
@@ -53,7 +54,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
     await _ensure_peering(memo.kube)
     memo.leadership = leadership.Leadership(lambda: _leading(memo.kube))
     memo.rollouts = RolloutWorker(
-        memo.kube, memo.kube.workloads, _write_rollout(memo.kube), lambda: _still_leading(memo)
+        memo.kube,
+        WatchedWorkloadClient(memo.kube.api_client),
+        _write_rollout(memo.kube),
+        lambda: _still_leading(memo),
     )
     memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
     memo.telemetry = caches.Caches()
@@ -226,8 +230,7 @@ async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any)
 # A rollout looks again as soon as its Deployment (or canary) changes, not at its next poll.
 @kopf.on.event("apps", "v1", "deployments")
 async def _deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    metadata = event["object"].get("metadata", {})
-    memo.rollouts.workload_changed("Deployment", metadata.get("namespace", ""), metadata.get("name", ""))
+    memo.rollouts.workload_changed(event["type"] or "", "Deployment", dict(event["object"]))
 
 
 def _write_rollout(

@@ -288,11 +288,14 @@ async def advance(
         )
         return Outcome(rolled_back, None, (ROLLED_BACK, message, "Warning"))
     recheck = MOVING_RECHECK_S
+    watched = decided.strategy == "rolling" and rec.spec.target_ref.kind == "Deployment"
     if decided.strategy == "rolling":
-        watched = rec.spec.target_ref.kind == "Deployment"
         recheck = WATCHED_ROLLING_RECHECK_S if watched else ROLLING_RECHECK_S
     if decided.stage is RolloutStage.OBSERVING and action.until is not None:
-        recheck = min(OBSERVING_RECHECK_S, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
+        # A watched Deployment's pod turning unready changes its status, which wakes the look at once: the poll is a
+        # backstop for restarts and PromQL checks (the look at the window's end reads them all regardless).
+        interval = WATCHED_ROLLING_RECHECK_S if watched else OBSERVING_RECHECK_S
+        recheck = min(interval, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
     message = f"{_step_label(decided, strategy)}: {action.message or action.kind.value}"
     if decided.stage is RolloutStage.ROLLING_BACK:
         message = f"rolling back: {decided.reason}"

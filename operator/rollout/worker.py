@@ -37,9 +37,9 @@ from kcost.history.buffer import BufferedWriter
 from kcost.history.models import HistoryTable
 from kcost.history.store import HistoryStore
 from kcost.kube.client import Body, Conflict, KubeClient, parse
-from kcost.kube.workloads import WorkloadClient
 from kcost.observability import tracing
 from kcost.operator.rollout import approver, controller, deployment, finalizer, promql_checks, verify, watched
+from kcost.operator.rollout.watched_workloads import WatchedWorkloadClient
 
 log = logging.getLogger("kcost.operator.rollout")
 Key = tuple[str, str]
@@ -65,7 +65,7 @@ class RolloutWorker:
     def __init__(
         self,
         kube: KubeClient,
-        workloads: WorkloadClient,
+        workloads: WatchedWorkloadClient,
         write: Callable[[OptimizationRecommendation, OptimizationRecommendation], Awaitable[Body]],
         leading: Callable[[], Awaitable[bool]],
         config: Config | None = None,
@@ -115,10 +115,13 @@ class RolloutWorker:
         if self.wants(body):
             self.wake(*key)
 
-    def workload_changed(self, kind: str, namespace: str, name: str) -> None:
-        """A workload's watch event: the rollout changing it (if any) looks again now rather than at its next poll."""
-        key = self._rollout_of.get((kind, namespace, name))
+    def workload_changed(self, event_type: str, kind: str, body: dict[str, Any]) -> None:
+        """A workload's watch event: kept for the rollout changing it (if any), which looks again now rather than at
+        its next poll, deciding on this body rather than a read."""
+        metadata = body.get("metadata") or {}
+        key = self._rollout_of.get((kind, metadata.get("namespace") or "", metadata.get("name") or ""))
         if key is not None:
+            self._workloads.delivered(event_type, kind, body)
             self.wake(*key, after_s=WORKLOAD_SETTLE_S)
 
     def wants(self, body: dict[str, Any]) -> bool:
@@ -233,8 +236,10 @@ class RolloutWorker:
         for workload in ((target.kind, key[0], name) for name in names):
             if rec.status.phase in ACTIVE_PHASES:
                 self._rollout_of[workload] = key
+                self._workloads.follow(workload)
             elif self._rollout_of.get(workload) == key:
                 del self._rollout_of[workload]
+                self._workloads.unfollow(workload)
 
     async def _roll(
         self,

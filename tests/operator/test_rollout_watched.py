@@ -42,8 +42,25 @@ def applying(version: str, step: int = 0) -> dict[str, Any]:
     return body
 
 
-def worker(kube: object) -> RolloutWorker:
-    return RolloutWorker(kube, None, _never, _leading, Config.from_env({}))  # type: ignore[arg-type]
+class _Followed:
+    """The workload client's side of following: which workloads are followed, and the bodies delivered."""
+
+    def __init__(self) -> None:
+        self.followed: set[tuple[str, str, str]] = set()
+        self.bodies: list[dict[str, Any]] = []
+
+    def follow(self, key: tuple[str, str, str]) -> None:
+        self.followed.add(key)
+
+    def unfollow(self, key: tuple[str, str, str]) -> None:
+        self.followed.discard(key)
+
+    def delivered(self, event_type: str, kind: str, body: dict[str, Any]) -> None:
+        self.bodies.append(body)
+
+
+def worker(kube: object, workloads: object = None) -> RolloutWorker:
+    return RolloutWorker(kube, workloads, _never, _leading, Config.from_env({}))  # type: ignore[arg-type]
 
 
 async def test_a_look_with_a_fresh_watched_body_reads_nothing() -> None:
@@ -112,8 +129,10 @@ async def test_a_workload_change_wakes_its_waiting_rollout_before_the_poll() -> 
     """The rollout asks to be looked at in an hour; its Deployment changing brings the look forward."""
     rec = recommendation().model_copy(deep=True)
     rec.status.phase = RecommendationPhase.APPLYING
-    rollouts = worker(None)
+    followed = _Followed()
+    rollouts = worker(None, followed)
     rollouts._follow_target(rec)
+    assert ("Deployment", "shop", "web") in followed.followed
     looks = asyncio.Queue[int]()
 
     async def look(namespace: str, name: str) -> float:
@@ -125,7 +144,8 @@ async def test_a_workload_change_wakes_its_waiting_rollout_before_the_poll() -> 
     try:
         rollouts.wake(*KEY)
         await asyncio.wait_for(looks.get(), timeout=30)
-        rollouts.workload_changed("Deployment", "shop", "web")
+        rollouts.workload_changed("MODIFIED", "Deployment", {"metadata": {"namespace": "shop", "name": "web"}})
         await asyncio.wait_for(looks.get(), timeout=30)
+        assert followed.bodies == [{"metadata": {"namespace": "shop", "name": "web"}}]
     finally:
         drain.cancel()
