@@ -6,10 +6,11 @@ It sits above ``cost`` (unit rates) and ``metrics`` (Prometheus, workloads), so 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,9 +46,20 @@ class Scope:
     async def with_usage(self, *, traffic: bool = False) -> AsyncIterator[Workload]:
         """Each workload with its usage (and peak traffic if asked) loaded, a namespace at a time.
 
-        A workload's samples are dropped once the caller moves on to the next. A Prometheus
-        failure fails the run: the analyzers keep their proposals until the run ends, so
-        no recommendation is made from part of the data.
+        A workload's samples are dropped once the caller moves on to the next (see ``with_usage_batches``).
+        """
+        async with contextlib.aclosing(self.with_usage_batches(traffic=traffic)) as batches:
+            async for batch in batches:
+                for workload in batch:
+                    yield workload
+                    workload.forget_usage()
+
+    async def with_usage_batches(self, *, traffic: bool = False) -> AsyncGenerator[list[Workload], None]:
+        """The workloads with their usage (and peak traffic if asked) loaded, a namespace's batch at a time.
+
+        A batch's samples are dropped once the caller asks for the next. A Prometheus failure fails
+        the run: the analyzers keep their proposals until the run ends, so no recommendation is made
+        from part of the data.
         """
         batches = usage_by_namespace(self.prometheus, self.workloads, self.plan, traffic=traffic)
         waited_s = 0.0
@@ -61,8 +73,8 @@ class Scope:
                     break
                 finally:
                     waited_s += time.perf_counter() - asked
+                yield batch
                 for workload in batch:
-                    yield workload
                     workload.forget_usage()
         except PrometheusError as error:
             raise AnalyzerError(f"could not read usage from Prometheus ({error}); no recommendation was made") from None

@@ -45,7 +45,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from pydantic import Field
@@ -101,15 +103,30 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
 
     def recommend(self, history: UsageHistory) -> Recommendation:
         """The values, with the calibrated model's confidence that they hold over the horizon and its risk."""
-        proposed = self.propose(history)
-        if isinstance(proposed, NotEnoughData):
-            return proposed
-        window = history.last(self.settings.history_days * stats.DAY_S)
-        estimate = confidence.shipped().estimate(confidence_features_of(window, proposed))
-        # The traces it learned from have no OOM kills: the rules' risk (high after an OOM kill or
-        # with steep growth) stays a floor where the model has never seen such a history.
-        risk = max(confidence.risk_level(estimate), proposed.risk_level, key=lambda level: level.rank)
-        return dataclasses.replace(proposed, confidence=estimate, risk_level=risk)
+        return self.recommend_many([history])[0]
+
+    def recommend_many(self, histories: Sequence[UsageHistory]) -> list[Recommendation]:
+        """``recommend`` of each history, the confidence model scoring all of them in one call."""
+        answers = [self.propose(history) for history in histories]
+        proposed = [index for index, answer in enumerate(answers) if isinstance(answer, ContainerRecommendation)]
+        if not proposed:
+            return answers
+        rows = np.array(
+            [
+                confidence_features_of(
+                    histories[index].last(self.settings.history_days * stats.DAY_S),
+                    cast(ContainerRecommendation, answers[index]),
+                )
+                for index in proposed
+            ]
+        )
+        for index, estimate in zip(proposed, confidence.shipped().estimate_many(rows).tolist(), strict=True):
+            answer = cast(ContainerRecommendation, answers[index])
+            # The traces it learned from have no OOM kills: the rules' risk (high after an OOM kill or
+            # with steep growth) stays a floor where the model has never seen such a history.
+            risk = max(confidence.risk_level(estimate), answer.risk_level, key=lambda level: level.rank)
+            answers[index] = dataclasses.replace(answer, confidence=estimate, risk_level=risk)
+        return answers
 
     def propose(self, history: UsageHistory) -> Recommendation:
         """The values with history coverage as confidence: what the confidence model is trained on."""

@@ -15,7 +15,8 @@ are in ``settings``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -45,6 +46,9 @@ from kcost.api.v1alpha1.recommendation import (
 )
 
 ANOMALOUS_USAGE_REASON = "AnomalousUsage"
+# Workloads screened and sized per hop to a thread: the models score a chunk's containers in one call,
+# and a namespace's batch is cut so one hop's arrays stay small.
+CHUNK_WORKLOADS = 256
 
 
 def _non_defaults(settings: StrategySettings) -> str:
@@ -97,11 +101,11 @@ def _unscreened(workload: Workload) -> dict[str, anomalies.Screened]:
     return {name: anomalies.Screened(history_of(workload, name), None) for name in workload.containers}
 
 
-def _size(strategy: Strategy[Any], history: UsageHistory, learned: bool) -> Recommendation:
-    """The strategy's answer; without the learned parts, kcost's values with their coverage confidence."""
+def _size(strategy: Strategy[Any], histories: Sequence[UsageHistory], learned: bool) -> list[Recommendation]:
+    """The strategy's answers; without the learned parts, kcost's values with their coverage confidence."""
     if not learned and isinstance(strategy, AdaptiveStrategy):
-        return strategy.propose(history)
-    return strategy.recommend(history)
+        return [strategy.propose(history) for history in histories]
+    return strategy.recommend_many(histories)
 
 
 async def _report_anomaly(
@@ -141,11 +145,36 @@ def _strategy(settings: StrategyChoice) -> Strategy[Any]:
     return strategies.create(settings.strategy, settings.strategy_settings)
 
 
-def _workload_class(answer: ContainerRecommendation, history: UsageHistory) -> WorkloadClass | None:
-    """The class the strategy sized by, or else the class read from the history for the evidence."""
-    if answer.evidence.workload_class is not None:
-        return answer.evidence.workload_class
-    return classes.classify(history.since(answer.evidence.window_start_s))
+def _workload_classes(
+    answers: Sequence[Recommendation], histories: Sequence[UsageHistory]
+) -> list[WorkloadClass | None]:
+    """For each sized container, the class the strategy sized by, or else the class read from its history
+    (the window it was sized on) for the evidence; the model reads all of those in one call."""
+    found = [
+        answer.evidence.workload_class if isinstance(answer, ContainerRecommendation) else None for answer in answers
+    ]
+    unread = [
+        index
+        for index, answer in enumerate(answers)
+        if isinstance(answer, ContainerRecommendation) and answer.evidence.workload_class is None
+    ]
+    windows = [
+        histories[index].since(cast(ContainerRecommendation, answers[index]).evidence.window_start_s)
+        for index in unread
+    ]
+    for index, workload_class in zip(unread, classes.classify_many(windows), strict=True):
+        found[index] = workload_class
+    return found
+
+
+def _band_of(
+    policies: list[OptimizationPolicy], workload: Workload, namespace_labels: dict[str, dict[str, str]]
+) -> Hysteresis:
+    """The hysteresis band of the policy that governs ``workload``."""
+    governed = matching.Workload(
+        workload.kind, workload.namespace, workload.name, workload.labels, namespace_labels.get(workload.namespace, {})
+    )
+    return hysteresis.band_for(policies, governed)
 
 
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
@@ -162,49 +191,59 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {}) for ns in await context.kube.namespaces()
         }
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
-        async for workload in in_scope.with_usage():
-            governed = matching.Workload(
-                workload.kind,
-                workload.namespace,
-                workload.name,
-                workload.labels,
-                namespace_labels.get(workload.namespace, {}),
-            )
-            band = hysteresis.band_for(policies, governed)
-            # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving;
-            # one hop per workload (each hop costs a context switch, and the GIL handover, per workload).
-            screened, proposal = await asyncio.to_thread(
-                self._screen_and_propose,
-                workload,
-                strategy,
-                settings,
-                context,
-                result,
-                in_scope=in_scope,
-                band=band,
-            )
-            await _report_anomaly(context, workload, screened, result)
-            if proposal is not None:
-                result.proposals.append(proposal)
+        async for batch in in_scope.with_usage_batches():
+            for first in range(0, len(batch), CHUNK_WORKLOADS):
+                chunk = batch[first : first + CHUNK_WORKLOADS]
+                bands = [_band_of(policies, workload, namespace_labels) for workload in chunk]
+                # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving
+                # (and reads the next namespaces meanwhile); one hop per chunk, the models scoring it at once.
+                sized = await asyncio.to_thread(
+                    self._screen_and_propose, chunk, strategy, settings, context, result, in_scope=in_scope, bands=bands
+                )
+                for workload, (screened, proposal) in zip(chunk, sized, strict=True):
+                    await _report_anomaly(context, workload, screened, result)
+                    if proposal is not None:
+                        result.proposals.append(proposal)
         return in_scope.finish(result)
 
     def _screen_and_propose(
         self,
-        workload: Workload,
+        workloads: Sequence[Workload],
         strategy: Strategy[Any],
         settings: StrategyChoice,
         context: RunContext[RightsizingSettings],
         result: AnalyzerResult,
         *,
         in_scope: scope.Scope,
-        band: Hysteresis,
-    ) -> tuple[dict[str, anomalies.Screened], Proposal | None]:
+        bands: Sequence[Hysteresis],
+    ) -> list[tuple[dict[str, anomalies.Screened], Proposal | None]]:
+        """Each workload's screened usage and proposal; the containers of all of them sized together."""
         until_s = context.window_end.timestamp()
-        screened = _screen(workload, until_s) if settings.learned else _unscreened(workload)
-        proposal = self._propose(
-            workload, strategy, settings, context, result, in_scope=in_scope, band=band, screened=screened
-        )
-        return screened, proposal
+        screened = [_screen(workload, until_s) if settings.learned else _unscreened(workload) for workload in workloads]
+        keys = [(index, name) for index, workload in enumerate(workloads) for name in sorted(workload.containers)]
+        histories = [screened[index][name].history for index, name in keys]
+        answers = _size(strategy, histories, settings.learned)
+        found = _workload_classes(answers, histories) if settings.learned else [None] * len(answers)
+        by_workload: list[dict[str, tuple[Recommendation, WorkloadClass | None]]] = [{} for _ in workloads]
+        for (index, name), answer, workload_class in zip(keys, answers, found, strict=True):
+            by_workload[index][name] = (answer, workload_class)
+        return [
+            (
+                screened[index],
+                self._propose(
+                    workload,
+                    strategy,
+                    settings,
+                    context,
+                    result,
+                    in_scope=in_scope,
+                    band=band,
+                    screened=screened[index],
+                    sized=by_workload[index],
+                ),
+            )
+            for index, (workload, band) in enumerate(zip(workloads, bands, strict=True))
+        ]
 
     def _propose(
         self,
@@ -217,6 +256,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         in_scope: scope.Scope,
         band: Hysteresis,
         screened: dict[str, anomalies.Screened],
+        sized: dict[str, tuple[Recommendation, WorkloadClass | None]],
     ) -> Proposal | None:
         if not workload.containers:
             result.skipped["NoMetrics"] = result.skipped.get("NoMetrics", 0) + 1
@@ -232,7 +272,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             history = screened[name].history
             first = first or history
             requests = workload.requests(name)
-            answer = _size(strategy, history, settings.learned)
+            answer, workload_class = sized[name]
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
             before += in_scope.monthly_request_cost(workload, cpu_now, memory_now)
             if not isinstance(answer, ContainerRecommendation):
@@ -275,7 +315,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                     cpu_cores=answer.evidence.cpu_cores,
                     memory_bytes=answer.evidence.memory_bytes,
                     oom_events=answer.evidence.oom_events,
-                    workload_class=_workload_class(answer, history) if settings.learned else None,
+                    workload_class=workload_class,
                 )
             )
             notes.extend(answer.evidence.notes)

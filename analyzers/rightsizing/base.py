@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -78,6 +79,10 @@ class Strategy(abc.ABC, Generic[SettingsT]):
         if isinstance(sizing, NotEnoughData):
             return sizing
         return finalize(sizing, window, self.settings)
+
+    def recommend_many(self, histories: Sequence[UsageHistory]) -> list[Recommendation]:
+        """``recommend`` of each history, in order; a strategy with a model overrides it to score them together."""
+        return [self.recommend(history) for history in histories]
 
     @abc.abstractmethod
     def size(self, window: UsageHistory) -> Sizing | NotEnoughData:

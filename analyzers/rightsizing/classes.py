@@ -10,6 +10,7 @@ applies it without a person; an idle one is sized as usual and left to the idle 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from kcost.analyzers.rightsizing import stats
@@ -45,7 +46,14 @@ def settings_for(workload_class: WorkloadClass, given: AdaptiveSettings) -> Adap
 
 def classify(window: UsageHistory) -> WorkloadClass | None:
     """The class of a window of usage; None when it is shorter than the model needs."""
-    return classes.classify(window.ts_s, window.cpu_cores, window.memory_bytes, window.current.cpu_request_cores)
+    return classify_many([window])[0]
+
+
+def classify_many(windows: Sequence[UsageHistory]) -> list[WorkloadClass | None]:
+    """The class of each window of usage, the model reading all of them in one call."""
+    return classes.classify_histories(
+        [(window.ts_s, window.cpu_cores, window.memory_bytes, window.current.cpu_request_cores) for window in windows]
+    )
 
 
 class ClassAwareStrategy(AdaptiveStrategy):
@@ -57,16 +65,35 @@ class ClassAwareStrategy(AdaptiveStrategy):
         super().__init__(settings)
         self._by_class = {found: AdaptiveStrategy(settings_for(found, settings)) for found in WorkloadClass}
 
-    def recommend(self, history: UsageHistory) -> Recommendation:
-        """The class's values (the given settings' when it cannot be classified), with the class in the evidence."""
-        window = history.last(self.settings.history_days * stats.DAY_S)
-        found = classify(window) if window.sample_count else None
-        if found is None:
-            return super().recommend(history)
-        answer = self._by_class[found].recommend(history)
-        if not isinstance(answer, ContainerRecommendation):
-            return answer
-        note = f"class {found}" + (f": {CLASS_NOTES[found]}" if found in CLASS_NOTES else "")
-        evidence = dataclasses.replace(answer.evidence, workload_class=found, notes=(*answer.evidence.notes, note))
-        risk = RiskLevel.HIGH if found is WorkloadClass.LEAKING else answer.risk_level
-        return dataclasses.replace(answer, evidence=evidence, risk_level=risk)
+    def recommend_many(self, histories: Sequence[UsageHistory]) -> list[Recommendation]:
+        """Each class's values (the given settings' where it cannot be classified), with the class in the
+        evidence; the histories of one class are sized, and scored by the confidence model, together."""
+        windows = [history.last(self.settings.history_days * stats.DAY_S) for history in histories]
+        with_samples = [index for index, window in enumerate(windows) if window.sample_count]
+        found: list[WorkloadClass | None] = [None] * len(histories)
+        for index, workload_class in zip(with_samples, classify_many([windows[i] for i in with_samples]), strict=True):
+            found[index] = workload_class
+        answers: dict[int, Recommendation] = {}
+        for workload_class in (None, *WorkloadClass):
+            group = [index for index, one in enumerate(found) if one is workload_class]
+            if not group:
+                continue
+            picked = [histories[index] for index in group]
+            if workload_class is None:
+                answers.update(zip(group, AdaptiveStrategy.recommend_many(self, picked), strict=True))
+                continue
+            sized = self._by_class[workload_class].recommend_many(picked)
+            answers.update(
+                (index, _with_class(answer, workload_class)) for index, answer in zip(group, sized, strict=True)
+            )
+        return [answers[index] for index in range(len(histories))]
+
+
+def _with_class(answer: Recommendation, found: WorkloadClass) -> Recommendation:
+    """The class in the evidence, its note, and high risk for a leak."""
+    if not isinstance(answer, ContainerRecommendation):
+        return answer
+    note = f"class {found}" + (f": {CLASS_NOTES[found]}" if found in CLASS_NOTES else "")
+    evidence = dataclasses.replace(answer.evidence, workload_class=found, notes=(*answer.evidence.notes, note))
+    risk = RiskLevel.HIGH if found is WorkloadClass.LEAKING else answer.risk_level
+    return dataclasses.replace(answer, evidence=evidence, risk_level=risk)

@@ -239,7 +239,7 @@ class EndToEnd:
 def measure_analysis(workloads: list[Workload], end_s: int, repeats: int) -> EndToEnd:
     """The rightsizing analyzer's work per workload, ``learned: false`` vs true, alternating which goes first.
 
-    Per workload, as in a run: its pods' series pooled into each container's history, screened (or
+    Per chunk of workloads, as in a run: their pods' series pooled into each container's history, screened (or
     not), sized, classed, the recommendation built and serialized as the write sends it. Prometheus
     and the API server are not called: their time is the same in both modes.
     """
@@ -248,7 +248,7 @@ def measure_analysis(workloads: list[Workload], end_s: int, repeats: int) -> End
     from kcost.analyzers.cost.unit_rates import ClusterRates
     from kcost.analyzers.metrics.prometheus import PrometheusClient
     from kcost.analyzers.metrics.workloads import QueryPlan
-    from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
+    from kcost.analyzers.rightsizing.analyzer import CHUNK_WORKLOADS, RightsizingAnalyzer
     from kcost.analyzers.rightsizing.analyzer import _strategy as strategy_of
     from kcost.analyzers.rightsizing.settings import RightsizingSettings
     from kcost.api.v1alpha1.analysis import Analysis
@@ -280,12 +280,14 @@ def measure_analysis(workloads: list[Workload], end_s: int, repeats: int) -> End
         strategy = strategy_of(settings.root)
         result = AnalyzerResult()
         started = time.perf_counter()
-        for workload in workloads:
-            _, proposal = analyzer._screen_and_propose(
-                workload, strategy, settings.root, context, result, in_scope=in_scope, band=Hysteresis()
+        for first in range(0, len(workloads), CHUNK_WORKLOADS):
+            chunk = workloads[first : first + CHUNK_WORKLOADS]
+            sized = analyzer._screen_and_propose(
+                chunk, strategy, settings.root, context, result, in_scope=in_scope, bands=[Hysteresis()] * len(chunk)
             )
-            if proposal is not None:  # what the write sends
-                json.dumps(proposal.spec.model_dump(mode="json", by_alias=True, exclude_none=True))
+            for _, proposal in sized:
+                if proposal is not None:  # what the write sends
+                    json.dumps(proposal.spec.model_dump(mode="json", by_alias=True, exclude_none=True))
         return time.perf_counter() - started
 
     run(True)  # warm the models and caches once before timing

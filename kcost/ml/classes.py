@@ -9,6 +9,7 @@ container's right-sizing settings (``kcost.analyzers.rightsizing.classes``).
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,19 +31,19 @@ class ClassModel:
     forest: Any
 
     def classify_many(self, rows: FloatArray) -> list[WorkloadClass]:
-        """The class of each row of features."""
-        return [WorkloadClass(label) for label in self.forest.predict(rows)]
+        """The class of each row of features: the forest's ``predict``, answer for answer.
+
+        It sums the trees' class shares itself, walking all trees at once for all rows (``trees.FlatTrees``),
+        without the forest's per-call checks and thread pool, which took most of the time for a few rows.
+        """
+        leaves = self._flat.leaves(rows.reshape(-1, len(class_features.FEATURES)))
+        # In the trees' order, one after the other, as the forest adds them up.
+        shares = np.cumsum(self._shares[leaves], axis=1)[:, -1]
+        return [WorkloadClass(self.forest.classes_[index]) for index in np.argmax(shares, axis=1)]
 
     def classify(self, row: FloatArray) -> WorkloadClass:
-        """The class of one row of features: the same answer as ``classify_many``.
-
-        It sums the trees' class shares itself, walking all trees at once (``trees.FlatTrees``),
-        without the forest's per-call checks and thread pool, which took most of the time for one row.
-        """
-        leaves = self._flat.leaves(row.reshape(len(class_features.FEATURES)))
-        # In the trees' order, one after the other, as the forest adds them up.
-        shares = np.cumsum(self._shares[leaves], axis=0)[-1]
-        return WorkloadClass(self.forest.classes_[int(np.argmax(shares))])
+        """The class of one row of features (``classify_many`` of one row)."""
+        return self.classify_many(row)[0]
 
     @functools.cached_property
     def _flat(self) -> trees.FlatTrees:
@@ -85,6 +86,23 @@ def classify(
     ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray, cpu_request_cores: float | None
 ) -> WorkloadClass | None:
     """The class of a history by the shipped model; None when it is shorter than a day."""
-    if class_features.history_hours(ts_s) < class_features.MIN_HISTORY_HOURS:
-        return None
-    return shipped().classify(class_features.features(ts_s, cpu_cores, memory_bytes, cpu_request_cores))
+    return classify_histories([(ts_s, cpu_cores, memory_bytes, cpu_request_cores)])[0]
+
+
+def classify_histories(
+    histories: Sequence[tuple[FloatArray, FloatArray, FloatArray, float | None]],
+) -> list[WorkloadClass | None]:
+    """The class of each history (``ts_s``, ``cpu_cores``, ``memory_bytes``, ``cpu_request_cores``) by the
+    shipped model, all rows in one call; None for one shorter than a day."""
+    long_enough = [
+        index
+        for index, history in enumerate(histories)
+        if class_features.history_hours(history[0]) >= class_features.MIN_HISTORY_HOURS
+    ]
+    found: list[WorkloadClass | None] = [None] * len(histories)
+    if not long_enough:
+        return found
+    rows = np.array([class_features.features(*histories[index]) for index in long_enough])
+    for index, workload_class in zip(long_enough, shipped().classify_many(rows), strict=True):
+        found[index] = workload_class
+    return found

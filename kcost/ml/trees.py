@@ -1,10 +1,10 @@
-"""Fitted scikit-learn trees laid end to end, so one row walks all of them at once.
+"""Fitted scikit-learn trees laid end to end, so a batch of rows walks all of them at once.
 
-An analysis scores one container at a time. scikit-learn's ``predict`` on a single row
+An analysis scores a batch of containers at a time. scikit-learn's ``predict`` on a few rows
 spends milliseconds in input checks and per-tree calls (100 trees for the class forest,
 150 stages for the confidence booster) for microseconds of tree walking; that was most
 of what the learned parts added to an analysis. Here every tree's nodes sit in one set
-of arrays, and a row goes down all trees together, one level per step, with the very
+of arrays, and the rows go down all trees together, one level per step, with the very
 comparison scikit-learn makes (the row cast to float32, ``x <= threshold`` goes left),
 so each tree ends in the same leaf. Leaves point to themselves, so extra steps are no-ops.
 """
@@ -63,11 +63,17 @@ class FlatTrees:
             depth=max(int(estimator.tree_.max_depth) for estimator in trees),
         )
 
-    def leaves(self, row: FloatArray) -> IntArray:
-        """The leaf each tree sends ``row`` to (one per tree, in the trees' order)."""
+    def leaves(self, rows: FloatArray) -> IntArray:
+        """The leaf each tree sends each row to: (rows, trees), in the trees' order; one 1-D row gives (trees,)."""
         # scikit-learn compares the float32 value of each feature with the float64 threshold.
-        x = np.asarray(row, dtype=np.float32).astype(np.float64).ravel()
-        nodes = self.roots
+        x = np.asarray(rows, dtype=np.float32).astype(np.float64)
+        table = np.atleast_2d(x)
+        # All rows walk together: one step of fancy indexing moves every (row, tree) pair down a level.
+        picked = np.arange(table.shape[0])[:, np.newaxis]
+        nodes = np.broadcast_to(self.roots, (table.shape[0], self.roots.size))
         for _ in range(self.depth):
-            nodes = np.where(x[self.feature[nodes]] <= self.threshold[nodes], self.left[nodes], self.right[nodes])
-        return nodes
+            nodes = np.where(
+                table[picked, self.feature[nodes]] <= self.threshold[nodes], self.left[nodes], self.right[nodes]
+            )
+        found: IntArray = nodes[0] if x.ndim == 1 else nodes
+        return found

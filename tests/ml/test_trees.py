@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from kcost.api.v1alpha1.recommendation import WorkloadClass
 from kcost.ml import class_features, classes, confidence, trees
 from kcost.ml.confidence_features import FEATURES
 
@@ -25,17 +26,27 @@ def test_each_tree_sends_a_row_to_the_leaf_scikit_learn_does() -> None:
         assert (flat.leaves(row) - offsets).tolist() == expected
 
 
-def test_one_confidence_estimate_is_bit_identical_to_the_batch_one() -> None:
+def test_the_trees_walked_for_a_batch_end_where_each_row_alone_does() -> None:
+    forest = classes.shipped().forest
+    flat = trees.FlatTrees.of(forest.estimators_)
+    rows = _rows(300, len(class_features.FEATURES), seed=4)
+    assert np.array_equal(flat.leaves(rows), np.array([flat.leaves(row) for row in rows]))
+
+
+def test_confidence_estimates_are_bit_identical_to_the_booster_s_one_by_one_and_in_a_batch() -> None:
     model = confidence.shipped()
     rows = _rows(2000, len(FEATURES), seed=2)
+    booster = np.interp(model.booster.decision_function(rows), model.decision_thresholds, model.probability_thresholds)
     one_by_one = np.array([model.estimate(row) for row in rows])
-    assert np.array_equal(one_by_one, model.estimate_many(rows))
+    assert np.array_equal(model.estimate_many(rows), booster)
+    assert np.array_equal(one_by_one, booster)
     assert np.unique(one_by_one).size > 10
 
 
-def test_one_class_is_the_forest_s_class_on_rows_of_every_kind() -> None:
+def test_classes_are_the_forest_s_one_by_one_and_in_a_batch_on_rows_of_every_kind() -> None:
     model = classes.shipped()
     rows = _rows(2000, len(class_features.FEATURES), seed=3)
-    one_by_one = [model.classify(row) for row in rows]
-    assert one_by_one == model.classify_many(rows)
-    assert len(set(one_by_one)) > 2
+    forest = [WorkloadClass(label) for label in model.forest.predict(rows)]
+    assert model.classify_many(rows) == forest
+    assert [model.classify(row) for row in rows] == forest
+    assert len(set(forest)) > 2
