@@ -130,6 +130,8 @@ def kcost_crds(dev_cluster: DevCluster) -> DevCluster:
 
 
 LOG_TAIL_LINES = 80
+# A process importing numpy and scikit-learn took over a minute to start on two busy cores.
+STARTUP_TIMEOUT_S = 300
 ROUTINE_LOG_LINE = re.compile(r"kopf\.objects: (Handler|Timer) '[^']+' succeeded|is processed: \d+ succeeded")
 
 
@@ -163,6 +165,12 @@ class KcostProcess:
 
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def wait_logged(self, text: str, timeout_s: float = STARTUP_TIMEOUT_S) -> None:
+        """Wait until the log holds ``text`` (a start-up line, say); fail at once if the process died."""
+        processes.wait_until(
+            lambda: text in self.output(), what=f"{self.name} logging {text!r}", timeout_s=timeout_s, pid=self.pid
+        )
 
     def tail(self, lines: int = LOG_TAIL_LINES) -> str:
         """The log's last lines, without kopf's routine "succeeded" lines, to say what went wrong."""

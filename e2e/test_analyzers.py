@@ -62,9 +62,12 @@ def _container(rec: dict[str, Any], part: str) -> dict[str, Any]:
 @pytest.fixture
 def analyzers(kcost_crds: DevCluster, kubectl: Any, spawn: Any, prometheus: Prometheus, smoke_end_s: int) -> Any:
     _apply(kubectl, custom_profile(PROFILE, prometheus.url))
-    spawn("operator", "operator")
-    spawn("rightsizing", "analyzer", "rightsizing")
-    spawn("idle", "analyzer", "idle")
+    operator = spawn("operator", "operator")
+    started = [spawn(name, "analyzer", name) for name in ("rightsizing", "idle")]
+    # The tests' deadlines are for the runs, not for the processes' start on a loaded machine.
+    for analyzer in started:
+        analyzer.wait_logged(f"analyzer {analyzer.name} started as")
+    operator.wait_logged("Activity 'configure' succeeded")
     yield
     kubectl("delete", "ccp", PROFILE, "--timeout=30s")
 
