@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,8 @@ def paged(items: list[dict[str, Any]]) -> Callable[[kmock.Request], dict[str, An
 
 
 @pytest.fixture
-async def kube(kmock: kmock.RawHandler) -> AsyncIterator[KubeClient]:
-    api = client.ApiClient(client.Configuration(host=str(kmock.url).rstrip("/")))
-    try:
-        yield KubeClient(api)
-    finally:
-        await api.close()
+def kube(kmock_api: client.ApiClient) -> KubeClient:
+    return KubeClient(kmock_api)
 
 
 async def test_list_reads_every_page_as_models(kmock: kmock.RawHandler, kube: KubeClient) -> None:

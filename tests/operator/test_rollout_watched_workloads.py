@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import kmock
@@ -30,16 +29,19 @@ def deployment(version: str, cpu: str = "500m") -> dict[str, Any]:
 
 
 @pytest.fixture
-async def workloads(kmock: kmock.RawHandler) -> AsyncIterator[WatchedWorkloadClient]:
-    api = client.ApiClient(client.Configuration(host=str(kmock.url).rstrip("/")))
-    try:
-        yield WatchedWorkloadClient(api)
-    finally:
-        await api.close()
+def workloads(kmock_api: client.ApiClient) -> WatchedWorkloadClient:
+    return WatchedWorkloadClient(kmock_api)
 
 
 def gets(kmock: kmock.RawHandler) -> int:
     return len(kmock["get"])
+
+
+async def version_read(workloads: WatchedWorkloadClient) -> str:
+    """The resourceVersion of the Deployment a rollout's look gets."""
+    body = await workloads.get(REF)
+    assert body is not None
+    return str(body["metadata"]["resourceVersion"])
 
 
 async def test_a_followed_deployment_as_the_watch_delivered_it_costs_no_read(
@@ -48,9 +50,7 @@ async def test_a_followed_deployment_as_the_watch_delivered_it_costs_no_read(
     kmock[f"get {PATH}"] << deployment("10")
     workloads.follow(KEY)
     workloads.delivered("MODIFIED", "Deployment", deployment("10"))
-    body = await workloads.get(REF)
-    assert body is not None
-    assert body["metadata"]["resourceVersion"] == "10"
+    assert await version_read(workloads) == "10"
     assert gets(kmock) == 0
 
 
@@ -70,9 +70,7 @@ async def test_a_first_read_serves_the_next_looks(kmock: kmock.RawHandler, workl
     workloads.follow(KEY)
     await workloads.get(REF)
     workloads.delivered("MODIFIED", "Deployment", deployment("9"))  # the watch, behind the read
-    body = await workloads.get(REF)
-    assert body is not None
-    assert body["metadata"]["resourceVersion"] == "10"
+    assert await version_read(workloads) == "10"
     assert gets(kmock) == 1
 
 
@@ -84,13 +82,9 @@ async def test_an_event_older_than_kcosts_template_patch_is_not_decided_on(
     workloads.delivered("MODIFIED", "Deployment", deployment("10"))
     await workloads.apply_containers(REF, ("spec", "template", "spec"), [{"name": "app", "resources": {}}])
     workloads.delivered("MODIFIED", "Deployment", deployment("11"))  # an event from before the patch
-    body = await workloads.get(REF)
-    assert body is not None
-    assert body["metadata"]["resourceVersion"] == "12"
+    assert await version_read(workloads) == "12"
     workloads.delivered("MODIFIED", "Deployment", deployment("13", cpu="250m"))  # the rollout moving on
-    body = await workloads.get(REF)
-    assert body is not None
-    assert body["metadata"]["resourceVersion"] == "13"
+    assert await version_read(workloads) == "13"
     assert gets(kmock) == 0
 
 
@@ -103,9 +97,7 @@ async def test_a_write_without_an_answer_body_is_read_again(
     workloads.delivered("MODIFIED", "Deployment", deployment("10"))
     await workloads.scale(REF, 2)
     workloads.delivered("MODIFIED", "Deployment", deployment("14"))  # before or after the scale: unknown
-    body = await workloads.get(REF)
-    assert body is not None
-    assert body["metadata"]["resourceVersion"] == "15"
+    assert await version_read(workloads) == "15"
     await workloads.get(REF)
     assert gets(kmock) == 1
 
@@ -136,15 +128,13 @@ async def test_rollouts_starting_together_in_a_namespace_share_one_listing_of_it
     assert len(kmock["get"]) == 1
 
 
-async def test_a_listing_older_than_its_window_is_not_shared(kmock: kmock.RawHandler) -> None:
+async def test_a_listing_older_than_its_window_is_not_shared(
+    kmock: kmock.RawHandler, kmock_api: client.ApiClient
+) -> None:
     kmock[f"get {HPAS}"] << {"kind": "List", "metadata": {}, "items": []}
-    api = client.ApiClient(client.Configuration(host=str(kmock.url).rstrip("/")))
-    try:
-        workloads = WatchedWorkloadClient(api, autoscalers_shared_s=0.0)
-        await workloads.autoscalers("shop")
-        await workloads.autoscalers("shop")
-    finally:
-        await api.close()
+    workloads = WatchedWorkloadClient(kmock_api, autoscalers_shared_s=0.0)
+    await workloads.autoscalers("shop")
+    await workloads.autoscalers("shop")
     assert len(kmock["get"]) == 2
 
 
