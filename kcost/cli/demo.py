@@ -93,9 +93,10 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
     running = state.pids.get("kcost")
     if running is not None and processes.is_alive(running):
         return
-    metrics_port = _free_ports(len(KCOST_PROCESSES))
-    api_port = _free_ports(1)
-    webhook_port = _free_ports(1)
+    # One block for all: ports drawn one by one could land on a /metrics port not bound yet.
+    metrics_port = _free_ports(len(KCOST_PROCESSES) + 2)
+    api_port = metrics_port + len(KCOST_PROCESSES)
+    webhook_port = api_port + 1
     env = {
         # kcost's own identity, which its admission webhook trusts (KCOST_WEBHOOK_TRUSTED_USERS).
         "KUBECONFIG": str(cluster.mint_user_kubeconfig("kcost", ["system:masters"])),
