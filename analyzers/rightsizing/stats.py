@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kcost.api.v1alpha1.recommendation import UsageStats
+from kcost.ml import quantiles
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -17,7 +18,7 @@ def usage_stats(values: FloatArray) -> UsageStats:
     """p50, p90, p95, p99 and max of ``values`` (linear interpolation, as numpy and PromQL do)."""
     if values.size == 0:
         return UsageStats()
-    p50, p90, p95, p99 = (float(v) for v in np.percentile(values, [50, 90, 95, 99]))
+    p50, p90, p95, p99 = (float(v) for v in quantiles.percentiles(values, (50, 90, 95, 99)))
     return UsageStats(p50=p50, p90=p90, p95=p95, p99=p99, max=float(values.max()))
 
 

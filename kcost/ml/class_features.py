@@ -12,6 +12,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from kcost.ml import quantiles
+
 FloatArray = npt.NDArray[np.float64]
 
 HOUR_S = 3600.0
@@ -64,14 +66,13 @@ def _hourly(ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray) -
     return cpu_mean, np.where(present, memory_peak, np.nan)
 
 
-def _active_share(ts_s: FloatArray, cpu_cores: FloatArray) -> float:
-    """Share of the span during which the container ran and used CPU: its duty cycle."""
+def _active_share(ts_s: FloatArray, cpu_cores: FloatArray, cpu_p95: float) -> float:
+    """Share of the span during which the container ran and used CPU: its duty cycle (``cpu_p95``: of ``cpu_cores``)."""
     distinct = np.unique(ts_s)
     interval_s = float(np.median(np.diff(distinct))) if distinct.size > 1 else HOUR_S
     span_s = float(distinct[-1] - distinct[0]) + interval_s
     covered = min(1.0, distinct.size * interval_s / span_s)
-    p95 = float(np.percentile(cpu_cores, 95))
-    running = float(np.mean(cpu_cores > ACTIVE_SHARE_OF_P95 * p95)) if p95 > 0 else 0.0
+    running = float(np.mean(cpu_cores > ACTIVE_SHARE_OF_P95 * cpu_p95)) if cpu_p95 > 0 else 0.0
     return covered * running
 
 
@@ -91,12 +92,18 @@ def _daily_peak_over_mean(hourly: FloatArray) -> float:
     days = hourly.size // HOURS_PER_DAY
     if days == 0:
         return 1.0
-    ratios = []
-    for day in hourly[: days * HOURS_PER_DAY].reshape(days, HOURS_PER_DAY):
-        present = day[~np.isnan(day)]
-        if present.size and present.mean() > 0:
-            ratios.append(float(present.max() / present.mean()))
-    return float(np.median(ratios)) if ratios else 1.0
+    by_day = hourly[: days * HOURS_PER_DAY].reshape(days, HOURS_PER_DAY)
+    # The whole days at once (a row's mean sums as the day's own would); a day with a missing hour alone.
+    whole = ~np.isnan(by_day).any(axis=1)
+    means = np.zeros(days)
+    peaks = np.zeros(days)
+    means[whole], peaks[whole] = by_day[whole].mean(axis=1), by_day[whole].max(axis=1)
+    for index in np.flatnonzero(~whole):
+        present = by_day[index][~np.isnan(by_day[index])]
+        if present.size:
+            means[index], peaks[index] = present.mean(), present.max()
+    counted = means > 0
+    return float(np.median(peaks[counted] / means[counted])) if counted.any() else 1.0
 
 
 def _memory_shape(memory_peaks: FloatArray, days: float) -> tuple[float, float, float]:
@@ -126,12 +133,12 @@ def features(
     cpu_hourly, memory_hourly = _hourly(ts_s, cpu_cores, memory_bytes)
     cpu_present = cpu_hourly[~np.isnan(cpu_hourly)]
     memory_present = memory_hourly[~np.isnan(memory_hourly)]
-    cpu_p50, cpu_p95, cpu_p99 = (float(v) for v in np.percentile(cpu_cores, [50, 95, 99]))
+    cpu_p50, cpu_p95, cpu_p99 = (float(v) for v in quantiles.percentiles(cpu_cores, (50, 95, 99)))
     days = max(history_hours(ts_s) / HOURS_PER_DAY, 1.0)
     rising, drops, trend = _memory_shape(memory_hourly, days)
     return np.array(
         [
-            _active_share(ts_s, cpu_cores),
+            _active_share(ts_s, cpu_cores, cpu_p95),
             _ratio(float(cpu_present.std()), float(cpu_present.mean())),
             _ratio(cpu_p99, cpu_p50, empty=1.0),
             float(np.mean(cpu_cores > 2 * cpu_p50)) if cpu_p50 > 0 else 0.0,

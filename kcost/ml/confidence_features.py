@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from kcost.ml import quantiles
+
 FloatArray = npt.NDArray[np.float64]
 
 DAY_S = 86_400.0
@@ -78,8 +80,8 @@ def features(
     """The ``FEATURES`` of a non-empty history in time order and the values proposed from it."""
     if ts_s.size == 0:
         raise ValueError("confidence features of an empty history")
-    cpu_p50, cpu_p95 = (float(v) for v in np.percentile(cpu_cores, [50, 95]))
-    memory_p95 = float(np.percentile(memory_bytes, 95))
+    cpu_p50, cpu_p95 = (float(v) for v in quantiles.percentiles(cpu_cores, (50, 95)))
+    memory_p95 = float(quantiles.percentiles(memory_bytes, (95,))[0])
     memory_peak = float(memory_bytes.max())
     last_day = ts_s >= ts_s[-1] - DAY_S
     # The days are the same for both resources: cut once.

@@ -8,6 +8,7 @@ for those) and serializes with ``to_api()``.
 from __future__ import annotations
 
 import datetime
+import functools
 import re
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
@@ -291,6 +292,12 @@ def parse_quantity(text: str | int | float) -> float:
     """A Kubernetes quantity as a number: ``250m`` → 0.25, ``1Gi`` → 1073741824."""
     if isinstance(text, int | float):
         return float(text)
+    return _parse_quantity_text(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_quantity_text(text: str) -> float:
+    # Cached: an analysis compares the same few hundred quantities thousands of times (hysteresis).
     match = re.fullmatch(r"([+-]?[0-9.]+(?:[eE][+-]?[0-9]+)?)([a-zA-Z]*)", text.strip())
     if not match or match.group(2) not in _QUANTITY_SUFFIXES:
         raise ValueError(f"{text!r} is not a Kubernetes quantity; expected e.g. 250m, 2, 512Mi, 1Gi")
