@@ -26,7 +26,7 @@ def weighted_quantile(values: FloatArray, weights: FloatArray, quantile: float) 
     """The smallest value whose cumulative weight reaches ``quantile`` of the total (0 ≤ quantile ≤ 1)."""
     if values.size == 0:
         raise ValueError("weighted_quantile of no values")
-    order = np.argsort(values, kind="stable")
+    order = _stable_order(values)
     cumulative = np.cumsum(weights[order])
     total = cumulative[-1]
     if total <= 0:
@@ -34,6 +34,16 @@ def weighted_quantile(values: FloatArray, weights: FloatArray, quantile: float) 
     # A tiny tolerance so that a quantile that lands exactly on a boundary picks that value.
     index = int(np.searchsorted(cumulative, quantile * total * (1 - 1e-12), side="left"))
     return float(values[order][min(index, values.size - 1)])
+
+
+def _stable_order(values: FloatArray) -> npt.NDArray[np.intp]:
+    """``np.argsort(values, kind="stable")``: the quicker unstable sort's order where no two values tie
+    (then there is only one order), the stable sort's where some do (and where one is NaN)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    if ordered.size and (np.isnan(ordered[-1]) or bool((ordered[1:] == ordered[:-1]).any())):
+        return np.argsort(values, kind="stable")
+    return order
 
 
 def median_interval_s(ts_s: FloatArray) -> float:

@@ -58,3 +58,14 @@ def test_the_daily_peak_over_mean_is_the_per_day_loop_s_exactly() -> None:
             hourly[rng.random(hourly.size) < 0.5] = 0.0  # idle hours, idle days
         assert class_features._daily_peak_over_mean(hourly) == _daily_peak_over_mean_per_day(hourly)
     assert class_features._daily_peak_over_mean(np.full(48, np.nan)) == 1.0
+
+
+def test_the_active_share_of_shuffled_times_is_that_of_the_times_in_order() -> None:
+    rng = np.random.default_rng(9)
+    ts_s = np.repeat(np.arange(0.0, 3 * 86400, 60), 2)  # two pods' samples share each time
+    cpu_cores = rng.lognormal(0.0, 1.0, ts_s.size)
+    p95 = float(np.percentile(cpu_cores, 95))
+    shuffled = rng.permutation(ts_s.size)
+    in_order = class_features._active_share(ts_s, cpu_cores, p95)
+    assert in_order == class_features._active_share(ts_s[shuffled], cpu_cores[shuffled], p95)
+    assert 0 < in_order <= 1

@@ -72,3 +72,14 @@ def test_interval_peaks_of_samples_in_time_order_pick_what_sorting_picks() -> No
     got = stats.interval_peaks(steps_s[shuffled], levels[shuffled], 0.0, 86400.0)
     for part, expected_part in zip(got, _peaks_by_sorting(steps_s, levels, 0.0, 86400.0), strict=True):
         np.testing.assert_array_equal(part, expected_part)
+
+
+def test_the_order_weighted_quantiles_sort_by_is_the_stable_sort_s() -> None:
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 50, 2016):
+        distinct = rng.lognormal(0.0, 1.0, size)
+        tied = np.round(distinct, 1)  # memory rounded to pages, idle CPU at zero
+        with_nan = distinct.copy()
+        with_nan[::7] = np.nan
+        for values in (distinct, tied, with_nan, np.zeros(size)):
+            assert np.array_equal(stats._stable_order(values), np.argsort(values, kind="stable"))
