@@ -88,6 +88,8 @@ class RolloutRun:
     reads_by_kind: dict[str, int] = field(default_factory=dict)
     # The control plane's floor (no kcost): the same change made by hand, plus the step duration.
     floor: bool = False
+    # Stage → min/median/p90/max seconds over the rollouts (see ``timeline``).
+    timeline_s: dict[str, str] = field(default_factory=dict)
 
     @property
     def writes_per_recommendation(self) -> float:
@@ -321,7 +323,8 @@ def _available(cluster: DevCluster, run: str) -> int:
 # Only what the bench reads of each recommendation: a full listing of 1,000 statuses is megabytes.
 REC_FIELDS = (
     "jsonpath={range .items[*]}{.metadata.namespace} {.status.phase} "
-    '{.status.rollout.startedAt} {.status.appliedAt}{"\\n"}{end}'
+    "{.status.rollout.startedAt} {.status.appliedAt} {.status.rollout.steps[*].startedAt} "
+    '{.status.rollout.steps[*].finishedAt}{"\\n"}{end}'
 )
 
 
@@ -355,6 +358,35 @@ def _apply_s(recs: list[list[str]]) -> float:
     started = [datetime.datetime.fromisoformat(f[2]) for f in recs if len(f) > 2]
     applied = [datetime.datetime.fromisoformat(f[3]) for f in recs if len(f) > 3]
     return round((max(applied) - min(started)).total_seconds(), 1) if started and applied else 0.0
+
+
+def _percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    at = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.0, 0.5, 0.9, 1.0)]
+    return "/".join(f"{value:.1f}" for value in at)
+
+
+def timeline(recs: list[list[str]]) -> dict[str, str]:
+    """Where the wall time goes, from the stamps of each applied rollout: how the starts are spread (kcost's or the
+    API server's throughput) against how long each rollout takes once started (the control plane's rolling update,
+    then the step). Each figure is min/median/p90/max seconds."""
+    # Only rollouts of one step, applied (a rolled back one has no appliedAt: its fields are fewer).
+    stamps = [[datetime.datetime.fromisoformat(f) for f in fields[2:6]] for fields in recs if len(fields) == 6]
+    if not stamps:
+        return {}
+    first = min(started for started, *_ in stamps)
+    return {
+        "start after first start": _percentiles([(started - first).total_seconds() for started, *_ in stamps]),
+        "start → pods in place": _percentiles([(placed - started).total_seconds() for started, _, placed, _ in stamps]),
+        "pods in place → step passed": _percentiles(
+            [(passed - placed).total_seconds() for *_, placed, passed in stamps]
+        ),
+        "step passed → applied": _percentiles([(applied - passed).total_seconds() for _, applied, _, passed in stamps]),
+        "start → applied": _percentiles([(applied - started).total_seconds() for started, applied, *_ in stamps]),
+        "applied after first start": _percentiles([(applied - first).total_seconds() for _, applied, *_ in stamps]),
+    }
 
 
 def measure(
@@ -391,7 +423,8 @@ def measure(
         peak_rss, cpu_s = _peak_rss_mib(operator), _cpu_s(operator)
         writes = kcost_writes(cluster) - writes_before
         reads = api_reads(cluster) - reads_before
-        apply_s = _apply_s(_recs(cluster, names) or [])
+        stamped = _recs(cluster, names) or []
+        apply_s = _apply_s(stamped)
         writes["events"] = kcost_events(cluster, names)
     finally:
         processes.stop(operator, timeout_s=10)
@@ -412,6 +445,7 @@ def measure(
         writes_by_kind=dict(writes),
         reads=sum(reads.values()),
         reads_by_kind=dict(reads),
+        timeline_s=timeline(stamped),
     )
 
 
@@ -540,6 +574,8 @@ def _print_table(medians: list[RolloutRun], floors: dict[int, RolloutRun], repea
             f"{kind} {count / run.recommendations:.2f}" for kind, count in sorted(run.reads_by_kind.items())
         )
         console.print(f"{run.recommendations:,} recs, reads per rec: {kinds}")
+        for stage, figures in run.timeline_s.items():
+            console.print(f"{run.recommendations:,} recs, {stage} (min/median/p90/max s): {figures}")
 
 
 @click.command()
