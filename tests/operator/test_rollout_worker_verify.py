@@ -95,14 +95,14 @@ async def test_a_query_prometheus_refuses_is_recorded_as_not_measured_not_retrie
     assert kube.reasons == [REALIZED_NOT_MEASURED]
 
 
-async def test_before_any_window_can_have_passed_the_workload_is_not_read() -> None:
+async def test_before_any_window_can_have_passed_the_workload_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     """A change just applied waits for its window whichever policy governs it: no read to find out which."""
     worker = RolloutWorker(None, None, _never, _leading, Config.from_env({}))  # type: ignore[arg-type]
 
     async def governing(*_: object) -> tuple[matching.Governing, dict[str, Any]]:
         raise AssertionError("the workload was read to find its policy")
 
-    worker._governing = governing  # type: ignore[method-assign]
+    monkeypatch.setattr(worker, "_governing", governing)
     rec = recommendation()
     short = OptimizationPolicy.model_validate({"metadata": {"name": "short"}, "spec": {"verifyWindow": "2h"}})
     assert await worker._verify(rec, [], APPLIED_AT + datetime.timedelta(minutes=1)) == verify.MAX_WAIT_S
