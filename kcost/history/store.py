@@ -17,7 +17,7 @@ from sqlalchemy import Select, Table, delete
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from kcost.api.v1alpha1.profile import Provider
-from kcost.history import partitions, queries, upserts
+from kcost.history import migrate, partitions, queries, upserts
 from kcost.history.grouping import Grouping
 from kcost.history.models import (
     DAILY_TABLES,
@@ -268,9 +268,6 @@ class HistoryStore:
             return
         async with self._schema_lock:
             if not self._schema_ready:
-                # Imported here: alembic is about 10 MiB, and a process that never writes history never migrates.
-                from kcost.history import migrate  # noqa: PLC0415
-
                 async with self._require_engine().begin() as connection:
                     await migrate.upgrade(connection)
                 self._schema_ready = True
