@@ -19,7 +19,12 @@ kcost rolls it back, so on a loaded machine a short one measures the control pla
 Reads (GET and LIST by resource, any reader) are counted the same way: a rollout's looks
 at its recommendation, workload and pods are what load the API server at a thousand.
 
-Usage: python bench/rollouts.py [--sizes 100 --sizes 1000] [--namespaces 50] [--repeat 1] [--json]
+The control plane's floor is measured first at each size (``--no-baseline`` skips it): the same Deployments and
+HPAs, the same change patched straight into each template (32 at a time, as fast as the API server takes them), no
+kcost running, until every Deployment is rolled out (observedGeneration ≥ generation, updatedReplicas == replicas
+== availableReplicas), plus the step duration. kcost's wall time ÷ the floor is how much of it is kcost's.
+
+Usage: python bench/rollouts.py [--sizes 100 --sizes 1000] [--namespaces 50] [--repeat 1] [--no-baseline] [--json]
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from rich.console import Console
 from rich.table import Table
 
+from kcost.api.v1alpha1.common import parse_duration
 from kcost.devcluster import binaries, processes
 from kcost.devcluster.cluster import DevCluster
 from kcost.devcluster.nodes import NodeSpec
@@ -80,6 +86,10 @@ class RolloutRun:
     writes_by_kind: dict[str, int]
     reads: int = 0
     reads_by_kind: dict[str, int] = field(default_factory=dict)
+    # The control plane's floor (no kcost): the same change made by hand, plus the step duration.
+    floor: bool = False
+    # Stage → min/median/p90/max seconds over the rollouts (see ``timeline``).
+    timeline_s: dict[str, str] = field(default_factory=dict)
 
     @property
     def writes_per_recommendation(self) -> float:
@@ -240,7 +250,9 @@ def _policy(name: str, namespaces: list[str], step_duration: str) -> dict[str, A
     }
 
 
-async def create_objects(cluster: DevCluster, run: str, namespaces: list[str], per_namespace: int) -> None:
+async def create_objects(
+    cluster: DevCluster, run: str, namespaces: list[str], per_namespace: int, *, recommendations: bool = True
+) -> None:
     """Namespaces, Deployments with their HPAs, and the approved recommendations (no operator running yet)."""
     configuration = client.Configuration()
     await config.load_kube_config(
@@ -268,6 +280,8 @@ async def create_objects(cluster: DevCluster, run: str, namespaces: list[str], p
         await asyncio.gather(
             *(create(autoscaling.create_namespaced_horizontal_pod_autoscaler, n, _autoscaler(n, w)) for n, w in names)
         )
+        if not recommendations:
+            return
         plural = "optimizationrecommendations"
         await asyncio.gather(
             *(
@@ -309,7 +323,8 @@ def _available(cluster: DevCluster, run: str) -> int:
 # Only what the bench reads of each recommendation: a full listing of 1,000 statuses is megabytes.
 REC_FIELDS = (
     "jsonpath={range .items[*]}{.metadata.namespace} {.status.phase} "
-    '{.status.rollout.startedAt} {.status.appliedAt}{"\\n"}{end}'
+    "{.status.rollout.startedAt} {.status.appliedAt} {.status.rollout.steps[*].startedAt} "
+    '{.status.rollout.steps[*].finishedAt}{"\\n"}{end}'
 )
 
 
@@ -343,6 +358,35 @@ def _apply_s(recs: list[list[str]]) -> float:
     started = [datetime.datetime.fromisoformat(f[2]) for f in recs if len(f) > 2]
     applied = [datetime.datetime.fromisoformat(f[3]) for f in recs if len(f) > 3]
     return round((max(applied) - min(started)).total_seconds(), 1) if started and applied else 0.0
+
+
+def _percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+    if not ordered:
+        return "-"
+    at = [ordered[min(len(ordered) - 1, int(q * len(ordered)))] for q in (0.0, 0.5, 0.9, 1.0)]
+    return "/".join(f"{value:.1f}" for value in at)
+
+
+def timeline(recs: list[list[str]]) -> dict[str, str]:
+    """Where the wall time goes, from the stamps of each applied rollout: how the starts are spread (kcost's or the
+    API server's throughput) against how long each rollout takes once started (the control plane's rolling update,
+    then the step). Each figure is min/median/p90/max seconds."""
+    # Only rollouts of one step, applied (a rolled back one has no appliedAt: its fields are fewer).
+    stamps = [[datetime.datetime.fromisoformat(f) for f in fields[2:6]] for fields in recs if len(fields) == 6]
+    if not stamps:
+        return {}
+    first = min(started for started, *_ in stamps)
+    return {
+        "start after first start": _percentiles([(started - first).total_seconds() for started, *_ in stamps]),
+        "start → pods in place": _percentiles([(placed - started).total_seconds() for started, _, placed, _ in stamps]),
+        "pods in place → step passed": _percentiles(
+            [(passed - placed).total_seconds() for *_, placed, passed in stamps]
+        ),
+        "step passed → applied": _percentiles([(applied - passed).total_seconds() for _, applied, _, passed in stamps]),
+        "start → applied": _percentiles([(applied - started).total_seconds() for started, applied, *_ in stamps]),
+        "applied after first start": _percentiles([(applied - first).total_seconds() for _, applied, *_ in stamps]),
+    }
 
 
 def measure(
@@ -379,7 +423,8 @@ def measure(
         peak_rss, cpu_s = _peak_rss_mib(operator), _cpu_s(operator)
         writes = kcost_writes(cluster) - writes_before
         reads = api_reads(cluster) - reads_before
-        apply_s = _apply_s(_recs(cluster, names) or [])
+        stamped = _recs(cluster, names) or []
+        apply_s = _apply_s(stamped)
         writes["events"] = kcost_events(cluster, names)
     finally:
         processes.stop(operator, timeout_s=10)
@@ -400,6 +445,91 @@ def measure(
         writes_by_kind=dict(writes),
         reads=sum(reads.values()),
         reads_by_kind=dict(reads),
+        timeline_s=timeline(stamped),
+    )
+
+
+# Per Deployment: generation, observedGeneration, replicas, updatedReplicas, availableReplicas.
+ROLLED_OUT_FIELDS = (
+    "jsonpath={range .items[*]}{.metadata.generation} {.status.observedGeneration} {.spec.replicas} "
+    '{.status.updatedReplicas} {.status.availableReplicas}{"\\n"}{end}'
+)
+
+
+def _rolled_out(cluster: DevCluster, run: str) -> int:
+    """Deployments of the run whose rolling update is over: the controller saw the new template and every replica
+    is updated and available (0 while the API server does not answer)."""
+    listed = cluster.kubectl(
+        "get", "deployments", "-A", "-l", f"{RUN_LABEL}={run}", "-o", ROLLED_OUT_FIELDS, check=False
+    )
+    if listed.returncode != 0:
+        return 0
+    done = 0
+    for line in listed.stdout.splitlines():
+        fields = line.split()
+        if len(fields) == 5:
+            generation, observed, replicas, updated, available = (int(value) for value in fields)
+            done += observed >= generation and updated == replicas == available
+    return done
+
+
+async def patch_templates(cluster: DevCluster, namespaces: list[str], per_namespace: int) -> None:
+    """The recommendations' change made by hand: every Deployment's template resources patched at once."""
+    configuration = client.Configuration()
+    await config.load_kube_config(
+        config_file=str(cluster.require_state().admin_kubeconfig), client_configuration=configuration
+    )
+    configuration.connection_pool_maxsize = 32
+    changed = {"requests": {"cpu": "15m", "memory": "24Mi"}, "limits": {"memory": "24Mi"}}
+    body = {"spec": {"template": {"spec": {"containers": [{"name": "app", "resources": changed}]}}}}
+    async with client.ApiClient(configuration) as api:
+        apps = client.AppsV1Api(api)
+        limit = asyncio.Semaphore(32)
+
+        async def patch(namespace: str, name: str) -> None:
+            async with limit:
+                # A strategic merge patch: containers merge by name, as kcost's own patch does.
+                await apps.patch_namespaced_deployment(name, namespace, body)
+
+        await asyncio.gather(*(patch(n, f"app-{i:03d}") for n in namespaces for i in range(per_namespace)))
+
+
+def measure_floor(cluster: DevCluster, size: int, namespaces: int, step_duration: str, console: Console) -> RolloutRun:
+    """The control plane's floor: the same change to the same Deployments with no kcost at all, patched as fast as
+    the API server takes them, until every rolling update is over, plus the step duration kcost watches after
+    each (a rollout kcost applies can end no sooner)."""
+    run = f"f{uuid.uuid4().hex[:6]}"
+    names = [f"{run}-ns-{i:02d}" for i in range(namespaces)]
+    per_namespace = size // namespaces
+    total = per_namespace * namespaces
+    with console.status(f"creating {total:,} Deployments and HPAs…"):
+        asyncio.run(create_objects(cluster, run, names, per_namespace, recommendations=False))
+    wait_until(f"{total:,} Deployments available…", lambda: _available(cluster, run) >= total, console)
+    started = time.perf_counter()
+    with console.status(f"patching {total:,} Deployments…"):
+        asyncio.run(patch_templates(cluster, names, per_namespace))
+    patched_s = time.perf_counter() - started
+    wait_until(f"{total:,} Deployments rolled out…", lambda: _rolled_out(cluster, run) >= total, console)
+    rolled_out_s = time.perf_counter() - started
+    # Not waited for (a thousand pods' deletion outlasts kubectl's two minutes): it overlaps kcost's object creation.
+    cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
+    step_s = parse_duration(step_duration).total_seconds()
+    console.print(
+        f"floor: {total:,} patched in {patched_s:.1f} s, rolled out after {rolled_out_s:.1f} s (+{step_s:.0f} s step)"
+    )
+    return RolloutRun(
+        recommendations=total,
+        namespaces=namespaces,
+        wall_s=round(rolled_out_s + step_s, 1),
+        apply_s=round(rolled_out_s + step_s, 1),
+        applied=total,
+        rolled_back=0,
+        failed=0,
+        operator_peak_rss_mib=0.0,
+        operator_cpu_s=0.0,
+        kcost_writes=0,
+        writes_by_kind={},
+        floor=True,
     )
 
 
@@ -409,17 +539,21 @@ def _median(runs: list[RolloutRun]) -> RolloutRun:
     return ordered[len(ordered) // 2]
 
 
-def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> None:
+def _print_table(medians: list[RolloutRun], floors: dict[int, RolloutRun], repeat: int, console: Console) -> None:
     base = medians[0]
     table = Table(title=f"Rollouts by gated rolling update (median of {repeat} run(s) per size)")
-    for header in ("recs", "wall s", "× base", "apply s", "applied", "rolled back", "failed", "peak RSS MiB", "CPU s",
-                   "writes/rec", "reads/rec"):  # fmt: skip
+    for header in ("recs", "wall s", "× base", "× floor", "apply s", "applied", "rolled back", "failed",
+                   "peak RSS MiB", "CPU s", "writes/rec", "reads/rec"):  # fmt: skip
         table.add_column(header, justify="right")
+    for size, floor_run in floors.items():
+        table.add_row(f"{size:,} floor", f"{floor_run.wall_s:.1f}", "", "1.00", *[""] * 8)
     for run in medians:
+        floor = floors.get(run.recommendations)
         table.add_row(
             f"{run.recommendations:,}",
             f"{run.wall_s:.1f}",
             f"{run.wall_s / base.wall_s:.2f}",
+            f"{run.wall_s / floor.wall_s:.2f}" if floor else "",
             f"{run.apply_s:.1f}",
             str(run.applied),
             str(run.rolled_back),
@@ -439,6 +573,8 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
             f"{kind} {count / run.recommendations:.2f}" for kind, count in sorted(run.reads_by_kind.items())
         )
         console.print(f"{run.recommendations:,} recs, reads per rec: {kinds}")
+        for stage, figures in run.timeline_s.items():
+            console.print(f"{run.recommendations:,} recs, {stage} (min/median/p90/max s): {figures}")
 
 
 @click.command()
@@ -448,6 +584,12 @@ def _print_table(medians: list[RolloutRun], repeat: int, console: Console) -> No
 @click.option("--step-duration", default="30s", show_default=True, help="How long health is watched after rollout.")
 @click.option("--work-dir", type=click.Path(path_type=Path), default=None)
 @click.option("--keep", is_flag=True, help="Leave the cluster and its logs for a look afterwards.")
+@click.option(
+    "--baseline/--no-baseline",
+    default=True,
+    show_default=True,
+    help="Measure the control plane's floor first at each size: the same change patched by hand, no kcost.",
+)
 @click.option("--json", "as_json", is_flag=True)
 def main(
     *,
@@ -457,6 +599,7 @@ def main(
     step_duration: str,
     work_dir: Path | None,
     keep: bool,
+    baseline: bool,
     as_json: bool,
 ) -> None:
     """N approved recommendations applied by the operator; wall time, RSS, CPU and API writes."""
@@ -470,7 +613,12 @@ def main(
             "wait", "--for=condition=Established", "crd", "-l", "app.kubernetes.io/part-of=kcost", "--timeout=60s"
         )
         medians = []
+        floors: dict[int, RolloutRun] = {}
         for size in sizes:
+            if baseline:
+                console.rule(f"the control plane's floor: {size:,} Deployments patched by hand, no kcost")
+                floors[size] = measure_floor(cluster, size, namespaces, step_duration, console)
+                console.print(asdict(floors[size]))
             runs = []
             for attempt in range(repeat):
                 console.rule(f"{size:,} recommendations in {namespaces} namespaces, run {attempt + 1}/{repeat}")
@@ -485,9 +633,9 @@ def main(
     if as_json:
         click.echo(json.dumps([asdict(run) | {"writes_per_recommendation": run.writes_per_recommendation,
                                             "reads_per_recommendation": run.reads_per_recommendation}
-                               for run in medians], indent=2))  # fmt: skip
+                               for run in [*floors.values(), *medians]], indent=2))  # fmt: skip
     else:
-        _print_table(medians, repeat, console)
+        _print_table(medians, floors, repeat, console)
 
 
 if __name__ == "__main__":

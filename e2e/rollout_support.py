@@ -260,6 +260,26 @@ def events(kubectl: Any, namespace: str, name: str = "deployment-web-right-sizin
     return [f"{e['reason']}: {e['message']}" for e in listed["items"]]
 
 
+def wait_for_event(
+    kubectl: Any,
+    namespace: str,
+    matches: Callable[[str], bool],
+    name: str = "deployment-web-right-sizing",
+    timeout_s: float = 60,
+) -> str:
+    """The first of ``name``'s Events (``reason: message``) that ``matches``, waited for: kcost posts an Event after
+    the status write that a test has just seen."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        said = events(kubectl, namespace, name)
+        found = next((line for line in said if matches(line)), None)
+        if found is not None:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no such Event of {namespace}/{name} after {timeout_s} s; its Events: {said}")
+        time.sleep(0.2)
+
+
 def kubectl_cost(kubeconfig: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """The real kubectl running the ``kubectl cost`` plugin from this environment."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "KUBECONFIG": str(kubeconfig)}

@@ -16,11 +16,11 @@ from e2e.rollout_support import (
     apply,
     condition,
     deployment,
-    events,
     get_json,
     policy,
     recommendation,
     remove,
+    wait_for_event,
     wait_for_rec,
 )
 from kcost.api.units import MIB
@@ -151,7 +151,7 @@ def test_the_analysis_flags_the_spiking_workload_and_auto_apply_holds_only_it(
             name="deployment-steady-right-sizing",
         )
         assert "anomaly" not in approved["spec"]["evidence"]
-        assert any(e.startswith("AnomalousUsage: usage anomalous since") for e in events(kubectl, namespace, "spiking"))
+        wait_for_event(kubectl, namespace, lambda e: e.startswith("AnomalousUsage: usage anomalous since"), "spiking")
     finally:
         for namespace_name in story.namespaces:
             kubectl("delete", "namespace", namespace_name, "--wait=false")

@@ -38,10 +38,10 @@ from e2e.rollout_support import (
     apply,
     condition,
     container,
-    events,
     get_json,
     phase_is,
     remove,
+    wait_for_event,
     wait_for_rec,
 )
 from kcost.api.units import GIB, MIB
@@ -229,7 +229,7 @@ def test_realized_savings_match_a_hand_computation_from_the_same_series(
     assert realized["estimateErrorPercent"] == pytest.approx((realized["monthlySavingsUsd"] - 14) / 14 * 100, abs=0.2)
     assert realized["regressions"].get("found", []) == [], realized
     assert condition(done, "SavingsRealized")["status"] == "True", status["conditions"]
-    assert any(line.startswith("Measured: saves") for line in events(kubectl, namespace))
+    wait_for_event(kubectl, namespace, lambda line: line.startswith("Measured: saves"))
     assert history_row(database, profile, namespace) == pytest.approx(realized["monthlySavingsUsd"], abs=0.01)
 
 
@@ -285,5 +285,5 @@ def test_a_regression_after_an_auto_applied_change_rolls_it_back(
     regression = condition(done, "SavingsRealized")
     assert (regression["status"], regression["reason"]) == ("False", "Regression"), regression
     assert "OOM kill(s) after the change" in status["rollout"]["reason"]
-    assert any(line.startswith("Regression: regression after the change") for line in events(kubectl, namespace, name))
+    wait_for_event(kubectl, namespace, lambda line: line.startswith("Regression: regression after the change"), name)
     assert container(kubectl, namespace, "leaky") == before

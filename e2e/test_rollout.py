@@ -27,13 +27,13 @@ from e2e.rollout_support import (
     condition,
     container,
     deployment,
-    events,
     get_json,
     kubectl_cost,
     phase_is,
     policy,
     recommendation,
     remove,
+    wait_for_event,
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
@@ -102,7 +102,7 @@ def test_a_canary_goes_through_every_step_and_is_promoted(
     assert "kcost" in {entry["manager"] for entry in deployment["metadata"]["managedFields"]}
     assert max(watcher.canaries) == 1
     assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
-    assert any(e.startswith("Applied:") for e in events(kubectl, namespace))
+    wait_for_event(kubectl, namespace, lambda e: e.startswith("Applied:"))
 
     shown = kubectl_cost(kubeconfig, "show", "-n", namespace, "deployment-web-right-sizing")
     assert "rollout: canary, Done" in shown.stdout, shown.stdout
@@ -142,7 +142,7 @@ def test_an_oom_killed_canary_is_rolled_back(namespace: str, kubectl: Any, spawn
     assert get_json(kubectl, "get", "deployment", "web", "-n", namespace)["spec"]["replicas"] == REPLICAS
     assert kubectl("get", "deployment", "web-kcost-canary", "-n", namespace).returncode != 0
     assert min(watcher.available) >= PDB_MIN_AVAILABLE, watcher.available
-    assert any(e.startswith("RolledBack:") and "OOMKilled" in e for e in events(kubectl, namespace))
+    wait_for_event(kubectl, namespace, lambda e: e.startswith("RolledBack:") and "OOMKilled" in e)
 
 
 def test_a_failing_promql_check_rolls_back_with_its_name_and_value(

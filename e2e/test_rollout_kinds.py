@@ -29,13 +29,13 @@ from e2e.rollout_support import (
     cronjob,
     daemonset,
     deployment,
-    events,
     get_json,
     kubectl_cost,
     phase_is,
     policy,
     recommendation,
     statefulset,
+    wait_for_event,
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
@@ -127,9 +127,8 @@ def test_an_oom_killed_statefulset_canary_is_rolled_back(namespace: str, kubectl
     # The OOM-killed canary pod is replaced on the old values: the StatefulSet is whole again.
     wait_until("every pod on the old values", lambda: all_pods_have(kubectl, namespace, "db", OLD_RESOURCES, REPLICAS))
     assert kubectl("rollout", "status", "statefulset/db", "-n", namespace, "--timeout=90s").returncode == 0
-    assert any(
-        e.startswith("RolledBack:") and "OOMKilled" in e
-        for e in events(kubectl, namespace, "statefulset-db-right-sizing")
+    wait_for_event(
+        kubectl, namespace, lambda e: e.startswith("RolledBack:") and "OOMKilled" in e, "statefulset-db-right-sizing"
     )
 
 
@@ -291,8 +290,9 @@ def test_a_recommendation_deleted_mid_statefulset_rollout_rolls_it_back_before_g
     assert body["spec"]["updateStrategy"]["rollingUpdate"]["partition"] == 0
     wait_until("every pod on the old values", lambda: all_pods_have(kubectl, namespace, "db", OLD_RESOURCES, REPLICAS))
     assert not [p for p in pods(kubectl, namespace, "db") if CANARY_LABEL in p["metadata"].get("labels", {})]
-    said = events(kubectl, namespace, name)
-    assert any(e.startswith("RolledBack:") and "deleted during the rollout" in e for e in said), said
+    wait_for_event(
+        kubectl, namespace, lambda e: e.startswith("RolledBack:") and "deleted during the rollout" in e, name
+    )
 
 
 def test_a_suspended_cronjob_says_why_its_change_waits(namespace: str, kubectl: Any, spawn: Any) -> None:
@@ -352,4 +352,4 @@ def test_an_oom_killed_daemonset_update_is_rolled_back(namespace: str, kubectl: 
         "every pod back on the old values", lambda: all_pods_have(kubectl, namespace, "agent", OLD_RESOURCES, nodes)
     )
     assert kubectl("rollout", "status", "daemonset/agent", "-n", namespace, "--timeout=90s").returncode == 0
-    assert any(e.startswith("RolledBack:") and "OOMKilled" in e for e in events(kubectl, namespace, name))
+    wait_for_event(kubectl, namespace, lambda e: e.startswith("RolledBack:") and "OOMKilled" in e, name)

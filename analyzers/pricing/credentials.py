@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import google.auth
 import google.auth.exceptions
 import google.auth.transport.requests
-from azure.core.credentials import TokenCredential
-from azure.identity import ClientSecretCredential, DefaultAzureCredential
 
 from kcost.analyzers.pricing.errors import PricingError, PricingUnavailable
 from kcost.config import Config
+
+if TYPE_CHECKING:
+    from azure.core.credentials import TokenCredential
 
 GCP_SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
 REDACTED = "<redacted>"
@@ -124,6 +125,9 @@ class AzureCredentials:
 
     def token_credential(self) -> TokenCredential:
         """An azure-identity credential for the management SDKs."""
+        # Imported here: azure-identity is about 16 MiB, and only billed Azure costs need it (not the operator).
+        from azure.identity import ClientSecretCredential, DefaultAzureCredential  # noqa: PLC0415
+
         if self.client_secret:
             if not (self.tenant_id and self.client_id):
                 raise PricingError("Azure credentials: a client secret needs tenant_id and client_id too")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 
@@ -19,6 +19,8 @@ PROFILE = "default"
 ANALYSIS = "demo"
 # What `kcost run` starts, in order: the N-th serves /metrics on KCOST_METRICS_PORT + N.
 KCOST_PROCESSES = ("operator", "rightsizing", "idle", "cost", "webhook", "api")
+# Lines of `kcost run`'s log shown when it ended before the analysis did.
+KCOST_LOG_TAIL_LINES = 30
 
 
 def _free_ports(count: int) -> int:
@@ -123,6 +125,21 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
     prometheus.install_rules(cluster.work_dir / "prometheus", state.ports.prometheus, "kcost", rules)
 
 
+def _kcost_running(cluster: DevCluster) -> bool:
+    from kcost.devcluster import processes
+
+    pid = cluster.require_state().pids.get("kcost")
+    return pid is not None and processes.is_alive(pid)
+
+
+def _fail_kcost_ended(cluster: DevCluster) -> NoReturn:
+    """`kcost run` ended while the demo waited for it: say so with the end of its log rather than wait on."""
+    log_file = cluster.log_dir / "kcost.log"
+    tail = log_file.read_text(errors="replace").splitlines()[-KCOST_LOG_TAIL_LINES:] if log_file.exists() else []
+    click.echo("\n".join(tail), err=True)
+    raise click.ClickException(f"`kcost run` ended before the analysis did; its log: {log_file}")
+
+
 @click.command("demo")
 @click.option("--dir", "work_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait for the analysis.")
@@ -166,6 +183,8 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
             status.update(f"analysis {phase.lower()}…")
             if phase in ("Succeeded", "Failed"):
                 break
+            if not _kcost_running(cluster):
+                _fail_kcost_ended(cluster)
             time.sleep(1)
     console.rule("5/5 what kcost found")
     env = {

@@ -199,30 +199,46 @@ def run_all(analyzers: tuple[str, ...], webhook: bool, api: bool) -> None:
     cluster): the webhook leaves that identity's writes alone, so the operator's approvals keep
     their `approvedBy: policy/<name>` and a stopped webhook never blocks kcost itself.
     """
-    import signal
-    import subprocess
     from pathlib import Path
 
-    kcost = str(Path(sys.executable).with_name("kcost"))
     commands = [["operator"], *(["analyzer", name] for name in analyzers)]
-    children = [subprocess.Popen([kcost, *command], env=_child_env(index)) for index, command in enumerate(commands)]
     if webhook:
-        # Last, so the analyzers' metrics ports stay base + their index.
-        webhook_command = [kcost, "webhook", "--unregister-on-exit"]
-        children.append(subprocess.Popen(webhook_command, env=_child_env(len(commands))))
+        # After the analyzers, so their metrics ports stay base + their index.
+        commands.append(["webhook", "--unregister-on-exit"])
     if api:
         # After the webhook (or in its place): metrics ports of the earlier processes do not move.
-        children.append(subprocess.Popen([kcost, "api"], env=_child_env(len(commands) + int(webhook))))
+        commands.append(["api"])
+    kcost = str(Path(sys.executable).with_name("kcost"))
+    supervise({" ".join(["kcost", *command]): [kcost, *command] for command in commands})
+
+
+def supervise(commands: dict[str, list[str]]) -> None:
+    """Run each named command, the i-th with /metrics on the base port + i, until one ends or a signal comes; then
+    stop them all. A process that ended by itself is an error naming it: a partial kcost would quietly do less than
+    it says."""
+    import signal
+    import subprocess
+
+    names = list(commands)
+    children = [subprocess.Popen(argv, env=_child_env(index)) for index, argv in enumerate(commands.values())]
+    stopping = False
 
     def stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
-            child.terminate()
+            if child.poll() is None:
+                child.terminate()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    # If any process exits, stop the rest: a partial kcost would quietly do less than it says.
     while all(child.poll() is None for child in children):
         signal.sigtimedwait([signal.SIGCHLD], 1.0)
+    ended = next(index for index, child in enumerate(children) if child.returncode is not None)
+    asked_to_stop = stopping  # by a signal to `kcost run`, before any process ended by itself
     stop()
     for child in children:
         child.wait(timeout=30)
+    if not asked_to_stop:
+        code = children[ended].returncode
+        raise click.ClickException(f"`{names[ended]}` exited with code {code}; stopped the other processes")

@@ -25,6 +25,7 @@ from kcost.analyzers.cost import unit_rates
 from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.metrics import prometheus
 from kcost.api import matching
+from kcost.api.v1alpha1.common import parse_duration
 from kcost.api.v1alpha1.policy import OptimizationPolicy, PolicyMode, RolloutStrategy
 from kcost.api.v1alpha1.profile import ClusterCostProfile
 from kcost.api.v1alpha1.recommendation import (
@@ -319,9 +320,18 @@ class RolloutWorker:
         """An applied change: once its verify window has passed, measure what it saved."""
         if rec.status.realized is not None:
             return None
+        applied_at = rec.status.applied_at
+        if applied_at is not None:
+            # Until the shortest window any policy could give has passed, nothing is due whichever policy governs:
+            # the workload is not read to find out which (a thousand changes just applied were a thousand GETs,
+            # then as many every MAX_WAIT_S for the whole window).
+            shortest = min((p.spec.verify_window for p in policies), key=parse_duration, default=None)
+            candidates = [verify.DEFAULT_VERIFY_WINDOW] + ([shortest] if shortest else [])
+            earliest = min(verify.windows(rec, applied_at, window)[1][1] for window in candidates)
+            if now < earliest:
+                return verify.wait_s(earliest, now)
         governing, _ = await self._governing(rec, policies)
         window = governing.policy.spec.verify_window if governing.policy else verify.DEFAULT_VERIFY_WINDOW
-        applied_at = rec.status.applied_at
         _, (_, due) = verify.windows(rec, applied_at or now, window)
         if applied_at is None:
             verdict, cluster = verify.not_measured(window, "status.appliedAt is missing", now), None

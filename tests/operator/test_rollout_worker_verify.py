@@ -9,6 +9,7 @@ import pytest
 
 from kcost.analyzers.metrics import prometheus, workloads
 from kcost.api import matching
+from kcost.api.v1alpha1.policy import OptimizationPolicy
 from kcost.api.v1alpha1.recommendation import REALIZED_NOT_MEASURED, OptimizationRecommendation
 from kcost.config import Config
 from kcost.operator.rollout import verify
@@ -92,3 +93,35 @@ async def test_a_query_prometheus_refuses_is_recorded_as_not_measured_not_retrie
     assert [v.reason for v in written] == [REALIZED_NOT_MEASURED]
     assert "refused" in (written[0].realized.message or "")
     assert kube.reasons == [REALIZED_NOT_MEASURED]
+
+
+async def test_before_any_window_can_have_passed_the_workload_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change just applied waits for its window whichever policy governs it: no read to find out which."""
+    worker = RolloutWorker(None, None, _never, _leading, Config.from_env({}))  # type: ignore[arg-type]
+
+    async def governing(*_: object) -> tuple[matching.Governing, dict[str, Any]]:
+        raise AssertionError("the workload was read to find its policy")
+
+    monkeypatch.setattr(worker, "_governing", governing)
+    rec = recommendation()
+    short = OptimizationPolicy.model_validate({"metadata": {"name": "short"}, "spec": {"verifyWindow": "2h"}})
+    assert await worker._verify(rec, [], APPLIED_AT + datetime.timedelta(minutes=1)) == verify.MAX_WAIT_S
+    assert await worker._verify(rec, [short], APPLIED_AT + datetime.timedelta(minutes=90)) == 30 * 60
+
+
+async def test_once_the_shortest_window_has_passed_the_governing_policy_decides(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    worker = RolloutWorker(None, None, _never, _leading, Config.from_env({}))  # type: ignore[arg-type]
+    asked: list[object] = []
+
+    async def governing(*_: object) -> tuple[matching.Governing, dict[str, Any]]:
+        asked.append(_)
+        return matching.Governing(policy=None), {}
+
+    monkeypatch.setattr(worker, "_governing", governing)
+    short = OptimizationPolicy.model_validate({"metadata": {"name": "short"}, "spec": {"verifyWindow": "2h"}})
+    # The 2h policy does not govern this workload: the default 7d window does, and it is not due.
+    waited = await worker._verify(recommendation(), [short], APPLIED_AT + datetime.timedelta(hours=3))
+    assert waited == verify.MAX_WAIT_S
+    assert len(asked) == 1

@@ -1,0 +1,34 @@
+"""The ``kcost`` group: each long-running process imports only what it runs."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from kcost.cli.main import SUBCOMMANDS, cli
+
+# Imported by what `kcost operator` runs, minus the group's other commands (bench, ml): checked in a fresh
+# interpreter, since this test process has imported everything the other tests use.
+OPERATOR_START = """
+import json, sys
+from kcost.cli.main import cli
+ctx = cli.make_context("kcost", ["operator"])
+command = cli.get_command(ctx, "operator")
+import kcost.operator.main  # what the command imports as it starts the operator
+print(json.dumps(sorted(name for name in ("sklearn", "pandas", "scipy") if name in sys.modules)))
+"""
+
+
+def test_starting_the_operator_imports_no_machine_learning_libraries() -> None:
+    ran = subprocess.run([sys.executable, "-c", OPERATOR_START], capture_output=True, text=True, check=True)
+    assert json.loads(ran.stdout.splitlines()[-1]) == []
+
+
+def test_every_command_is_listed_and_loads() -> None:
+    ctx = cli.make_context("kcost", ["--help"], resilient_parsing=True)
+    assert cli.list_commands(ctx) == sorted(SUBCOMMANDS)
+    for name in SUBCOMMANDS:
+        command = cli.get_command(ctx, name)
+        assert command is not None
+        assert command.name == name
