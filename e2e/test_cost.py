@@ -16,7 +16,7 @@ import pytest
 
 from e2e.conftest import SHARED_DATA, Prometheus, custom_profile
 from e2e.prometheus_proxy import FaultyProxy
-from e2e.webhook_support import poll
+from e2e.rollout_support import wait_for_event
 from kcost.analyzers.cost import analyzer as cost
 from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.devcluster.cluster import DevCluster
@@ -67,11 +67,6 @@ def mixed_fleet(kcost_crds: DevCluster, kubectl: Any, prometheus: Prometheus, sm
     kubectl("delete", "ccp", "mixed", "--timeout=30s")
 
 
-def event_reasons(kubectl: Any, namespace: str, name: str) -> set[str]:
-    listed = kubectl("get", "events", "-n", namespace, "-o", "json", "--field-selector", f"involvedObject.name={name}")
-    return {e["reason"] for e in json.loads(listed.stdout)["items"]}
-
-
 def test_catalog_prices_a_mixed_fleet_and_costs_add_up(
     mixed_fleet: Any, kubectl: Any, spawn: Any, tmp_path: Path
 ) -> None:
@@ -111,11 +106,7 @@ def test_catalog_prices_a_mixed_fleet_and_costs_add_up(
     assert conditions["Ready"]["status"] == "True", conditions["Ready"]["message"]
     assert conditions["WithinBudget"]["status"] == "False"
     assert conditions["WithinBudget"]["reason"] == "Above100Percent"
-    poll(
-        "the BudgetThresholdCrossed event",
-        lambda: "BudgetThresholdCrossed" in event_reasons(kubectl, "default", "mixed"),
-        timeout_s=60,
-    )
+    wait_for_event(kubectl, "default", lambda line: line.startswith("BudgetThresholdCrossed:"), "mixed")
     # Daily cost rows reach the history store; a retried write never duplicates a row.
     deadline = time.monotonic() + 30
     rows: list[tuple[str, float]] = []

@@ -87,14 +87,15 @@ def _apply_once_admitted(cluster: Any, document: dict[str, Any], timeout_s: floa
         time.sleep(1)
 
 
-def _start_kcost(cluster: DevCluster, repo: Path) -> None:
-    """`kcost run` on the demo cluster (unless it runs), scraped by its Prometheus, which evaluates kcost's alerts."""
+def _start_kcost(cluster: DevCluster, repo: Path) -> int:
+    """`kcost run` on the demo cluster (unless it runs), scraped by its Prometheus, which evaluates kcost's alerts;
+    its pid."""
     from kcost.devcluster import processes, prometheus
 
     state = cluster.require_state()
     running = state.pids.get("kcost")
     if running is not None and processes.is_alive(running):
-        return
+        return running
     # One block for all: ports drawn one by one could land on a /metrics port not bound yet.
     metrics_port = _free_ports(len(KCOST_PROCESSES) + 2)
     api_port = metrics_port + len(KCOST_PROCESSES)
@@ -123,13 +124,7 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> None:
     prometheus.scrape(cluster.work_dir / "prometheus", "kcost", targets)
     rules = (repo / "helm" / "kcost" / "files" / "kcost.rules.yaml").read_text()
     prometheus.install_rules(cluster.work_dir / "prometheus", state.ports.prometheus, "kcost", rules)
-
-
-def _kcost_running(cluster: DevCluster) -> bool:
-    from kcost.devcluster import processes
-
-    pid = cluster.require_state().pids.get("kcost")
-    return pid is not None and processes.is_alive(pid)
+    return state.pids["kcost"]
 
 
 def _fail_kcost_ended(cluster: DevCluster) -> NoReturn:
@@ -147,7 +142,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
     """Bring up the local stack with the demo scenario, run kcost on it, and show what it found (idempotent)."""
     from rich.console import Console
 
-    from kcost.devcluster import binaries
+    from kcost.devcluster import binaries, processes
     from kcost.devcluster.cluster import DevCluster
     from kcost.devcluster.scenario import library, loader
     from kcost.devcluster.state import default_work_dir, dir_flag
@@ -169,7 +164,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
         "apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(_profile(state.prometheus_url))
     )
     state = cluster.require_state()
-    _start_kcost(cluster, repo)
+    kcost_pid = _start_kcost(cluster, repo)
     console.rule("4/5 an analysis of the whole cluster")
     existing = cluster.kubectl("get", "kca", ANALYSIS, "-o", "json", check=False)
     if existing.returncode != 0:
@@ -183,7 +178,7 @@ def demo(work_dir: Path | None, timeout_s: float) -> None:
             status.update(f"analysis {phase.lower()}…")
             if phase in ("Succeeded", "Failed"):
                 break
-            if not _kcost_running(cluster):
+            if not processes.is_alive(kcost_pid):
                 _fail_kcost_ended(cluster)
             time.sleep(1)
     console.rule("5/5 what kcost found")
