@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 
 PROFILE = "bench"
 REPO = Path(__file__).resolve().parents[2]
+# The garbage collector deletes a run's recommendations after its Analysis: 10,000 take a few minutes on 2 cores.
+COLLECT_TIMEOUT_S = 900.0
 
 
 # The runs of one N, in order: (read path, what the run starts from).
@@ -255,6 +257,26 @@ def _wait_for_compactions(prometheus_url: str, console: Any, quiet_s: float = 10
             time.sleep(1)
 
 
+def _wait_for_collection(
+    cluster: DevCluster, analysis: str, console: Any, timeout_s: float = COLLECT_TIMEOUT_S
+) -> None:
+    """Wait until the garbage collector has deleted the last run's recommendations (thousands take minutes)."""
+    deadline = time.monotonic() + timeout_s
+    with console.status("waiting for the last run's recommendations to be collected…") as status:
+        while True:
+            listed = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", "name")
+            left = len(listed.stdout.split())
+            if not left:
+                return
+            if time.monotonic() > deadline:
+                raise click.ClickException(
+                    f"{left:,} recommendations of the Analysis {analysis} were still there {timeout_s:.0f} s after it"
+                    " was deleted: is kube-controller-manager (its garbage collector) running?"
+                )
+            status.update(f"waiting for the last run's recommendations to be collected… {left:,} left")
+            time.sleep(2)
+
+
 def _spawn(cluster: DevCluster, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
     from kcost.devcluster import processes
 
@@ -301,9 +323,7 @@ def _measure(
     name = scenario.name
     # A reused cluster holds the last run: let it and its recommendations go before measuring.
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
-    with console.status("waiting for the last run's recommendations to be collected…"):
-        while cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={name}", "-o", "name").stdout.strip():
-            time.sleep(2)
+    _wait_for_collection(cluster, name, console)
     log_name = f"bench-analyzer-{scenario.workloads}-{read_path}"
     analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], {"KCOST_ANALYZER_READ_PATH": read_path})
     try:
