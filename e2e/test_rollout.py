@@ -37,6 +37,7 @@ from e2e.rollout_support import (
     wait_for_rec,
 )
 from kcost.devcluster.cluster import DevCluster
+from kcost.devcluster.kwok_stages import FAULT_MEMORY_ANNOTATION
 
 
 @pytest.fixture
@@ -195,8 +196,9 @@ def test_an_operator_killed_during_a_step_resumes_the_rollout(
     assert container(kubectl, namespace)["resources"]["requests"] == {"cpu": "250m", "memory": "384Mi"}
 
 
-def test_an_hpa_scaled_deployment_keeps_its_replicas_under_the_hpa(namespace: str, kubectl: Any, spawn: Any) -> None:
-    hpa = {
+def autoscaler(namespace: str) -> dict[str, Any]:
+    """An HPA on web: its rollout is the gated rolling update, not a canary."""
+    return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
         "metadata": {"name": "web", "namespace": namespace},
@@ -212,7 +214,10 @@ def test_an_hpa_scaled_deployment_keeps_its_replicas_under_the_hpa(namespace: st
             ],
         },
     }
-    apply(kubectl, *workload(namespace), hpa)
+
+
+def test_an_hpa_scaled_deployment_keeps_its_replicas_under_the_hpa(namespace: str, kubectl: Any, spawn: Any) -> None:
+    apply(kubectl, *workload(namespace), autoscaler(namespace))
     assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
     spawn("operator", "operator")
     with Watcher(kubectl, namespace) as watcher:
@@ -226,3 +231,23 @@ def test_an_hpa_scaled_deployment_keeps_its_replicas_under_the_hpa(namespace: st
     for entry in live["metadata"]["managedFields"]:
         if entry["manager"].startswith("kcost"):
             assert "f:replicas" not in json.dumps(entry.get("fieldsV1", {})), entry
+
+
+def test_an_oom_killed_pod_of_a_gated_rolling_update_rolls_it_back(namespace: str, kubectl: Any, spawn: Any) -> None:
+    """The HPA-scaled Deployment's new pods are OOM-killed and never stay Ready, so its status stops moving: the
+    pods are still listed, and the template is restored for that reason. kwok kills the pods on the new memory
+    request (no canary label tells them apart here)."""
+    web, *others = workload(namespace, fault="oom-kill")
+    web["spec"]["template"]["metadata"]["annotations"][FAULT_MEMORY_ANNOTATION] = "384Mi"
+    apply(kubectl, web, *others, autoscaler(namespace))
+    assert kubectl("rollout", "status", "deployment/web", "-n", namespace, "--timeout=90s").returncode == 0
+    before = container(kubectl, namespace)
+    spawn("operator", "operator")
+    apply(kubectl, recommendation(namespace))
+    rolled_back = wait_for_rec(kubectl, namespace, phase_is("Applied", "RolledBack", "Failed"))
+    status = rolled_back["status"]
+    assert status["phase"] == "RolledBack", status
+    assert status["rollout"]["strategy"] == "rolling"
+    assert "OOMKilled" in status["rollout"]["reason"], status["rollout"]
+    assert container(kubectl, namespace) == before
+    wait_for_event(kubectl, namespace, lambda e: e.startswith("RolledBack:") and "OOMKilled" in e)

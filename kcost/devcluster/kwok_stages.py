@@ -10,6 +10,11 @@ canary's pods match) is OOM-killed, made unready, or restarted.
     template annotation  sim.kcost.dev/canary-fault: oom-kill | unready | restart
     Job pod annotation   sim.kcost.dev/job-fault: oom-kill (the pod fails, OOMKilled)
 
+A workload without a canary (an HPA-scaled Deployment's gated rolling update) has no
+label telling its new pods apart: with ``sim.kcost.dev/fault-at-memory: <quantity>``
+beside ``canary-fault: oom-kill`` in its template, the pods whose first container
+requests that memory (the new values) are OOM-killed, label or not.
+
 In-place resizes (``pods/resize``) are answered as a kubelet answers them: running
 pods report their containers' resources in ``status.containerStatuses[].resources``,
 and a pod whose spec no longer matches them gets them copied over (the resize is
@@ -28,6 +33,8 @@ CANARY_LABEL = "kcost.dev/canary"
 FAULT_ANNOTATION = "sim.kcost.dev/canary-fault"
 FAULTS = ("oom-kill", "unready", "restart")
 RESIZE_ANNOTATION = "sim.kcost.dev/resize"
+# The memory request (as written in the template) of the pods OOM-killed without the canary label.
+FAULT_MEMORY_ANNOTATION = "sim.kcost.dev/fault-at-memory"
 # A Job's pods end OOM-killed (phase Failed) instead of completing.
 JOB_FAULT_ANNOTATION = "sim.kcost.dev/job-fault"
 # Whether the containers' resources in the spec and in the status differ: a resize not yet actuated.
@@ -212,6 +219,23 @@ def pod_stages() -> list[dict[str, Any]]:
             {"finalizers": {"empty": True}, "delete": True},
         ),
         _fault("oom-kill", _running_status(ready=False, restarts=1, last_reason="OOMKilled")),
+        _stage(
+            "kcost-new-values-oom-kill",
+            [
+                _NOT_DELETED,
+                _phase("Running"),
+                _ready_is("True"),
+                {"key": f'.metadata.annotations["{FAULT_ANNOTATION}"]', "operator": "In", "values": ["oom-kill"]},
+                {"key": f'.metadata.annotations["{FAULT_MEMORY_ANNOTATION}"]', "operator": "Exists"},
+                {
+                    "key": "[.spec.containers[0].resources.requests.memory] == "
+                    f'[.metadata.annotations["{FAULT_MEMORY_ANNOTATION}"]]',
+                    "operator": "In",
+                    "values": ["true"],
+                },
+            ],
+            {"statusTemplate": _running_status(ready=False, restarts=1, last_reason="OOMKilled")},
+        ),
         _fault("unready", _running_status(ready=False)),
         # Restarts keep the pod Ready: only the restart count tells.
         _stage(

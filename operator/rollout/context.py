@@ -7,6 +7,7 @@ import datetime
 
 from kcost.api.v1alpha1.policy import RolloutStrategy
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RolloutStatus, WorkloadShape
+from kcost.operator.rollout.pod_looks import PodLooks
 
 
 @dataclasses.dataclass(frozen=True)
@@ -20,6 +21,7 @@ class StepContext:
     now: datetime.datetime
     failed_checks: tuple[str, ...] = ()  # why each failing check failed
     passed_checks: tuple[str, ...] = ()  # the value each passing check passed with
+    looks: PodLooks | None = None  # the last look at each rolling update's pods (None: list them every look)
 
     @property
     def changes(self) -> WorkloadShape:

@@ -30,6 +30,7 @@ from kcost.operator.rollout import (
     cronjob,
     daemonset,
     deployment,
+    pod_looks,
     promql_checks,
     resize,
     rolling,
@@ -46,6 +47,9 @@ OBSERVING_RECHECK_S = 5.0
 ROLLING_RECHECK_S = OBSERVING_RECHECK_S
 # A Deployment's change wakes its rollout (the worker watches them): the poll is only a backstop.
 WATCHED_ROLLING_RECHECK_S = 15.0
+# How long a listing of a watched rolling update's pods serves the looks its Deployment's changes wake, where its
+# status says nothing a listing would add (pod_looks): restarts and OOM kills are seen this often, as the poll saw them.
+POD_LISTING_SERVES = datetime.timedelta(seconds=WATCHED_ROLLING_RECHECK_S)
 ALL_AT_ONCE = RolloutStrategy.model_validate({"type": "canary", "steps": [{"replicas": "100%", "duration": "0s"}]})
 
 # Reasons on the Ready condition, for users and for tests.
@@ -232,8 +236,11 @@ async def advance(
     strategy: RolloutStrategy,
     now: datetime.datetime,
     checks: tuple[promql_checks.CheckResult, ...] = (),
+    *,
+    looks: pod_looks.PodLooks | None = None,
 ) -> Outcome:
-    """One decision of an Applying recommendation's rollout; ``checks``: the policy's PromQL checks, just evaluated."""
+    """One decision of an Applying recommendation's rollout; ``checks``: the policy's PromQL checks, just evaluated;
+    ``looks``: the last look at each rolling update's pods (None: they are listed at every look)."""
     rollout = rec.status.rollout
     previous = rec.status.previous
     if rollout is None or previous is None:
@@ -252,6 +259,7 @@ async def advance(
         now=now,
         failed_checks=tuple(check.message for check in checks if not check.passed),
         passed_checks=tuple(check.message for check in checks if check.passed),
+        looks=looks,
     )
     kinds = {"StatefulSet": statefulset.advance, "DaemonSet": daemonset.advance, "CronJob": cronjob.advance}
     advance_kind = kinds.get(rec.spec.target_ref.kind, _deployment_step)
@@ -296,6 +304,10 @@ async def advance(
         # backstop for restarts and PromQL checks (the look at the window's end reads them all regardless).
         interval = WATCHED_ROLLING_RECHECK_S if watched else OBSERVING_RECHECK_S
         recheck = min(interval, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
+    listing_due = looks.due((rec.namespace or "", rec.name), POD_LISTING_SERVES) if looks and watched else None
+    if listing_due is not None and decided.stage in (RolloutStage.SCALING, RolloutStage.OBSERVING):
+        # Looks that reuse a listing do not put off the next one: it is due an interval after the last.
+        recheck = min(recheck, max(MOVING_RECHECK_S, (listing_due - now).total_seconds()))
     message = f"{_step_label(decided, strategy)}: {action.message or action.kind.value}"
     if decided.stage is RolloutStage.ROLLING_BACK:
         message = f"rolling back: {decided.reason}"
@@ -323,6 +335,12 @@ async def _deployment_step(workloads: WorkloadClient, step: context.StepContext)
     """A Deployment's canary, or its gated rolling update under an HPA: observe, decide and act once."""
     rec, rollout, changes = step.rec, step.rollout, step.changes
     rolling_update = rollout.strategy == "rolling"
+    gate = None
+    if rolling_update and step.looks is not None:
+        started = rollout.step_started_at if rollout.stage is RolloutStage.OBSERVING else None
+        window_ends = started + rolling.total_duration(step.strategy) if started is not None else None
+        key = (rec.namespace or "", rec.name)
+        gate = pod_looks.Gate(step.looks, key, rollout.stage, POD_LISTING_SERVES, window_ends)
     world = await deployment.observe(
         workloads,
         rec,
@@ -332,6 +350,7 @@ async def _deployment_step(workloads: WorkloadClient, step: context.StepContext)
         failed_checks=step.failed_checks,
         passed_checks=step.passed_checks,
         rolling=rolling_update,
+        pods=gate,
     )
     if world is None:
         return None

@@ -9,6 +9,7 @@ original send it traffic too; the original's ReplicaSets never adopt its pods).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from kcost.api.v1alpha1.recommendation import (
 from kcost.kube.workloads import WorkloadClient, WorkloadRef
 from kcost.operator.rollout import canary, plan
 from kcost.operator.rollout.canary import Action, ActionKind
+from kcost.operator.rollout.pod_looks import Gate
 
 Body = dict[str, Any]
 CANARY_LABEL = "kcost.dev/canary"
@@ -227,8 +229,10 @@ async def observe(
     failed_checks: tuple[str, ...],
     passed_checks: tuple[str, ...] = (),
     rolling: bool = False,
+    pods: Gate | None = None,
 ) -> canary.World | None:
-    """What the state machine needs; None when the original Deployment is gone."""
+    """What the state machine needs; None when the original Deployment is gone. ``pods``: when a rolling update's
+    pods are worth listing (every look without it)."""
     ref = target(rec)
     original = await workloads.get(ref)
     if original is None:
@@ -237,10 +241,17 @@ async def observe(
     state = workload_state(original, wanted)
     if rolling:
         # No canary, no replica count of kcost's to keep above a floor: the Deployment's pods on the new
-        # values are all there is to read (none before the template has them). Three reads a look, not six,
-        # matter when a thousand rollouts are looked at every few seconds.
-        pods = await workloads.pods(ref.namespace, pod_selector(original)) if state.has_new_values else []
-        health = pod_health([p for p in pods if _new_pod(p, wanted)], failed_checks, passed_checks)
+        # values are all there is to read (none before the template has them), and only at the looks ``pods``
+        # says can learn from them. Three reads a look at most, not six, matter when a thousand rollouts are
+        # looked at every few seconds.
+        held = pods.held(original, now) if pods is not None and state.has_new_values else None
+        if held is not None:
+            health = dataclasses.replace(held, failed_checks=failed_checks, passed_checks=passed_checks)
+            return canary.World(now=now, original=state, canary=None, health=health, floor=0)
+        listed = await workloads.pods(ref.namespace, pod_selector(original)) if state.has_new_values else []
+        health = pod_health([p for p in listed if _new_pod(p, wanted)], failed_checks, passed_checks)
+        if pods is not None and state.has_new_values:
+            pods.listed(now, dataclasses.replace(health, failed_checks=(), passed_checks=()))
         return canary.World(now=now, original=state, canary=None, health=health, floor=0)
     canary_body = await workloads.get(ref.named(canary_name(ref.name)))
     health = canary.CanaryHealth()

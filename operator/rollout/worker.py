@@ -39,7 +39,16 @@ from kcost.history.models import HistoryTable
 from kcost.history.store import HistoryStore
 from kcost.kube.client import Body, Conflict, KubeClient, parse
 from kcost.observability import tracing
-from kcost.operator.rollout import approver, controller, deployment, finalizer, promql_checks, verify, watched
+from kcost.operator.rollout import (
+    approver,
+    controller,
+    deployment,
+    finalizer,
+    pod_looks,
+    promql_checks,
+    verify,
+    watched,
+)
 from kcost.operator.rollout.watched_workloads import WatchedWorkloadClient
 
 log = logging.getLogger("kcost.operator.rollout")
@@ -97,6 +106,8 @@ class RolloutWorker:
         self._watched = watched.WatchedBodies()
         # The workload each rollout under way changes → its recommendation, woken when the workload changes.
         self._rollout_of: dict[tuple[str, str, str], Key] = {}
+        # When each rolling update's pods were last listed: its Deployment's changes need not list them every time.
+        self._pod_looks = pod_looks.PodLooks()
 
     def wake(self, namespace: str, name: str, after_s: float = 0.0) -> None:
         due = asyncio.get_running_loop().time() + after_s
@@ -197,6 +208,8 @@ class RolloutWorker:
             self._wake.set()  # a wake that came while it ran is due now
         if recheck is not None:
             self.wake(namespace, name, recheck)
+        else:  # not the worker's business any more (gone, or its rollout over)
+            self._pod_looks.forget(key)
 
     @tracing.traced("rollout step", **{"k8s.namespace.name": "namespace", "kcost.recommendation": "name"})
     async def _advance_one(self, namespace: str, name: str) -> float | None:
@@ -266,7 +279,7 @@ class RolloutWorker:
         else:
             strategy = policy.spec.rollout_strategy if policy else RolloutStrategy()
             checks = await self._promql_checks(rec, strategy)
-            outcome = await controller.advance(self._workloads, rec, strategy, now, checks)
+            outcome = await controller.advance(self._workloads, rec, strategy, now, checks, looks=self._pod_looks)
         await self._record(rec, outcome)
         return outcome.recheck_after_s
 
@@ -408,6 +421,7 @@ class RolloutWorker:
             self._watched.wrote(key, watched.version_of(written))
             if outcome.recommendation.status.phase in ENDED_PHASES:
                 self._workload_labels.pop(key, None)
+                self._pod_looks.forget(key)
                 self._follow_target(outcome.recommendation)
                 if finalizer.held(rec.metadata):
                     await finalizer.release(self._kube, rec)
