@@ -29,15 +29,9 @@ log = logging.getLogger("kcost.operator.recommendation")
 # Written by the policy engine's approver, which runs in the operator.
 AUTO_APPROVAL_CONDITION = "AutoApproval"
 ROLLOUT_FIELDS = {"gitops_patch", "rollout", "previous", "applied_at"}
-# Transitions a run makes by the thousand: said once, by the Analysis, not in an Event each. An approval is followed at
-# once by the rollout's own Event (Applying, GitOpsPatch, or why it failed), which says more: one write each less.
+# Transitions a run makes by the thousand: said once, by the Analysis, not in an Event each.
 QUIET_REASONS = frozenset(
-    {
-        RecommendationReason.PROPOSED,
-        RecommendationReason.NO_LONGER_QUALIFIES,
-        RecommendationReason.TARGET_GONE,
-        RecommendationReason.APPROVED,
-    }
+    {RecommendationReason.PROPOSED, RecommendationReason.NO_LONGER_QUALIFIES, RecommendationReason.TARGET_GONE}
 )
 
 

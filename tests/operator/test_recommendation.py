@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation, RecommendationPhase
 from kcost.operator import recommendation
 
@@ -118,31 +116,3 @@ def test_operator_part_is_complete() -> None:
     assert part["phase"] == "Proposed"
     assert part["observedGeneration"] == 3
     assert [c["type"] for c in part["conditions"]] == ["Ready"]
-
-
-class _Kube:
-    """Status writes answered; the Events posted, by reason."""
-
-    def __init__(self) -> None:
-        self.events: list[str] = []
-
-    async def apply(self, _kind: object, body: dict[str, Any], **_: object) -> dict[str, Any]:
-        return body
-
-    async def event(self, _body: object, *, reason: str, message: str, event_type: str) -> None:
-        self.events.append(reason)
-
-
-@pytest.mark.parametrize(
-    ("approval", "events"),
-    [
-        ({"approved": True, "approvedBy": "alice"}, []),  # the rollout's Applying Event follows at once
-        ({"rejected": True, "reason": "not now"}, ["Rejected"]),
-    ],
-)
-async def test_an_approval_posts_no_event_of_its_own(approval: dict[str, Any], events: list[str]) -> None:
-    kube = _Kube()
-    body = make("Proposed", approval, reason="Proposed", message=PROPOSED_MESSAGE).to_api()
-    updated = await recommendation.reconcile(kube, body, check_target=False)  # type: ignore[arg-type]
-    assert updated is not None
-    assert kube.events == events
