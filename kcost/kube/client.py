@@ -333,6 +333,9 @@ class KubeClient:
         options: dict[str, Any] = {
             "field_manager": field_manager,
             "force": force,
+            # For an apply the API server checks only for duplicate keys with this (unknown fields fail
+            # the apply anyway), by parsing the YAML a second time: a JSON-dumped dict has none.
+            "field_validation": "Ignore",
             "_content_type": APPLY,
             "_preload_content": False,
         }

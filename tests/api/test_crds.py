@@ -8,6 +8,7 @@ from click.testing import CliRunner
 from kcost.api import crds
 from kcost.api.v1alpha1 import KINDS
 from kcost.api.v1alpha1.common import Resource
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.cli import manifests
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,3 +78,14 @@ def test_short_names_and_columns() -> None:
         "Realized",
         "Age",
     ]
+
+
+def test_the_analyzers_parts_of_a_recommendation_are_applied_whole() -> None:
+    """Server-side apply tracks each as one field; approval, which users and the webhook write, stays leaf by leaf."""
+    version = crds.crd_manifest(OptimizationRecommendation)["spec"]["versions"][0]
+    spec = version["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    whole = {name for name, node in spec["properties"].items() if node.get("x-kubernetes-map-type") == "atomic"}
+    assert whole == {"targetRef", "changes", "current", "evidence", "analysisRef"}
+    assert "x-kubernetes-map-type" not in spec
+    status = version["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert not [path for path, node in _walk(status) if node.get("x-kubernetes-map-type") == "atomic"]

@@ -161,6 +161,21 @@ async def test_the_peering_is_created_once_and_read_as_json(kmock: kmock.RawHand
     assert await kube.get_cluster_peering("other") is None
 
 
+async def test_an_apply_asks_for_no_second_parse_of_its_body(kmock: kmock.RawHandler, kube: KubeClient) -> None:
+    kmock[f"patch {RECS}/r1"] << recommendation("r1")
+    kmock[f"patch {RECS}/r1/status"] << recommendation("r1")
+    body = recommendation("r1")
+
+    assert await kube.apply(OptimizationRecommendation, body, field_manager="kcost-analyzer-x") == body
+    await kube.apply(OptimizationRecommendation, body, field_manager="kcost-operator", status=True)
+
+    requests = kmock["patch"]
+    assert [r.headers.get("Content-Type") for r in requests] == ["application/apply-patch+yaml"] * 2
+    # Duplicate keys are all fieldValidation would look for in an apply (unknown fields fail it anyway).
+    assert [r.params.get("fieldValidation") for r in requests] == ["Ignore", "Ignore"]
+    assert [r.params.get("fieldManager") for r in requests] == ["kcost-analyzer-x", "kcost-operator"]
+
+
 class CountingExecutor(concurrent.futures.ThreadPoolExecutor):
     def __init__(self) -> None:
         super().__init__(max_workers=1)
