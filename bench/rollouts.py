@@ -311,6 +311,18 @@ def wait_until(what: str, check: Any, console: Console, timeout_s: float = TIMEO
     raise SystemExit(f"timed out: {what}")
 
 
+def remove_run(cluster: DevCluster, run: str, console: Console) -> None:
+    """Delete a run's namespaces and wait until they are gone: a thousand pods' deletion (the namespace controller,
+    kwok) would otherwise load the machine during the next measurement."""
+    cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
+
+    def gone() -> bool:
+        listed = cluster.kubectl("get", "namespaces", "-l", f"{RUN_LABEL}={run}", "-o", "name", check=False)
+        return listed.returncode == 0 and not listed.stdout.strip()
+
+    wait_until(f"run {run}'s namespaces deleted…", gone, console)
+
+
 def _available(cluster: DevCluster, run: str) -> int:
     """Deployments of the run with their pod available (0 while the API server does not answer)."""
     listed = cluster.kubectl(
@@ -430,7 +442,7 @@ def measure(
         processes.stop(operator, timeout_s=10)
     if not keep:
         cluster.kubectl("delete", "optimizationpolicy", f"bench-{run}", "--wait=false")
-        cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
+        remove_run(cluster, run, console)
     return RolloutRun(
         recommendations=total,
         namespaces=namespaces,
@@ -511,8 +523,7 @@ def measure_floor(cluster: DevCluster, size: int, namespaces: int, step_duration
     patched_s = time.perf_counter() - started
     wait_until(f"{total:,} Deployments rolled out…", lambda: _rolled_out(cluster, run) >= total, console)
     rolled_out_s = time.perf_counter() - started
-    # Not waited for (a thousand pods' deletion outlasts kubectl's two minutes): it overlaps kcost's object creation.
-    cluster.kubectl("delete", "namespace", "-l", f"{RUN_LABEL}={run}", "--wait=false")
+    remove_run(cluster, run, console)
     step_s = parse_duration(step_duration).total_seconds()
     console.print(
         f"floor: {total:,} patched in {patched_s:.1f} s, rolled out after {rolled_out_s:.1f} s (+{step_s:.0f} s step)"
