@@ -304,7 +304,9 @@ async def advance(
         # backstop for restarts and PromQL checks (the look at the window's end reads them all regardless).
         interval = WATCHED_ROLLING_RECHECK_S if watched else OBSERVING_RECHECK_S
         recheck = min(interval, max(MOVING_RECHECK_S, (action.until - now).total_seconds()))
-    listing_due = looks.due((rec.namespace or "", rec.name), POD_LISTING_SERVES) if looks and watched else None
+    listing_due = None
+    if looks is not None and watched:
+        listing_due = looks.due((rec.namespace or "", rec.name), POD_LISTING_SERVES)
     if listing_due is not None and decided.stage in (RolloutStage.SCALING, RolloutStage.OBSERVING):
         # Looks that reuse a listing do not put off the next one: it is due an interval after the last.
         recheck = min(recheck, max(MOVING_RECHECK_S, (listing_due - now).total_seconds()))

@@ -138,6 +138,3 @@ class PodLooks:
 
     def forget(self, key: Key) -> None:
         self._looks.pop(key, None)
-
-    def __len__(self) -> int:
-        return len(self._looks)
