@@ -17,9 +17,9 @@ from typing import Any
 
 from croniter import croniter
 
-from kcost.analyzers.contract import LABEL_ANALYSIS, LABEL_ANALYZER
 from kcost.analyzers.contract import recommendations as proposals
 from kcost.api import savings
+from kcost.api.labels import LABEL_ANALYSIS, LABEL_ANALYZER
 from kcost.api.v1alpha1.analysis import (
     Analysis,
     AnalysisPhase,

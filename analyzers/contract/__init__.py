@@ -53,15 +53,8 @@ from kcost.analyzers.contract.plugin import (
     SettingsT,
     field_manager,
 )
-from kcost.analyzers.contract.recommendations import (
-    LABEL_ANALYSIS,
-    LABEL_ANALYZER,
-    LABEL_TYPE,
-    WritePlan,
-    content,
-    plan,
-    upsert_all,
-)
+from kcost.analyzers.contract.recommendations import WritePlan, content, plan, upsert_all
+from kcost.api.labels import LABEL_ANALYSIS, LABEL_ANALYZER, LABEL_TYPE
 
 __all__ = [
     "LABEL_ANALYSIS",

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 from kcost.analyzers.contract import hysteresis
 from kcost.analyzers.contract.plugin import Proposal, field_manager
+from kcost.api.labels import LABEL_ANALYSIS, LABEL_ANALYZER, LABEL_MANAGED_BY, LABEL_TYPE
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.recommendation import (
     OPEN_PHASES,
@@ -37,10 +38,6 @@ from kcost.api.v1alpha1.recommendation import (
 from kcost.kube.client import Body, KubeClient, NotFound
 from kcost.observability import tracing
 
-LABEL_ANALYSIS = "kcost.dev/analysis"
-LABEL_ANALYZER = "kcost.dev/analyzer"
-LABEL_TYPE = "kcost.dev/type"
-LABEL_MANAGED_BY = "app.kubernetes.io/managed-by"
 # What a run decides anew each time; the rest of the content must match for a change inside the band to be kept.
 DECIDED_FIELDS = ("changes", "estimatedMonthlySavings")
 # Recommendations written at once: enough to keep the API server busy, few enough not to flood it.

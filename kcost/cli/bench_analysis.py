@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kcost.api.labels import LABEL_ANALYSIS
 from kcost.cli.demo import profile_manifest
 
 if TYPE_CHECKING:
@@ -264,7 +265,7 @@ def _wait_for_collection(
     deadline = time.monotonic() + timeout_s
     with console.status("waiting for the last run's recommendations to be collected…") as status:
         while True:
-            listed = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", "name")
+            listed = cluster.kubectl("get", "rec", "-A", "-l", f"{LABEL_ANALYSIS}={analysis}", "-o", "name")
             left = len(listed.stdout.split())
             if not left:
                 return
@@ -371,7 +372,7 @@ def _wait_for_run(
 def _recommendation_versions(cluster: DevCluster, analysis: str) -> dict[str, str]:
     """namespace/name → resourceVersion of the Analysis's recommendations."""
     template = '{range .items[*]}{.metadata.namespace}/{.metadata.name} {.metadata.resourceVersion}{"\\n"}{end}'
-    listed = cluster.kubectl("get", "rec", "-A", "-l", f"kcost.dev/analysis={analysis}", "-o", f"jsonpath={template}")
+    listed = cluster.kubectl("get", "rec", "-A", "-l", f"{LABEL_ANALYSIS}={analysis}", "-o", f"jsonpath={template}")
     return dict(line.split(" ", 1) for line in listed.stdout.splitlines() if " " in line)
 
 

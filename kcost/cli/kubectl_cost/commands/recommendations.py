@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from kcost.api.labels import LABEL_ANALYSIS
 from kcost.cli.kubectl_cost import errors, options, outputs, units
 
 if TYPE_CHECKING:
@@ -40,7 +41,7 @@ TABLE = outputs.Table(
         outputs.Column("PHASE", _phase),
     ],
     wide=[
-        outputs.Column("ANALYSIS", lambda i: i["metadata"].get("labels", {}).get("kcost.dev/analysis", "")),
+        outputs.Column("ANALYSIS", lambda i: i["metadata"].get("labels", {}).get(LABEL_ANALYSIS, "")),
         outputs.Column("METHOD", lambda i: i["spec"].get("evidence", {}).get("method", "")),
     ],
 )
