@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import numpy.typing as npt
 
@@ -18,15 +20,26 @@ def usage_stats(values: FloatArray) -> UsageStats:
     """p50, p90, p95, p99 and max of ``values`` (linear interpolation, as numpy and PromQL do)."""
     if values.size == 0:
         return UsageStats()
-    p50, p90, p95, p99 = (float(v) for v in quantiles.percentiles(values, (50, 90, 95, 99)))
-    return UsageStats(p50=p50, p90=p90, p95=p95, p99=p99, max=float(values.max()))
+    return usage_stats_of_sorted(np.sort(values), float(values.max()))
 
 
-def weighted_quantile(values: FloatArray, weights: FloatArray, quantile: float) -> float:
-    """The smallest value whose cumulative weight reaches ``quantile`` of the total (0 ≤ quantile ≤ 1)."""
+def usage_stats_of_sorted(ordered: FloatArray, max_value: float) -> UsageStats:
+    """``usage_stats`` of values already sorted (``np.sort``), whose maximum is ``max_value``."""
+    if ordered.size == 0:
+        return UsageStats()
+    p50, p90, p95, p99 = (float(v) for v in quantiles.percentiles_of_sorted(ordered, (50, 90, 95, 99)))
+    return UsageStats(p50=p50, p90=p90, p95=p95, p99=p99, max=max_value)
+
+
+def weighted_quantile(
+    values: FloatArray, weights: FloatArray, quantile: float, order: npt.NDArray[np.intp] | None = None
+) -> float:
+    """The smallest value whose cumulative weight reaches ``quantile`` of the total (0 ≤ quantile ≤ 1);
+    ``order``: ``stable_order(values)`` when the caller has it already."""
     if values.size == 0:
         raise ValueError("weighted_quantile of no values")
-    order = _stable_order(values)
+    if order is None:
+        order = stable_order(values)
     cumulative = np.cumsum(weights[order])
     total = cumulative[-1]
     if total <= 0:
@@ -36,33 +49,42 @@ def weighted_quantile(values: FloatArray, weights: FloatArray, quantile: float) 
     return float(values[order][min(index, values.size - 1)])
 
 
-def _stable_order(values: FloatArray) -> npt.NDArray[np.intp]:
+def stable_order(values: FloatArray, ordered: FloatArray | None = None) -> npt.NDArray[np.intp]:
     """``np.argsort(values, kind="stable")``: the quicker unstable sort's order where no two values tie
-    (then there is only one order), the stable sort's where some do (and where one is NaN)."""
-    order = np.argsort(values)
-    ordered = values[order]
+    (then there is only one order), the stable sort's where some do (and where one is NaN).
+
+    ``ordered``: ``np.sort(values)`` when the caller has it: which case it is can be read from it, so
+    a series with ties (memory in pages) is sorted once more, not twice.
+    """
+    if ordered is None:
+        order = np.argsort(values)
+        ordered = values[order]
+    else:
+        order = None
     if ordered.size and (np.isnan(ordered[-1]) or bool((ordered[1:] == ordered[:-1]).any())):
         return np.argsort(values, kind="stable")
-    return order
+    return np.argsort(values) if order is None else order
 
 
 def median_interval_s(ts_s: FloatArray) -> float:
     """The usual time between two samples (0 when there are fewer than two distinct times)."""
     steps = np.diff(ts_s)
     steps = steps[steps > 0]
-    return float(np.median(steps)) if steps.size else 0.0
+    return quantiles.median(steps) if steps.size else 0.0
 
 
-def sample_intervals_s(ts_s: FloatArray, end_s: float | None = None) -> FloatArray:
+def sample_intervals_s(ts_s: FloatArray, end_s: float | None = None, *, usual_s: float | None = None) -> FloatArray:
     """How long each sample stands for: until the next sample, at most one usual interval.
 
     Capping at the median interval makes a gap in the data count as unobserved time
     instead of stretching the sample before it; a repeated timestamp stands for nothing.
-    The last sample stands for one usual interval, cut at ``end_s`` when given.
+    The last sample stands for one usual interval, cut at ``end_s`` when given; ``usual_s``: the
+    median interval when the caller has it.
     """
     if ts_s.size == 0:
         return np.zeros(0)
-    usual_s = median_interval_s(ts_s)
+    if usual_s is None:
+        usual_s = median_interval_s(ts_s)
     following = np.append(ts_s[1:], ts_s[-1] + usual_s)
     if end_s is not None:
         following = np.minimum(following, end_s)
@@ -105,13 +127,21 @@ def _sorted_interval_peaks(ts_s: FloatArray, values: FloatArray, slots: np.ndarr
     return ts_s[chosen], values[chosen]
 
 
+@functools.lru_cache(maxsize=64)
+def _pairs(size: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """``np.triu_indices(size, k=1)``: every window of a run has about as many days, so built once per size."""
+    i, j = np.triu_indices(size, k=1)
+    i.flags.writeable = j.flags.writeable = False
+    return i, j
+
+
 def theil_sen_slope(xs: FloatArray, ys: FloatArray) -> float:
     """The median of pairwise slopes: a trend that a few outliers cannot drag (0 for < 2 points)."""
     if xs.size < 2:
         return 0.0
-    i, j = np.triu_indices(xs.size, k=1)
+    i, j = _pairs(xs.size)
     dx = xs[j] - xs[i]
     valid = dx > 0
     if not valid.any():
         return 0.0
-    return float(np.median((ys[j] - ys[i])[valid] / dx[valid]))
+    return quantiles.median((ys[j] - ys[i])[valid] / dx[valid])

@@ -82,4 +82,6 @@ def test_the_order_weighted_quantiles_sort_by_is_the_stable_sort_s() -> None:
         with_nan = distinct.copy()
         with_nan[::7] = np.nan
         for values in (distinct, tied, with_nan, np.zeros(size)):
-            assert np.array_equal(stats._stable_order(values), np.argsort(values, kind="stable"))
+            expected = np.argsort(values, kind="stable")
+            assert np.array_equal(stats.stable_order(values), expected)
+            assert np.array_equal(stats.stable_order(values, np.sort(values)), expected)
