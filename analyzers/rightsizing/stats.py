@@ -61,9 +61,53 @@ def stable_order(values: FloatArray, ordered: FloatArray | None = None) -> npt.N
         ordered = values[order]
     else:
         order = None
-    if ordered.size and (np.isnan(ordered[-1]) or bool((ordered[1:] == ordered[:-1]).any())):
+    if ordered.size and np.isnan(ordered[-1]):
         return np.argsort(values, kind="stable")
+    if ordered.size and bool((ordered[1:] == ordered[:-1]).any()):
+        packed = _packed_stable_order(values)
+        if packed is not None:
+            return packed
+        return _ties_by_index(values, np.argsort(values) if order is None else order)
     return np.argsort(values) if order is None else order
+
+
+def _ties_by_index(values: FloatArray, order: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The stable order from an unstable one (``np.argsort(values)``, no NaN): each run of equal values
+    put in index order, by one sort of integers (run number × size + index), quicker than a stable
+    sort of the floats."""
+    ordered = values[order]
+    runs = np.zeros(values.size, dtype=np.int64)
+    np.cumsum(ordered[1:] != ordered[:-1], out=runs[1:])
+    keys = runs * values.size + order
+    keys.sort()
+    stable: npt.NDArray[np.intp] = (keys % values.size).astype(np.intp)
+    return stable
+
+
+# The bit pattern of +inf: non-negative finite floats' patterns are below it (NaN's above).
+_INF_BITS = 0x7FF0000000000000
+
+
+def _packed_stable_order(values: FloatArray) -> npt.NDArray[np.intp] | None:
+    """The stable sort's order from one sort of integers, where the values allow it (else None).
+
+    A non-negative float's bits, read as an integer, sort as the float does. Where the lowest bits
+    of every value are zero (memory in 4 KiB pages leaves dozens), the sample's index fits there:
+    the keys are all distinct, ties sort by index as the stable sort puts them, and numpy sorts
+    integers several times quicker than it stable-sorts floats.
+    """
+    if values.size < 2:
+        return None
+    bits = np.ascontiguousarray(values).view(np.int64)
+    index_bits = (values.size - 1).bit_length()
+    low = (1 << index_bits) - 1
+    # A negative value or -0.0 has the sign bit (a negative integer); NaN and inf are left to the float sort.
+    if int(bits.min()) < 0 or int(bits.max()) >= _INF_BITS or int(np.bitwise_or.reduce(bits & low)) != 0:
+        return None
+    keys = bits | np.arange(values.size, dtype=np.int64)
+    keys.sort()
+    order: npt.NDArray[np.intp] = (keys & low).astype(np.intp)
+    return order
 
 
 def median_interval_s(ts_s: FloatArray) -> float:

@@ -134,6 +134,8 @@ def workload(index: int, seed: int) -> Workload:
         hpa_cpu_target_pct=hpa,
     )
     gap = (int(rng.integers(0, ts_s.size)), int(rng.integers(36, 400))) if rng.random() < 0.05 else None
+    # Rates of nanosecond counters rarely tie; an idle container's and, here, a few others' do.
+    cpu_decimals = 6 if shape == "idle" or rng.random() < 0.1 else None
     for pod in _pods(rng, name, replicas, ts_s.size):
         at = np.arange(pod.first, pod.stop)
         if gap is not None:  # the scrapes of a few hours or days lost
@@ -142,10 +144,11 @@ def workload(index: int, seed: int) -> Workload:
             level = _level(shape, rng, ts_s[at])
             memory_bytes, kills = _memory(shape, rng, level, memory)
             series = found.containers.setdefault(container, ContainerSeries())
-            series.add(pod.name, "cpu", ts_s[at], np.round(cpu * level, 6))  # rates to the microcore: ties
+            cpu_cores = cpu * level if cpu_decimals is None else np.round(cpu * level, cpu_decimals)
+            series.add(pod.name, "cpu", ts_s[at], cpu_cores)
             series.add(pod.name, "memory", ts_s[at], memory_bytes)
             if at.size > 1 and rng.random() < 0.1:  # no rate at the pod's first sample: memory starts a step earlier
-                series.add(pod.name, "cpu", ts_s[at][1:], np.round(cpu * level[1:], 6))
+                series.add(pod.name, "cpu", ts_s[at][1:], cpu_cores[1:])
             series.oom_kills += kills if spec.memory_limit is not None else 0
         found.pods_seen.add(pod.name)
         found.nodes_seen.append(pod.node)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from kcost.ml import quantiles
+from kcost.ml import lines, quantiles
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -131,7 +131,7 @@ def _memory_shape(memory_peaks: FloatArray, days: float) -> tuple[float, float, 
     before, after = present[:-1], present[1:]
     rising = float(np.mean(after > before * (1 + MEMORY_RISE_FRACTION)))
     drops = float(np.sum(after < before * (1 - MEMORY_DROP_FRACTION))) / days
-    slope_per_hour = float(np.polyfit(hours, present, 1)[0])
+    slope_per_hour = lines.slope(hours, present)
     return rising, drops, slope_per_hour * HOURS_PER_DAY / float(present.mean())
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kcost.ml import quantiles
+from kcost.ml import lines, quantiles
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,7 +70,7 @@ def _trend_per_day(peaks: FloatArray) -> float:
     mean = float(peaks.mean())
     if peaks.size < 3 or mean <= 0:
         return 0.0
-    slope = float(np.polyfit(np.arange(peaks.size, dtype=np.float64), peaks, 1)[0])
+    slope = lines.slope(np.arange(peaks.size, dtype=np.float64), peaks)
     return slope / mean
 
 
