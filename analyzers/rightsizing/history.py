@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from kcost.analyzers.rightsizing.stats import FloatArray, median_interval_s, stable_order
+from kcost.analyzers.rightsizing.stats import FloatArray, median_interval_s, sort_once
 
 
 @dataclass(frozen=True)
@@ -76,25 +76,33 @@ class UsageHistory:
         """``stats.median_interval_s`` of the samples."""
         return median_interval_s(self.ts_s)
 
-    @functools.cached_property
+    @property
     def cpu_sorted(self) -> FloatArray:
         """``np.sort`` of the CPU samples: their percentiles, wherever they are read."""
-        return np.sort(self.cpu_cores)
+        return self._cpu_sort[0]
 
-    @functools.cached_property
+    @property
     def memory_sorted(self) -> FloatArray:
         """``np.sort`` of the memory samples."""
-        return np.sort(self.memory_bytes)
+        return self._memory_sort[0]
 
-    @functools.cached_property
+    @property
     def cpu_order(self) -> npt.NDArray[np.intp]:
-        """The CPU samples' stable sort order (``stats.stable_order``): their weighted quantiles."""
-        return stable_order(self.cpu_cores, self.cpu_sorted)
+        """The CPU samples' stable sort order: their weighted quantiles."""
+        return self._cpu_sort[1]
 
-    @functools.cached_property
+    @property
     def memory_order(self) -> npt.NDArray[np.intp]:
         """The memory samples' stable sort order."""
-        return stable_order(self.memory_bytes, self.memory_sorted)
+        return self._memory_sort[1]
+
+    @functools.cached_property
+    def _cpu_sort(self) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        return sort_once(self.cpu_cores)
+
+    @functools.cached_property
+    def _memory_sort(self) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        return sort_once(self.memory_bytes)
 
     def since(self, start_s: float) -> UsageHistory:
         """The samples and OOM events at or after ``start_s`` (this very history when that is all of it)."""

@@ -71,6 +71,24 @@ def stable_order(values: FloatArray, ordered: FloatArray | None = None) -> npt.N
     return np.argsort(values) if order is None else order
 
 
+def sort_once(values: FloatArray) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+    """``np.sort(values)`` and ``np.argsort(values, kind="stable")`` (a window's percentiles and weighted
+    quantiles) from as few sorts as the values allow: one of integers for memory in pages, one unstable
+    argsort otherwise; the sorted values are then the samples taken in that order."""
+    packed = _packed_stable_order(values)
+    if packed is not None:  # non-negative: no -0.0 whose place among zeros np.sort might choose otherwise
+        return values[packed], packed
+    order = np.argsort(values)
+    ordered = values[order]
+    if ordered.size == 0 or np.isnan(ordered[-1]):
+        return np.sort(values), np.argsort(values, kind="stable")
+    if not bool((ordered[1:] == ordered[:-1]).any()):
+        return ordered, order  # no ties: one order only (and no -0.0 beside a 0.0)
+    stable = _ties_by_index(values, order)
+    # Among tied zeros, np.sort may place a -0.0 elsewhere than the stable order does: its own sort then.
+    return (np.sort(values) if bool(np.signbit(values).any()) else values[stable]), stable
+
+
 def _ties_by_index(values: FloatArray, order: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
     """The stable order from an unstable one (``np.argsort(values)``, no NaN): each run of equal values
     put in index order, by one sort of integers (run number × size + index), quicker than a stable

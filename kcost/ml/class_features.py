@@ -58,7 +58,12 @@ def _hourly(ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray) -
     counts = np.bincount(hour, minlength=hours).astype(np.float64)
     cpu_sum = np.bincount(hour, weights=cpu_cores, minlength=hours)
     memory_peak = np.full(hours, -np.inf)
-    np.maximum.at(memory_peak, hour, memory_bytes)
+    if bool((hour[1:] >= hour[:-1]).all()):
+        # In time order each hour's samples are one run: its peak is a reduceat (np.maximum.at's answer, quicker).
+        starts = np.flatnonzero(np.append(True, hour[1:] != hour[:-1]))
+        memory_peak[hour[starts]] = np.maximum.reduceat(memory_bytes, starts)
+    else:
+        np.maximum.at(memory_peak, hour, memory_bytes)
     # An hour with few samples is cut off by the window's end (where the last steps read rates past the
     # last scrape and memory not at all): left out, as ``kcost.ml.anomaly.hourly`` leaves it out.
     present = counts >= MIN_HOUR_SAMPLES_SHARE * quantiles.median(counts[counts > 0])

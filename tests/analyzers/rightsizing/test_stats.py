@@ -103,6 +103,28 @@ def test_ties_put_in_index_order_give_the_stable_sort_s_order() -> None:
             assert np.array_equal(stats.stable_order(values, np.sort(values)), expected)
 
 
+def test_one_sort_gives_numpy_s_sorted_values_and_stable_order() -> None:
+    rng = np.random.default_rng(10)
+    for size in (0, 1, 2, 3, 50, 2016, 6048):
+        distinct = rng.lognormal(0.0, 1.0, size)
+        with_nan = distinct.copy()
+        with_nan[::7] = np.nan
+        signed_zeros = np.where(rng.random(size) < 0.5, -0.0, 0.0)
+        for values in (
+            distinct,
+            np.round(distinct, 1),
+            np.round(distinct * 1e8 / 4096) * 4096,
+            with_nan,
+            np.zeros(size),
+            signed_zeros,
+            np.concatenate([signed_zeros[: size // 2], distinct[size // 2 :]]),
+        ):
+            ordered, order = stats.sort_once(values)
+            assert np.array_equal(ordered, np.sort(values), equal_nan=True)
+            assert np.array_equal(np.signbit(ordered), np.signbit(np.sort(values)))
+            assert np.array_equal(order, np.argsort(values, kind="stable"))
+
+
 def test_the_order_weighted_quantiles_sort_by_is_the_stable_sort_s() -> None:
     rng = np.random.default_rng(3)
     for size in (1, 2, 50, 2016):
