@@ -115,7 +115,7 @@ def _hourly_by_ufunc_at(ts_s: np.ndarray, cpu: np.ndarray, memory: np.ndarray) -
     hour = np.floor((ts_s - ts_s[0]) / class_features.HOUR_S).astype(np.intp)
     peaks = np.full(int(hour[-1]) + 1, -np.inf)
     np.maximum.at(peaks, hour, memory)
-    cpu_mean, memory_hourly = class_features._hourly(ts_s, cpu, memory)
+    _, memory_hourly = class_features._hourly(ts_s, cpu, memory)
     present = ~np.isnan(memory_hourly)
     return memory_hourly[present], peaks[present]
 
