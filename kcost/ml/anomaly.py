@@ -104,8 +104,9 @@ def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = Non
     samples for its hour, but only the first part of its run.
     """
     if until_s is not None:
-        complete = ts_s < np.floor(until_s / HOUR_S) * HOUR_S
-        ts_s, resources = ts_s[complete], tuple(values[complete] for values in resources)
+        # In time order the samples before the last hour are a prefix: views, not copies.
+        complete = int(np.searchsorted(ts_s, np.floor(until_s / HOUR_S) * HOUR_S, side="left"))
+        ts_s, resources = ts_s[:complete], tuple(values[:complete] for values in resources)
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))
     hours = np.floor(ts_s / HOUR_S) * HOUR_S
