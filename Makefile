@@ -140,6 +140,7 @@ bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/churn.py --traces $(CURDIR)/../shared/data/traces/bitbrains-rnd-2013-07-vm001-150.csv.gz
 	python bench/kubectl_cost.py
 	python bench/analysis.py
+	python bench/sizing.py --digest
 	python bench/admission.py
 	python bench/metrics.py
 	python bench/rollouts.py

@@ -144,7 +144,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
                 sample_count=window.sample_count,
                 history_hours=history_hours,
             )
-        intervals_s = stats.sample_intervals_s(window.ts_s)
+        intervals_s = stats.sample_intervals_s(window.ts_s, usual_s=window.usual_interval_s)
         weights = intervals_s * stats.decay_weights(window.ts_s, float(window.ts_s[-1]), s.half_life_days * stats.DAY_S)
         # Observed time, not span: a week of data with a three-day hole is four days of evidence.
         observed_days = max(float(intervals_s.sum()) / stats.DAY_S, 1 / 24)
@@ -175,7 +175,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
             notes.append("CPU use is all zero (not measured?): the request is the floor")
             return 0.0
         quantile = 1 - (1 - s.cpu_percentile / 100) * coverage
-        return stats.weighted_quantile(window.cpu_cores, weights, quantile) * (1 + s.cpu_margin)
+        return stats.weighted_quantile(window.cpu_cores, weights, quantile, window.cpu_order) * (1 + s.cpu_margin)
 
     def _memory(
         self, window: UsageHistory, weights: stats.FloatArray, coverage: float, notes: list[str]
@@ -200,7 +200,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
             notes.append(f"memory peaks grow {slope_per_day / MIB:.1f} MiB/day")
 
         quantile = 1 - (1 - s.memory_percentile / 100) * coverage
-        request = stats.weighted_quantile(memory, weights, quantile) * (1 + s.memory_headroom)
+        request = stats.weighted_quantile(memory, weights, quantile, window.memory_order) * (1 + s.memory_headroom)
         margin = (s.memory_limit_margin + s.memory_limit_volatility * volatility) * math.sqrt(1 / coverage)
         limit = max(peak_bytes * (1 + margin), peak_bytes + s.memory_limit_min_headroom_mib * MIB) + growth_bytes
         return _MemorySizing(
@@ -226,5 +226,11 @@ def confidence_features_of(window: UsageHistory, proposed: ContainerRecommendati
         memory_limit_bytes=proposed.memory_limit_bytes,
     )
     return confidence_features.features(
-        window.ts_s, window.cpu_cores, window.memory_bytes, len(window.oom_events), proposal
+        window.ts_s,
+        window.cpu_cores,
+        window.memory_bytes,
+        len(window.oom_events),
+        proposal,
+        cpu_sorted=window.cpu_sorted,
+        memory_sorted=window.memory_sorted,
     )

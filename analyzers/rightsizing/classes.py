@@ -52,7 +52,8 @@ def classify(window: UsageHistory) -> WorkloadClass | None:
 def classify_many(windows: Sequence[UsageHistory]) -> list[WorkloadClass | None]:
     """The class of each window of usage, the model reading all of them in one call."""
     return classes.classify_histories(
-        [(window.ts_s, window.cpu_cores, window.memory_bytes, window.current.cpu_request_cores) for window in windows]
+        [(window.ts_s, window.cpu_cores, window.memory_bytes, window.current.cpu_request_cores) for window in windows],
+        [window.cpu_sorted for window in windows],
     )
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 
-from kcost.analyzers.rightsizing.stats import FloatArray, median_interval_s
+from kcost.analyzers.rightsizing.stats import FloatArray, median_interval_s, sort_once
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,9 @@ class CurrentResources:
 class UsageHistory:
     """Samples in time order: Unix seconds, CPU cores used, memory bytes used (working set).
 
-    A resource that was not measured is all zeros (a memory-only or CPU-only series).
+    A resource that was not measured is all zeros (a memory-only or CPU-only series). The arrays are
+    never changed: what several steps read of one window (its sorted values, its usual interval) is
+    computed once and kept.
     """
 
     ts_s: FloatArray
@@ -65,11 +69,46 @@ class UsageHistory:
         720 samples at 60 s are 12 h of history (their span is one interval shorter); this
         is what a minimum history is compared with.
         """
-        return self.span_s + median_interval_s(self.ts_s) if self.ts_s.size else 0.0
+        return self.span_s + self.usual_interval_s if self.ts_s.size else 0.0
+
+    @functools.cached_property
+    def usual_interval_s(self) -> float:
+        """``stats.median_interval_s`` of the samples."""
+        return median_interval_s(self.ts_s)
+
+    @property
+    def cpu_sorted(self) -> FloatArray:
+        """``np.sort`` of the CPU samples: their percentiles, wherever they are read."""
+        return self._cpu_sort[0]
+
+    @property
+    def memory_sorted(self) -> FloatArray:
+        """``np.sort`` of the memory samples."""
+        return self._memory_sort[0]
+
+    @property
+    def cpu_order(self) -> npt.NDArray[np.intp]:
+        """The CPU samples' stable sort order: their weighted quantiles."""
+        return self._cpu_sort[1]
+
+    @property
+    def memory_order(self) -> npt.NDArray[np.intp]:
+        """The memory samples' stable sort order."""
+        return self._memory_sort[1]
+
+    @functools.cached_property
+    def _cpu_sort(self) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        return sort_once(self.cpu_cores)
+
+    @functools.cached_property
+    def _memory_sort(self) -> tuple[FloatArray, npt.NDArray[np.intp]]:
+        return sort_once(self.memory_bytes)
 
     def since(self, start_s: float) -> UsageHistory:
-        """The samples and OOM events at or after ``start_s``."""
+        """The samples and OOM events at or after ``start_s`` (this very history when that is all of it)."""
         first = int(np.searchsorted(self.ts_s, start_s, side="left"))
+        if first == 0 and all(event.ts_s >= start_s for event in self.oom_events):
+            return self  # the same window: what was read of it already holds
         return UsageHistory(
             ts_s=self.ts_s[first:],
             cpu_cores=self.cpu_cores[first:],

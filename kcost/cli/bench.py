@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcost.cli import bench_analysis, bench_anomaly, bench_classes, bench_forecast, bench_ml_overhead
+from kcost.cli import bench_analysis, bench_anomaly, bench_classes, bench_forecast, bench_ml_overhead, bench_sizing
 from kcost.cli.options import traces_option
 
 if TYPE_CHECKING:
@@ -44,6 +44,7 @@ bench.add_command(bench_analysis.analysis)
 bench.add_command(bench_forecast.forecast)
 bench.add_command(bench_anomaly.anomaly)
 bench.add_command(bench_ml_overhead.ml_overhead)
+bench.add_command(bench_sizing.sizing)
 
 
 @bench.command()

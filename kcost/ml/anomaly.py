@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 from sklearn.ensemble import IsolationForest
 
+from kcost.ml import quantiles
+
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
 
@@ -102,8 +104,9 @@ def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = Non
     samples for its hour, but only the first part of its run.
     """
     if until_s is not None:
-        complete = ts_s < np.floor(until_s / HOUR_S) * HOUR_S
-        ts_s, resources = ts_s[complete], tuple(values[complete] for values in resources)
+        # In time order the samples before the last hour are a prefix: views, not copies.
+        complete = int(np.searchsorted(ts_s, np.floor(until_s / HOUR_S) * HOUR_S, side="left"))
+        ts_s, resources = ts_s[:complete], tuple(values[:complete] for values in resources)
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))
     hours = np.floor(ts_s / HOUR_S) * HOUR_S
@@ -112,15 +115,23 @@ def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = Non
     start_s = hours[starts]
     counts = np.diff(np.append(starts, ts_s.size)).astype(np.float64)
     levels = np.column_stack([np.add.reduceat(values, starts) / counts for values in resources])
-    full = counts >= MIN_HOUR_SAMPLES_SHARE * np.median(counts)
+    full = counts >= MIN_HOUR_SAMPLES_SHARE * quantiles.median(counts)
     return HourlyUsage(start_s[full], levels[full])
 
 
 def robust_z(values: FloatArray) -> FloatArray:
-    """Per column: 0.6745 × (x − median) / MAD, with the MAD floored for flat series."""
-    median = np.median(values, axis=0)
-    mad = np.median(np.abs(values - median), axis=0)
-    typical = np.maximum(np.abs(median), np.percentile(np.abs(values), 90, axis=0))
+    """Per column: 0.6745 × (x − median) / MAD, with the MAD floored for flat series.
+
+    Column by column (``np.median`` and ``np.percentile`` along axis 0 give the same numbers): every
+    container is screened, and numpy's generic reductions cost more than the few rows they read.
+    """
+    if values.shape[0] == 0:
+        return np.zeros(values.shape)
+    columns = values.T
+    median = np.array([quantiles.median(column) for column in columns])
+    mad = np.array([quantiles.median(np.abs(column - middle)) for column, middle in zip(columns, median, strict=True)])
+    p90 = np.array([quantiles.percentiles(np.abs(column), (90,))[0] for column in columns])
+    typical = np.maximum(np.abs(median), p90)
     floor = np.maximum(MAD_FLOOR_SHARE * typical, 1e-12)
     result: FloatArray = MAD_TO_SIGMA * (values - median) / np.maximum(mad, floor)
     return result

@@ -91,9 +91,11 @@ def classify(
 
 def classify_histories(
     histories: Sequence[tuple[FloatArray, FloatArray, FloatArray, float | None]],
+    cpu_sorted: Sequence[FloatArray] | None = None,
 ) -> list[WorkloadClass | None]:
     """The class of each history (``ts_s``, ``cpu_cores``, ``memory_bytes``, ``cpu_request_cores``) by the
-    shipped model, all rows in one call; None for one shorter than a day."""
+    shipped model, all rows in one call; None for one shorter than a day. ``cpu_sorted``: each history's
+    ``np.sort(cpu_cores)``, when the caller has them."""
     long_enough = [
         index
         for index, history in enumerate(histories)
@@ -102,7 +104,12 @@ def classify_histories(
     found: list[WorkloadClass | None] = [None] * len(histories)
     if not long_enough:
         return found
-    rows = np.array([class_features.features(*histories[index]) for index in long_enough])
+    rows = np.array(
+        [
+            class_features.features(*histories[index], cpu_sorted=None if cpu_sorted is None else cpu_sorted[index])
+            for index in long_enough
+        ]
+    )
     for index, workload_class in zip(long_enough, shipped().classify_many(rows), strict=True):
         found[index] = workload_class
     return found

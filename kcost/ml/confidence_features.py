@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kcost.ml import quantiles
+from kcost.ml import lines, quantiles
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -70,18 +70,28 @@ def _trend_per_day(peaks: FloatArray) -> float:
     mean = float(peaks.mean())
     if peaks.size < 3 or mean <= 0:
         return 0.0
-    slope = float(np.polyfit(np.arange(peaks.size, dtype=np.float64), peaks, 1)[0])
+    slope = lines.slope(np.arange(peaks.size, dtype=np.float64), peaks)
     return slope / mean
 
 
 def features(
-    ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray, oom_events: int, proposal: Proposal
+    ts_s: FloatArray,
+    cpu_cores: FloatArray,
+    memory_bytes: FloatArray,
+    oom_events: int,
+    proposal: Proposal,
+    *,
+    cpu_sorted: FloatArray | None = None,
+    memory_sorted: FloatArray | None = None,
 ) -> FloatArray:
-    """The ``FEATURES`` of a non-empty history in time order and the values proposed from it."""
+    """The ``FEATURES`` of a non-empty history in time order and the values proposed from it
+    (``cpu_sorted``, ``memory_sorted``: ``np.sort`` of the samples, when the caller has them)."""
     if ts_s.size == 0:
         raise ValueError("confidence features of an empty history")
-    cpu_p50, cpu_p95 = (float(v) for v in quantiles.percentiles(cpu_cores, (50, 95)))
-    memory_p95 = float(quantiles.percentiles(memory_bytes, (95,))[0])
+    cpu_sorted = np.sort(cpu_cores) if cpu_sorted is None else cpu_sorted
+    memory_sorted = np.sort(memory_bytes) if memory_sorted is None else memory_sorted
+    cpu_p50, cpu_p95 = (float(v) for v in quantiles.percentiles_of_sorted(cpu_sorted, (50, 95)))
+    memory_p95 = float(quantiles.percentiles_of_sorted(memory_sorted, (95,))[0])
     memory_peak = float(memory_bytes.max())
     last_day = ts_s >= ts_s[-1] - DAY_S
     # The days are the same for both resources: cut once.

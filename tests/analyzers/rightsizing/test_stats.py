@@ -74,6 +74,57 @@ def test_interval_peaks_of_samples_in_time_order_pick_what_sorting_picks() -> No
         np.testing.assert_array_equal(part, expected_part)
 
 
+def test_the_packed_order_of_page_sized_values_is_the_stable_sort_s() -> None:
+    rng = np.random.default_rng(8)
+    for size in (2, 3, 64, 2016, 6048, 8193):
+        pages = np.round(rng.normal(4e8, 1e7, size) / 4096) * 4096  # memory: ties, low bits zero
+        for values in (pages, np.zeros(size), np.concatenate([pages[: size // 2], np.zeros(size - size // 2)])):
+            packed = stats._packed_stable_order(values)
+            assert packed is not None
+            assert np.array_equal(packed, np.argsort(values, kind="stable"))
+            assert np.array_equal(stats.stable_order(values, np.sort(values)), np.argsort(values, kind="stable"))
+    # Values whose low bits are used, a negative zero, inf or NaN: the float sort's order, not this one.
+    for odd in (
+        rng.lognormal(0.0, 1.0, 100),
+        np.array([0.0, -0.0, 4096.0]),
+        np.array([np.inf, 0.0]),
+        np.array([np.nan, 0.0]),
+    ):
+        assert stats._packed_stable_order(odd) is None
+        assert np.array_equal(stats.stable_order(odd), np.argsort(odd, kind="stable"))
+
+
+def test_ties_put_in_index_order_give_the_stable_sort_s_order() -> None:
+    rng = np.random.default_rng(9)
+    for size in (2, 3, 50, 2016, 6048):
+        for values in (np.round(rng.gamma(2.0, 0.1, size), 2), np.zeros(size), np.array([0.0, -0.0] * (size // 2 + 1))):
+            expected = np.argsort(values, kind="stable")
+            assert np.array_equal(stats._ties_by_index(values, np.argsort(values)), expected)
+            assert np.array_equal(stats.stable_order(values, np.sort(values)), expected)
+
+
+def test_one_sort_gives_numpy_s_sorted_values_and_stable_order() -> None:
+    rng = np.random.default_rng(10)
+    for size in (0, 1, 2, 3, 50, 2016, 6048):
+        distinct = rng.lognormal(0.0, 1.0, size)
+        with_nan = distinct.copy()
+        with_nan[::7] = np.nan
+        signed_zeros = np.where(rng.random(size) < 0.5, -0.0, 0.0)
+        for values in (
+            distinct,
+            np.round(distinct, 1),
+            np.round(distinct * 1e8 / 4096) * 4096,
+            with_nan,
+            np.zeros(size),
+            signed_zeros,
+            np.concatenate([signed_zeros[: size // 2], distinct[size // 2 :]]),
+        ):
+            ordered, order = stats.sort_once(values)
+            assert np.array_equal(ordered, np.sort(values), equal_nan=True)
+            assert np.array_equal(np.signbit(ordered), np.signbit(np.sort(values)))
+            assert np.array_equal(order, np.argsort(values, kind="stable"))
+
+
 def test_the_order_weighted_quantiles_sort_by_is_the_stable_sort_s() -> None:
     rng = np.random.default_rng(3)
     for size in (1, 2, 50, 2016):
@@ -82,4 +133,6 @@ def test_the_order_weighted_quantiles_sort_by_is_the_stable_sort_s() -> None:
         with_nan = distinct.copy()
         with_nan[::7] = np.nan
         for values in (distinct, tied, with_nan, np.zeros(size)):
-            assert np.array_equal(stats._stable_order(values), np.argsort(values, kind="stable"))
+            expected = np.argsort(values, kind="stable")
+            assert np.array_equal(stats.stable_order(values), expected)
+            assert np.array_equal(stats.stable_order(values, np.sort(values)), expected)
