@@ -20,7 +20,7 @@ END = datetime.datetime(2026, 12, 1, tzinfo=datetime.UTC)
 def _loaded(namespace: str) -> Workload:
     workload = Workload("Deployment", namespace, "web", 1)
     workload.containers["app"] = ContainerSeries(oom_kills=1)
-    workload.containers["app"].add("web-1", "cpu", np.arange(3.0), np.ones(3))
+    workload.containers["app"].add("web-1", "cpu", np.array([0.0, 1.0, 2.0]), np.ones(3))
     return workload
 
 
@@ -38,7 +38,7 @@ async def test_a_namespace_s_samples_are_dropped_and_freed_memory_released_befor
     monkeypatch.setattr(scope, "release_freed_memory", lambda: released.append(1))
     plan = QueryPlan.for_window(END - datetime.timedelta(days=1), END, datetime.timedelta(minutes=5))
     in_scope = scope.Scope(workloads, cast(PrometheusClient, None), plan, ClusterRates.defaults("test"))
-    seen = []
+    seen: list[Workload] = []
     async for batch in in_scope.with_usage_batches():
         # The batch in hand has its samples; every one before it has none left, and was released.
         assert batch[0].containers["app"].arrays()[0].size == 3
