@@ -49,7 +49,8 @@ class Proposal:
 
     A run keeps thousands until it writes them, so the spec is held as its JSON (~1.4 kB) rather
     than as models (~11 kB each with their evidence): at 10,000 workloads that is 70 MB of the
-    analyzer's peak. ``spec`` reads it back, the same model to the bit.
+    analyzer's peak. ``spec`` reads it back, the same model to the bit, and a new copy each
+    time: to change a proposal, make a new one from a changed spec.
     """
 
     namespace: str
