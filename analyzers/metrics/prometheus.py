@@ -7,9 +7,9 @@ URL and the query, never headers.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-import re
 import ssl
 from collections import Counter
 from collections.abc import Callable
@@ -58,8 +58,8 @@ class RangeSeries:
 
 class _Series(msgspec.Struct):
     metric: dict[str, str | None]
-    # Left as JSON text and parsed by numpy: a Python tuple and two floats per point cost ~110 bytes
-    # each, 40 MB for one namespace's answer, where the array takes 16 bytes a point.
+    # Left as JSON text and decoded a series at a time: the whole answer's points as Python
+    # tuples and floats (~110 bytes each) took 40 MB a namespace; one series' take 200 kB.
     values: msgspec.Raw = msgspec.Raw(b"[]")
 
 
@@ -74,27 +74,20 @@ class _MatrixAnswer(msgspec.Struct):
 
 
 _MATRIX_DECODER = msgspec.json.Decoder(_MatrixAnswer, strict=False)
-# A series' points once quotes and blanks are gone: ``[[time,value],…]``, each a number (JSON's,
-# Go's, or Prometheus's NaN and ±Inf). Checked whole before numpy parses the numbers, which would
-# stop at anything else with a warning instead of an error.
-_NUMBER = rb"(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?Inf|NaN)"
-_PAIR = rb"\[%s,%s\]" % (_NUMBER, _NUMBER)
-_PAIRS = re.compile(rb"\[(?:%s(?:,%s)*)?\]" % (_PAIR, _PAIR))
+_POINTS_DECODER = msgspec.json.Decoder(list[tuple[float, float | None]], strict=False)
 
 
 def _points(values: bytes) -> np.ndarray[Any, np.dtype[np.float64]]:
-    """A series' ``[[time, "value"], …]`` as an N×2 array, non-finite values (and null) as NaN.
+    """A series' ``[[time, "value"], …]`` as an N×2 array, non-finite values as NaN.
 
-    Raises ValueError when it is not a list of (time, value) pairs.
+    Raises msgspec.DecodeError when it is not a list of (time, value) pairs.
     """
-    text = values.translate(None, b'" \t\r\n').replace(b"null", b"NaN")
-    if not _PAIRS.fullmatch(text):
-        raise ValueError("not a list of (time, value) pairs")
-    if text == b"[]":
-        return np.zeros((0, 2))
-    points = np.fromstring(text.translate(None, b"[]"), sep=",").reshape(-1, 2)
-    points[~np.isfinite(points[:, 1]), 1] = np.nan
-    return points
+    # Prometheus writes non-finite samples as strings; as null they decode to None, then NaN.
+    values = values.replace(b'"NaN"', b"null").replace(b'"+Inf"', b"null").replace(b'"-Inf"', b"null")
+    pairs = _POINTS_DECODER.decode(values)
+    # From a flat iterator: a third of np.array's time.
+    flat = np.fromiter(itertools.chain.from_iterable(pairs), dtype=float, count=2 * len(pairs))
+    return flat.reshape(-1, 2)
 
 
 def _matrix_answer(raw: bytes) -> tuple[str | None, str | None, Any]:
