@@ -174,7 +174,7 @@ def test_a_range_answer_decodes_into_one_float_array_per_series_with_no_python_f
 
 
 def test_values_parse_to_the_same_bits_as_json_numbers_do() -> None:
-    """numpy reads the text the way the JSON decoder did: every value the same double, to the bit."""
+    """A series decoded on its own reads every value as the whole answer's decoding did: the same double, to the bit."""
     rng = random.Random(15)
     texts = [repr(rng.random() * 10 ** rng.randrange(-8, 13)) for _ in range(4000)]
     texts += [f"{rng.random() * 10 ** rng.randrange(0, 9):.{rng.randrange(1, 22)}f}" for _ in range(4000)]
