@@ -99,7 +99,8 @@ def _rounded(value: Any) -> Any:
 
 def _same_decision(stored: Mapping[str, Any], proposal: Proposal) -> bool:
     """The stored spec decides what the proposal does, or differs from it only inside the proposal's band."""
-    fresh = content(proposal.spec.to_api())
+    proposed = proposal.spec  # read back from its JSON: once
+    fresh = content(proposed.to_api())
     kept = content(stored)
     if kept == fresh:
         return True
@@ -112,8 +113,8 @@ def _same_decision(stored: Mapping[str, Any], proposal: Proposal) -> bool:
         open_spec = OptimizationRecommendationSpec.model_validate(stored)
     except ValueError:
         return False  # written by an older schema: replace it
-    savings_moved_usd = proposal.spec.estimated_monthly_savings - open_spec.estimated_monthly_savings
-    return hysteresis.inside_band(open_spec.changes, proposal.spec.changes, savings_moved_usd, band)
+    savings_moved_usd = proposed.estimated_monthly_savings - open_spec.estimated_monthly_savings
+    return hysteresis.inside_band(open_spec.changes, proposed.changes, savings_moved_usd, band)
 
 
 def owner_reference(analysis: Analysis) -> dict[str, Any]:
@@ -190,7 +191,8 @@ async def plan(
 
 def body_of(analysis: Analysis, analyzer: str, write: Write) -> dict[str, Any]:
     """The analyzer's whole part of a recommendation: metadata and spec, with the run marker."""
-    spec = write.proposal.spec.to_api()
+    parsed = write.proposal.spec  # read back from its JSON: once
+    spec = parsed.to_api()
     spec.pop("approval", None)  # approval belongs to users, the policy engine and the webhook
     spec["analysisRef"] = {"name": analysis.name, "runId": analysis.status.run_id, "analyzer": analyzer}
     return {
@@ -200,7 +202,7 @@ def body_of(analysis: Analysis, analyzer: str, write: Write) -> dict[str, Any]:
             "labels": {
                 LABEL_ANALYSIS: analysis.name,
                 LABEL_ANALYZER: analyzer,
-                LABEL_TYPE: write.proposal.spec.type.value,
+                LABEL_TYPE: parsed.type.value,
                 LABEL_MANAGED_BY: "kcost",
             },
             "ownerReferences": [owner_reference(analysis)],

@@ -80,6 +80,9 @@ class ContainerSeries:
     oom_kills: int = 0
 
     def add(self, pod: str, resource: Resource, ts_s: FloatArray, values: FloatArray) -> None:
+        other = self.by_pod["memory" if resource == "cpu" else "cpu"].get(pod)
+        if other is not None and np.array_equal(other[0], ts_s):
+            ts_s = other[0]  # CPU and memory on the same steps (the usual case) keep one copy of them
         self.by_pod[resource][pod] = (ts_s, values)
 
     def arrays(self) -> tuple[FloatArray, FloatArray, FloatArray]:

@@ -202,16 +202,30 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             for first in range(0, len(batch), CHUNK_WORKLOADS):
                 chunk = batch[first : first + CHUNK_WORKLOADS]
                 bands = [_band_of(policies, workload, namespace_labels) for workload in chunk]
-                # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving
-                # (and reads the next namespaces meanwhile); one hop per chunk, the models scoring it at once.
-                sized = await asyncio.to_thread(
-                    self._screen_and_propose, chunk, strategy, settings, context, result, in_scope=in_scope, bands=bands
-                )
-                for workload, (screened, proposal) in zip(chunk, sized, strict=True):
-                    await _report_anomaly(context, workload, screened, result)
-                    if proposal is not None:
-                        result.proposals.append(proposal)
+                await self._size_chunk(chunk, strategy, settings, context, result, in_scope=in_scope, bands=bands)
         return in_scope.finish(result)
+
+    async def _size_chunk(
+        self,
+        chunk: Sequence[Workload],
+        strategy: Strategy[Any],
+        settings: StrategyChoice,
+        context: RunContext[RightsizingSettings],
+        result: AnalyzerResult,
+        *,
+        in_scope: scope.Scope,
+        bands: Sequence[Hysteresis],
+    ) -> None:
+        """Size one chunk into ``result``; its screened histories go when this returns, before the next batch loads."""
+        # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving
+        # (and reads the next namespaces meanwhile); one hop per chunk, the models scoring it at once.
+        sized = await asyncio.to_thread(
+            self._screen_and_propose, chunk, strategy, settings, context, result, in_scope=in_scope, bands=bands
+        )
+        for workload, (screened, proposal) in zip(chunk, sized, strict=True):
+            await _report_anomaly(context, workload, screened, result)
+            if proposal is not None:
+                result.proposals.append(proposal)
 
     def _screen_and_propose(
         self,

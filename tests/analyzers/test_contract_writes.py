@@ -80,16 +80,20 @@ async def test_an_unchanged_proposal_is_not_written_again_despite_a_new_window_a
     assert (plan.unchanged, plan.proposed, plan.withdrawn) == (2, 2, [])
 
 
+def _with_confidence(made: Proposal, confidence: float) -> Proposal:
+    spec = made.spec  # a proposal keeps its spec as JSON: a changed copy makes a new proposal
+    spec.confidence = confidence
+    return Proposal(made.namespace, spec, made.hysteresis)
+
+
 async def test_evidence_that_moved_with_the_window_is_no_new_proposal() -> None:
     # A window that slid by a few samples moves a percentile and the confidence, not the decision.
     first, second = analysis("run-1"), analysis("run-2")
     before = [stored(first, proposal("web"))]
-    slid = proposal("web", p95=0.2031)
-    slid.spec.confidence = 0.9012
+    slid = _with_confidence(proposal("web", p95=0.2031), 0.9012)
     plan = await recommendations.plan(listed(*before), second, "rightsizing", [slid])
     assert (plan.writes, plan.unchanged) == ([], 1)
-    moved = proposal("web")
-    moved.spec.confidence = 0.8
+    moved = _with_confidence(proposal("web"), 0.8)
     plan = await recommendations.plan(listed(*before), second, "rightsizing", [moved])
     assert [write.name for write in plan.writes] == ["deployment-web-right-sizing"], "a confidence that moved is new"
 

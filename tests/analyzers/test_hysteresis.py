@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
+from typing import Any
 
 import pytest
 
-from kcost.analyzers.contract import hysteresis, recommendations
+from kcost.analyzers.contract import Proposal, hysteresis, recommendations
 from kcost.api import matching
 from kcost.api.v1alpha1.policy import Hysteresis, OptimizationPolicy
-from kcost.api.v1alpha1.recommendation import ContainerResources, ResourceValues, WorkloadShape
+from kcost.api.v1alpha1.recommendation import ContainerResources, ResourceValues, RiskLevel, WorkloadShape
 from tests.analyzers.test_contract_writes import analysis, listed, proposal, stored
 
 DEFAULT = Hysteresis()
@@ -66,21 +66,24 @@ def test_the_band_is_the_governing_policys_or_the_defaults() -> None:
     assert hysteresis.band_for([shop, rival], web) == DEFAULT, "conflicting policies: the defaults"
 
 
+def _banded(made: Proposal, **changes: Any) -> Proposal:
+    """``made`` under the default band, its spec changed (a proposal holds its spec as JSON: a new one)."""
+    spec = made.spec.model_copy(update=changes)
+    return Proposal(made.namespace, spec, DEFAULT)
+
+
 async def test_a_proposal_differing_from_the_open_one_only_inside_the_band_is_not_written() -> None:
     first, second = analysis("run-1"), analysis("run-2")
     before = [stored(first, proposal("web", cpu="250m"))]
-    drift = dataclasses.replace(proposal("web", cpu="240m"), hysteresis=DEFAULT)
-    drift.spec.estimated_monthly_savings = 11.8
+    drift = _banded(proposal("web", cpu="240m"), estimated_monthly_savings=11.8)
     plan = await recommendations.plan(listed(*before), second, "rightsizing", [drift])
     assert (plan.writes, plan.unchanged) == ([], 1)
-    moved = dataclasses.replace(proposal("web", cpu="150m"), hysteresis=DEFAULT)
-    moved.spec.estimated_monthly_savings = 20.0
+    moved = _banded(proposal("web", cpu="150m"), estimated_monthly_savings=20.0)
     plan = await recommendations.plan(listed(*before), second, "rightsizing", [moved])
     assert [write.name for write in plan.writes] == ["deployment-web-right-sizing"]
     unbanded = proposal("web", cpu="240m")
     plan = await recommendations.plan(listed(*before), second, "rightsizing", [unbanded])
     assert len(plan.writes) == 1, "without a band any change is written"
-    riskier = dataclasses.replace(proposal("web", cpu="240m"), hysteresis=DEFAULT)
-    riskier.spec.risk_level = riskier.spec.risk_level.HIGH
+    riskier = _banded(proposal("web", cpu="240m"), risk_level=RiskLevel.HIGH)
     plan = await recommendations.plan(listed(*before), second, "rightsizing", [riskier])
     assert len(plan.writes) == 1, "only the values and the savings may move inside the band"

@@ -5,14 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import random
 import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
+import numpy as np
 import pytest
 from aiohttp import web
 
-from kcost.analyzers.metrics.prometheus import Credentials, PrometheusClient, PrometheusError, PrometheusUnavailable
+from kcost.analyzers.metrics.prometheus import (
+    Credentials,
+    PrometheusClient,
+    PrometheusError,
+    PrometheusUnavailable,
+    RangeSeries,
+    _matrix_answer,
+)
 
 VECTOR = {
     "status": "success",
@@ -148,12 +158,54 @@ async def test_range_answers_decode_to_arrays_with_non_finite_samples_as_nan(ser
     assert series[1].points.shape == (0, 2)
 
 
-async def test_range_answers_that_are_junk_or_refusals_are_clear_errors(serve: Any) -> None:
+def test_a_range_answer_decodes_into_one_float_array_per_series_with_no_python_float_per_point() -> None:
+    raw = json.dumps(
+        {
+            "status": "success",
+            "data": {"resultType": "matrix", "result": [{"metric": {"pod": "a"}, "values": [[1, "0.5"], [2, "1"]]}]},
+        }
+    ).encode()
+    status, _, series = _matrix_answer(raw)
+    assert status == "success"
+    assert isinstance(series[0], RangeSeries)
+    assert isinstance(series[0].points, np.ndarray)
+    assert series[0].points.dtype == np.float64
+    assert series[0].points.tolist() == [[1.0, 0.5], [2.0, 1.0]]
+
+
+def test_values_parse_to_the_same_bits_as_json_numbers_do() -> None:
+    """A series decoded on its own reads every value as the whole answer's decoding did: the same double, to the bit."""
+    rng = random.Random(15)
+    texts = [repr(rng.random() * 10 ** rng.randrange(-8, 13)) for _ in range(4000)]
+    texts += [f"{rng.random() * 10 ** rng.randrange(0, 9):.{rng.randrange(1, 22)}f}" for _ in range(4000)]
+    texts += [str(rng.randrange(1, 2**63)) for _ in range(1000)] + ["1e3", "-2.5E-7", "0", "123456789012345678901234.5"]
+    pairs = [[1_700_000_000 + 0.5 * i, text] for i, text in enumerate(texts)]
+    raw = json.dumps({"status": "success", "data": {"result": [{"metric": {}, "values": pairs}]}}).encode()
+    # How the JSON decoder read them (numbers in strings, the lax mode).
+    as_json = msgspec.json.decode(json.dumps(pairs).encode(), type=list[tuple[float, float]], strict=False)
+    expected = np.array(as_json, dtype=np.float64)
+    points = _matrix_answer(raw)[2][0].points
+    assert np.array_equal(points.view(np.int64), expected.view(np.int64))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[["x", 1]], [[1, "2", "3"], [4]], [[1, "2"], 3], [[1, "2"], []], "x", 5, [[1, "2"], [3, "4,5"]]],
+)
+async def test_range_answers_not_of_time_value_pairs_are_clear_errors(serve: Any, values: Any) -> None:
     async def wrong_shape(request: web.Request) -> web.Response:
-        return web.json_response({"status": "success", "data": {"result": [{"metric": {}, "values": [["x", 1]]}]}})
+        return web.json_response({"status": "success", "data": {"result": [{"metric": {}, "values": values}]}})
 
     with pytest.raises(PrometheusError, match="not a Prometheus API answer"):
         await PrometheusClient(await serve(wrong_shape), attempts=1).query_range("x", 0, 60, 60)
+
+
+async def test_range_answers_that_are_junk_or_refusals_are_clear_errors(serve: Any) -> None:
+    async def junk(request: web.Request) -> web.Response:
+        return web.Response(body=b'{"status": "success", "data": {"result": [{"metric": {}, "values": [[1, "2"]')
+
+    with pytest.raises(PrometheusError, match="not a Prometheus API answer"):
+        await PrometheusClient(await serve(junk), attempts=1).query_range("x", 0, 60, 60)
 
     async def refused(request: web.Request) -> web.Response:
         return web.json_response({"status": "error", "errorType": "execution", "error": "too many samples"}, status=422)

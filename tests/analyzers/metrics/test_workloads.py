@@ -81,6 +81,18 @@ def test_forgetting_usage_keeps_the_oom_kills() -> None:
     assert workload.containers["app"].arrays()[0].size == 0
 
 
+def test_cpu_and_memory_on_the_same_steps_keep_one_copy_of_the_timestamps() -> None:
+    series = ContainerSeries()
+    series.add("p", "memory", np.array([T0, T0 + 60]), np.array([5.0, 6.0]))
+    series.add("p", "cpu", np.array([T0, T0 + 60]), np.array([1.0, 2.0]))
+    series.add("q", "cpu", np.array([T0]), np.array([3.0]))
+    series.add("q", "memory", np.array([T0 + 60]), np.array([7.0]))
+    assert series.by_pod["cpu"]["p"][0] is series.by_pod["memory"]["p"][0]
+    assert series.by_pod["cpu"]["q"][0] is not series.by_pod["memory"]["q"][0]
+    ts_s, cpu, memory = series.arrays()  # q has no step with both: only p's
+    assert (ts_s.tolist(), cpu.tolist(), memory.tolist()) == ([T0, T0 + 60], [1.0, 2.0], [5.0, 6.0])
+
+
 # -- against a local server that answers like Prometheus --------------------------------------
 
 
