@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.policy import Hysteresis
-from kcost.api.v1alpha1.recommendation import OptimizationRecommendationSpec, RecommendationType
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendationSpec, RecommendationType, recommendation_name
 from kcost.kube.client import KubeClient
 
 
@@ -50,10 +50,12 @@ class Proposal:
     A run keeps thousands until it writes them, so the spec is held as its JSON (~1.4 kB) rather
     than as models (~11 kB each with their evidence): at 10,000 workloads that is 70 MB of the
     analyzer's peak. ``spec`` reads it back, the same model to the bit, and a new copy each
-    time: to change a proposal, make a new one from a changed spec.
+    time: to change a proposal, make a new one from a changed spec. Its object's ``name`` is
+    kept beside it, so that a run plans its writes without reading a spec back.
     """
 
     namespace: str
+    name: str
     # The band inside which it does not replace an open proposal of the same workload (None: any change does).
     hysteresis: Hysteresis | None
     spec_json: bytes
@@ -62,6 +64,9 @@ class Proposal:
         self, namespace: str, spec: OptimizationRecommendationSpec, hysteresis: Hysteresis | None = None
     ) -> None:
         object.__setattr__(self, "namespace", namespace)
+        object.__setattr__(
+            self, "name", recommendation_name(spec.target_ref.kind, spec.target_ref.name, spec.type.value)
+        )
         object.__setattr__(self, "hysteresis", hysteresis)
         object.__setattr__(self, "spec_json", spec.model_dump_json(by_alias=True))
 

@@ -33,7 +33,6 @@ from kcost.api.v1alpha1.recommendation import (
     OptimizationRecommendation,
     OptimizationRecommendationSpec,
     RecommendationPhase,
-    recommendation_name,
 )
 from kcost.kube.client import Body, KubeClient, NotFound
 from kcost.observability import tracing
@@ -149,12 +148,7 @@ async def plan(
     existing: AsyncIterable[Body], analysis: Analysis, analyzer: str, proposals: Iterable[Proposal]
 ) -> WritePlan:
     """Compare the stored recommendations (read once, a page at a time) with the proposals, in memory."""
-    wanted: dict[Key, Proposal] = {}
-    for made in proposals:
-        spec = made.spec
-        wanted[(made.namespace, recommendation_name(spec.target_ref.kind, spec.target_ref.name, spec.type.value))] = (
-            made
-        )
+    wanted = {(made.namespace, made.name): made for made in proposals}
     owner = [owner_reference(analysis)]
     result = WritePlan()
     seen: set[Key] = set()

@@ -23,7 +23,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
 
 import click
 import numpy as np
@@ -33,6 +32,7 @@ from kcost.analyzers.rightsizing import anomalies
 from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
 from kcost.analyzers.rightsizing.history import UsageHistory
 from kcost.cli import bench_ml_cluster
+from kcost.cli.bench_offline import offline_run
 
 RESOLUTION_S = 300
 # The issue's budget: an analysis of the demo no more than 20% slower with the learned parts.
@@ -243,47 +243,24 @@ def measure_analysis(workloads: list[Workload], end_s: int, repeats: int) -> End
     not), sized, classed, the recommendation built and serialized as the write sends it. Prometheus
     and the API server are not called: their time is the same in both modes.
     """
-    from kcost.analyzers import scope
-    from kcost.analyzers.contract import AnalyzerResult, RunContext
-    from kcost.analyzers.cost.unit_rates import ClusterRates
-    from kcost.analyzers.metrics.prometheus import PrometheusClient
-    from kcost.analyzers.metrics.workloads import QueryPlan
-    from kcost.analyzers.rightsizing.analyzer import CHUNK_WORKLOADS, RightsizingAnalyzer
-    from kcost.analyzers.rightsizing.analyzer import _strategy as strategy_of
-    from kcost.analyzers.rightsizing.settings import RightsizingSettings
-    from kcost.api.v1alpha1.analysis import Analysis
+    from kcost.analyzers.contract import AnalyzerResult
+    from kcost.analyzers.rightsizing.analyzer import CHUNK_WORKLOADS
     from kcost.api.v1alpha1.policy import Hysteresis
-    from kcost.kube.client import KubeClient
 
-    analyzer = RightsizingAnalyzer()
-    window = datetime.timedelta(days=14)
     end = datetime.datetime.fromtimestamp(end_s, datetime.UTC)
-    plan = QueryPlan.for_window(end - window, end, datetime.timedelta(seconds=RESOLUTION_S))
-    analysis = Analysis.model_validate(
-        {"metadata": {"name": "bench"}, "spec": {"profileRef": {"name": "bench"}, "window": "14d"}}
-    )
-    # Nothing here reads Prometheus or calls the API server: the same time in both modes, left out.
-    in_scope = scope.Scope(workloads, cast(PrometheusClient, None), plan, ClusterRates.defaults("bench"))
 
     def run(learned: bool) -> float:
-        settings = RightsizingSettings.model_validate({"learned": learned})
-        context = RunContext(
-            analysis,
-            "bench",
-            end - window,
-            end,
-            datetime.timedelta(seconds=plan.step_s),
-            settings,
-            [],
-            cast(KubeClient, None),
+        # Nothing here reads Prometheus or calls the API server: the same time in both modes, left out.
+        offline = offline_run(
+            {"learned": learned}, end, datetime.timedelta(days=14), datetime.timedelta(seconds=RESOLUTION_S), workloads
         )
-        strategy = strategy_of(settings.root)
+        analyzer, strategy, settings, context = offline.analyzer, offline.strategy, offline.settings, offline.context
         result = AnalyzerResult()
         started = time.perf_counter()
         for first in range(0, len(workloads), CHUNK_WORKLOADS):
             chunk = workloads[first : first + CHUNK_WORKLOADS]
             sized = analyzer._screen_and_propose(
-                chunk, strategy, settings.root, context, result, in_scope=in_scope, bands=[Hysteresis()] * len(chunk)
+                chunk, strategy, settings, context, result, in_scope=offline.scope, bands=[Hysteresis()] * len(chunk)
             )
             for _, proposal in sized:
                 if proposal is not None:  # what the write sends

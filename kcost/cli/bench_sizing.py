@@ -20,13 +20,14 @@ import statistics
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 import click
 import numpy as np
 
 from kcost.analyzers.metrics.workloads import ContainerSeries, ContainerSpec, Workload
 from kcost.api.units import MIB
+from kcost.cli.bench_offline import offline_run
 
 STEP_S = 600  # a 14-day window at the default 5m resolution is read at 10-minute steps
 DAYS = 14
@@ -206,37 +207,9 @@ def sized(found: list[Workload], mode: Mode) -> Iterator[dict[str, Any]]:
 
 def _analyzer(mode: Mode) -> tuple[Any, Any, Any, Any, Any]:
     """The analyzer, its strategy and settings, a run's context and a scope that reads nothing."""
-    from kcost.analyzers import scope
-    from kcost.analyzers.contract import RunContext
-    from kcost.analyzers.cost.unit_rates import ClusterRates
-    from kcost.analyzers.metrics.prometheus import PrometheusClient
-    from kcost.analyzers.metrics.workloads import QueryPlan
-    from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
-    from kcost.analyzers.rightsizing.analyzer import _strategy as strategy_of
-    from kcost.analyzers.rightsizing.settings import RightsizingSettings
-    from kcost.api.v1alpha1.analysis import Analysis
-    from kcost.kube.client import KubeClient
-
-    window = datetime.timedelta(days=DAYS)
     end = datetime.datetime.fromtimestamp(END_S, datetime.UTC)
-    plan = QueryPlan.for_window(end - window, end, datetime.timedelta(seconds=STEP_S // 2))
-    analysis = Analysis.model_validate(
-        {"metadata": {"name": "bench"}, "spec": {"profileRef": {"name": "bench"}, "window": "14d"}}
-    )
-    settings = RightsizingSettings.model_validate(mode.settings)
-    context = RunContext(
-        analysis,
-        "bench",
-        end - window,
-        end,
-        datetime.timedelta(seconds=plan.step_s),
-        settings,
-        [],
-        cast(KubeClient, None),
-    )
-    # Nothing here reads Prometheus or calls the API server.
-    in_scope = scope.Scope([], cast(PrometheusClient, None), plan, ClusterRates.defaults("bench"))
-    return RightsizingAnalyzer(), strategy_of(settings.root), settings.root, context, in_scope
+    run = offline_run(mode.settings, end, datetime.timedelta(days=DAYS), datetime.timedelta(seconds=STEP_S // 2))
+    return run.analyzer, run.strategy, run.settings, run.context, run.scope
 
 
 def digest(found: list[Workload], mode: Mode) -> str:
