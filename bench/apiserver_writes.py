@@ -176,6 +176,18 @@ def print_sizes(bench: Bench, console: Console) -> None:
     )
 
 
+async def print_stored_size(bench: Bench, namespace: str, console: Console) -> None:
+    """One recommendation as the API server holds it after both writes, and its managedFields' share."""
+    body = await anext(aiter(bench.kube.iter_raw(OptimizationRecommendation, namespace)))
+    whole = len(json.dumps(body, separators=(",", ":")))
+    managed = len(json.dumps(body["metadata"].get("managedFields") or [], separators=(",", ":")))
+    status = len(json.dumps(body.get("status") or {}, separators=(",", ":")))
+    console.print(
+        f"one recommendation as stored after both writes: {whole:,} bytes of JSON; managedFields {managed:,}"
+        f" ({managed / whole:.0%}), status {status:,} ({status / whole:.0%})"
+    )
+
+
 # -- the ways of writing ---------------------------------------------------------------------
 
 
@@ -483,6 +495,8 @@ async def bench_writes(cluster: DevCluster, count: int, runs: int, profile: bool
             for index in range(runs):
                 with console.status(f"run {index + 1}/{runs}: every variant, {count:,} writes each…"):
                     samples.extend(await one_round(bench, index, count))
+                if index == 0:
+                    await print_stored_size(bench, "apply-a-0", console)
             print_table(console, samples, bench.idle_cpu_per_s)
             if profile:
                 await profile_current_ways(bench, samples, count, console)
