@@ -46,6 +46,7 @@ from typing import Any
 
 import yaml
 from kubernetes_asyncio import client, watch
+from kubernetes_asyncio.client.exceptions import ApiException
 from rich.console import Console
 
 from kcost.analyzers.contract.plugin import Proposal, field_manager
@@ -66,6 +67,8 @@ from kcost.operator import status as status_io
 REPO = Path(__file__).resolve().parents[1]
 CRD = REPO / "crds" / "optimizer.kcost.dev_optimizationrecommendations.yaml"
 PLURAL = OptimizationRecommendation.crd.plural
+# The namespace of the CEL probe and of the object written to see that a new watch delivers.
+MARKERS = "markers"
 ANALYZER = "rightsizing"
 ANALYSIS = "bench-writes"
 # Workloads sized per wanted proposal: 78 % of the generated ones get one, 47 % one whose requests are
@@ -265,22 +268,37 @@ async def status_merge_all(bench: Bench, planned: list[StatusWrite]) -> None:
 # -- measuring -------------------------------------------------------------------------------
 
 
-async def watch_recommendations(bench: Bench) -> None:
+async def watch_recommendations(bench: Bench, version: str) -> None:
     """Count every event of every recommendation by namespace, as the operator's watch receives them."""
     custom = client.CustomObjectsApi(bench.kube.api_client)
-    version = ""
     while True:
-        options: dict[str, Any] = {"timeout_seconds": 3600, "allow_watch_bookmarks": False}
-        if version:
-            options["resource_version"] = version
+        options = {"timeout_seconds": 3600, "allow_watch_bookmarks": False, "resource_version": version}
         async with watch.Watch() as stream:
             async for event in stream.stream(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, **options):
-                if event["type"] == "ERROR":  # too old a resourceVersion: start over from now
-                    version = ""
-                    break
                 metadata = event["object"]["metadata"]
                 version = metadata["resourceVersion"]
                 bench.events[metadata["namespace"]] += 1
+
+
+async def stop_watcher(bench: Bench) -> None:
+    if bench.watcher is not None:
+        bench.watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError, ApiException):  # ended by a CRD's change (410)
+            await bench.watcher
+
+
+async def restart_watcher(bench: Bench) -> None:
+    """A new watch from now, once it is known to deliver: a CRD's change ends (410) the watches of its old storage."""
+    await stop_watcher(bench)
+    custom = client.CustomObjectsApi(bench.kube.api_client)
+    listed = await custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, limit=1)
+    bench.watcher = asyncio.create_task(watch_recommendations(bench, listed["metadata"]["resourceVersion"]))
+    seen = bench.events[MARKERS]
+    marker = Write(Proposal(MARKERS, bench.specs[0]), f"marker-{seen}")  # a new object: an event for sure
+    await bench.kube.apply(
+        OptimizationRecommendation, body_of(bench.analysis, ANALYZER, marker), field_manager=field_manager(ANALYZER)
+    )
+    await events_reach(bench, MARKERS, seen + 1)
 
 
 async def events_reach(bench: Bench, namespace: str, count: int) -> None:
@@ -344,7 +362,7 @@ def set_cel(bench: Bench, with_cel: bool) -> None:
     bench.cluster.kubectl(
         "apply", "--server-side", "--force-conflicts", "-f", "-", input_text=json.dumps(crd_document(with_cel))
     )
-    violating = body_of(bench.analysis, ANALYZER, writes_of(bench.specs[:1], "cel-probe")[0])
+    violating = body_of(bench.analysis, ANALYZER, writes_of(bench.specs[:1], MARKERS)[0])
     container = violating["spec"]["changes"]["containers"][0]
     container["requests"] = {**(container.get("requests") or {}), "cpu": "2"}
     container["limits"] = {**(container.get("limits") or {}), "cpu": "1"}
@@ -388,10 +406,12 @@ async def one_round(bench: Bench, round_index: int, count: int) -> list[Sample]:
     await run("status apply", a, 2 * count, lambda: status_apply_all(bench, on_a))
     await run("status merge", b, 2 * count, lambda: status_merge_all(bench, on_b))
     set_cel(bench, with_cel=False)
+    await restart_watcher(bench)
     try:
         await run("apply, no CEL", ns["nocel"], count, lambda: apply_all(bench, writes_of(full, ns["nocel"])))
     finally:
         set_cel(bench, with_cel=True)
+        await restart_watcher(bench)
     return samples
 
 
@@ -500,10 +520,10 @@ async def bench_writes(cluster: DevCluster, count: int, runs: int, profile: bool
         analysis = created.model_copy(update={"status": created.status.model_copy(update={"run_id": "bench-run"})})
         bench = Bench(cluster, kube, analysis, specs, Counter(), state.pids["kube-apiserver"], state.pids["etcd"])
         print_sizes(bench, console)
-        watcher = bench.watcher = asyncio.create_task(watch_recommendations(bench))
         try:
-            await create_namespaces(bench, ["cel-probe"])
+            await create_namespaces(bench, [MARKERS])
             set_cel(bench, with_cel=True)  # also waits until the CRD is served
+            await restart_watcher(bench)
             bench.idle_cpu_per_s = await idle_rate(bench)
             samples: list[Sample] = []
             for index in range(runs):
@@ -515,9 +535,7 @@ async def bench_writes(cluster: DevCluster, count: int, runs: int, profile: bool
             if profile:
                 await profile_current_ways(bench, samples, count, console)
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            await stop_watcher(bench)
 
 
 async def profile_current_ways(bench: Bench, samples: list[Sample], count: int, console: Console) -> None:
