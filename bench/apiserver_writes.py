@@ -41,6 +41,7 @@ import time
 import urllib.request
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,7 @@ ANALYSIS = "bench-writes"
 # within the limits (the generator gives some a request above its limit, which a Pod could not have).
 WORKLOADS_PER_PROPOSAL = 2.4
 EVENTS_TIMEOUT_S = 300
+WATCH_RETRY_S = 0.2
 IDLE_SAMPLE_S = 10
 PROFILE_TAIL_S = 3
 # Exclusive stages of a profile sample: the first whose pattern is in any of its frames. The patterns
@@ -273,11 +275,16 @@ async def watch_recommendations(bench: Bench, version: str) -> None:
     custom = client.CustomObjectsApi(bench.kube.api_client)
     while True:
         options = {"timeout_seconds": 3600, "allow_watch_bookmarks": False, "resource_version": version}
-        async with watch.Watch() as stream:
-            async for event in stream.stream(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, **options):
-                metadata = event["object"]["metadata"]
-                version = metadata["resourceVersion"]
-                bench.events[metadata["namespace"]] += 1
+        try:
+            async with watch.Watch() as stream:
+                async for event in stream.stream(custom.list_cluster_custom_object, GROUP, VERSION, PLURAL, **options):
+                    metadata = event["object"]["metadata"]
+                    version = metadata["resourceVersion"]
+                    bench.events[metadata["namespace"]] += 1
+        except ApiException as error:
+            if error.status != HTTPStatus.TOO_MANY_REQUESTS:  # 429: a CRD's new storage is still starting
+                raise
+            await asyncio.sleep(WATCH_RETRY_S)
 
 
 async def stop_watcher(bench: Bench) -> None:
