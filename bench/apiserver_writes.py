@@ -34,6 +34,7 @@ import copy
 import dataclasses
 import json
 import os
+import re
 import ssl
 import statistics
 import subprocess
@@ -77,6 +78,7 @@ ANALYSIS = "bench-writes"
 WORKLOADS_PER_PROPOSAL = 2.4
 EVENTS_TIMEOUT_S = 300
 WATCH_RETRY_S = 0.2
+LABEL = re.compile(r'(\w+)="([^"]*)"')
 IDLE_SAMPLE_S = 10
 PROFILE_TAIL_S = 3
 # Exclusive stages of a profile sample: the first whose pattern is in any of its frames. The patterns
@@ -122,6 +124,8 @@ class Sample:
     apiserver_cpu_s: float
     etcd_cpu_s: float
     wall_s: float
+    # Requests answered meanwhile, by verb and resource: the writes and whatever else they caused.
+    requests: Counter[str] = dataclasses.field(default_factory=Counter)
 
 
 def cpu_s(pid: int) -> float:
@@ -325,12 +329,16 @@ async def measure(  # noqa: PLR0917 - one call per variant, each argument named 
     bench: Bench, variant: str, namespace: str, writes: int, events_after: int, run: Callable[[], Awaitable[None]]
 ) -> Sample:
     """The API server's and etcd's CPU from the first write until every write's watch event arrived."""
+    requests_before = await asyncio.to_thread(request_counts, bench)  # outside the CPU window: /metrics is costly
     apiserver, etcd, started = cpu_s(bench.apiserver_pid), cpu_s(bench.etcd_pid), time.monotonic()
     await run()
     await events_reach(bench, namespace, events_after)
     wall_s = time.monotonic() - started
     used_s = cpu_s(bench.apiserver_pid) - apiserver - bench.idle_cpu_per_s * wall_s
-    return Sample(variant, writes, used_s, cpu_s(bench.etcd_pid) - etcd, wall_s)
+    etcd_s = cpu_s(bench.etcd_pid) - etcd
+    requests = await asyncio.to_thread(request_counts, bench)
+    requests.subtract(requests_before)
+    return Sample(variant, writes, used_s, etcd_s, wall_s, +requests)
 
 
 async def idle_rate(bench: Bench) -> float:
@@ -425,15 +433,32 @@ async def one_round(bench: Bench, round_index: int, count: int) -> list[Sample]:
 # -- profiling -------------------------------------------------------------------------------
 
 
-def fetch_profile(bench: Bench, seconds: int, path: Path) -> None:
-    """The API server's CPU profile over the next ``seconds``, as the admin (``/debug/pprof/profile``)."""
-    state = bench.cluster.require_state()
+def admin_get(bench: Bench, path: str, timeout_s: float) -> bytes:
+    """A GET of the API server as the admin (client certificate)."""
     pki = bench.cluster.pki_dir
     context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
     context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-    url = f"{state.apiserver_url}/debug/pprof/profile?seconds={seconds}"
-    with urllib.request.urlopen(url, context=context, timeout=seconds + 60) as answer:  # noqa: S310 - our own https URL
-        path.write_bytes(answer.read())
+    url = f"{bench.cluster.require_state().apiserver_url}{path}"
+    with urllib.request.urlopen(url, context=context, timeout=timeout_s) as answer:  # noqa: S310 - our own https URL
+        body: bytes = answer.read()
+    return body
+
+
+def fetch_profile(bench: Bench, seconds: int, path: Path) -> None:
+    """The API server's CPU profile over the next ``seconds`` (``/debug/pprof/profile``)."""
+    path.write_bytes(admin_get(bench, f"/debug/pprof/profile?seconds={seconds}", seconds + 60))
+
+
+def request_counts(bench: Bench) -> Counter[str]:
+    """Requests the API server has answered so far, by verb and resource (``apiserver_request_total``)."""
+    counts: Counter[str] = Counter()
+    for line in admin_get(bench, "/metrics", 60).decode().splitlines():
+        if not line.startswith("apiserver_request_total{"):
+            continue
+        labels = dict(LABEL.findall(line))
+        resource = labels.get("resource", "") + (f"/{labels['subresource']}" if labels.get("subresource") else "")
+        counts[f"{labels.get('verb', '?')} {resource}"] += int(float(line.rsplit(" ", 1)[1]))
+    return counts
 
 
 async def profiled(bench: Bench, seconds: int, path: Path, run: Callable[[], Awaitable[Sample]]) -> Sample:
@@ -507,6 +532,18 @@ def print_table(console: Console, samples: list[Sample], idle_cpu_per_s: float) 
         )
 
 
+def print_requests(console: Console, samples: list[Sample]) -> None:
+    """Requests per write by verb and resource in each variant's first run (its own and what it caused)."""
+    console.rule("requests per write during each variant's first run (apiserver_request_total)")
+    seen: set[str] = set()
+    for sample in samples:
+        if sample.variant in seen:
+            continue
+        seen.add(sample.variant)
+        shown = ", ".join(f"{name} {count / sample.writes:.2f}" for name, count in sample.requests.most_common(6))
+        console.print(f"{sample.variant:<24}{shown}", markup=False, highlight=False)
+
+
 async def bench_writes(cluster: DevCluster, count: int, runs: int, profile: bool, console: Console) -> None:
     specs = make_specs(count, console)
     state = cluster.require_state()
@@ -539,6 +576,7 @@ async def bench_writes(cluster: DevCluster, count: int, runs: int, profile: bool
                 if index == 0:
                     await print_stored_size(bench, "apply-a-0", console)
             print_table(console, samples, bench.idle_cpu_per_s)
+            print_requests(console, samples)
             if profile:
                 await profile_current_ways(bench, samples, count, console)
         finally:
@@ -588,7 +626,7 @@ def main() -> None:
     parser.add_argument("--no-profile", action="store_true", help="skip the profiled runs")
     parser.add_argument("--keep", action="store_true", help="leave the cluster running (stop it with dev-cluster down)")
     options = parser.parse_args()
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=160)
     cluster = DevCluster(options.dir.absolute(), console, apiserver_profiling=True)
     cluster.up()
     try:
