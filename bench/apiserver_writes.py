@@ -17,7 +17,8 @@ workloads) in one namespace per run, the way kcost writes them, and alternatives
 Each figure is the API server's CPU seconds (utime + stime from /proc) per 1,000 writes, from the
 first write until the watcher has seen every write's event, minus the idle API server's rate over
 that time; median of the runs (the variants alternate within each run), with ratios against the
-current way (apply; status apply). etcd's CPU is printed next to it. Then one more run of each
+current way (apply; status apply). etcd's CPU is printed next to it, and the requests the API server
+answered during each variant's first run by verb and resource. Then one more run of each
 current way is profiled (``/debug/pprof/profile``) and ``go tool pprof -top -cum`` printed with a
 breakdown of the samples by stage.
 
