@@ -92,6 +92,8 @@ class DevCluster:
 
     work_dir: Path
     console: Console
+    # The API server's /debug/pprof, for benchmarks that profile it (bench/apiserver_writes.py); off by default.
+    apiserver_profiling: bool = False
 
     @property
     def pki_dir(self) -> Path:
@@ -397,7 +399,7 @@ class DevCluster:
                 f"--service-account-signing-key-file={p / 'sa.key'}",
                 f"--service-cluster-ip-range={SERVICE_CLUSTER_IP_RANGE}",
                 "--allow-privileged=true",
-                "--profiling=false",
+                f"--profiling={str(self.apiserver_profiling).lower()}",
                 f"--audit-policy-file={audit_policy}",
                 f"--audit-log-path={self.audit_log}",
                 f"--audit-log-maxsize={AUDIT_LOG_MAX_MB}",
