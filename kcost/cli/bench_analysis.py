@@ -14,6 +14,10 @@ Runs per N: with ``--baseline``, first the earlier read path (``KCOST_ANALYZER_R
 baseline``) from no recommendations; then the current path from no recommendations; then
 the same Analysis again with nothing changed (a spec edit that changes no result starts the
 run), which also reports how many recommendations it wrote (resourceVersions that changed).
+
+Each analyzer process starts with an empty range cache (``KCOST_ANALYZER_CACHE_DIR``, a fresh
+folder in the cluster's): the first run reads every window whole and fills it, the unchanged
+run reads only the steps since. ``--no-range-cache`` turns it off, for before/after.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sys
 import time
 import urllib.request
@@ -148,6 +153,12 @@ def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict
     show_default=True,
     help="First run each N on the earlier read path too (KCOST_ANALYZER_READ_PATH=baseline), for before/after.",
 )
+@click.option(
+    "--range-cache/--no-range-cache",
+    default=True,
+    show_default=True,
+    help="Give the analyzer an empty range cache (KCOST_ANALYZER_CACHE_DIR), which the unchanged run reads from.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def analysis(
     sizes: tuple[int, ...],
@@ -158,6 +169,7 @@ def analysis(
     work_dir: Path | None,
     keep: bool,
     baseline: bool,
+    range_cache: bool,
     as_json: bool,
 ) -> None:
     """End-to-end analysis of N workloads against the local Prometheus and API server."""
@@ -190,7 +202,7 @@ def analysis(
             try:
                 for read_path in ("baseline", "fast") if baseline else ("fast",):
                     console.rule(f"analysis of {n:,} workloads, {read_path} read path")
-                    runs.extend(_measure(cluster, scenario, operator, resolution, read_path, console))
+                    runs.extend(_measure(cluster, scenario, operator, resolution, read_path, range_cache, console))
             finally:
                 _stop(operator)
         finally:
@@ -318,7 +330,13 @@ class _Watched:
 
 
 def _measure(
-    cluster: DevCluster, scenario: Any, operator: int, resolution: str, read_path: str, console: Any
+    cluster: DevCluster,
+    scenario: Any,
+    operator: int,
+    resolution: str,
+    read_path: str,
+    range_cache: bool,
+    console: Any,
 ) -> list[AnalysisRun]:
     """A first run from no recommendations; on the fast path, then the same Analysis again on unchanged data."""
     name = scenario.name
@@ -326,7 +344,12 @@ def _measure(
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     _wait_for_collection(cluster, name, console)
     log_name = f"bench-analyzer-{scenario.workloads}-{read_path}"
-    analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], {"KCOST_ANALYZER_READ_PATH": read_path})
+    env = {"KCOST_ANALYZER_READ_PATH": read_path, "KCOST_ANALYZER_CACHE_DIR": ""}
+    if range_cache:
+        cache_dir = cluster.work_dir / f"analyzer-ranges-{read_path}"
+        shutil.rmtree(cache_dir, ignore_errors=True)  # the first run starts without one
+        env["KCOST_ANALYZER_CACHE_DIR"] = str(cache_dir)
+    analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], env)
     try:
         time.sleep(2)  # let it start and find nothing to do yet
         watched = _Watched.start(cluster, analyzer, operator)
