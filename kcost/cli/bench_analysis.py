@@ -75,6 +75,9 @@ class AnalysisRun:
     # Recommendations created, updated or deleted during the run (resourceVersion changes; any writer).
     recommendations_changed: int | None
     phase: str
+    # Usage range queries answered from the range cache plus the new steps, and read whole (None: no cache).
+    range_reads_incremental: int | None = None
+    range_reads_whole: int | None = None
 
 
 def _requests_answered(prometheus_url: str) -> int:
@@ -427,6 +430,9 @@ def _run_of(
     analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
     usage = re.findall(r"([\d.]+) s waiting for Prometheus, ([\d.]+) s analyzing", log_text)
     read_wait_s, size_s = (float(usage[-1][0]), float(usage[-1][1])) if usage else (0.0, 0.0)
+    # The range cache's counts, from the last run's usage line only.
+    usage_lines = re.findall(r"[^\n]* s waiting for Prometheus[^\n]*", log_text)
+    cache_counts = re.search(r"range reads: (\d+) new steps only, (\d+) whole window", (usage_lines or [""])[-1])
     return AnalysisRun(
         workloads=scenario.workloads,
         namespaces=scenario.namespaces,
@@ -446,6 +452,8 @@ def _run_of(
         recommendations=int(section.get("recommendations") or 0),
         recommendations_changed=changed,
         phase=status.get("phase") or "Pending",
+        range_reads_incremental=int(cache_counts[1]) if cache_counts else None,
+        range_reads_whole=int(cache_counts[2]) if cache_counts else None,
     )
 
 
@@ -458,7 +466,7 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
     )
     for header in ("workloads", "read path", "run", "wall s", "analyzer s", "read wait s", "size s", "write s",
                    "peak RSS MiB", "analyzer's Prometheus requests", "Prometheus requests (all clients)",
-                   "Prometheus CPU s", "recommendations", "written", "phase"):  # fmt: skip
+                   "Prometheus CPU s", "range reads new/whole", "recommendations", "written", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in runs:
         table.add_row(
@@ -474,6 +482,7 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
             str(run.analyzer_prometheus_requests),
             str(run.prometheus_requests_all_clients),
             f"{run.cpu_s.get('prometheus', 0.0):.0f}",
+            "" if run.range_reads_incremental is None else f"{run.range_reads_incremental}/{run.range_reads_whole}",
             f"{run.recommendations:,}",
             "" if run.recommendations_changed is None else f"{run.recommendations_changed:,}",
             run.phase,
