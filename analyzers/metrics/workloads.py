@@ -462,6 +462,9 @@ async def load_namespace(
     def owner_of(labels: Mapping[str, str]) -> Workload | None:
         return index.get(pod_owner.get(labels.get("pod", ""), ("", "")))
 
+    # Pods whose node is noted: by the first series that names one, whichever query answered first.
+    pods_placed: set[str] = set()
+
     async def read(query: UsageQuery) -> None:
         start_s = plan.start_s - query.lag_steps * step
         answer = await (
@@ -479,7 +482,8 @@ async def load_namespace(
             member.containers.setdefault(usage.container, ContainerSeries()).add(
                 usage.pod, resource, usage.ts_s, usage.values
             )
-            if usage.node and usage.pod not in member.pods_seen:
+            if usage.node and usage.pod not in pods_placed:
+                pods_placed.add(usage.pod)
                 member.nodes_seen.append(usage.node)
             member.pods_seen.add(usage.pod)
 
