@@ -6,6 +6,7 @@ It sits above ``cost`` (unit rates) and ``metrics`` (Prometheus, workloads), so 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import logging
@@ -14,6 +15,7 @@ import time
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from kcost.analyzers.contract import AnalyzerError, AnalyzerResult, RunContext
@@ -21,6 +23,7 @@ from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for, read_profile
 from kcost.analyzers.metrics import prometheus as prometheus_api
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
+from kcost.analyzers.metrics.range_cache import RangeCache
 from kcost.analyzers.metrics.workloads import QueryPlan, Workload, discover, usage_by_namespace
 from kcost.config import Config
 from kcost.kube.client import KubeClient
@@ -63,6 +66,8 @@ class Scope:
     prometheus: PrometheusClient
     plan: QueryPlan
     rates: ClusterRates
+    # Usage answers of earlier runs (KCOST_ANALYZER_CACHE_DIR); None reads every window whole.
+    range_cache: RangeCache | None = None
 
     def monthly_request_cost(self, workload: Workload, cpu_cores: float, memory_bytes: float) -> float:
         """What these requests cost a month at the unit rates of the nodes the workload's pods ran on."""
@@ -86,7 +91,9 @@ class Scope:
         the run: the analyzers keep their proposals until the run ends, so no recommendation is made
         from part of the data.
         """
-        batches = usage_by_namespace(self.prometheus, self.workloads, self.plan, traffic=traffic)
+        batches = usage_by_namespace(
+            self.prometheus, self.workloads, self.plan, traffic=traffic, cache=self.range_cache
+        )
         waited_s = 0.0
         started = time.perf_counter()
         try:
@@ -109,12 +116,19 @@ class Scope:
             await batches.aclose()
         # The split the scale bench reports: reading is what the analysis waited for, not what overlapped it.
         log.info(
-            "usage of %d workloads: %.3f s waiting for Prometheus, %.3f s analyzing (%s read path)",
+            "usage of %d workloads: %.3f s waiting for Prometheus, %.3f s analyzing (%s read path%s)",
             len(self.workloads),
             waited_s,
             time.perf_counter() - started - waited_s,
             "baseline" if self.plan.aggregate_in_promql else "fast",
+            self._cache_summary(),
         )
+
+    def _cache_summary(self) -> str:
+        cache = self.range_cache
+        if cache is None:
+            return ""
+        return f"; range reads: {cache.incremental_reads} new steps only, {cache.full_reads} whole window"
 
     def finish(self, result: AnalyzerResult) -> AnalyzerResult:
         """The run's totals, as every metrics-based analyzer reports them."""
@@ -139,8 +153,12 @@ async def open_scope(context: RunContext[Any]) -> Scope:
     plan = QueryPlan.for_window(
         context.window_start, context.window_end, context.resolution, aggregate_in_promql=baseline
     )
+    range_cache = None
+    if config.analyzer_cache_dir:
+        range_cache = RangeCache(Path(config.analyzer_cache_dir), max_age_s=config.analyzer_cache_max_age_s)
+        await asyncio.to_thread(range_cache.prune)
     factory = _pricers.get(context.kube)
     if factory is None:
         factory = _pricers[context.kube] = PricerFactory(context.kube)
     rates = await rates_for(context.kube, profile, factory)
-    return Scope(workloads, prometheus, plan, rates)
+    return Scope(workloads, prometheus, plan, rates, range_cache)

@@ -40,6 +40,10 @@ def test_bench_analysis_runs_both_read_paths_and_queries_do_not_grow_with_worklo
         before, after = by_key[(n, "baseline", "first")], by_key[(n, "fast", "first")]
         assert after["recommendations"] == before["recommendations"], "both read paths make the same proposals"
         assert by_key[(n, "fast", "unchanged")]["recommendations_changed"] == 0, "an unchanged re-run writes none"
+        # Each analyzer starts with an empty range cache; the re-run reads the new steps of CPU and memory only.
+        assert (after["range_reads_incremental"], after["range_reads_whole"]) == (0, 2 * 3)
+        unchanged = by_key[(n, "fast", "unchanged")]
+        assert (unchanged["range_reads_incremental"], unchanged["range_reads_whole"]) == (2 * 3, 0)
         assert before["recommendations_changed"] is None
     assert by_key[(48, "fast", "first")]["recommendations"] > by_key[(12, "fast", "first")]["recommendations"]
     assert not (tmp_path / "bench" / "12").exists(), "each run's cluster is removed afterwards"

@@ -120,6 +120,24 @@ class Config(BaseModel):
             " `kcost bench analysis` measures both)"
         ),
     )
+    analyzer_cache_dir: str | None = Field(
+        None,
+        alias="KCOST_ANALYZER_CACHE_DIR",
+        description=(
+            "folder where analyzers keep their usage range answers, so that a re-run reads from Prometheus only"
+            " the steps since the last run (unset: off; `kcost run` defaults it to a per-user cache folder, the"
+            " Helm chart to an emptyDir); losing it costs a full read, never an answer"
+        ),
+    )
+    analyzer_cache_max_age_s: float = Field(
+        86400.0,
+        alias="KCOST_ANALYZER_CACHE_MAX_AGE_SECONDS",
+        gt=0,
+        description=(
+            "seconds after which an analyzer reads the whole window from Prometheus again instead of the new steps"
+            " only: how long a change to past samples (backfill, late writes) can go unseen"
+        ),
+    )
     cost_interval_s: float = Field(
         300.0,
         alias="KCOST_COST_INTERVAL_SECONDS",

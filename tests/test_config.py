@@ -15,6 +15,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert config.analyzer_stale_s == 60.0
     assert config.database_url.startswith("sqlite+aiosqlite://")
     assert config.liveness_endpoint is None
+    assert config.analyzer_cache_dir is None, "no range cache unless a folder is given"
     assert config.priority >= 1
 
 
@@ -31,6 +32,8 @@ def test_every_variable_is_read() -> None:
         "KCOST_ANALYZER_HEARTBEAT_SECONDS": "1",
         "KCOST_ANALYZER_STALE_SECONDS": "5",
         "KCOST_ANALYZER_READ_PATH": "baseline",
+        "KCOST_ANALYZER_CACHE_DIR": "/var/cache/kcost",
+        "KCOST_ANALYZER_CACHE_MAX_AGE_SECONDS": "3600",
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_DATABASE_URL": "postgresql+asyncpg://db/kcost",
         "KCOST_GCP_API_KEY": "key-123",

@@ -23,6 +23,9 @@ Scale is what shapes this module:
   the same end for every query of the run (usage, OOM kills, restarts, traffic), so two
   runs over the same data read the same points and make the same recommendations,
   whatever second they started at.
+- With a range cache (``KCOST_ANALYZER_CACHE_DIR``, see ``range_cache``), the usage range
+  queries of a re-run ask Prometheus only for the steps since the last run: the same
+  answers, bit for bit, and the same number of requests.
 - Namespaces are loaded a few at a time and handed to the analyzer one by one
   (``usage_by_namespace``), so memory holds the series of a couple of namespaces,
   never of the whole cluster.
@@ -45,6 +48,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kcost.analyzers.metrics.prometheus import PrometheusClient, RangeSeries
+from kcost.analyzers.metrics.range_cache import RangeCache
 from kcost.api.v1alpha1.common import LabelSelector, parse_quantity
 from kcost.api.v1alpha1.recommendation import TARGET_RESOURCES
 from kcost.kube.client import KubeClient, NotFound
@@ -438,9 +442,18 @@ def per_second_from_counter(series: RangeSeries, plan: QueryPlan, lag_steps: int
 
 @tracing.traced("load namespace", **{"k8s.namespace.name": "namespace"})
 async def load_namespace(
-    prometheus: PrometheusClient, namespace: str, members: list[Workload], plan: QueryPlan, *, traffic: bool = True
+    prometheus: PrometheusClient,
+    namespace: str,
+    members: list[Workload],
+    plan: QueryPlan,
+    *,
+    traffic: bool = True,
+    cache: RangeCache | None = None,
 ) -> list[Workload]:
-    """Fill the per-container series, OOM kills and (with ``traffic``) peak traffic of one namespace's workloads."""
+    """Fill the per-container series, OOM kills and (with ``traffic``) peak traffic of one namespace's workloads.
+
+    With a ``cache``, the usage range queries ask Prometheus only for the steps since its answers' ends.
+    """
     ns = f'namespace="{namespace}"'
     window, step = plan.window_range, plan.step_s
     pod_owner = await _pod_workloads(prometheus, ns, plan.start_s, plan.end_s)
@@ -449,8 +462,16 @@ async def load_namespace(
     def owner_of(labels: Mapping[str, str]) -> Workload | None:
         return index.get(pod_owner.get(labels.get("pod", ""), ("", "")))
 
+    # Pods whose node is noted: by the first series that names one, whichever query answered first.
+    pods_placed: set[str] = set()
+
     async def read(query: UsageQuery) -> None:
-        answer = await prometheus.query_range(query.promql, plan.start_s - query.lag_steps * step, plan.end_s, step)
+        start_s = plan.start_s - query.lag_steps * step
+        answer = await (
+            prometheus.query_range(query.promql, start_s, plan.end_s, step)
+            if cache is None
+            else cache.query_range(prometheus, query.promql, start_s, plan.end_s, step)
+        )
         if query.lag_steps:
             answer = [per_second_from_counter(series, plan, query.lag_steps) for series in answer]
         resource = query.resource
@@ -461,7 +482,8 @@ async def load_namespace(
             member.containers.setdefault(usage.container, ContainerSeries()).add(
                 usage.pod, resource, usage.ts_s, usage.values
             )
-            if usage.node and usage.pod not in member.pods_seen:
+            if usage.node and usage.pod not in pods_placed:
+                pods_placed.add(usage.pod)
                 member.nodes_seen.append(usage.node)
             member.pods_seen.add(usage.pod)
 
@@ -504,6 +526,7 @@ async def usage_by_namespace(
     *,
     traffic: bool = True,
     prefetch: int = PREFETCH_NAMESPACES,
+    cache: RangeCache | None = None,
 ) -> AsyncGenerator[list[Workload], None]:
     """Each namespace's workloads with their usage, in namespace order, a few loaded ahead.
 
@@ -520,7 +543,9 @@ async def usage_by_namespace(
             while pending and len(running) < max(1, prefetch):
                 namespace, members = pending.pop(0)
                 running.append(
-                    asyncio.create_task(load_namespace(prometheus, namespace, members, plan, traffic=traffic))
+                    asyncio.create_task(
+                        load_namespace(prometheus, namespace, members, plan, traffic=traffic, cache=cache)
+                    )
                 )
             yield await running.pop(0)
     finally:

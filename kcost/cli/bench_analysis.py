@@ -14,6 +14,10 @@ Runs per N: with ``--baseline``, first the earlier read path (``KCOST_ANALYZER_R
 baseline``) from no recommendations; then the current path from no recommendations; then
 the same Analysis again with nothing changed (a spec edit that changes no result starts the
 run), which also reports how many recommendations it wrote (resourceVersions that changed).
+
+Each analyzer process starts with an empty range cache (``KCOST_ANALYZER_CACHE_DIR``, a fresh
+folder in the cluster's): the first run reads every window whole and fills it, the unchanged
+run reads only the steps since. ``--no-range-cache`` turns it off, for before/after.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncio
 import json
 import os
 import re
+import shutil
 import sys
 import time
 import urllib.request
@@ -70,6 +75,9 @@ class AnalysisRun:
     # Recommendations created, updated or deleted during the run (resourceVersion changes; any writer).
     recommendations_changed: int | None
     phase: str
+    # Usage range queries answered from the range cache plus the new steps, and read whole (None: no cache).
+    range_reads_incremental: int | None = None
+    range_reads_whole: int | None = None
 
 
 def _requests_answered(prometheus_url: str) -> int:
@@ -148,6 +156,12 @@ def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict
     show_default=True,
     help="First run each N on the earlier read path too (KCOST_ANALYZER_READ_PATH=baseline), for before/after.",
 )
+@click.option(
+    "--range-cache/--no-range-cache",
+    default=True,
+    show_default=True,
+    help="Give the analyzer an empty range cache (KCOST_ANALYZER_CACHE_DIR), which the unchanged run reads from.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def analysis(
     sizes: tuple[int, ...],
@@ -158,6 +172,7 @@ def analysis(
     work_dir: Path | None,
     keep: bool,
     baseline: bool,
+    range_cache: bool,
     as_json: bool,
 ) -> None:
     """End-to-end analysis of N workloads against the local Prometheus and API server."""
@@ -190,7 +205,7 @@ def analysis(
             try:
                 for read_path in ("baseline", "fast") if baseline else ("fast",):
                     console.rule(f"analysis of {n:,} workloads, {read_path} read path")
-                    runs.extend(_measure(cluster, scenario, operator, resolution, read_path, console))
+                    runs.extend(_measure(cluster, scenario, operator, resolution, read_path, range_cache, console))
             finally:
                 _stop(operator)
         finally:
@@ -318,7 +333,13 @@ class _Watched:
 
 
 def _measure(
-    cluster: DevCluster, scenario: Any, operator: int, resolution: str, read_path: str, console: Any
+    cluster: DevCluster,
+    scenario: Any,
+    operator: int,
+    resolution: str,
+    read_path: str,
+    range_cache: bool,
+    console: Any,
 ) -> list[AnalysisRun]:
     """A first run from no recommendations; on the fast path, then the same Analysis again on unchanged data."""
     name = scenario.name
@@ -326,7 +347,12 @@ def _measure(
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     _wait_for_collection(cluster, name, console)
     log_name = f"bench-analyzer-{scenario.workloads}-{read_path}"
-    analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], {"KCOST_ANALYZER_READ_PATH": read_path})
+    env = {"KCOST_ANALYZER_READ_PATH": read_path, "KCOST_ANALYZER_CACHE_DIR": ""}
+    if range_cache:
+        cache_dir = cluster.work_dir / f"analyzer-ranges-{read_path}"
+        shutil.rmtree(cache_dir, ignore_errors=True)  # the first run starts without one
+        env["KCOST_ANALYZER_CACHE_DIR"] = str(cache_dir)
+    analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], env)
     try:
         time.sleep(2)  # let it start and find nothing to do yet
         watched = _Watched.start(cluster, analyzer, operator)
@@ -404,6 +430,9 @@ def _run_of(
     analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
     usage = re.findall(r"([\d.]+) s waiting for Prometheus, ([\d.]+) s analyzing", log_text)
     read_wait_s, size_s = (float(usage[-1][0]), float(usage[-1][1])) if usage else (0.0, 0.0)
+    # The range cache's counts, from the last run's usage line only.
+    usage_lines = re.findall(r"[^\n]* s waiting for Prometheus[^\n]*", log_text)
+    cache_counts = re.search(r"range reads: (\d+) new steps only, (\d+) whole window", (usage_lines or [""])[-1])
     return AnalysisRun(
         workloads=scenario.workloads,
         namespaces=scenario.namespaces,
@@ -423,6 +452,8 @@ def _run_of(
         recommendations=int(section.get("recommendations") or 0),
         recommendations_changed=changed,
         phase=status.get("phase") or "Pending",
+        range_reads_incremental=int(cache_counts[1]) if cache_counts else None,
+        range_reads_whole=int(cache_counts[2]) if cache_counts else None,
     )
 
 
@@ -435,7 +466,7 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
     )
     for header in ("workloads", "read path", "run", "wall s", "analyzer s", "read wait s", "size s", "write s",
                    "peak RSS MiB", "analyzer's Prometheus requests", "Prometheus requests (all clients)",
-                   "Prometheus CPU s", "recommendations", "written", "phase"):  # fmt: skip
+                   "Prometheus CPU s", "range reads new/whole", "recommendations", "written", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in runs:
         table.add_row(
@@ -451,6 +482,7 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
             str(run.analyzer_prometheus_requests),
             str(run.prometheus_requests_all_clients),
             f"{run.cpu_s.get('prometheus', 0.0):.0f}",
+            "" if run.range_reads_incremental is None else f"{run.range_reads_incremental}/{run.range_reads_whole}",
             f"{run.recommendations:,}",
             "" if run.recommendations_changed is None else f"{run.recommendations_changed:,}",
             run.phase,

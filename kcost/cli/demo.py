@@ -114,6 +114,8 @@ def _start_kcost(cluster: DevCluster, repo: Path) -> int:
         "KCOST_API_PORT": str(api_port),
         # The cluster's own history store (the forecast reads it), not one in whatever folder `make demo` ran from.
         "KCOST_DATABASE_URL": f"sqlite+aiosqlite:///{cluster.work_dir / 'kcost-history.db'}",
+        # The cluster's own range cache: it goes with the cluster's Prometheus, whose URL a later cluster may reuse.
+        "KCOST_ANALYZER_CACHE_DIR": str(cluster.work_dir / "analyzer-ranges"),
     }
     state.pids["kcost"] = processes.spawn(
         "kcost", [str(Path(sys.executable).with_name("kcost")), "run"], cluster.log_dir, env=env

@@ -171,14 +171,27 @@ def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
     asyncio.run(serve())
 
 
+def default_analyzer_cache_dir() -> str:
+    """Where ``kcost run``'s analyzers keep their range answers unless told: the user's cache folder."""
+    from pathlib import Path
+
+    cache_home = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return str(Path(cache_home) / "kcost" / "analyzer-ranges")
+
+
 def _child_env(index: int) -> dict[str, str]:
-    """The environment of ``kcost run``'s ``index``-th process: its own metrics port (base + index)."""
+    """The environment of ``kcost run``'s ``index``-th process: its own metrics port (base + index).
+
+    The analyzers' range cache defaults to the user's cache folder; set to empty, it stays off.
+    """
     from kcost.config import Config
 
+    env = dict(os.environ)
+    env.setdefault("KCOST_ANALYZER_CACHE_DIR", default_analyzer_cache_dir())
     base = Config.from_env().metrics_port
-    if not base:
-        return dict(os.environ)
-    return {**os.environ, "KCOST_METRICS_PORT": str(base + index)}
+    if base:
+        env["KCOST_METRICS_PORT"] = str(base + index)
+    return env
 
 
 @click.command("run")

@@ -137,3 +137,26 @@ def test_no_service_links_in_kcosts_environment() -> None:
     (job,) = of_kind(documents, "Job")
     for pod in (_pod(documents), job["spec"]["template"]["spec"]):
         assert pod["enableServiceLinks"] is False
+
+
+def test_the_metrics_analyzers_share_a_range_cache_in_an_empty_dir() -> None:
+    pod = _pod(render())
+    (volume,) = [v for v in pod["volumes"] if v["name"] == "analyzer-cache"]
+    assert volume["emptyDir"] == {}, "only a cache: lost with the Pod"
+    containers = {c["name"]: c for c in pod["containers"]}
+    for name in ("analyzer-rightsizing", "analyzer-idle"):
+        env = _env(containers[name])
+        assert env["KCOST_ANALYZER_CACHE_MAX_AGE_SECONDS"] == "86400"
+        mount = {"name": "analyzer-cache", "mountPath": env["KCOST_ANALYZER_CACHE_DIR"]}
+        assert mount in containers[name]["volumeMounts"], name
+    for name in ("analyzer-cost", "operator", "webhook"):
+        assert "KCOST_ANALYZER_CACHE_DIR" not in _env(containers[name]), name
+
+
+def test_the_range_cache_can_be_limited_or_turned_off() -> None:
+    limited = _pod(render("analyzerCache.sizeLimit=2Gi"))
+    assert next(v for v in limited["volumes"] if v["name"] == "analyzer-cache")["emptyDir"] == {"sizeLimit": "2Gi"}
+    off = _pod(render("analyzerCache.enabled=false"))
+    assert "analyzer-cache" not in {v["name"] for v in off["volumes"]}
+    assert not any("KCOST_ANALYZER_CACHE_DIR" in _env(c) for c in off["containers"])
+    assert "sizeLimit" in render_error("analyzerCache.sizeLimit=lots")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from kcost.cli.run import _child_env
 from kcost.devcluster import processes
 
 WAIT_S = 120.0
@@ -79,3 +80,13 @@ def test_a_signal_stops_every_process_without_an_error(tmp_path: Path, signum: s
     assert supervisor.returncode == 0, stderr
     assert "exited with code" not in stderr
     assert all(_wait_gone(pid) for pid in pids)
+
+
+def test_kcost_run_gives_its_analyzers_a_range_cache_in_the_users_cache_folder(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KCOST_ANALYZER_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _child_env(1)["KCOST_ANALYZER_CACHE_DIR"] == str(tmp_path / "kcost" / "analyzer-ranges")
+    monkeypatch.setenv("KCOST_ANALYZER_CACHE_DIR", "")
+    assert _child_env(1)["KCOST_ANALYZER_CACHE_DIR"] == "", "set to empty, it stays off"

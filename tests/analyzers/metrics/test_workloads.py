@@ -6,6 +6,7 @@ import asyncio
 import datetime
 import math
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusUnavailable, RangeSeries
+from kcost.analyzers.metrics.range_cache import RangeCache
 from kcost.analyzers.metrics.workloads import (
     ContainerSeries,
     ContainerSpec,
@@ -333,3 +335,21 @@ def test_a_rate_window_of_several_steps_differences_that_many_steps_back() -> No
     points = per_second_from_counter(counter, plan, 2).points
     assert points[:, 0].tolist() == [T0, T0 + 150, T0 + 300]
     assert points[:, 1].tolist() == [0.2, 0.3, 0.4]
+
+
+async def test_with_a_range_cache_a_re_run_reads_the_new_steps_with_as_many_requests(
+    prometheus_like: Any, tmp_path: Path
+) -> None:
+    url, seen = await prometheus_like()
+    cache = RangeCache(tmp_path)
+    first = [b async for b in usage_by_namespace(PrometheusClient(url), _scope(), PLAN, traffic=False, cache=cache)]
+    requests = len(seen)
+    again = [b async for b in usage_by_namespace(PrometheusClient(url), _scope(), PLAN, traffic=False, cache=cache)]
+    assert (cache.full_reads, cache.incremental_reads) == (4, 4), "CPU and memory of both namespaces"
+    assert len(seen) == 2 * requests
+    for before, after in zip(first, again, strict=True):
+        for old, new in zip(before, after, strict=True):
+            assert (old.pods_seen, old.nodes_seen) == (new.pods_seen, new.nodes_seen)
+            for name, series in old.containers.items():
+                for part, new_part in zip(series.arrays(), new.containers[name].arrays(), strict=True):
+                    assert part.tobytes() == new_part.tobytes()
