@@ -384,7 +384,7 @@ def history_rows(cluster: str, day: datetime.date, allocation: model.Allocation)
 
 def daily_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[DailyCost]:
     """Today's cost per namespace at the current rate (idle under ``__idle__``), as history rows."""
-    # The rows' models bring SQLAlchemy (~30 MiB): imported by the cost analyzer as it writes, not by every
+    # The rows' models bring SQLAlchemy (~21 MiB): imported by the cost analyzer as it writes, not by every
     # analyzer that prices nodes through this module.
     from kcost.history.models import DailyCost  # noqa: PLC0415
 

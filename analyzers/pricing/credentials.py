@@ -79,7 +79,7 @@ class GcpApplicationDefault:
         return "GcpApplicationDefault()"
 
     def _token(self) -> str:
-        # google-auth (with requests and cryptography, ~14 MiB) only where GCP prices come by OAuth.
+        # google-auth (with requests and cryptography) only where GCP prices come by OAuth.
         import google.auth  # noqa: PLC0415
         import google.auth.exceptions  # noqa: PLC0415
         import google.auth.transport.requests  # noqa: PLC0415

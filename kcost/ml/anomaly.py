@@ -169,7 +169,7 @@ def detect_isolation_forest(usage: HourlyUsage, seed: int = 0) -> Detection:
     """IsolationForest outliers among the windows, kept where the level is also away from the median."""
     if usage.start_s.size < MIN_WINDOWS:
         return _empty(usage, Method.ISOLATION_FOREST)
-    # scikit-learn (with scipy and pandas, ~80 MiB) only for this method, which is not the default.
+    # scikit-learn (with scipy and pandas, ~110 MiB) only for this method, which is not the default.
     from sklearn.ensemble import IsolationForest  # noqa: PLC0415
 
     table = features(usage)

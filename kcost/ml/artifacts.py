@@ -7,7 +7,7 @@ wrote it, so loading refuses any other, naming the file and both versions; the f
 ``kcost ml train`` under the installed versions. Training is never needed at install.
 
 Beside the pickle, a model's scoring form is saved as plain arrays (``<name>.npz``): what an
-analyzer needs to score, loaded without scikit-learn (with scipy and pandas ~100 MiB of
+analyzer needs to score, loaded without scikit-learn (with scipy and pandas ~110 MiB of
 RSS that a sizing process would otherwise carry from its first estimate on).
 """
 
