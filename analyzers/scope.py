@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ctypes
+import functools
 import logging
 import platform
 import time
@@ -35,16 +36,15 @@ log = logging.getLogger("kcost.analyzers.scope")
 _pricers: weakref.WeakKeyDictionary[KubeClient, PricerFactory] = weakref.WeakKeyDictionary()
 
 
+@functools.cache
 def _glibc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, found at first use: ``libc_ver`` reads the interpreter's binary."""
     if platform.libc_ver()[0] != "glibc":
         return None
     with contextlib.suppress(OSError, AttributeError):
         trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
         return trim
     return None
-
-
-_MALLOC_TRIM = _glibc_trim()
 
 
 def release_freed_memory() -> None:
@@ -54,8 +54,9 @@ def release_freed_memory() -> None:
     namespace's thousands of arrays leave it in holes that ``free`` alone never returns: the
     process's RSS then carries every namespace's leftovers. A no-op on other C libraries.
     """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    trim = _glibc_trim()
+    if trim is not None:
+        trim(0)
 
 
 @dataclass

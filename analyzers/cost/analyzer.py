@@ -18,7 +18,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kcost.analyzers.cost import checks, model, passes
 from kcost.analyzers.metrics import prometheus
@@ -32,8 +32,11 @@ from kcost.api.v1alpha1.profile import (
     NodeTypePrice,
 )
 from kcost.config import Config
-from kcost.history.models import IDLE, DailyCost, HistoryTable, WorkloadDailyCost
+from kcost.history.grouping import IDLE
 from kcost.kube.client import KubeClient
+
+if TYPE_CHECKING:
+    from kcost.history.models import DailyCost, HistoryTable, WorkloadDailyCost
 
 log = logging.getLogger("kcost.analyzers.cost")
 FIELD_MANAGER = "kcost-analyzer-cost"
@@ -381,6 +384,10 @@ def history_rows(cluster: str, day: datetime.date, allocation: model.Allocation)
 
 def daily_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[DailyCost]:
     """Today's cost per namespace at the current rate (idle under ``__idle__``), as history rows."""
+    # The rows' models bring SQLAlchemy (~21 MiB): imported by the cost analyzer as it writes, not by every
+    # analyzer that prices nodes through this module.
+    from kcost.history.models import DailyCost  # noqa: PLC0415
+
     return [
         DailyCost(cluster=cluster, namespace=namespace, day=day, **_amounts(row))
         for namespace, row in daily_rows(allocation).items()
@@ -390,6 +397,8 @@ def daily_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocati
 def workload_cost_rows(cluster: str, day: datetime.date, allocation: model.Allocation) -> list[WorkloadDailyCost]:
     """Today's cost per workload at the current rate, with the labels all its pods share; idle as one
     row whose namespace, kind and name are ``__idle__``."""
+    from kcost.history.models import WorkloadDailyCost  # noqa: PLC0415 - as in ``daily_cost_rows``
+
     sums = _day_sums(allocation, _workload_key)
     shared: dict[WorkloadKey, dict[str, str]] = {}
     for cost in allocation.containers:

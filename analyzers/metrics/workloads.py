@@ -154,6 +154,10 @@ class ContainerSpec:
         )
 
 
+# A container the template does not list asks for nothing; one shared value, not one per call.
+_UNSET_SPEC = ContainerSpec(name="")
+
+
 @dataclass
 class Workload:
     kind: str
@@ -175,7 +179,7 @@ class Workload:
         return WORKLOAD_KINDS[self.kind][0]
 
     def requests(self, container: str) -> dict[str, float | None]:
-        spec = next((c for c in self.container_specs if c.name == container), ContainerSpec(container))
+        spec = next((c for c in self.container_specs if c.name == container), _UNSET_SPEC)
         return {
             "cpu_request": spec.cpu_request,
             "memory_request": spec.memory_request,

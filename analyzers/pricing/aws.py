@@ -24,19 +24,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import boto3  # type: ignore[import-untyped]
-from botocore.config import Config  # type: ignore[import-untyped]
-from botocore.exceptions import (  # type: ignore[import-untyped]
-    BotoCoreError,
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    PartialCredentialsError,
-    ReadTimeoutError,
-)
-
 from kcost.analyzers.pricing.cache import TtlCache
 from kcost.analyzers.pricing.checks import hours_in_unit, positive_price, require_usd
 from kcost.analyzers.pricing.credentials import AwsCredentials
@@ -88,7 +75,6 @@ CREDENTIAL_CODES = frozenset(
         "InvalidSignatureException",
     }
 )
-_NETWORK_ERRORS = (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError)
 
 
 def _mapping(container: Mapping[str, Any], name: str, path: str) -> Mapping[str, Any]:
@@ -302,10 +288,20 @@ class AwsPriceSource:
                 raise PricingError(f"{client.meta.endpoint_url} {operation}: still paging after {self.max_pages} pages")
 
     async def _call(self, client: Any, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        # boto3 and botocore come with the first client, not with the pricer every analyzer imports (they and
+        # google-auth were 21 MiB of each analyzer's RSS): most clusters are priced otherwise.
+        from botocore import exceptions as boto_errors  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        network_errors = (
+            boto_errors.EndpointConnectionError,
+            boto_errors.ConnectTimeoutError,
+            boto_errors.ReadTimeoutError,
+            boto_errors.ConnectionClosedError,
+        )
         where = f"{client.meta.endpoint_url} {operation}"
         try:
             response: dict[str, Any] = await asyncio.to_thread(getattr(client, operation), **request)
-        except ClientError as error:
+        except boto_errors.ClientError as error:
             details = error.response.get("Error", {})
             code, message = details.get("Code", "?"), details.get("Message", "")
             status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
@@ -317,14 +313,14 @@ class AwsPriceSource:
                     "which need pricing:GetProducts and ec2:DescribeSpotPriceHistory"
                 ) from None
             raise PricingError(f"{where}: HTTP {status} {code}: {message}") from None
-        except (NoCredentialsError, PartialCredentialsError):
+        except (boto_errors.NoCredentialsError, boto_errors.PartialCredentialsError):
             raise PricingError(
                 f"{where}: no AWS credentials; use IRSA (a role on the service account), "
                 "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or spec.pricing.credentialsSecretRef"
             ) from None
-        except _NETWORK_ERRORS as error:
+        except network_errors as error:
             raise PricingUnavailable(f"{where}: {type(error).__name__}: {error}") from None
-        except BotoCoreError as error:
+        except boto_errors.BotoCoreError as error:
             raise PricingError(f"{where}: unreadable answer: {type(error).__name__}: {error}") from None
         return response
 
@@ -335,6 +331,9 @@ class AwsPriceSource:
         return self._clients[key]
 
     def _make_client(self, service: str, region: str) -> Any:
+        import boto3  # type: ignore[import-untyped]  # noqa: PLC0415 - see ``_call``
+        from botocore.config import Config  # type: ignore[import-untyped]  # noqa: PLC0415
+
         # boto3 sessions are not thread-safe: one per client, each client used from threads is fine.
         session = boto3.session.Session(**self.credentials.session_kwargs())
         config = Config(

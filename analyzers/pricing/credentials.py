@@ -14,10 +14,6 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-import google.auth
-import google.auth.exceptions
-import google.auth.transport.requests
-
 from kcost.analyzers.pricing.errors import PricingError, PricingUnavailable
 from kcost.config import Config
 
@@ -83,6 +79,11 @@ class GcpApplicationDefault:
         return "GcpApplicationDefault()"
 
     def _token(self) -> str:
+        # google-auth (with requests and cryptography) only where GCP prices come by OAuth.
+        import google.auth  # noqa: PLC0415
+        import google.auth.exceptions  # noqa: PLC0415
+        import google.auth.transport.requests  # noqa: PLC0415
+
         try:
             if self._credentials is None:
                 self._credentials, _project = google.auth.default(scopes=GCP_SCOPES)

@@ -120,7 +120,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
                 for index in proposed
             ]
         )
-        for index, estimate in zip(proposed, confidence.shipped().estimate_many(rows).tolist(), strict=True):
+        for index, estimate in zip(proposed, confidence.shipped_scorer().estimate_many(rows).tolist(), strict=True):
             answer = cast(ContainerRecommendation, answers[index])
             # The traces it learned from have no OOM kills: the rules' risk (high after an OOM kill or
             # with steep growth) stays a floor where the model has never seen such a history.

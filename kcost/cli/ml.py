@@ -50,15 +50,15 @@ def _train_classes(seed: int, out_dir: Path | None) -> None:
     from kcost.ml import artifacts, classes
 
     model, metadata = ml_classes.train(seed)
-    model_path, metadata_path = artifacts.save(
-        classes.ARTIFACT, model.forest, metadata, out_dir or artifacts.SHIPPED_DIR
-    )
+    directory = out_dir or artifacts.SHIPPED_DIR
+    model_path, metadata_path = artifacts.save(classes.ARTIFACT, model.forest, metadata, directory)
+    arrays_path = artifacts.save_arrays(classes.ARTIFACT, model.scorer.arrays(), directory)
     held_out = metadata["metrics_held_out"]
     click.echo(
         f"workload-class model: {metadata['training_rows']} generator series; held out {held_out['series']} "
         f"series: accuracy {held_out['accuracy']}"
     )
-    click.echo(f"wrote {model_path} and {metadata_path}")
+    click.echo(f"wrote {model_path}, {arrays_path} and {metadata_path}")
 
 
 def _train_confidence(traces_path: Path, seed: int, out_dir: Path | None) -> None:
@@ -70,7 +70,9 @@ def _train_confidence(traces_path: Path, seed: int, out_dir: Path | None) -> Non
     except traces.TraceFormatError as error:
         raise click.ClickException(str(error)) from None
     model, metadata = calibration.train(series, seed=seed, source=traces_path.name)
-    model_path, metadata_path = artifacts.save(confidence.ARTIFACT, model, metadata, out_dir or artifacts.SHIPPED_DIR)
+    directory = out_dir or artifacts.SHIPPED_DIR
+    model_path, metadata_path = artifacts.save(confidence.ARTIFACT, model, metadata, directory)
+    arrays_path = artifacts.save_arrays(confidence.ARTIFACT, model.scorer.arrays(), directory)
     held_out = metadata["metrics_held_out"]
     click.echo(
         f"confidence model: {metadata['training_rows']} backtests of {len(metadata['training_workloads'])} workloads; "
@@ -78,4 +80,4 @@ def _train_confidence(traces_path: Path, seed: int, out_dir: Path | None) -> Non
         f"share held at confidence >= 0.9: {held_out['share_held_confidence_ge_0_9']} "
         f"of {held_out['count_confidence_ge_0_9']}"
     )
-    click.echo(f"wrote {model_path} and {metadata_path}")
+    click.echo(f"wrote {model_path}, {arrays_path} and {metadata_path}")

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from kcost.history.models import IDLE
-
 if TYPE_CHECKING:
     from kcost.history.queries import CostTotals
 
+# The namespace, kind and name of the cost no workload uses (node cost minus allocations). Here, not in
+# ``models``: the analyzers name it without importing SQLAlchemy, which only the history writer needs.
+IDLE = "__idle__"
 # OpenCost's (and Kubecost's) name for the cost of what lacks the property grouped by.
 UNALLOCATED = "__unallocated__"
 # A Kubernetes label key: an optional DNS-subdomain prefix and "/", then a name of at most 63 characters.

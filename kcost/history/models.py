@@ -40,8 +40,6 @@ MONTHLY_PARTITIONS = {"postgresql_partition_by": "RANGE (day)"}
 # Labels as one JSON object per row: JSONB on PostgreSQL (``->>`` reads a key without
 # re-parsing the text), JSON text on SQLite (read with ``json_extract``).
 LABELS_TYPE = JSON().with_variant(JSONB(), "postgresql")
-# The namespace, kind and name of the cost no workload uses (node cost minus allocations).
-IDLE = "__idle__"
 
 
 class CapacityType(StrEnum):
@@ -146,7 +144,7 @@ class WorkloadDailyCost(HistoryTable, table=True):
 
     The rows of a namespace and day add up to that namespace's ``DailyCost`` row: both are
     written from the same allocation. Idle cost is one row whose namespace, kind and name
-    are ``IDLE``, as it is the ``IDLE`` namespace in ``daily_costs``.
+    are ``grouping.IDLE``, as it is the ``IDLE`` namespace in ``daily_costs``.
     """
 
     __tablename__: ClassVar[str] = "workload_daily_costs"

@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.ensemble import IsolationForest
 
 from kcost.ml import quantiles
 
@@ -170,6 +169,9 @@ def detect_isolation_forest(usage: HourlyUsage, seed: int = 0) -> Detection:
     """IsolationForest outliers among the windows, kept where the level is also away from the median."""
     if usage.start_s.size < MIN_WINDOWS:
         return _empty(usage, Method.ISOLATION_FOREST)
+    # scikit-learn (with scipy and pandas, ~110 MiB) only for this method, which is not the default.
+    from sklearn.ensemble import IsolationForest  # noqa: PLC0415
+
     table = features(usage)
     forest = IsolationForest(n_estimators=FOREST_TREES, contamination=FOREST_CONTAMINATION, random_state=seed)
     forest.fit(table)

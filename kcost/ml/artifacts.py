@@ -5,6 +5,10 @@ workloads, the seed), its features, its metrics, and the versions of the librari
 wrote it. A pickled scikit-learn model is only safe to load with the versions that
 wrote it, so loading refuses any other, naming the file and both versions; the fix is
 ``kcost ml train`` under the installed versions. Training is never needed at install.
+
+Beside the pickle, a model's scoring form is saved as plain arrays (``<name>.npz``): what an
+analyzer needs to score, loaded without scikit-learn (with scipy and pandas ~110 MiB of
+RSS that a sizing process would otherwise carry from its first estimate on).
 """
 
 from __future__ import annotations
@@ -17,8 +21,8 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
-import joblib
 import numpy as np
+import numpy.typing as npt
 
 ARTIFACT_FORMAT = 1
 SHIPPED_DIR = Path(__file__).parent / "models"
@@ -62,6 +66,8 @@ def save(name: str, model: Any, metadata: dict[str, Any], directory: Path = SHIP
     """Write ``model`` and ``metadata`` (plus format and library versions) as artifact ``name``."""
     model_path, metadata_path = paths(name, directory)
     directory.mkdir(parents=True, exist_ok=True)
+    import joblib  # noqa: PLC0415 - only to write or read a pickle; scoring reads the arrays
+
     joblib.dump(model, model_path, compress=3)
     full = {"name": name, "format": ARTIFACT_FORMAT, "library_versions": library_versions(), **metadata}
     metadata_path.write_text(json.dumps(full, indent=2, sort_keys=True) + "\n")
@@ -97,8 +103,35 @@ def load(name: str, directory: Path = SHIPPED_DIR) -> Artifact:
     """Artifact ``name``; raises ``ArtifactError`` when it is missing or its library versions differ."""
     metadata = read_metadata(name, directory)
     model_path, _ = paths(name, directory)
+    import joblib  # noqa: PLC0415 - unpickling imports the model's library anyway
+
     try:
         model = joblib.load(model_path)
     except FileNotFoundError:
         raise ArtifactError(f"{model_path}: model file not found (its metadata is there)") from None
     return Artifact(model=model, metadata=metadata)
+
+
+def arrays_path(name: str, directory: Path = SHIPPED_DIR) -> Path:
+    """The file of artifact ``name``'s scoring arrays."""
+    return directory / f"{name}.npz"
+
+
+def save_arrays(name: str, arrays: dict[str, npt.NDArray[Any]], directory: Path = SHIPPED_DIR) -> Path:
+    """Write artifact ``name``'s scoring form (next to its pickle, from the same model)."""
+    path = arrays_path(name, directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    named: dict[str, Any] = dict(arrays)  # numpy's stub types the keywords as its own options
+    np.savez_compressed(path, **named)
+    return path
+
+
+def load_arrays(name: str, directory: Path = SHIPPED_DIR) -> dict[str, npt.NDArray[Any]]:
+    """Artifact ``name``'s scoring arrays, checked like its pickle (format and library versions)."""
+    read_metadata(name, directory)
+    path = arrays_path(name, directory)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            return {key: stored[key] for key in stored.files}
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: scoring arrays not found; rebuild them with `kcost ml train`") from None

@@ -9,7 +9,7 @@ container's right-sizing settings (``kcost.analyzers.rightsizing.classes``).
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +24,12 @@ ARTIFACT = "classes"
 CLASSES = tuple(WorkloadClass)
 
 
-@dataclass
-class ClassModel:
-    """A fitted random forest over ``class_features.FEATURES``."""
+@dataclass(frozen=True)
+class ClassScorer:
+    """What classifying needs of a ``ClassModel``, in plain arrays: no scikit-learn is imported to use it."""
 
-    forest: Any
+    forest: trees.FlatTrees
+    labels: tuple[str, ...]
 
     def classify_many(self, rows: FloatArray) -> list[WorkloadClass]:
         """The class of each row of features: the forest's ``predict``, answer for answer.
@@ -36,25 +37,49 @@ class ClassModel:
         It sums the trees' class shares itself, walking all trees at once for all rows (``trees.FlatTrees``),
         without the forest's per-call checks and thread pool, which took most of the time for a few rows.
         """
-        leaves = self._flat.leaves(rows.reshape(-1, len(class_features.FEATURES)))
+        leaves = self.forest.leaves(rows.reshape(-1, len(class_features.FEATURES)))
         # In the trees' order, one after the other, as the forest adds them up.
         shares = np.cumsum(self._shares[leaves], axis=1)[:, -1]
-        return [WorkloadClass(self.forest.classes_[index]) for index in np.argmax(shares, axis=1)]
+        return [WorkloadClass(self.labels[index]) for index in np.argmax(shares, axis=1)]
+
+    def classify(self, row: FloatArray) -> WorkloadClass:
+        """The class of one row of features (``classify_many`` of one row)."""
+        return self.classify_many(row)[0]
+
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Everything above as arrays, for ``artifacts.save_arrays``."""
+        return self.forest.arrays("trees_") | {"labels": np.array(self.labels, dtype=np.str_)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> ClassScorer:
+        return cls(trees.FlatTrees.from_arrays(arrays, "trees_"), tuple(str(label) for label in arrays["labels"]))
+
+    @functools.cached_property
+    def _shares(self) -> FloatArray:
+        """Each node's class shares, as one tree's ``predict_proba`` gives them."""
+        values = self.forest.values[:, : len(self.labels)]
+        shares: FloatArray = values / values.sum(axis=1, keepdims=True)
+        return shares
+
+
+@dataclass
+class ClassModel:
+    """A fitted random forest over ``class_features.FEATURES``."""
+
+    forest: Any
+
+    def classify_many(self, rows: FloatArray) -> list[WorkloadClass]:
+        """The class of each row of features (``ClassScorer.classify_many``)."""
+        return self.scorer.classify_many(rows)
 
     def classify(self, row: FloatArray) -> WorkloadClass:
         """The class of one row of features (``classify_many`` of one row)."""
         return self.classify_many(row)[0]
 
     @functools.cached_property
-    def _flat(self) -> trees.FlatTrees:
-        return trees.FlatTrees.of(self.forest.estimators_)
-
-    @functools.cached_property
-    def _shares(self) -> FloatArray:
-        """Each node's class shares, as one tree's ``predict_proba`` gives them."""
-        values = self._flat.values[:, : len(self.forest.classes_)]
-        shares: FloatArray = values / values.sum(axis=1, keepdims=True)
-        return shares
+    def scorer(self) -> ClassScorer:
+        """The forest's trees flattened and its class labels: all that classifying reads."""
+        return ClassScorer(trees.FlatTrees.of(self.forest.estimators_), tuple(str(c) for c in self.forest.classes_))
 
 
 def fit(rows: FloatArray, labels: npt.NDArray[np.str_], *, seed: int) -> ClassModel:
@@ -80,6 +105,12 @@ def confusion(true: list[WorkloadClass], predicted: list[WorkloadClass]) -> dict
 def shipped() -> ClassModel:
     """The model shipped in the package (loaded once); ``artifacts.ArtifactError`` when it cannot be used."""
     return ClassModel(artifacts.load(ARTIFACT).model)
+
+
+@functools.cache
+def shipped_scorer() -> ClassScorer:
+    """The shipped model's scoring form, read from its arrays: what an analysis uses, without scikit-learn."""
+    return ClassScorer.from_arrays(artifacts.load_arrays(ARTIFACT))
 
 
 def classify(
@@ -110,6 +141,6 @@ def classify_histories(
             for index in long_enough
         ]
     )
-    for index, workload_class in zip(long_enough, shipped().classify_many(rows), strict=True):
+    for index, workload_class in zip(long_enough, shipped_scorer().classify_many(rows), strict=True):
         found[index] = workload_class
     return found

@@ -18,6 +18,7 @@ import functools
 import itertools
 import math
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,10 +62,12 @@ LOWER_BOUND_QUANTILE = 0.95
 
 
 @dataclass(frozen=True)
-class ConfidenceModel:
-    """A fitted booster and the map from its decision value to the probability of holding."""
+class ConfidenceScorer:
+    """What scoring needs of a ``ConfidenceModel``, in plain arrays: no scikit-learn is imported to use it."""
 
-    booster: Any
+    stages: trees.FlatTrees
+    learning_rate: float
+    initial_decision: float
     decision_thresholds: FloatArray
     probability_thresholds: FloatArray
 
@@ -75,10 +78,10 @@ class ConfidenceModel:
         The decision is summed here over the booster's stages, walked all at once for all rows
         (``trees.FlatTrees``): the booster's own call spent milliseconds in checks for microseconds of work.
         """
-        leaves = self._stages.leaves(rows.reshape(-1, len(FEATURES)))
+        leaves = self.stages.leaves(rows.reshape(-1, len(FEATURES)))
         # The prior's log-odds, then each stage's value times the learning rate, added in order as the booster does.
-        prior = np.full((leaves.shape[0], 1), self._initial_decision)
-        steps = np.concatenate((prior, self.booster.learning_rate * self._stages.values[leaves, 0]), axis=1)
+        prior = np.full((leaves.shape[0], 1), self.initial_decision)
+        steps = np.concatenate((prior, self.learning_rate * self.stages.values[leaves, 0]), axis=1)
         decisions = np.cumsum(steps, axis=1)[:, -1]
         probabilities: FloatArray = np.interp(decisions, self.decision_thresholds, self.probability_thresholds)
         return probabilities
@@ -87,14 +90,54 @@ class ConfidenceModel:
         """The probability that the proposal these features describe holds (``estimate_many`` of one row)."""
         return float(self.estimate_many(row)[0])
 
-    @functools.cached_property
-    def _stages(self) -> trees.FlatTrees:
-        return trees.FlatTrees.of(self.booster.estimators_[:, 0])
+    def arrays(self) -> dict[str, npt.NDArray[Any]]:
+        """Everything above as arrays, for ``artifacts.save_arrays``."""
+        return self.stages.arrays("stages_") | {
+            "learning_rate": np.array(self.learning_rate, dtype=np.float64),
+            "initial_decision": np.array(self.initial_decision, dtype=np.float64),
+            "decision_thresholds": self.decision_thresholds,
+            "probability_thresholds": self.probability_thresholds,
+        }
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]]) -> ConfidenceScorer:
+        return cls(
+            stages=trees.FlatTrees.from_arrays(arrays, "stages_"),
+            learning_rate=float(arrays["learning_rate"]),
+            initial_decision=float(arrays["initial_decision"]),
+            decision_thresholds=arrays["decision_thresholds"].astype(np.float64),
+            probability_thresholds=arrays["probability_thresholds"].astype(np.float64),
+        )
+
+
+@dataclass(frozen=True)
+class ConfidenceModel:
+    """A fitted booster and the map from its decision value to the probability of holding."""
+
+    booster: Any
+    decision_thresholds: FloatArray
+    probability_thresholds: FloatArray
+
+    def estimate_many(self, rows: FloatArray) -> FloatArray:
+        """The probability of holding, for each row of features (``ConfidenceScorer.estimate_many``)."""
+        return self.scorer.estimate_many(rows)
+
+    def estimate(self, row: FloatArray) -> float:
+        """The probability that the proposal these features describe holds (``estimate_many`` of one row)."""
+        return float(self.estimate_many(row)[0])
 
     @functools.cached_property
-    def _initial_decision(self) -> float:
-        """The decision before any stage (the training prior's log-odds): the same for every row."""
-        return float(self.booster._raw_predict_init(np.zeros((1, len(FEATURES)), dtype=np.float32))[0, 0])
+    def scorer(self) -> ConfidenceScorer:
+        """The booster's stages flattened, its prior and the calibration: all that scoring reads."""
+        # The decision before any stage (the training prior's log-odds) is the same for every row.
+        prior = self.booster._raw_predict_init(np.zeros((1, len(FEATURES)), dtype=np.float32))[0, 0]
+        return ConfidenceScorer(
+            stages=trees.FlatTrees.of(self.booster.estimators_[:, 0]),
+            learning_rate=float(self.booster.learning_rate),
+            initial_decision=float(prior),
+            decision_thresholds=self.decision_thresholds,
+            probability_thresholds=self.probability_thresholds,
+        )
 
 
 def lower_bound(held_count: float, count: float, quantile: float = LOWER_BOUND_QUANTILE) -> float:
@@ -193,6 +236,12 @@ def shipped() -> ConfidenceModel:
             "rebuild it with `kcost ml train`"
         )
     return model
+
+
+@functools.cache
+def shipped_scorer() -> ConfidenceScorer:
+    """The shipped model's scoring form, read from its arrays: what an analysis uses, without scikit-learn."""
+    return ConfidenceScorer.from_arrays(artifacts.load_arrays(ARTIFACT))
 
 
 def trained_on() -> frozenset[str]:

@@ -11,7 +11,7 @@ so each tree ends in the same leaf. Leaves point to themselves, so extra steps a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +61,32 @@ class FlatTrees:
             right=np.concatenate(rights),
             values=np.concatenate(values),
             depth=max(int(estimator.tree_.max_depth) for estimator in trees),
+        )
+
+    def arrays(self, prefix: str) -> dict[str, npt.NDArray[Any]]:
+        """The trees as plain arrays (named ``prefix`` + field), to be saved without pickling."""
+        fields = {
+            "roots": self.roots,
+            "feature": self.feature,
+            "threshold": self.threshold,
+            "left": self.left,
+            "right": self.right,
+            "values": self.values,
+            "depth": np.array(self.depth, dtype=np.int64),
+        }
+        return {prefix + name: array for name, array in fields.items()}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, npt.NDArray[Any]], prefix: str) -> FlatTrees:
+        """The trees ``arrays`` wrote under ``prefix``."""
+        return cls(
+            roots=arrays[prefix + "roots"].astype(np.intp),
+            feature=arrays[prefix + "feature"].astype(np.intp),
+            threshold=arrays[prefix + "threshold"].astype(np.float64),
+            left=arrays[prefix + "left"].astype(np.intp),
+            right=arrays[prefix + "right"].astype(np.intp),
+            values=arrays[prefix + "values"].astype(np.float64),
+            depth=int(arrays[prefix + "depth"]),
         )
 
     def leaves(self, rows: FloatArray) -> IntArray:

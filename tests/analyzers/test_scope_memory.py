@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import subprocess
+import sys
 from collections.abc import AsyncGenerator
 from typing import Any, cast
 
@@ -51,3 +53,22 @@ async def test_a_namespace_s_samples_are_dropped_and_freed_memory_released_befor
 
 def test_releasing_freed_memory_is_safe_to_call_anywhere() -> None:
     scope.release_freed_memory()
+
+
+# ``platform.libc_ver`` reads the interpreter's binary: the analyzer looks for ``malloc_trim`` at first use,
+# once, not as it imports. Checked in a fresh interpreter, where nothing has imported the scope yet.
+LIBC_LOOKUP = """
+import platform
+calls = []
+looked_up = platform.libc_ver
+platform.libc_ver = lambda *args: calls.append(1) or looked_up(*args)
+from kcost.analyzers import scope
+assert calls == [], "looked up at import"
+scope.release_freed_memory()
+scope.release_freed_memory()
+assert calls == [1], calls
+"""
+
+
+def test_the_c_library_is_looked_up_at_the_first_release_not_at_import() -> None:
+    subprocess.run([sys.executable, "-c", LIBC_LOOKUP], capture_output=True, text=True, check=True)

@@ -35,6 +35,27 @@ def test_another_scikit_learn_version_is_refused_naming_the_file_and_versions(tm
     assert "kcost ml train" in message
 
 
+def test_scoring_arrays_round_trip_exactly_and_are_checked_like_the_pickle(tmp_path: Path) -> None:
+    arrays = {"threshold": np.array([0.1, np.inf]), "depth": np.array(3), "labels": np.array(["idle", "bursty"])}
+    artifacts.save("model", {"weights": [1]}, {}, tmp_path)
+    artifacts.save_arrays("model", arrays, tmp_path)
+    loaded = artifacts.load_arrays("model", tmp_path)
+    assert loaded.keys() == arrays.keys()
+    assert all(np.array_equal(loaded[key], arrays[key]) and loaded[key].dtype == arrays[key].dtype for key in arrays)
+    _, metadata_path = artifacts.paths("model", tmp_path)
+    metadata = json.loads(metadata_path.read_text())
+    metadata["library_versions"]["scikit-learn"] = "0.24.2"
+    metadata_path.write_text(json.dumps(metadata))
+    with pytest.raises(artifacts.ArtifactError, match=r"scikit-learn 0\.24\.2"):
+        artifacts.load_arrays("model", tmp_path)
+
+
+def test_missing_scoring_arrays_say_how_to_build_them(tmp_path: Path) -> None:
+    artifacts.save("model", {"weights": [1]}, {}, tmp_path)
+    with pytest.raises(artifacts.ArtifactError, match="kcost ml train"):
+        artifacts.load_arrays("model", tmp_path)
+
+
 def test_a_missing_artifact_says_how_to_build_it(tmp_path: Path) -> None:
     with pytest.raises(artifacts.ArtifactError, match="kcost ml train"):
         artifacts.load("absent", tmp_path)

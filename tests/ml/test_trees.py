@@ -50,3 +50,18 @@ def test_classes_are_the_forest_s_one_by_one_and_in_a_batch_on_rows_of_every_kin
     assert model.classify_many(rows) == forest
     assert [model.classify(row) for row in rows] == forest
     assert len(set(forest)) > 2
+
+
+def test_the_shipped_confidence_arrays_score_bit_for_bit_as_the_pickled_booster() -> None:
+    # The analyzer scores from the arrays (no scikit-learn); they must be the pickle's, not a stale copy.
+    model = confidence.shipped()
+    rows = _rows(2000, len(FEATURES), seed=5)
+    booster = np.interp(model.booster.decision_function(rows), model.decision_thresholds, model.probability_thresholds)
+    assert np.array_equal(confidence.shipped_scorer().estimate_many(rows), booster)
+
+
+def test_the_shipped_class_arrays_classify_as_the_pickled_forest() -> None:
+    model = classes.shipped()
+    rows = _rows(2000, len(class_features.FEATURES), seed=6)
+    forest = [WorkloadClass(label) for label in model.forest.predict(rows)]
+    assert classes.shipped_scorer().classify_many(rows) == forest

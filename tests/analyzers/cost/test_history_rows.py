@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from kcost.analyzers.cost import analyzer, model
-from kcost.history.grouping import GroupBy, Grouping
-from kcost.history.models import IDLE, DailyCost, WorkloadDailyCost
+from kcost.history.grouping import IDLE, GroupBy, Grouping
+from kcost.history.models import DailyCost, WorkloadDailyCost
 from kcost.history.store import HistoryStore
 
 DAY = datetime.date(2026, 11, 3)
