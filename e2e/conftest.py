@@ -186,13 +186,15 @@ def spawn(dev_cluster: DevCluster, tmp_path: Path) -> Iterator[Any]:
     """Start kcost processes; all are stopped at the end of the test.
 
     The operators of one test meet in a peering of their own: a replica another test
-    killed (and its unexpired priority) can never pause them.
+    killed (and its unexpired priority) can never pause them. Their analyzers read every
+    window whole (no range cache) unless a test asks for one: no run reads what another cached.
     """
     started: list[KcostProcess] = []
     peering = f"e2e-{uuid.uuid4().hex[:8]}"
+    base_env = {"KCOST_PEERING_NAME": peering, "KCOST_ANALYZER_CACHE_DIR": ""}
 
     def start(name: str, *args: str, env: dict[str, str] | None = None) -> KcostProcess:
-        process = KcostProcess(dev_cluster, name, list(args), tmp_path, {"KCOST_PEERING_NAME": peering, **(env or {})})
+        process = KcostProcess(dev_cluster, name, list(args), tmp_path, {**base_env, **(env or {})})
         started.append(process)
         return process
 
