@@ -82,8 +82,14 @@ class FakeWrites:
         return body
 
 
-def state(reviews: FakeReviews, writes: FakeWrites | None = None, store: Any = None, rate: float = 1000.0) -> State:
-    """A status API state over fakes, its caches marked filled."""
+def state(
+    reviews: FakeReviews,
+    writes: FakeWrites | None = None,
+    store: Any = None,
+    rate: float = 1000.0,
+    burst: float | None = None,
+) -> State:
+    """A status API state over fakes, its caches marked filled; ``burst`` defaults to ``rate``."""
     caches = Caches()
     for cache in caches.kinds.values():
         cache.synced = True
@@ -92,5 +98,5 @@ def state(reviews: FakeReviews, writes: FakeWrites | None = None, store: Any = N
         access=Access(reviews, ttl_s=30),
         writes=writes or FakeWrites(),
         history=HistoryReader(store) if store is not None else None,
-        limiter=RateLimiter(rate, rate),
+        limiter=RateLimiter(rate, rate if burst is None else burst),
     )
