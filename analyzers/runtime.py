@@ -90,11 +90,14 @@ async def serve(kube: KubeClient, analyzer: contract.Analyzer[Any], settings: Ru
     settings = settings or RuntimeSettings.from_config(Config.from_env())
     instance = instance_id()
     log.info("analyzer %s started as %s", analyzer.name, instance)
-    while True:
-        try:
-            await serve_once(kube, analyzer, instance, settings)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.warning("analyzer %s: pass failed; retrying", analyzer.name, exc_info=True)
-        await asyncio.sleep(settings.poll_interval.total_seconds())
+    try:
+        while True:
+            try:
+                await serve_once(kube, analyzer, instance, settings)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("analyzer %s: pass failed; retrying", analyzer.name, exc_info=True)
+            await asyncio.sleep(settings.poll_interval.total_seconds())
+    finally:
+        analyzer.close()

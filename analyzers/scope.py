@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
-import functools
 import logging
-import platform
 import time
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +19,7 @@ from typing import Any
 from kcost.analyzers.contract import AnalyzerError, AnalyzerResult, RunContext
 from kcost.analyzers.cost.pricer import PricerFactory
 from kcost.analyzers.cost.unit_rates import ClusterRates, rates_for, read_profile
+from kcost.analyzers.memory import release_freed_memory
 from kcost.analyzers.metrics import prometheus as prometheus_api
 from kcost.analyzers.metrics.prometheus import PrometheusClient, PrometheusError
 from kcost.analyzers.metrics.range_cache import RangeCache
@@ -34,29 +32,6 @@ log = logging.getLogger("kcost.analyzers.scope")
 # One pricer factory per API connection, for the life of the analyzer process: it keeps
 # the catalogs it has read and the last known live prices between runs.
 _pricers: weakref.WeakKeyDictionary[KubeClient, PricerFactory] = weakref.WeakKeyDictionary()
-
-
-@functools.cache
-def _glibc_trim() -> Callable[[int], int] | None:
-    """glibc's ``malloc_trim``, found at first use: ``libc_ver`` reads the interpreter's binary."""
-    if platform.libc_ver()[0] != "glibc":
-        return None
-    with contextlib.suppress(OSError, AttributeError):
-        trim: Callable[[int], int] = ctypes.CDLL("libc.so.6").malloc_trim
-        return trim
-    return None
-
-
-def release_freed_memory() -> None:
-    """Give the pages freed with a namespace's samples back to the system.
-
-    glibc keeps freed memory in each thread's arena (sizing runs in worker threads), and a
-    namespace's thousands of arrays leave it in holes that ``free`` alone never returns: the
-    process's RSS then carries every namespace's leftovers. A no-op on other C libraries.
-    """
-    trim = _glibc_trim()
-    if trim is not None:
-        trim(0)
 
 
 @dataclass

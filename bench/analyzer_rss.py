@@ -1,7 +1,8 @@
 """The rightsizing analyzer's peak RSS at N workloads, without a cluster of N.
 
 What runs is the analyzer's own run (``RightsizingAnalyzer.run``, then the write step
-``upsert_all``) in a process of its own, measured by its VmHWM. Around it:
+``upsert_all``) in a process of its own, measured by its VmHWM plus that of its sizing
+workers (``KCOST_ANALYZER_SIZING_PROCESSES``, children of that process). Around it:
 
 - a stand-in Prometheus in another process (aiohttp) that answers the analyzer's queries
   with answers shaped as Prometheus writes them: ``/api/v1/series`` for the owner series,
@@ -55,6 +56,8 @@ from kcost.analyzers.contract import RunContext, recommendations
 from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
 from kcost.analyzers.rightsizing.settings import RightsizingSettings
 from kcost.api.v1alpha1.analysis import Analysis
+from kcost.cli.bench_analysis import _peak_rss_mib as _peak_mib
+from kcost.cli.bench_analysis import _tree
 from kcost.cli.demo import profile_manifest
 from kcost.devcluster import scale
 
@@ -354,6 +357,9 @@ async def _analyze(args: argparse.Namespace, sampler: RssSampler) -> dict[str, A
     sampler.step = "write"
     written = await recommendations.upsert_all(kube, analysis, analyzer.name, result.proposals)  # type: ignore[arg-type]
     sampler.step = "done"
+    # Its sizing workers (KCOST_ANALYZER_SIZING_PROCESSES) are part of the analyzer: their peaks are added.
+    workers_mib = sum(_peak_mib(pid) for pid in _tree(os.getpid())[1:])
+    analyzer.close()
     # The answers, to show that a change of how memory is used changed none of them.
     answers = sorted(json.dumps([p.namespace, p.spec.to_api()], sort_keys=True) for p in result.proposals)
     return {
@@ -366,6 +372,7 @@ async def _analyze(args: argparse.Namespace, sampler: RssSampler) -> dict[str, A
         "skipped": result.skipped,
         "prometheus_requests": result.prometheus_requests,
         "anomalous": len(result.anomalous_workloads),
+        "workers_peak_rss_mib": round(workers_mib, 1),
     }
 
 
@@ -379,7 +386,7 @@ def child(args: argparse.Namespace) -> None:
     figures |= {
         "workloads": args.workloads,
         "idle_rss_mib": round(idle_kib / 1024, 1),
-        "peak_rss_mib": round(RssSampler.status_kib("VmHWM") / 1024, 1),
+        "peak_rss_mib": round(RssSampler.status_kib("VmHWM") / 1024 + figures["workers_peak_rss_mib"], 1),
         "peak_step": sampler.peak_step,
         "peak_by_step_mib": {step: round(kib / 1024, 1) for step, kib in sampler.peak_by_step.items()},
     }

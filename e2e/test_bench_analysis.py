@@ -12,20 +12,38 @@ import pytest
 KCOST = str(Path(sys.executable).with_name("kcost"))
 
 
-@pytest.mark.timeout(1500)  # six analyses and two clusters: minutes on a busy machine
+@pytest.mark.timeout(2100)  # ten analyses and two clusters: minutes on a busy machine
 def test_bench_analysis_runs_both_read_paths_and_queries_do_not_grow_with_workloads(tmp_path: Path) -> None:
     sizes = ["--workloads", "12", "--workloads", "48"]
-    command = [KCOST, "bench", "analysis", *sizes, "--namespaces", "3", "--days", "1", "--json"]
+    sizing = ["--sizing-processes", "0", "--sizing-processes", "1"]
+    command = [KCOST, "bench", "analysis", *sizes, *sizing, "--namespaces", "3", "--days", "1", "--json"]
     result = subprocess.run(
-        [*command, "--dir", str(tmp_path / "bench")], capture_output=True, text=True, timeout=1400, check=False
+        [*command, "--dir", str(tmp_path / "bench")], capture_output=True, text=True, timeout=2000, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
     runs = json.loads(result.stdout)
-    assert [(r["workloads"], r["read_path"], r["run"]) for r in runs] == [
-        (n, path, run)
+    assert [(r["workloads"], r["read_path"], r["sizing_processes"], r["run"]) for r in runs] == [
+        (n, path, processes, run)
         for n in (12, 48)
-        for path, run in (("baseline", "first"), ("fast", "first"), ("fast", "unchanged"))
+        for path, processes, run in (
+            ("baseline", 0, "first"),
+            ("fast", 0, "first"),
+            ("fast", 0, "unchanged"),
+            ("fast", 1, "first"),
+            ("fast", 1, "unchanged"),
+        )
     ]
+    # Sizing in a worker process makes the same proposals, and its memory counts as the analyzer's.
+    for n in (12, 48):
+        threaded, worker = (
+            next(r for r in runs if (r["workloads"], r["read_path"], r["sizing_processes"], r["run"]) == key)
+            for key in ((n, "fast", 0, "first"), (n, "fast", 1, "first"))
+        )
+        assert worker["recommendations"] == threaded["recommendations"]
+        assert worker["peak_rss_mib"] > threaded["peak_rss_mib"] + 40, "the worker's peak is added"
+        unchanged = next(r for r in runs if (r["workloads"], r["sizing_processes"], r["run"]) == (n, 1, "unchanged"))
+        assert unchanged["recommendations_changed"] == 0
+    runs = [r for r in runs if r["sizing_processes"] == 0]
     for run in runs:
         assert run["phase"] == "Succeeded"
         # Per namespace: owners (series API), CPU, memory, OOM reasons, on either read path.

@@ -242,6 +242,29 @@ def test_analysis_goes_from_pending_to_succeeded(scope: Scope, kubectl: Any, spa
     assert "Expired" not in {e["reason"] for e in per_object}
 
 
+def test_a_run_ends_when_its_analyzer_reports_not_at_the_next_tick(scope: Scope, kubectl: Any, spawn: Any) -> None:
+    # No timer tick within the test (the first comes after 30 minutes): only a reaction to
+    # the analyzer's status write can end the run.
+    spawn("operator", "operator", env={"KCOST_TIMER_SECONDS": "3600"})
+    spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
+    name = scope.analysis("no-tick")
+    body = wait_for(kubectl, name, phase_is("Succeeded"))
+    assert body["status"]["summary"]["recommendations"] == len(WORKLOADS)
+    assert ready(body)["status"] == "True"
+    # The same for a run that a spec change starts, and ended once: one AnalysisSucceeded Event per run.
+    first_run = body["status"]["runId"]
+    kubectl("patch", "kca", name, "--type=merge", "-p", json.dumps({"spec": {"window": "7d"}}))
+    rerun = wait_for(kubectl, name, lambda b: phase_is("Succeeded")(b) and b["status"]["runId"] != first_run)
+    assert rerun["status"]["pastRuns"][0]["runId"] == first_run
+    succeeded = poll("two AnalysisSucceeded events", lambda: (n := _succeeded_events(kubectl, name)) >= 2 and n)
+    assert succeeded == 2, "each run ends once"
+
+
+def _succeeded_events(kubectl: Any, name: str) -> int:
+    events = _get(kubectl, "events", "-n", "default", "--field-selector", f"involvedObject.name={name}")["items"]
+    return sum(int(e.get("count") or 1) for e in events if e["reason"] == "AnalysisSucceeded")
+
+
 def test_missing_profile_keeps_it_pending_with_a_reason(scope: Scope, kubectl: Any, spawn: Any) -> None:
     spawn("operator", "operator")
     missing = scope.name("does-not-exist")

@@ -129,6 +129,16 @@ class Config(BaseModel):
             " Helm chart to an emptyDir); losing it costs a full read, never an answer"
         ),
     )
+    analyzer_sizing_processes: int = Field(
+        0,
+        alias="KCOST_ANALYZER_SIZING_PROCESSES",
+        ge=0,
+        le=64,
+        description=(
+            "worker processes the rightsizing analyzer sizes in, while its own process reads and writes"
+            " (0: a thread of its own process); each worker adds ~140 MiB, and helps only with cores to spare"
+        ),
+    )
     analyzer_cache_max_age_s: float = Field(
         86400.0,
         alias="KCOST_ANALYZER_CACHE_MAX_AGE_SECONDS",

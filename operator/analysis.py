@@ -129,8 +129,7 @@ def advance_running(analysis: Analysis, now: datetime.datetime) -> Step:
     """
     status = analysis.status
     enabled = [a.name for a in analysis.spec.enabled_analyzers()]
-    sections = {name: status.analyzers.get(name) for name in enabled}
-    current = {name: s for name, s in sections.items() if s is not None and s.run_id == status.run_id}
+    current = _current_sections(analysis)
     failed = {name: s for name, s in current.items() if s.phase is AnalyzerPhase.FAILED}
     if failed:
         detail = "; ".join(f"analyzer {name} failed: {s.error or 'no error given'}" for name, s in failed.items())
@@ -156,6 +155,24 @@ def advance_running(analysis: Analysis, now: datetime.datetime) -> Step:
     )
     changed = updated_status.to_api() != status.to_api()
     return Step(analysis.model_copy(update={"status": updated_status}), changed=changed)
+
+
+def _current_sections(analysis: Analysis) -> dict[str, AnalyzerStatus]:
+    """The enabled analyzers' sections that belong to the current run (older runs' do not count)."""
+    status = analysis.status
+    sections = {a.name: status.analyzers.get(a.name) for a in analysis.spec.enabled_analyzers()}
+    return {name: s for name, s in sections.items() if s is not None and s.run_id == status.run_id}
+
+
+def analyzers_settled(analysis: Analysis) -> bool:
+    """A running run that its next reconcile ends: every analyzer succeeded, or one failed."""
+    if analysis.status.phase is not AnalysisPhase.RUNNING:
+        return False
+    current = _current_sections(analysis)
+    if any(s.phase is AnalyzerPhase.FAILED for s in current.values()):
+        return True
+    enabled = analysis.spec.enabled_analyzers()
+    return all(a.name in current and current[a.name].phase is AnalyzerPhase.SUCCEEDED for a in enabled)
 
 
 def _timeout_message(analysis: Analysis, waiting: list[str], current: dict[str, Any], now: datetime.datetime) -> str:

@@ -14,12 +14,14 @@ import asyncio
 import contextlib
 import datetime
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
@@ -59,6 +61,7 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) 
         _write_rollout(memo.kube),
         lambda: _still_leading(memo),
     )
+    memo.reconcile_locks = weakref.WeakValueDictionary()
     memo.recommendation_retries = retry.RetryQueue(lambda key: _retry_recommendation(memo, key))
     memo.telemetry = caches.Caches()
     memo.collector = caches.ClusterCollector(memo.telemetry)
@@ -129,7 +132,9 @@ async def _run(fn: Reconcile, body: Mapping[str, Any], memo: kopf.Memo, *, raise
     if not await _still_leading(memo):
         return
     try:
-        await _reconcile(fn, dict(body), memo)
+        async with _one_at_a_time(memo, dict(body)) as current:
+            if current is not None:
+                await _reconcile(fn, current, memo)
     except kopf.PermanentError as error:
         if raise_invalid:
             raise
@@ -144,6 +149,27 @@ async def _run(fn: Reconcile, body: Mapping[str, Any], memo: kopf.Memo, *, raise
     except Exception as error:
         # Unexpected: keep retrying with kopf's backoff (Ready says so where users look).
         raise kopf.TemporaryError(f"{type(error).__name__}: {error}", delay=10) from error
+
+
+@contextlib.asynccontextmanager
+async def _one_at_a_time(memo: kopf.Memo, body: dict[str, Any]) -> AsyncIterator[dict[str, Any] | None]:
+    """One reconcile of an object at a time (its timer and its events run concurrently in kopf).
+
+    A reconcile that had to wait reads the object again, since the one before it wrote a new
+    version (None: it is gone). Without this, both would run a finished run's sweep and post
+    its Event twice.
+    """
+    locks: weakref.WeakValueDictionary[tuple[str, str, str], asyncio.Lock] = memo.reconcile_locks
+    metadata = body.get("metadata") or {}
+    key = (str(body.get("kind")), str(metadata.get("namespace") or ""), str(metadata.get("name")))
+    lock = locks.get(key) or locks.setdefault(key, asyncio.Lock())
+    waited = lock.locked()
+    async with lock:
+        kind = status_io.kind_of(body)
+        if waited and kind is not None:
+            yield await memo.kube.get_raw(kind, key[2], key[1] or None)
+        else:
+            yield body
 
 
 def _register(plural: str, fn: Reconcile, interval_s: float) -> None:
@@ -269,6 +295,26 @@ async def _analysis_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> No
     memo.telemetry.leading = await _still_leading(memo)
     if ended is not None and memo.telemetry.leading:
         caches.emit_run_span(ended)
+    if event["type"] == "MODIFIED" and memo.telemetry.leading:
+        await _finish_settled_run(dict(event["object"]), memo)
+
+
+async def _finish_settled_run(body: dict[str, Any], memo: kopf.Memo) -> None:
+    """End a run as soon as its last analyzer reports, not at the Analysis's next timer tick.
+
+    Kopf's update handlers ignore status changes, and an analyzer writes only its status section.
+    """
+    try:
+        settled = analysis.analyzers_settled(Analysis.model_validate(body))
+    except ValueError:
+        return  # an invalid Analysis is reported by its reconcile, not here
+    if not settled:
+        return
+    try:
+        await _run(analysis.reconcile, body, memo, raise_invalid=False)
+    except kopf.TemporaryError as error:
+        # Kopf never retries an event handler; the timer tick ends the run instead.
+        log.info("Analysis %s: run not ended yet, left to the next tick: %s", body["metadata"].get("name"), error)
 
 
 async def run() -> None:

@@ -34,6 +34,7 @@ def test_every_variable_is_read() -> None:
         "KCOST_ANALYZER_READ_PATH": "baseline",
         "KCOST_ANALYZER_CACHE_DIR": "/var/cache/kcost",
         "KCOST_ANALYZER_CACHE_MAX_AGE_SECONDS": "3600",
+        "KCOST_ANALYZER_SIZING_PROCESSES": "3",
         "KCOST_COST_INTERVAL_SECONDS": "30",
         "KCOST_DATABASE_URL": "postgresql+asyncpg://db/kcost",
         "KCOST_GCP_API_KEY": "key-123",
@@ -72,6 +73,7 @@ def test_every_variable_is_read() -> None:
     assert (config.webhook_cert_validity_s, config.webhook_ca_validity_s) == (3600.0, 86400.0)
     assert config.webhook_trusted_users == "system:serviceaccount:kcost:kcost"
     assert config.webhook_access_review_ttl_s == 5.0
+    assert config.analyzer_sizing_processes == 3
     assert (config.log_format, config.metrics_port) == ("json", 9100)
     assert "key-123" not in repr(config), "a key is never printed"
     runtime = RuntimeSettings.from_config(config)

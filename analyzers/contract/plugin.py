@@ -104,3 +104,6 @@ class Analyzer(abc.ABC, Generic[SettingsT]):
     @abc.abstractmethod
     async def run(self, context: RunContext[SettingsT]) -> AnalyzerResult:
         """Analyze the scope over the window; raise ``AnalyzerError`` for a failure a user can fix."""
+
+    def close(self) -> None:
+        """Release what the analyzer holds between runs (worker processes, say); the process is ending."""

@@ -15,14 +15,21 @@ are in ``settings``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import functools
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import numpy as np
 
 from kcost.analyzers import scope
-from kcost.analyzers.contract import Analyzer, AnalyzerResult, Proposal, RunContext, hysteresis
-from kcost.analyzers.metrics.workloads import Workload
+from kcost.analyzers.contract import Analyzer, AnalyzerError, AnalyzerResult, Proposal, RunContext, hysteresis
+from kcost.analyzers.cost.unit_rates import ClusterRates
+from kcost.analyzers.cpu_pool import CpuPool, WorkerDiedError
+from kcost.analyzers.metrics.prometheus import PrometheusClient
+from kcost.analyzers.metrics.workloads import QueryPlan, Workload
 from kcost.analyzers.rightsizing import anomalies, classes, strategies
 from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
 from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
@@ -41,14 +48,16 @@ from kcost.api.v1alpha1.recommendation import (
     ResourceValues,
     RiskLevel,
     TargetRef,
+    UsageAnomaly,
     WorkloadClass,
     WorkloadShape,
 )
+from kcost.config import Config
 
 ANOMALOUS_USAGE_REASON = "AnomalousUsage"
-# Workloads screened and sized per hop to a thread: the models score a chunk's containers in one call,
-# and a namespace's batch is cut so one hop's arrays stay small.
-CHUNK_WORKLOADS = 256
+# Workloads screened and sized per job (to a worker process or a thread): the models score a chunk's
+# containers in one call, and a namespace's batch is cut so one job's arrays stay small.
+CHUNK_WORKLOADS = 64
 # Days of mean CPU in the evidence's sparkline (the last ones).
 SPARKLINE_DAYS = 64
 
@@ -118,11 +127,10 @@ def _size(strategy: Strategy[Any], histories: Sequence[UsageHistory], learned: b
 async def _report_anomaly(
     context: RunContext[RightsizingSettings],
     workload: Workload,
-    screened: dict[str, anomalies.Screened],
+    found: UsageAnomaly | None,
     result: AnalyzerResult,
 ) -> None:
     """List a workload whose usage is anomalous now on the Analysis, with an Event on the workload."""
-    found = anomalies.evidence(list(screened.values()))
     if found is None or not found.ongoing:
         return
     result.anomalous_workloads.append(f"{workload.namespace}/{workload.kind}/{workload.name}")
@@ -184,51 +192,108 @@ def _band_of(
     return hysteresis.band_for(policies, governed)
 
 
+@dataclass(frozen=True)
+class ChunkJob:
+    """One chunk's sizing as a worker process gets it: the workloads with their usage, and what
+    proposing needs of the run (its context without the API client, its window and prices)."""
+
+    workloads: Sequence[Workload]
+    settings: StrategyChoice
+    context: RunContext[RightsizingSettings]
+    plan: QueryPlan
+    rates: ClusterRates
+    bands: Sequence[Hysteresis]
+
+
+@dataclass(frozen=True)
+class ChunkSized:
+    """What sizing a chunk gives back: per workload its anomaly and proposal, and the run's counts."""
+
+    answers: list[tuple[UsageAnomaly | None, Proposal | None]]
+    skipped: dict[str, int]
+    scope_monthly_cost: float
+
+
+@functools.lru_cache(maxsize=8)
+def _strategy_for(settings_json: str, settings_type: type[StrategyChoice]) -> Strategy[Any]:
+    """One strategy per settings in each process: the models it scores with load once."""
+    return _strategy(settings_type.model_validate_json(settings_json))
+
+
+def size_chunk(job: ChunkJob) -> ChunkSized:
+    """Screen, size and propose for one chunk: CPU work only, in a worker process or a thread."""
+    settings = job.settings
+    strategy = _strategy_for(settings.model_dump_json(by_alias=True), type(settings))
+    result = AnalyzerResult()
+    in_scope = scope.Scope([], cast(PrometheusClient, None), job.plan, job.rates)
+    sized = RightsizingAnalyzer._screen_and_propose(
+        job.workloads, strategy, settings, job.context, result, in_scope=in_scope, bands=job.bands
+    )
+    return ChunkSized(
+        [(anomalies.evidence(list(screened.values())), proposal) for screened, proposal in sized],
+        result.skipped,
+        result.scope_monthly_cost or 0.0,
+    )
+
+
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
     name = "rightsizing"
     settings_model = RightsizingSettings
     types = (RecommendationType.RIGHT_SIZING,)
 
+    def __init__(self, sizing: CpuPool | None = None) -> None:
+        # KCOST_ANALYZER_SIZING_PROCESSES, read at the first run (not at import: plugins are listed without it).
+        self._sizing = sizing
+
+    def _pool(self) -> CpuPool:
+        if self._sizing is None:
+            processes = Config.from_env().analyzer_sizing_processes
+            self._sizing = CpuPool(processes)
+        return self._sizing
+
+    def close(self) -> None:
+        if self._sizing is not None:
+            self._sizing.close()
+
     async def run(self, context: RunContext[RightsizingSettings]) -> AnalyzerResult:
         settings = context.settings.root
-        strategy = _strategy(settings)
         in_scope = await scope.open_scope(context)
         policies = await context.kube.list(OptimizationPolicy)
         namespace_labels = {
             ns["metadata"]["name"]: dict(ns["metadata"].get("labels") or {}) for ns in await context.kube.namespaces()
         }
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
-        async for batch in in_scope.with_usage_batches():
-            for first in range(0, len(batch), CHUNK_WORKLOADS):
-                chunk = batch[first : first + CHUNK_WORKLOADS]
-                bands = [_band_of(policies, workload, namespace_labels) for workload in chunk]
-                await self._size_chunk(chunk, strategy, settings, context, result, in_scope=in_scope, bands=bands)
+        pool = self._pool()
+        # A worker process gets neither the API client nor the pricer's read-only views.
+        portable = dataclasses.replace(context, kube=cast(Any, None))
+        rates = dataclasses.replace(in_scope.rates, by_node=dict(in_scope.rates.by_node))
+        pending: deque[tuple[Sequence[Workload], asyncio.Future[ChunkSized]]] = deque()
+        try:
+            async for batch in in_scope.with_usage_batches():
+                for first in range(0, len(batch), CHUNK_WORKLOADS):
+                    chunk = batch[first : first + CHUNK_WORKLOADS]
+                    bands = [_band_of(policies, workload, namespace_labels) for workload in chunk]
+                    job = ChunkJob(chunk, settings, portable, in_scope.plan, rates, bands)
+                    pending.append((chunk, pool.submit(size_chunk, job)))
+                    # A thread reads the batch's arrays as it goes: with no worker process, each chunk is
+                    # done before the batch's samples are dropped; a process got its copy at submit.
+                    while len(pending) > pool.in_flight:
+                        await _take(context, result, *pending.popleft())
+            while pending:
+                await _take(context, result, *pending.popleft())
+        except WorkerDiedError as error:
+            raise AnalyzerError(
+                f"sizing failed: {error}; was it killed for memory? Lower KCOST_ANALYZER_SIZING_PROCESSES "
+                "or raise the analyzer's memory limit"
+            ) from None
+        finally:
+            for _, future in pending:
+                future.cancel()
         return in_scope.finish(result)
 
-    async def _size_chunk(
-        self,
-        chunk: Sequence[Workload],
-        strategy: Strategy[Any],
-        settings: StrategyChoice,
-        context: RunContext[RightsizingSettings],
-        result: AnalyzerResult,
-        *,
-        in_scope: scope.Scope,
-        bands: Sequence[Hysteresis],
-    ) -> None:
-        """Size one chunk into ``result``; its screened histories go when this returns, before the next batch loads."""
-        # Screening, sizing and the models are CPU work: in a thread, so the event loop keeps serving
-        # (and reads the next namespaces meanwhile); one hop per chunk, the models scoring it at once.
-        sized = await asyncio.to_thread(
-            self._screen_and_propose, chunk, strategy, settings, context, result, in_scope=in_scope, bands=bands
-        )
-        for workload, (screened, proposal) in zip(chunk, sized, strict=True):
-            await _report_anomaly(context, workload, screened, result)
-            if proposal is not None:
-                result.proposals.append(proposal)
-
+    @classmethod
     def _screen_and_propose(
-        self,
+        cls,
         workloads: Sequence[Workload],
         strategy: Strategy[Any],
         settings: StrategyChoice,
@@ -251,7 +316,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         return [
             (
                 screened[index],
-                self._propose(
+                cls._propose(
                     workload,
                     strategy,
                     settings,
@@ -266,8 +331,8 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             for index, (workload, band) in enumerate(zip(workloads, bands, strict=True))
         ]
 
+    @staticmethod
     def _propose(
-        self,
         workload: Workload,
         strategy: Strategy[Any],
         settings: StrategyChoice,
@@ -374,3 +439,20 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             ),
         )
         return Proposal(namespace=workload.namespace, spec=spec, hysteresis=band)
+
+
+async def _take(
+    context: RunContext[RightsizingSettings],
+    result: AnalyzerResult,
+    chunk: Sequence[Workload],
+    sizing: asyncio.Future[ChunkSized],
+) -> None:
+    """A sized chunk into ``result``, in the order the chunks were read."""
+    sized = await sizing
+    for reason, count in sized.skipped.items():
+        result.skipped[reason] = result.skipped.get(reason, 0) + count
+    result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + sized.scope_monthly_cost
+    for workload, (anomaly, proposal) in zip(chunk, sized.answers, strict=True):
+        await _report_anomaly(context, workload, anomaly, result)
+        if proposal is not None:
+            result.proposals.append(proposal)

@@ -2,10 +2,11 @@
 
 For each N: a scenario of N Deployments with 14 days of history at 60 s (see
 ``kcost.devcluster.scale``), an Analysis over exactly its namespaces, run by the real
-operator and a ``kcost analyzer rightsizing`` process started fresh for each read path.
+operator and a ``kcost analyzer rightsizing`` process started fresh for each read path and
+sizing setting (``--sizing-processes``).
 Measured per run: wall time from creating the Analysis to Succeeded, the analyzer's own
 duration split into reading (time it waited for Prometheus: what sizing did not hide),
-sizing and writing, its peak RSS (VmHWM), the Prometheus requests the analyzer made (its
+sizing and writing, its peak RSS (VmHWM, its sizing workers' added), the Prometheus requests the analyzer made (its
 status' ``prometheusRequests``: queries, range queries and series lookups), the Prometheus
 requests of all clients meanwhile (Prometheus's own counter: the operator's profile checks
 too) and the CPU seconds of each process.
@@ -78,6 +79,8 @@ class AnalysisRun:
     # Usage range queries answered from the range cache plus the new steps, and read whole (None: no cache).
     range_reads_incremental: int | None = None
     range_reads_whole: int | None = None
+    # KCOST_ANALYZER_SIZING_PROCESSES: worker processes the analyzer sized in (0: a thread of its own).
+    sizing_processes: int = 0
 
 
 def _requests_answered(prometheus_url: str) -> int:
@@ -86,17 +89,50 @@ def _requests_answered(prometheus_url: str) -> int:
     return int(_metric(prometheus_url, "prometheus_http_requests_total", any_of=handlers))
 
 
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (state is [0], the parent's pid [1])."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants: the analyzer's sizing workers (under its fork server) count as its own."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
+            except (OSError, IndexError, ValueError):
+                continue  # ended meanwhile
+    found, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds so far of a process and its live descendants."""
+    total = 0
+    for one in _tree(pid):
+        try:
+            fields = _stat(one)
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """The sum of the peak RSS of a process and of each live descendant (at most what they held at once)."""
+    total_kib = 0
+    for one in _tree(pid):
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+        except OSError:
+            continue
+        total_kib += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
+    return total_kib / 1024
 
 
 def _profile(prometheus_url: str) -> dict[str, object]:
@@ -162,6 +198,15 @@ def _analysis(name: str, bench_label: str, days: float, resolution: str) -> dict
     show_default=True,
     help="Give the analyzer an empty range cache (KCOST_ANALYZER_CACHE_DIR), which the unchanged run reads from.",
 )
+@click.option(
+    "--sizing-processes",
+    "sizing_processes",
+    type=click.IntRange(min=0, max=64),
+    multiple=True,
+    default=(0,),
+    show_default=True,
+    help="The analyzer's KCOST_ANALYZER_SIZING_PROCESSES (repeat the option to compare, fast read path).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def analysis(
     sizes: tuple[int, ...],
@@ -173,6 +218,7 @@ def analysis(
     keep: bool,
     baseline: bool,
     range_cache: bool,
+    sizing_processes: tuple[int, ...],
     as_json: bool,
 ) -> None:
     """End-to-end analysis of N workloads against the local Prometheus and API server."""
@@ -203,9 +249,13 @@ def analysis(
             _install_kcost(cluster)
             operator = _spawn(cluster, "bench-operator", ["operator"])
             try:
-                for read_path in ("baseline", "fast") if baseline else ("fast",):
-                    console.rule(f"analysis of {n:,} workloads, {read_path} read path")
-                    runs.extend(_measure(cluster, scenario, operator, resolution, read_path, range_cache, console))
+                ways = [("baseline", sizing_processes[0])] if baseline else []
+                ways += [("fast", processes) for processes in sizing_processes]
+                for read_path, processes in ways:
+                    console.rule(f"analysis of {n:,} workloads, {read_path} read path, {processes} sizing process(es)")
+                    runs.extend(
+                        _measure(cluster, scenario, operator, resolution, (read_path, processes), range_cache, console)
+                    )
             finally:
                 _stop(operator)
         finally:
@@ -337,17 +387,25 @@ def _measure(
     scenario: Any,
     operator: int,
     resolution: str,
-    read_path: str,
+    way: tuple[str, int],
     range_cache: bool,
     console: Any,
 ) -> list[AnalysisRun]:
-    """A first run from no recommendations; on the fast path, then the same Analysis again on unchanged data."""
+    """A first run from no recommendations; on the fast path, then the same Analysis again on unchanged data.
+
+    ``way``: the read path and the sizing processes.
+    """
+    read_path, processes = way
     name = scenario.name
     # A reused cluster holds the last run: let it and its recommendations go before measuring.
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     _wait_for_collection(cluster, name, console)
-    log_name = f"bench-analyzer-{scenario.workloads}-{read_path}"
-    env = {"KCOST_ANALYZER_READ_PATH": read_path, "KCOST_ANALYZER_CACHE_DIR": ""}
+    log_name = f"bench-analyzer-{scenario.workloads}-{read_path}-{processes}"
+    env = {
+        "KCOST_ANALYZER_READ_PATH": read_path,
+        "KCOST_ANALYZER_CACHE_DIR": "",
+        "KCOST_ANALYZER_SIZING_PROCESSES": str(processes),
+    }
     if range_cache:
         cache_dir = cluster.work_dir / f"analyzer-ranges-{read_path}"
         shutil.rmtree(cache_dir, ignore_errors=True)  # the first run starts without one
@@ -360,7 +418,8 @@ def _measure(
         started = time.perf_counter()
         cluster.kubectl("apply", "-f", "-", input_text=json.dumps(document))
         body = _wait_for_run(cluster, name, None, started, scenario.workloads, console)
-        runs = [_run_of(cluster, scenario, read_path, FIRST, body, started, watched, analyzer, log_name, None)]
+        wall_s = time.perf_counter() - started
+        runs = [_run_of(cluster, scenario, way, FIRST, body, wall_s, watched, analyzer, log_name, None)]
         if read_path == "fast" and runs[0].phase == "Succeeded":
             # A spec edit that changes no result: a new generation, so the operator starts a new run.
             versions = _recommendation_versions(cluster, name)
@@ -369,10 +428,10 @@ def _measure(
             started = time.perf_counter()
             cluster.kubectl("apply", "-f", "-", input_text=json.dumps(document))
             body = _wait_for_run(cluster, name, body["status"]["runId"], started, scenario.workloads, console)
+            # Before listing what changed: that listing (seconds at 10,000) is the bench's, not the run's.
+            wall_s = time.perf_counter() - started
             changed = _changed(versions, _recommendation_versions(cluster, name))
-            runs.append(
-                _run_of(cluster, scenario, read_path, UNCHANGED, body, started, watched, analyzer, log_name, changed)
-            )
+            runs.append(_run_of(cluster, scenario, way, UNCHANGED, body, wall_s, watched, analyzer, log_name, changed))
         return runs
     finally:
         _stop(analyzer)
@@ -409,34 +468,43 @@ def _changed(before: dict[str, str], after: dict[str, str]) -> int:
     )
 
 
+def usage_of(log_text: str) -> tuple[float, float, tuple[int, int] | None]:
+    """From an analyzer's log, its last run's usage line: seconds waiting for Prometheus, seconds
+    analyzing, and with a range cache its reads (new steps only, whole window)."""
+    usage = re.findall(
+        r"([\d.]+) s waiting for Prometheus, ([\d.]+) s analyzing[^\n]*?"
+        r"(?:range reads: (\d+) new steps only, (\d+) whole window)?\)\n",
+        log_text,
+    )
+    if not usage:
+        return 0.0, 0.0, None
+    waited, analyzing, incremental, whole = usage[-1]
+    return float(waited), float(analyzing), (int(incremental), int(whole)) if incremental else None
+
+
 def _run_of(
     cluster: DevCluster,
     scenario: Any,
-    read_path: str,
+    way: tuple[str, int],
     run: str,
     body: dict[str, Any],
-    started: float,
+    wall_s: float,
     watched: _Watched,
     analyzer: int,
     log_name: str,
     changed: int | None,
 ) -> AnalysisRun:
-    wall_s = time.perf_counter() - started
     status = body.get("status") or {}
     section = (status.get("analyzers") or {}).get("rightsizing") or {}
     log_text = (cluster.log_dir / f"{log_name}.log").read_text(errors="replace")
     # The last run's lines: the log holds the earlier runs too.
     splits = re.findall(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
     analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
-    usage = re.findall(r"([\d.]+) s waiting for Prometheus, ([\d.]+) s analyzing", log_text)
-    read_wait_s, size_s = (float(usage[-1][0]), float(usage[-1][1])) if usage else (0.0, 0.0)
-    # The range cache's counts, from the last run's usage line only.
-    usage_lines = re.findall(r"[^\n]* s waiting for Prometheus[^\n]*", log_text)
-    cache_counts = re.search(r"range reads: (\d+) new steps only, (\d+) whole window", (usage_lines or [""])[-1])
+    read_wait_s, size_s, cache_counts = usage_of(log_text)
     return AnalysisRun(
         workloads=scenario.workloads,
         namespaces=scenario.namespaces,
-        read_path=read_path,
+        read_path=way[0],
         run=run,
         wall_s=round(wall_s, 1),
         analyzer_s=float(section.get("durationSeconds") or 0.0),
@@ -452,8 +520,9 @@ def _run_of(
         recommendations=int(section.get("recommendations") or 0),
         recommendations_changed=changed,
         phase=status.get("phase") or "Pending",
-        range_reads_incremental=int(cache_counts[1]) if cache_counts else None,
-        range_reads_whole=int(cache_counts[2]) if cache_counts else None,
+        range_reads_incremental=cache_counts[0] if cache_counts else None,
+        range_reads_whole=cache_counts[1] if cache_counts else None,
+        sizing_processes=way[1],
     )
 
 
@@ -464,14 +533,16 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
     table = Table(
         title=f"End-to-end analysis: {days:g} days of history at {step_s} s per workload, resolution {resolution}"
     )
-    for header in ("workloads", "read path", "run", "wall s", "analyzer s", "read wait s", "size s", "write s",
-                   "peak RSS MiB", "analyzer's Prometheus requests", "Prometheus requests (all clients)",
-                   "Prometheus CPU s", "range reads new/whole", "recommendations", "written", "phase"):  # fmt: skip
+    for header in ("workloads", "read path", "sizing processes", "run", "wall s", "analyzer s", "read wait s",
+                   "size s", "write s", "peak RSS MiB (with its workers)", "analyzer's Prometheus requests",
+                   "Prometheus requests (all clients)", "Prometheus CPU s", "range reads new/whole", "recommendations",
+                   "written", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in runs:
         table.add_row(
             f"{run.workloads:,}",
             run.read_path,
+            str(run.sizing_processes),
             run.run,
             f"{run.wall_s:.1f}",
             f"{run.analyzer_s:.1f}",
@@ -506,7 +577,8 @@ def cpu_line(run: AnalysisRun, cores: int) -> str:
     spent = ", ".join(f"{name} {seconds:.0f}" for name, seconds in run.cpu_s.items())
     services_cpu_s = sum(run.cpu_s.get(name, 0.0) for name in SERVICES)
     return (
-        f"{run.workloads:,} workloads, {run.read_path} {run.run} run, CPU seconds: {spent}; "
+        f"{run.workloads:,} workloads, {run.read_path} {run.run} run ({run.sizing_processes} sizing processes), "
+        f"CPU seconds: {spent}; "
         f"the services alone ({', '.join(SERVICES)}): {services_cpu_s:.0f} CPU s, "
         f"at least {services_cpu_s / cores:.0f} s of wall on {cores} cores"
     )
@@ -514,8 +586,12 @@ def cpu_line(run: AnalysisRun, cores: int) -> str:
 
 def _ratios(runs: list[AnalysisRun]) -> list[str]:
     """After against before for each N (same cluster, same bench run), and how the current path grows with N."""
-    lines = []
-    first = {(run.workloads, run.read_path): run for run in runs if run.run == FIRST}
+    lines = _sizing_ratios(runs)
+    # Read paths are compared at the first sizing setting: the baseline runs only there.
+    compared = runs[0].sizing_processes if runs else 1
+    first = {
+        (run.workloads, run.read_path): run for run in runs if run.run == FIRST and run.sizing_processes == compared
+    }
     for (n, path), after in first.items():
         before = first.get((n, "baseline"))
         if path != "fast" or before is None:
@@ -527,7 +603,7 @@ def _ratios(runs: list[AnalysisRun]) -> list[str]:
             f"Prometheus CPU ×{_ratio(after.cpu_s.get('prometheus', 0), before.cpu_s.get('prometheus', 0))}, "
             f"analyzer CPU ×{_ratio(after.cpu_s.get('analyzer', 0), before.cpu_s.get('analyzer', 0))}"
         )
-    fast = [run for run in runs if run.read_path == "fast" and run.run == FIRST]
+    fast = [run for run in runs if run.read_path == "fast" and run.run == FIRST and run.sizing_processes == compared]
     if len(fast) > 1:
         base = fast[0]
         lines.append(
@@ -537,6 +613,25 @@ def _ratios(runs: list[AnalysisRun]) -> list[str]:
                 f"×{_ratio(run.analyzer_prometheus_requests, base.analyzer_prometheus_requests)}"
                 for run in fast[1:]
             )
+        )
+    return lines
+
+
+def _sizing_ratios(runs: list[AnalysisRun]) -> list[str]:
+    """Each further sizing setting against the first one measured, run by run (same cluster, same bench run)."""
+    fast = [run for run in runs if run.read_path == "fast"]
+    base_processes = fast[0].sizing_processes if fast else None
+    base = {(run.workloads, run.run): run for run in fast if run.sizing_processes == base_processes}
+    lines = []
+    for run in fast:
+        before = base.get((run.workloads, run.run))
+        if before is None or run.sizing_processes == base_processes:
+            continue
+        lines.append(
+            f"{run.workloads:,} workloads, {run.run} run, {run.sizing_processes} ÷ {base_processes} sizing "
+            f"processes: wall ×{_ratio(run.wall_s, before.wall_s)}, size ×{_ratio(run.size_s, before.size_s)}, "
+            f"analyzer CPU ×{_ratio(run.cpu_s.get('analyzer', 0), before.cpu_s.get('analyzer', 0))}, "
+            f"peak RSS ×{_ratio(run.peak_rss_mib, before.peak_rss_mib)}"
         )
     return lines
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
@@ -165,10 +166,15 @@ def analyzer(name: str | None, plugin: str | None, verbose: bool) -> None:
         raise click.ClickException(str(error)) from None
 
     async def serve() -> None:
+        # SIGTERM (a Pod stopping) ends the loop as Ctrl-C does: the analyzer lets its workers go.
+        task = asyncio.current_task()
+        if task is not None:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
         async with _telemetry(f"kcost-analyzer-{chosen.name}"), client.connect() as kube:
             await runtime.serve(kube, chosen)
 
-    asyncio.run(serve())
+    with contextlib.suppress(asyncio.CancelledError):
+        asyncio.run(serve())
 
 
 def default_analyzer_cache_dir() -> str:
@@ -229,7 +235,6 @@ def supervise(commands: dict[str, list[str]]) -> None:
     """Run each named command, the i-th with /metrics on the base port + i, until one ends or a signal comes; then
     stop them all. A process that ended by itself is an error naming it: a partial kcost would quietly do less than
     it says."""
-    import signal
     import subprocess
 
     names = list(commands)

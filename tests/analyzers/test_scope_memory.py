@@ -11,7 +11,7 @@ from typing import Any, cast
 import numpy as np
 import pytest
 
-from kcost.analyzers import scope
+from kcost.analyzers import memory, scope
 from kcost.analyzers.cost.unit_rates import ClusterRates
 from kcost.analyzers.metrics.prometheus import PrometheusClient
 from kcost.analyzers.metrics.workloads import ContainerSeries, QueryPlan, Workload
@@ -52,7 +52,7 @@ async def test_a_namespace_s_samples_are_dropped_and_freed_memory_released_befor
 
 
 def test_releasing_freed_memory_is_safe_to_call_anywhere() -> None:
-    scope.release_freed_memory()
+    memory.release_freed_memory()
 
 
 # ``platform.libc_ver`` reads the interpreter's binary: the analyzer looks for ``malloc_trim`` at first use,
@@ -62,10 +62,10 @@ import platform
 calls = []
 looked_up = platform.libc_ver
 platform.libc_ver = lambda *args: calls.append(1) or looked_up(*args)
-from kcost.analyzers import scope
+from kcost.analyzers import memory, scope
 assert calls == [], "looked up at import"
-scope.release_freed_memory()
-scope.release_freed_memory()
+memory.release_freed_memory()
+memory.release_freed_memory()
 assert calls == [1], calls
 """
 

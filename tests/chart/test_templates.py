@@ -160,3 +160,12 @@ def test_the_range_cache_can_be_limited_or_turned_off() -> None:
     assert "analyzer-cache" not in {v["name"] for v in off["volumes"]}
     assert not any("KCOST_ANALYZER_CACHE_DIR" in _env(c) for c in off["containers"])
     assert "sizeLimit" in render_error("analyzerCache.sizeLimit=lots")
+
+
+def test_the_rightsizing_analyzer_sizes_in_worker_processes_the_values_set() -> None:
+    containers = {c["name"]: c for c in _pod(render())["containers"]}
+    assert _env(containers["analyzer-rightsizing"])["KCOST_ANALYZER_SIZING_PROCESSES"] == "0"
+    assert "KCOST_ANALYZER_SIZING_PROCESSES" not in _env(containers["analyzer-idle"])
+    two = {c["name"]: c for c in _pod(render("analyzers.rightsizing.sizingProcesses=2"))["containers"]}
+    assert _env(two["analyzer-rightsizing"])["KCOST_ANALYZER_SIZING_PROCESSES"] == "2"
+    assert "sizingProcesses" in render_error("analyzers.rightsizing.sizingProcesses=-1")

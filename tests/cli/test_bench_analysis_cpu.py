@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from kcost.cli.bench_analysis import AnalysisRun, cpu_line
+import dataclasses
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from kcost.cli import bench_analysis
+from kcost.cli.bench_analysis import AnalysisRun, cpu_line, usage_of
 
 
 def _run(cpu_s: dict[str, float]) -> AnalysisRun:
@@ -32,7 +40,9 @@ def test_the_services_cpu_spread_over_the_cores_is_the_floor() -> None:
 
     line = cpu_line(_run(cpu_s), cores=2)
 
-    assert line.startswith("10,000 workloads, fast first run, CPU seconds: analyzer 143, operator 150, prometheus 110")
+    assert line.startswith(
+        "10,000 workloads, fast first run (0 sizing processes), CPU seconds: analyzer 143, operator 150, prometheus 110"
+    )
     # kcost's own processes are not part of the floor: 110 + 331 + 42 = 483 CPU s over 2 cores.
     assert line.endswith("(prometheus, kube-apiserver, etcd): 483 CPU s, at least 242 s of wall on 2 cores")
 
@@ -41,3 +51,56 @@ def test_a_process_that_was_not_watched_counts_as_nothing() -> None:
     line = cpu_line(_run({"analyzer": 10.0, "prometheus": 30.0}), cores=4)
 
     assert line.endswith(": 30 CPU s, at least 8 s of wall on 4 cores")
+
+
+def test_the_usage_split_and_range_reads_come_from_the_last_runs_line() -> None:
+    cached = (
+        "a usage of 10 workloads: 7.5 s waiting for Prometheus, 3.25 s analyzing "
+        "(fast read path; range reads: 0 new steps only, 100 whole window)\n"
+        "b usage of 10 workloads: 0.5 s waiting for Prometheus, 2.0 s analyzing "
+        "(fast read path; range reads: 100 new steps only, 0 whole window)\n"
+    )
+    assert usage_of(cached) == (0.5, 2.0, (100, 0))
+    uncached = cached + "c usage of 10 workloads: 1.0 s waiting for Prometheus, 4.0 s analyzing (fast read path)\n"
+    assert usage_of(uncached) == (1.0, 4.0, None), "a run without a cache has no counts, not the last run's"
+    assert usage_of("no run yet\n") == (0.0, 0.0, None)
+
+
+def test_a_process_counts_with_its_children(tmp_path: Path) -> None:
+    """The analyzer's sizing workers are its children: their memory and CPU are the analyzer's."""
+    ready = tmp_path / "ready"
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import pathlib, sys, time\n"
+            "held = bytearray(64 * 1024 * 1024)\n"
+            "for i in range(len(held) // 4096): held[i * 4096] = 1\n"
+            "pathlib.Path(sys.argv[1]).write_text('ok')\n"
+            "time.sleep(60)\n",
+            str(ready),
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not ready.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert ready.exists(), "the child never got its memory"
+        own_mib = bench_analysis._peak_rss_mib(child.pid)
+        assert own_mib >= 64
+        assert child.pid in bench_analysis._tree(os.getpid())
+        assert bench_analysis._peak_rss_mib(os.getpid()) >= own_mib + 10, "the child's peak is added to its parent's"
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_sizing_settings_are_compared_run_by_run_against_the_first() -> None:
+    one = dataclasses.replace(_run({"analyzer": 40.0}), sizing_processes=1)
+    threaded = dataclasses.replace(one, sizing_processes=0, wall_s=1400.0, size_s=560.0, peak_rss_mib=240.0)
+    lines = bench_analysis._sizing_ratios([threaded, one])
+    assert lines == [
+        "10,000 workloads, first run, 1 ÷ 0 sizing processes: "
+        "wall ×0.50, size ×0.50, analyzer CPU ×1.00, peak RSS ×2.00"
+    ]
+    assert bench_analysis._sizing_ratios([one]) == [], "one setting: nothing to compare"

@@ -89,6 +89,28 @@ def test_sections_of_an_older_run_do_not_count() -> None:
     assert reconcile.advance_running(analysis, T0).analysis.status.phase is AnalysisPhase.RUNNING
 
 
+def test_a_run_is_settled_once_every_analyzer_succeeded_or_one_failed() -> None:
+    """What lets the operator end a run on the analyzer's own write instead of its next timer tick."""
+    started = running()
+    assert not reconcile.analyzers_settled(started)
+    assert not reconcile.analyzers_settled(with_sections(started, rightsizing=AnalyzerPhase.SUCCEEDED))
+    assert not reconcile.analyzers_settled(
+        with_sections(started, rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.RUNNING)
+    )
+    done = with_sections(started, rightsizing=AnalyzerPhase.SUCCEEDED, idle=AnalyzerPhase.SUCCEEDED)
+    assert reconcile.analyzers_settled(done)
+    assert reconcile.advance_running(done, T0).sweep, "settled means the next reconcile ends it"
+    failed = with_sections(started, rightsizing=AnalyzerPhase.FAILED)
+    assert reconcile.analyzers_settled(failed)
+    assert reconcile.advance_running(failed, T0).analysis.status.phase is AnalysisPhase.FAILED
+    older = {name: s.model_copy(update={"run_id": "older"}) for name, s in done.status.analyzers.items()}
+    assert not reconcile.analyzers_settled(
+        done.model_copy(update={"status": done.status.model_copy(update={"analyzers": older})})
+    ), "an older run's sections do not settle this one"
+    ended = reconcile.finish_succeeded(done, T0, reconcile.summarize(done, [])).analysis
+    assert not reconcile.analyzers_settled(ended), "a finished run is not ended again"
+
+
 def test_timeout_explains_each_late_analyzer() -> None:
     analysis = with_sections(running(timeout="10m"), rightsizing=AnalyzerPhase.RUNNING)
     step = reconcile.advance_running(analysis, T0 + datetime.timedelta(minutes=11))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import weakref
 from typing import Any
 
 import kopf
@@ -79,6 +80,7 @@ async def _leads() -> bool:
 def _memo(kube: FlakyKube, first_delay_s: float = 0.01) -> kopf.Memo:
     memo = kopf.Memo()
     memo.kube = kube
+    memo.reconcile_locks = weakref.WeakValueDictionary()
     memo.leadership = leadership.Leadership(_leads)  # this replica leads; no peering to read
     memo.recommendation_retries = retry.RetryQueue(
         lambda key: main._retry_recommendation(memo, key), first_delay_s=first_delay_s
