@@ -73,8 +73,8 @@ class ClassModel:
         return self.scorer.classify_many(rows)
 
     def classify(self, row: FloatArray) -> WorkloadClass:
-        """The class of one row of features (``classify_many`` of one row)."""
-        return self.classify_many(row)[0]
+        """The class of one row of features (``ClassScorer.classify``)."""
+        return self.scorer.classify(row)
 
     @functools.cached_property
     def scorer(self) -> ClassScorer:
