@@ -8,7 +8,6 @@ import datetime
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from kcost.analyzers.rightsizing.analyzer import ChunkJob, ChunkSized, size_chun
 from kcost.api.v1alpha1.policy import Hysteresis
 from kcost.cli import bench_sizing
 from kcost.cli.bench_offline import offline_run
+from kcost.devcluster import processes
 
 
 def _die(code: int) -> int:
@@ -119,14 +119,6 @@ if __name__ == "__main__":
 """
 
 
-def _alive(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return False
-    return state != "Z"
-
-
 @pytest.mark.skipif(sys.platform != "linux", reason="prctl(PR_SET_PDEATHSIG) is Linux's")
 def test_a_worker_ends_with_the_analyzer_even_when_it_is_killed(tmp_path: Path) -> None:
     script = tmp_path / "parent.py"
@@ -140,13 +132,12 @@ def test_a_worker_ends_with_the_analyzer_even_when_it_is_killed(tmp_path: Path) 
         assert line.strip().isdigit(), (tmp_path / "stderr").read_text()
         worker = int(line)
         assert worker != parent.pid
-        assert _alive(worker)
+        assert processes.is_alive(worker)
         parent.kill()  # SIGKILL: no clean-up of its own runs
         parent.wait()
-        deadline = time.monotonic() + 30
-        while _alive(worker) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not _alive(worker), "the worker outlived the analyzer"
+        processes.wait_until(
+            lambda: not processes.is_alive(worker), what="the worker to end with the analyzer", timeout_s=30
+        )
     finally:
         parent.kill()
         errors.close()

@@ -6,11 +6,11 @@ import dataclasses
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from kcost.cli import bench_analysis
 from kcost.cli.bench_analysis import AnalysisRun, cpu_line, usage_of
+from kcost.devcluster import processes
 
 
 def _run(cpu_s: dict[str, float]) -> AnalysisRun:
@@ -82,10 +82,7 @@ def test_a_process_counts_with_its_children(tmp_path: Path) -> None:
         ]
     )
     try:
-        deadline = time.monotonic() + 60
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert ready.exists(), "the child never got its memory"
+        processes.wait_until(ready.exists, what="the child to hold its memory", timeout_s=60, pid=child.pid)
         own_mib = bench_analysis._peak_rss_mib(child.pid)
         assert own_mib >= 64
         assert child.pid in bench_analysis._tree(os.getpid())
