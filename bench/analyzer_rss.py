@@ -56,10 +56,8 @@ from kcost.analyzers.contract import RunContext, recommendations
 from kcost.analyzers.rightsizing.analyzer import RightsizingAnalyzer
 from kcost.analyzers.rightsizing.settings import RightsizingSettings
 from kcost.api.v1alpha1.analysis import Analysis
-from kcost.cli.bench_analysis import _peak_rss_mib as _peak_mib
-from kcost.cli.bench_analysis import _tree
 from kcost.cli.demo import profile_manifest
-from kcost.devcluster import scale
+from kcost.devcluster import processes, scale
 
 SAMPLE_STEP_S = 60
 # The lookback of an instant selector: a raw counter on the grid reads the last sample in it.
@@ -358,7 +356,7 @@ async def _analyze(args: argparse.Namespace, sampler: RssSampler) -> dict[str, A
     written = await recommendations.upsert_all(kube, analysis, analyzer.name, result.proposals)  # type: ignore[arg-type]
     sampler.step = "done"
     # Its sizing workers (KCOST_ANALYZER_SIZING_PROCESSES) are part of the analyzer: their peaks are added.
-    workers_mib = sum(_peak_mib(pid) for pid in _tree(os.getpid())[1:])
+    workers_mib = sum(processes.tree_peak_rss_mib(pid) for pid in processes.process_tree(os.getpid())[1:])
     analyzer.close()
     # The answers, to show that a change of how memory is used changed none of them.
     answers = sorted(json.dumps([p.namespace, p.spec.to_api()], sort_keys=True) for p in result.proposals)

@@ -39,6 +39,7 @@ import click
 
 from kcost.api.labels import LABEL_ANALYSIS
 from kcost.cli.demo import profile_manifest
+from kcost.devcluster import processes
 
 if TYPE_CHECKING:
     from kcost.devcluster.cluster import DevCluster
@@ -87,52 +88,6 @@ def _requests_answered(prometheus_url: str) -> int:
     """Query, range query and series requests Prometheus has answered since it started (its own /metrics)."""
     handlers = ('handler="/api/v1/query"', 'handler="/api/v1/query_range"', 'handler="/api/v1/series"')
     return int(_metric(prometheus_url, "prometheus_http_requests_total", any_of=handlers))
-
-
-def _stat(pid: int) -> list[str]:
-    """The fields of /proc/PID/stat after the command's name (state is [0], the parent's pid [1])."""
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its live descendants: the analyzer's sizing workers (under its fork server) count as its own."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parents[int(entry.name)] = int(_stat(int(entry.name))[1])
-            except (OSError, IndexError, ValueError):
-                continue  # ended meanwhile
-    found, frontier = [pid], [pid]
-    while frontier:
-        children = [child for child, parent in parents.items() if parent in frontier]
-        found += children
-        frontier = children
-    return found
-
-
-def _cpu_s(pid: int) -> float:
-    """User + system CPU seconds so far of a process and its live descendants."""
-    total = 0
-    for one in _tree(pid):
-        try:
-            fields = _stat(one)
-        except OSError:
-            continue
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
-
-
-def _peak_rss_mib(pid: int) -> float:
-    """The sum of the peak RSS of a process and of each live descendant (at most what they held at once)."""
-    total_kib = 0
-    for one in _tree(pid):
-        try:
-            lines = Path(f"/proc/{one}/status").read_text().splitlines()
-        except OSError:
-            continue
-        total_kib += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
-    return total_kib / 1024
 
 
 def _profile(prometheus_url: str) -> dict[str, object]:
@@ -346,8 +301,6 @@ def _wait_for_collection(
 
 
 def _spawn(cluster: DevCluster, name: str, args: list[str], env: dict[str, str] | None = None) -> int:
-    from kcost.devcluster import processes
-
     env = {
         "KUBECONFIG": str(cluster.require_state().admin_kubeconfig),
         # Close to the defaults (10 s; 600 s for recommendations), a little quicker to notice the end.
@@ -359,8 +312,6 @@ def _spawn(cluster: DevCluster, name: str, args: list[str], env: dict[str, str] 
 
 
 def _stop(pid: int) -> None:
-    from kcost.devcluster import processes
-
     processes.stop(pid, timeout_s=10)
 
 
@@ -376,10 +327,16 @@ class _Watched:
     def start(cls, cluster: DevCluster, analyzer: int, operator: int) -> _Watched:
         state = cluster.require_state()
         pids = {"analyzer": analyzer, "operator": operator} | {name: state.pids[name] for name in SERVICES}
-        return cls(pids, {name: _cpu_s(pid) for name, pid in pids.items()}, _requests_answered(state.prometheus_url))
+        return cls(pids, _tree_cpu_s(pids), _requests_answered(state.prometheus_url))
 
     def cpu_s(self) -> dict[str, float]:
-        return {name: round(_cpu_s(pid) - self.cpu_before[name], 1) for name, pid in self.pids.items()}
+        return {name: round(used_s - self.cpu_before[name], 1) for name, used_s in _tree_cpu_s(self.pids).items()}
+
+
+def _tree_cpu_s(pids: dict[str, int]) -> dict[str, float]:
+    """CPU seconds so far of each named process with its descendants (the analyzer's sizing workers)."""
+    used_s = processes.tree_cpu_s(pids.values())
+    return {name: used_s[pid] for name, pid in pids.items()}
 
 
 def _measure(
@@ -508,7 +465,7 @@ def _run_of(
         run=run,
         wall_s=round(wall_s, 1),
         analyzer_s=float(section.get("durationSeconds") or 0.0),
-        peak_rss_mib=round(_peak_rss_mib(analyzer), 1),
+        peak_rss_mib=round(processes.tree_peak_rss_mib(analyzer), 1),
         analyze_s=analyze_s,
         read_wait_s=read_wait_s,
         size_s=size_s,

@@ -1,8 +1,11 @@
-"""Start, watch and stop the dev cluster's processes.
+"""Start, watch and stop the dev cluster's processes; measure a process with its descendants.
 
 Each process runs in its own session (process group), so that stopping it also stops
 whatever it started, and it survives the ``kcost dev-cluster up`` command that
 launched it. Output goes to one log file per process in the work folder.
+
+The benchmarks count a process's descendants as its own (the analyzer's sizing workers):
+``process_tree``, ``tree_cpu_s`` and ``tree_peak_rss_mib`` read them from /proc.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 # Ports handed to the dev cluster's servers are drawn from here up to the kernel's ephemeral range.
@@ -103,8 +107,7 @@ def is_alive(pid: int) -> bool:
     except PermissionError:
         return True
     with contextlib.suppress(OSError):
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
+        return _stat_fields(pid)[0] != "Z"
     return True
 
 
@@ -127,7 +130,7 @@ def group_members(pgid: int) -> list[int]:
         if not entry.name.isdigit():
             continue
         with contextlib.suppress(OSError, IndexError):
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            fields = _stat_fields(int(entry.name))
             if int(fields[2]) == pgid and fields[0] != "Z":
                 members.append(int(entry.name))
     return members
@@ -153,3 +156,74 @@ def _log_tail(log: Path | None, lines: int = 25) -> str:
         return ""
     tail = log.read_text(errors="replace").splitlines()[-lines:]
     return f"; last lines of {log}:\n" + "\n".join(tail)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants, ``pid`` first."""
+    return _tree(pid, _children_by_parent(_process_table()))
+
+
+def tree_cpu_s(pids: Iterable[int]) -> dict[int, float]:
+    """For each of ``pids``: user + system CPU seconds so far of it and its live descendants.
+
+    One read of /proc serves all of them (each process's stat is read once).
+    """
+    table = _process_table()
+    children = _children_by_parent(table)
+    ticks_per_s = os.sysconf("SC_CLK_TCK")
+    return {
+        pid: sum(table[one].cpu_ticks for one in _tree(pid, children) if one in table) / ticks_per_s for pid in pids
+    }
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    """The sum of the peak RSS (VmHWM) of ``pid`` and of each live descendant: at most what they held at once."""
+    total_kib = 0
+    for one in process_tree(pid):
+        try:
+            lines = Path(f"/proc/{one}/status").read_text().splitlines()
+        except OSError:
+            continue  # ended meanwhile
+        total_kib += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
+    return total_kib / 1024
+
+
+@dataclass(frozen=True)
+class _ProcessStat:
+    parent_pid: int
+    cpu_ticks: int  # user + system, in clock ticks (SC_CLK_TCK a second)
+
+
+def _stat_fields(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command's name (which may hold spaces and parentheses)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def _process_table() -> dict[int, _ProcessStat]:
+    """Every process's parent and CPU ticks, from one pass over /proc."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+            # After the name: state [0], parent [1], user ticks [11], system ticks [12].
+            table[int(entry.name)] = _ProcessStat(int(fields[1]), int(fields[11]) + int(fields[12]))
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+    return table
+
+
+def _children_by_parent(table: dict[int, _ProcessStat]) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for pid, stat in table.items():
+        children.setdefault(stat.parent_pid, []).append(pid)
+    return children
+
+
+def _tree(pid: int, children: dict[int, list[int]]) -> list[int]:
+    found, frontier = [pid], [pid]
+    while frontier:
+        frontier = [child for parent in frontier for child in children.get(parent, [])]
+        found += frontier
+    return found

@@ -3,14 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 from kcost.cli import bench_analysis
 from kcost.cli.bench_analysis import AnalysisRun, cpu_line, usage_of
-from kcost.devcluster import processes
 
 
 def _run(cpu_s: dict[str, float]) -> AnalysisRun:
@@ -64,32 +59,6 @@ def test_the_usage_split_and_range_reads_come_from_the_last_runs_line() -> None:
     uncached = cached + "c usage of 10 workloads: 1.0 s waiting for Prometheus, 4.0 s analyzing (fast read path)\n"
     assert usage_of(uncached) == (1.0, 4.0, None), "a run without a cache has no counts, not the last run's"
     assert usage_of("no run yet\n") == (0.0, 0.0, None)
-
-
-def test_a_process_counts_with_its_children(tmp_path: Path) -> None:
-    """The analyzer's sizing workers are its children: their memory and CPU are the analyzer's."""
-    ready = tmp_path / "ready"
-    child = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import pathlib, sys, time\n"
-            "held = bytearray(64 * 1024 * 1024)\n"
-            "for i in range(len(held) // 4096): held[i * 4096] = 1\n"
-            "pathlib.Path(sys.argv[1]).write_text('ok')\n"
-            "time.sleep(60)\n",
-            str(ready),
-        ]
-    )
-    try:
-        processes.wait_until(ready.exists, what="the child to hold its memory", timeout_s=60, pid=child.pid)
-        own_mib = bench_analysis._peak_rss_mib(child.pid)
-        assert own_mib >= 64
-        assert child.pid in bench_analysis._tree(os.getpid())
-        assert bench_analysis._peak_rss_mib(os.getpid()) >= own_mib + 10, "the child's peak is added to its parent's"
-    finally:
-        child.kill()
-        child.wait()
 
 
 def test_sizing_settings_are_compared_run_by_run_against_the_first() -> None:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -61,3 +64,58 @@ def test_a_process_that_lost_its_port_says_so(tmp_path: Path) -> None:
     with pytest.raises(processes.ProcessExitedError) as raised:
         processes.wait_until(lambda: False, what="other", timeout_s=10, pid=other, log=tmp_path / "other.log")
     assert not raised.value.port_taken
+
+
+# A child that holds 64 MiB and has used at least 0.15 CPU s when it writes the file it is given.
+_HOLDER = """
+import pathlib, sys, time
+held = bytearray(64 * 1024 * 1024)
+for i in range(len(held) // 4096): held[i * 4096] = 1
+while time.process_time() < 0.15: pass
+pathlib.Path(sys.argv[1]).write_text("ok")
+time.sleep(60)
+"""
+
+
+@pytest.fixture
+def holder(tmp_path: Path) -> Iterator[int]:
+    """The pid of a child of the test's process that holds memory and has used CPU."""
+    ready = tmp_path / "ready"
+    child = subprocess.Popen([sys.executable, "-c", _HOLDER, str(ready)])
+    try:
+        processes.wait_until(ready.exists, what="the child to hold its memory", timeout_s=60, pid=child.pid)
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_a_process_tree_holds_the_descendants(holder: int) -> None:
+    tree = processes.process_tree(os.getpid())
+    assert tree[0] == os.getpid()
+    assert holder in tree
+    assert processes.process_tree(holder) == [holder]
+
+
+def test_a_process_s_peak_memory_counts_its_children(holder: int) -> None:
+    """The analyzer's sizing workers are its children: their memory is the analyzer's."""
+    own_mib = processes.tree_peak_rss_mib(holder)
+    assert own_mib >= 64
+    assert processes.tree_peak_rss_mib(os.getpid()) >= own_mib + 10, "the child's peak is added to its parent's"
+
+
+def test_a_process_s_cpu_counts_its_children(holder: int) -> None:
+    own = os.times()
+    own_s = own.user + own.system
+    used_s = processes.tree_cpu_s([os.getpid(), holder])
+    assert used_s[holder] >= 0.1  # user + system are each truncated to a clock tick
+    half_tick_s = 0.5 / os.sysconf("SC_CLK_TCK")
+    assert used_s[os.getpid()] >= own_s + used_s[holder] - half_tick_s, "the child's CPU is added to its parent's"
+
+
+def test_a_process_that_has_ended_counts_as_nothing() -> None:
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    ended.wait()
+    assert processes.process_tree(ended.pid) == [ended.pid]
+    assert processes.tree_cpu_s([ended.pid]) == {ended.pid: 0.0}
+    assert processes.tree_peak_rss_mib(ended.pid) == 0.0
