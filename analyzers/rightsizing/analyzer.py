@@ -194,11 +194,13 @@ def _band_of(
 
 @dataclass(frozen=True)
 class ChunkJob:
-    """One chunk's sizing as a worker process gets it: the workloads with their usage, and what
-    proposing needs of the run (its context without the API client, its window and prices)."""
+    """One chunk's sizing as a worker process or the analyzer's thread gets it: the workloads with
+    their usage, and what proposing needs of the run (its context, its window and prices)."""
 
     workloads: Sequence[Workload]
     settings: StrategyChoice
+    # The settings as JSON, dumped once per run: the key of each process's strategy cache.
+    settings_json: str
     context: RunContext[RightsizingSettings]
     plan: QueryPlan
     rates: ClusterRates
@@ -214,6 +216,13 @@ class ChunkSized:
     scope_monthly_cost: float
 
 
+def _picklable(
+    context: RunContext[RightsizingSettings], rates: ClusterRates
+) -> tuple[RunContext[RightsizingSettings], ClusterRates]:
+    """What a worker process gets of the run: neither the API client nor the pricer's read-only views."""
+    return dataclasses.replace(context, kube=cast(Any, None)), dataclasses.replace(rates, by_node=dict(rates.by_node))
+
+
 @functools.lru_cache(maxsize=8)
 def _strategy_for(settings_json: str, settings_type: type[StrategyChoice]) -> Strategy[Any]:
     """One strategy per settings in each process: the models it scores with load once."""
@@ -223,7 +232,7 @@ def _strategy_for(settings_json: str, settings_type: type[StrategyChoice]) -> St
 def size_chunk(job: ChunkJob) -> ChunkSized:
     """Screen, size and propose for one chunk: CPU work only, in a worker process or a thread."""
     settings = job.settings
-    strategy = _strategy_for(settings.model_dump_json(by_alias=True), type(settings))
+    strategy = _strategy_for(job.settings_json, type(settings))
     result = AnalyzerResult()
     in_scope = scope.Scope([], cast(PrometheusClient, None), job.plan, job.rates)
     sized = RightsizingAnalyzer._screen_and_propose(
@@ -264,16 +273,16 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         }
         result = AnalyzerResult(workloads=len(in_scope.workloads), scope_monthly_cost=0.0)
         pool = self._pool()
-        # A worker process gets neither the API client nor the pricer's read-only views.
-        portable = dataclasses.replace(context, kube=cast(Any, None))
-        rates = dataclasses.replace(in_scope.rates, by_node=dict(in_scope.rates.by_node))
+        settings_json = settings.model_dump_json(by_alias=True)
+        # Copied for worker processes only: a thread reads the run's own.
+        job_context, rates = _picklable(context, in_scope.rates) if pool.processes else (context, in_scope.rates)
         pending: deque[tuple[Sequence[Workload], asyncio.Future[ChunkSized]]] = deque()
         try:
             async for batch in in_scope.with_usage_batches():
                 for first in range(0, len(batch), CHUNK_WORKLOADS):
                     chunk = batch[first : first + CHUNK_WORKLOADS]
                     bands = [_band_of(policies, workload, namespace_labels) for workload in chunk]
-                    job = ChunkJob(chunk, settings, portable, in_scope.plan, rates, bands)
+                    job = ChunkJob(chunk, settings, settings_json, job_context, in_scope.plan, rates, bands)
                     pending.append((chunk, pool.submit(size_chunk, job)))
                     # A thread reads the batch's arrays as it goes: with no worker process, each chunk is
                     # done before the batch's samples are dropped; a process got its copy at submit.

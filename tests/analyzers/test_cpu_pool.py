@@ -36,8 +36,9 @@ def _jobs(mode: bench_sizing.Mode, count: int, chunk: int) -> list[ChunkJob]:
     run = offline_run(mode.settings, end, window, datetime.timedelta(seconds=bench_sizing.STEP_S // 2))
     rates = dataclasses.replace(run.scope.rates, by_node=dict(run.scope.rates.by_node))
     found = list(bench_sizing.workloads(count, seed=3))
+    settings_json = run.settings.model_dump_json(by_alias=True)
     return [
-        ChunkJob(part, run.settings, run.context, run.scope.plan, rates, [Hysteresis()] * len(part))
+        ChunkJob(part, run.settings, settings_json, run.context, run.scope.plan, rates, [Hysteresis()] * len(part))
         for part in (found[first : first + chunk] for first in range(0, count, chunk))
     ]
 
