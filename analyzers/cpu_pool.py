@@ -1,15 +1,16 @@
-"""CPU-bound work of an analyzer on more than one core: worker processes, or a thread of its own.
+"""CPU-bound work of an analyzer off its event loop: in a thread of its own, or in worker processes.
 
-Python runs one thread at a time, and sizing 10,000 workloads is most of a run's CPU. With
-``processes`` > 0 a job goes to a worker process while the analyzer's own process reads the
-next namespaces, decodes answers and writes; with 0 it runs in a thread of the analyzer's
-process, as before (fewer processes, less memory; what the tests of the sizing itself use).
+With ``processes`` = 0 (the default of KCOST_ANALYZER_SIZING_PROCESSES) a job runs in a thread
+of the analyzer's process: no more processes or memory, but the thread shares the interpreter
+with the loop (Python runs one thread at a time), and sizing 10,000 workloads is most of a
+run's CPU. With ``processes`` > 0 jobs go to worker processes, on cores to spare, while the
+analyzer's own process reads the next namespaces, decodes answers and writes.
 
-A job is pickled when it is submitted, not later: the caller may drop or reuse what it
-handed over as soon as ``submit`` returns. Workers are fresh interpreters (spawned, never
-forked from a process with threads and open connections), started at the first job and kept:
-each imports what its jobs need once. A worker that dies (killed for memory, say) fails the
-jobs it held with ``WorkerDiedError``, and the next job starts a new pool.
+A job for a worker is pickled when it is submitted, not later: the caller may drop or reuse
+what it handed over as soon as ``submit`` returns. Workers are fresh interpreters (spawned,
+never forked from a process with threads and open connections), started at the first job and
+kept: each imports what its jobs need once. A worker that dies (killed for memory, say) fails
+the jobs it held with ``WorkerDiedError``, and the next job starts a new pool.
 """
 
 from __future__ import annotations
