@@ -356,7 +356,7 @@ async def _analyze(args: argparse.Namespace, sampler: RssSampler) -> dict[str, A
     written = await recommendations.upsert_all(kube, analysis, analyzer.name, result.proposals)  # type: ignore[arg-type]
     sampler.step = "done"
     # Its sizing workers (KCOST_ANALYZER_SIZING_PROCESSES) are part of the analyzer: their peaks are added.
-    workers_mib = sum(processes.tree_peak_rss_mib(pid) for pid in processes.process_tree(os.getpid())[1:])
+    workers_mib = sum(processes.peak_rss_mib(pid) for pid in processes.process_tree(os.getpid())[1:])
     analyzer.close()
     # The answers, to show that a change of how memory is used changed none of them.
     answers = sorted(json.dumps([p.namespace, p.spec.to_api()], sort_keys=True) for p in result.proposals)

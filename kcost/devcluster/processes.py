@@ -178,14 +178,16 @@ def tree_cpu_s(pids: Iterable[int]) -> dict[int, float]:
 
 def tree_peak_rss_mib(pid: int) -> float:
     """The sum of the peak RSS (VmHWM) of ``pid`` and of each live descendant: at most what they held at once."""
-    total_kib = 0
-    for one in process_tree(pid):
-        try:
-            lines = Path(f"/proc/{one}/status").read_text().splitlines()
-        except OSError:
-            continue  # ended meanwhile
-        total_kib += next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0)
-    return total_kib / 1024
+    return sum(peak_rss_mib(one) for one in process_tree(pid))
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The peak RSS (VmHWM) of ``pid`` alone; 0 when it has ended."""
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:
+        return 0.0  # ended meanwhile
+    return next((int(line.split()[1]) for line in lines if line.startswith("VmHWM:")), 0) / 1024
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,8 @@ def test_a_process_s_peak_memory_counts_its_children(holder: int) -> None:
     own_mib = processes.tree_peak_rss_mib(holder)
     assert own_mib >= 64
     assert processes.tree_peak_rss_mib(os.getpid()) >= own_mib + 10, "the child's peak is added to its parent's"
+    # A process alone: the bench adds each worker's own peak, so a worker's child would not count twice.
+    assert processes.peak_rss_mib(os.getpid()) <= processes.tree_peak_rss_mib(os.getpid()) - own_mib
 
 
 def test_a_process_s_cpu_counts_its_children(holder: int) -> None:
@@ -119,3 +121,4 @@ def test_a_process_that_has_ended_counts_as_nothing() -> None:
     assert processes.process_tree(ended.pid) == [ended.pid]
     assert processes.tree_cpu_s([ended.pid]) == {ended.pid: 0.0}
     assert processes.tree_peak_rss_mib(ended.pid) == 0.0
+    assert processes.peak_rss_mib(ended.pid) == 0.0
