@@ -352,24 +352,32 @@ def _measure(
 
     ``way``: the read path and the sizing processes.
     """
-    read_path, processes = way
+    read_path, sizing_processes = way
     name = scenario.name
     # A reused cluster holds the last run: let it and its recommendations go before measuring.
     cluster.kubectl("delete", "kca", name, "--ignore-not-found", "--wait=true")
     _wait_for_collection(cluster, name, console)
-    log_name = f"bench-analyzer-{scenario.workloads}-{read_path}-{processes}"
+    log_name = f"bench-analyzer-{scenario.workloads}-{read_path}-{sizing_processes}"
     env = {
         "KCOST_ANALYZER_READ_PATH": read_path,
         "KCOST_ANALYZER_CACHE_DIR": "",
-        "KCOST_ANALYZER_SIZING_PROCESSES": str(processes),
+        "KCOST_ANALYZER_SIZING_PROCESSES": str(sizing_processes),
     }
     if range_cache:
         cache_dir = cluster.work_dir / f"analyzer-ranges-{read_path}"
         shutil.rmtree(cache_dir, ignore_errors=True)  # the first run starts without one
         env["KCOST_ANALYZER_CACHE_DIR"] = str(cache_dir)
+    log = cluster.log_dir / f"{log_name}.log"
+    logged_before = log.stat().st_size if log.exists() else 0  # a kept cluster's log holds earlier runs
     analyzer = _spawn(cluster, log_name, ["analyzer", "rightsizing"], env)
     try:
-        time.sleep(2)  # let it start and find nothing to do yet
+
+        def analyzer_started() -> bool:
+            with log.open("rb") as text:
+                text.seek(logged_before)
+                return b"started as" in text.read()
+
+        processes.wait_until(analyzer_started, what="the analyzer", timeout_s=120, pid=analyzer, log=log)
         watched = _Watched.start(cluster, analyzer, operator)
         document = _analysis(name, name, scenario.days, resolution)
         started = time.perf_counter()
