@@ -58,7 +58,7 @@ from kcost.analyzers.rightsizing.history import UsageHistory
 from kcost.analyzers.rightsizing.recommendation import ContainerRecommendation, NotEnoughData, Recommendation
 from kcost.api.units import MIB
 from kcost.api.v1alpha1.recommendation import RiskLevel
-from kcost.ml import confidence, confidence_features
+from kcost.ml import confidence, confidence_features, moments
 
 # Growth of the peak over the horizon, as a share of the peak, above which a series is risky.
 STEEP_GROWTH_FRACTION = 0.25
@@ -153,7 +153,7 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
 
         cpu_request = self._cpu_request(window, weights, coverage, notes)
         memory = self._memory(window, weights, coverage, notes)
-        shortfall = float(np.mean(window.cpu_cores > cpu_request))
+        shortfall = moments.share(window.cpu_cores > cpu_request)
         return Sizing(
             cpu_request_cores=cpu_request,
             cpu_limit_cores=None,
@@ -189,8 +189,8 @@ class AdaptiveStrategy(Strategy[AdaptiveSettings]):
         # Three days make the first trend that one odd day cannot set alone.
         slope_per_day = stats.theil_sen_slope(peak_ts_s / stats.DAY_S, daily_peaks) if daily_peaks.size >= 3 else 0.0
         growth_bytes = max(slope_per_day, 0.0) * s.horizon_days
-        mean_peak = float(daily_peaks.mean())
-        volatility = float(daily_peaks.std()) / mean_peak if daily_peaks.size >= 2 and mean_peak > 0 else 0.0
+        mean_peak = moments.mean(daily_peaks)
+        volatility = moments.std(daily_peaks) / mean_peak if daily_peaks.size >= 2 and mean_peak > 0 else 0.0
         peak_bytes = float(memory.max())
         if window.oom_events:
             oom_bytes = max(event.memory_bytes for event in window.oom_events)

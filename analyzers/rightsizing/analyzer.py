@@ -22,8 +22,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-import numpy as np
-
 from kcost.analyzers import scope
 from kcost.analyzers.contract import Analyzer, AnalyzerError, AnalyzerResult, Proposal, RunContext, hysteresis
 from kcost.analyzers.cost.unit_rates import ClusterRates
@@ -53,6 +51,7 @@ from kcost.api.v1alpha1.recommendation import (
     WorkloadShape,
 )
 from kcost.config import Config
+from kcost.ml import runs
 
 ANOMALOUS_USAGE_REASON = "AnomalousUsage"
 # Workloads screened and sized per job (to a worker process or a thread): the models score a chunk's
@@ -99,7 +98,7 @@ def _sparkline(history: UsageHistory) -> list[float]:
         return []
     days = ((history.ts_s - history.ts_s[0]) // 86400).astype(int)
     # Samples are in time order: each day is one slice (the days without samples are skipped).
-    starts = np.flatnonzero(np.append(True, days[1:] != days[:-1])).tolist()[-SPARKLINE_DAYS:]
+    starts = runs.starts(days).tolist()[-SPARKLINE_DAYS:]
     cpu = history.cpu_cores
     # A day's sum over its count is its ``mean()`` (numpy divides the same sum), without the call's overhead.
     return [

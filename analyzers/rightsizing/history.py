@@ -50,7 +50,7 @@ class UsageHistory:
             raise ValueError(
                 f"ts_s, cpu_cores and memory_bytes must be 1-D arrays of one length; got shapes {sorted(sizes)}"
             )
-        if self.ts_s.size > 1 and bool((np.diff(self.ts_s) < 0).any()):
+        if self.ts_s.size > 1 and bool((self.ts_s[1:] < self.ts_s[:-1]).any()):
             raise ValueError("ts_s must be in time order; sort the samples first")
 
     @property
@@ -106,7 +106,7 @@ class UsageHistory:
 
     def since(self, start_s: float) -> UsageHistory:
         """The samples and OOM events at or after ``start_s`` (this very history when that is all of it)."""
-        first = int(np.searchsorted(self.ts_s, start_s, side="left"))
+        first = int(self.ts_s.searchsorted(start_s, side="left"))
         if first == 0 and all(event.ts_s >= start_s for event in self.oom_events):
             return self  # the same window: what was read of it already holds
         return UsageHistory(

@@ -8,7 +8,7 @@ import numpy as np
 import numpy.typing as npt
 
 from kcost.api.v1alpha1.recommendation import UsageStats
-from kcost.ml import quantiles
+from kcost.ml import quantiles, runs
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -40,12 +40,12 @@ def weighted_quantile(
         raise ValueError("weighted_quantile of no values")
     if order is None:
         order = stable_order(values)
-    cumulative = np.cumsum(weights[order])
+    cumulative = weights[order].cumsum()
     total = cumulative[-1]
     if total <= 0:
         return float(values[order][-1])
     # A tiny tolerance so that a quantile that lands exactly on a boundary picks that value.
-    index = int(np.searchsorted(cumulative, quantile * total * (1 - 1e-12), side="left"))
+    index = int(cumulative.searchsorted(quantile * total * (1 - 1e-12), side="left"))
     return float(values[order][min(index, values.size - 1)])
 
 
@@ -130,7 +130,7 @@ def _packed_stable_order(values: FloatArray) -> npt.NDArray[np.intp] | None:
 
 def median_interval_s(ts_s: FloatArray) -> float:
     """The usual time between two samples (0 when there are fewer than two distinct times)."""
-    steps = np.diff(ts_s)
+    steps = ts_s[1:] - ts_s[:-1]
     steps = steps[steps > 0]
     return quantiles.median(steps) if steps.size else 0.0
 
@@ -168,7 +168,7 @@ def interval_peaks(
     if ts_s.size == 0:
         return np.zeros(0), np.zeros(0)
     slots = np.floor((ts_s - start_s) / interval_s).astype(np.int64)
-    if not (np.diff(slots) < 0).any() and not np.isnan(values).any():
+    if not (slots[1:] < slots[:-1]).any() and not np.isnan(values).any():
         return _sorted_interval_peaks(ts_s, values, slots)
     # Sort by slot, then by value, so the last row of each slot holds its peak.
     order = np.lexsort((values, slots))
@@ -182,9 +182,9 @@ def _sorted_interval_peaks(ts_s: FloatArray, values: FloatArray, slots: np.ndarr
 
     Picks the same sample as the sort would: of the samples at a slot's peak, the last.
     """
-    starts = np.flatnonzero(np.append(True, slots[1:] != slots[:-1]))
+    starts = runs.starts(slots)
     peaks = np.maximum.reduceat(values, starts)
-    at_peak = values == np.repeat(peaks, np.diff(np.append(starts, values.size)))
+    at_peak = values == np.repeat(peaks, runs.lengths(starts, values.size))
     chosen = np.maximum.reduceat(np.where(at_peak, np.arange(values.size), -1), starts)
     return ts_s[chosen], values[chosen]
 

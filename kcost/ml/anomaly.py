@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kcost.ml import quantiles
+from kcost.ml import quantiles, runs
 
 FloatArray = npt.NDArray[np.float64]
 BoolArray = npt.NDArray[np.bool_]
@@ -104,15 +104,15 @@ def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = Non
     """
     if until_s is not None:
         # In time order the samples before the last hour are a prefix: views, not copies.
-        complete = int(np.searchsorted(ts_s, np.floor(until_s / HOUR_S) * HOUR_S, side="left"))
+        complete = int(ts_s.searchsorted(np.floor(until_s / HOUR_S) * HOUR_S, side="left"))
         ts_s, resources = ts_s[:complete], tuple(values[:complete] for values in resources)
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))
     hours = np.floor(ts_s / HOUR_S) * HOUR_S
     # Samples are in time order: each hour is one run of equal values (no sort needed).
-    starts = np.flatnonzero(np.append(True, hours[1:] != hours[:-1]))
+    starts = runs.starts(hours)
     start_s = hours[starts]
-    counts = np.diff(np.append(starts, ts_s.size)).astype(np.float64)
+    counts = runs.lengths(starts, ts_s.size).astype(np.float64)
     levels = np.column_stack([np.add.reduceat(values, starts) / counts for values in resources])
     full = counts >= MIN_HOUR_SAMPLES_SHARE * quantiles.median(counts)
     return HourlyUsage(start_s[full], levels[full])

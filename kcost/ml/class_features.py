@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from kcost.ml import lines, quantiles
+from kcost.ml import lines, moments, quantiles, runs
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -60,7 +60,7 @@ def _hourly(ts_s: FloatArray, cpu_cores: FloatArray, memory_bytes: FloatArray) -
     memory_peak = np.full(hours, -np.inf)
     if bool((hour[1:] >= hour[:-1]).all()):
         # In time order each hour's samples are one run: its peak is a reduceat (np.maximum.at's answer, quicker).
-        starts = np.flatnonzero(np.append(True, hour[1:] != hour[:-1]))
+        starts = runs.starts(hour)
         memory_peak[hour[starts]] = np.maximum.reduceat(memory_bytes, starts)
     else:
         np.maximum.at(memory_peak, hour, memory_bytes)
@@ -75,11 +75,11 @@ def _active_share(ts_s: FloatArray, cpu_cores: FloatArray, cpu_p95: float) -> fl
     """Share of the span during which the container ran and used CPU: its duty cycle (``cpu_p95``: of ``cpu_cores``)."""
     # In time order the distinct times are the first of each run (np.unique's answer without its sort).
     in_order = bool((ts_s[1:] >= ts_s[:-1]).all())
-    distinct = ts_s[np.append(True, ts_s[1:] != ts_s[:-1])] if in_order else np.unique(ts_s)
-    interval_s = quantiles.median(np.diff(distinct)) if distinct.size > 1 else HOUR_S
+    distinct = ts_s[runs.starts(ts_s)] if in_order else np.unique(ts_s)
+    interval_s = quantiles.median(distinct[1:] - distinct[:-1]) if distinct.size > 1 else HOUR_S
     span_s = float(distinct[-1] - distinct[0]) + interval_s
     covered = min(1.0, distinct.size * interval_s / span_s)
-    running = float(np.mean(cpu_cores > ACTIVE_SHARE_OF_P95 * cpu_p95)) if cpu_p95 > 0 else 0.0
+    running = moments.share(cpu_cores > ACTIVE_SHARE_OF_P95 * cpu_p95) if cpu_p95 > 0 else 0.0
     return covered * running
 
 
@@ -89,7 +89,7 @@ def _autocorrelation(hourly: FloatArray, lag: int) -> float:
     if filled.size < 2 * lag:
         return 0.0
     head, tail = filled[:-lag], filled[lag:]
-    if head.std() == 0 or tail.std() == 0:
+    if moments.std(head) == 0 or moments.std(tail) == 0:
         return 0.0
     return correlation(head, tail)
 
@@ -122,7 +122,7 @@ def _daily_peak_over_mean(hourly: FloatArray) -> float:
     for index in np.flatnonzero(~whole):
         present = by_day[index][~np.isnan(by_day[index])]
         if present.size:
-            means[index], peaks[index] = present.mean(), present.max()
+            means[index], peaks[index] = moments.mean(present), present.max()
     counted = means > 0
     return quantiles.median(peaks[counted] / means[counted]) if counted.any() else 1.0
 
@@ -131,13 +131,13 @@ def _memory_shape(memory_peaks: FloatArray, days: float) -> tuple[float, float, 
     """Share of rising hours, drops (restarts) per day, and the linear trend per day relative to the level."""
     present = memory_peaks[~np.isnan(memory_peaks)]
     hours = np.flatnonzero(~np.isnan(memory_peaks)).astype(np.float64)
-    if present.size < 3 or present.mean() <= 0:
+    if present.size < 3 or moments.mean(present) <= 0:
         return 0.0, 0.0, 0.0
     before, after = present[:-1], present[1:]
-    rising = float(np.mean(after > before * (1 + MEMORY_RISE_FRACTION)))
+    rising = moments.share(after > before * (1 + MEMORY_RISE_FRACTION))
     drops = float(np.sum(after < before * (1 - MEMORY_DROP_FRACTION))) / days
     slope_per_hour = lines.slope(hours, present)
-    return rising, drops, slope_per_hour * HOURS_PER_DAY / float(present.mean())
+    return rising, drops, slope_per_hour * HOURS_PER_DAY / moments.mean(present)
 
 
 def history_hours(ts_s: FloatArray) -> float:
@@ -167,12 +167,12 @@ def features(
     return np.array(
         [
             _active_share(ts_s, cpu_cores, cpu_p95),
-            _ratio(float(cpu_present.std()), float(cpu_present.mean())),
+            _ratio(moments.std(cpu_present), moments.mean(cpu_present)),
             _ratio(cpu_p99, cpu_p50, empty=1.0),
-            float(np.mean(cpu_cores > 2 * cpu_p50)) if cpu_p50 > 0 else 0.0,
+            moments.share(cpu_cores > 2 * cpu_p50) if cpu_p50 > 0 else 0.0,
             _autocorrelation(cpu_hourly, HOURS_PER_DAY),
             _daily_peak_over_mean(cpu_hourly),
-            _ratio(float(memory_present.std()), float(memory_present.mean())),
+            _ratio(moments.std(memory_present), moments.mean(memory_present)),
             rising,
             drops,
             trend,

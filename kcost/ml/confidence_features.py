@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from kcost.ml import lines, quantiles
+from kcost.ml import lines, moments, quantiles, runs
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,18 +56,18 @@ def _ratio(numerator: float, denominator: float, *, empty: float = 0.0) -> float
 def _day_starts(ts_s: FloatArray) -> npt.NDArray[np.intp]:
     """Where each day from the first sample on starts (samples in time order: one run per day)."""
     days = np.floor((ts_s - ts_s[0]) / DAY_S).astype(np.int64)
-    return np.flatnonzero(np.append(True, days[1:] != days[:-1]))
+    return runs.starts(days)
 
 
 def _spread(peaks: FloatArray) -> float:
     """Coefficient of variation of the daily peaks: how unlike one day is from the next."""
-    mean = float(peaks.mean())
-    return float(peaks.std()) / mean if peaks.size >= 2 and mean > 0 else 0.0
+    mean = moments.mean(peaks)
+    return moments.std(peaks) / mean if peaks.size >= 2 and mean > 0 else 0.0
 
 
 def _trend_per_day(peaks: FloatArray) -> float:
     """Least-squares slope of the daily peaks, per day, relative to their mean."""
-    mean = float(peaks.mean())
+    mean = moments.mean(peaks)
     if peaks.size < 3 or mean <= 0:
         return 0.0
     slope = lines.slope(np.arange(peaks.size, dtype=np.float64), peaks)
@@ -102,19 +102,19 @@ def features(
     return np.array(
         [
             float(ts_s[-1] - ts_s[0]) / DAY_S,
-            _ratio(float(cpu_cores.std()), float(cpu_cores.mean())),
+            _ratio(moments.std(cpu_cores), moments.mean(cpu_cores)),
             _ratio(cpu_p95, cpu_p50, empty=1.0),
             _spread(cpu_peaks),
-            _ratio(float(memory_bytes.std()), float(memory_bytes.mean())),
+            _ratio(moments.std(memory_bytes), moments.mean(memory_bytes)),
             _spread(memory_peaks),
             _trend_per_day(memory_peaks),
             float(oom_events),
             _ratio(proposal.cpu_request_cores, cpu_p50, empty=1.0),
             _ratio(proposal.cpu_request_cores, cpu_p95, empty=1.0),
-            float(np.mean(cpu_cores > proposal.cpu_request_cores)),
-            float(np.mean(cpu_cores[last_day] > proposal.cpu_request_cores)),
+            moments.share(cpu_cores > proposal.cpu_request_cores),
+            moments.share(cpu_cores[last_day] > proposal.cpu_request_cores),
             _ratio(proposal.memory_request_bytes, memory_p95, empty=1.0),
-            float(np.mean(memory_bytes > proposal.memory_request_bytes)),
+            moments.share(memory_bytes > proposal.memory_request_bytes),
             100.0 if limit is None else _ratio(limit, memory_peak, empty=1.0),
         ],
         dtype=np.float64,

@@ -76,7 +76,9 @@ def median(values: FloatArray) -> float:
         raise ValueError("median of no values")
     half = size // 2
     middles = [half - 1, half] if size % 2 == 0 else [half]
-    parted = np.partition(values, [*middles, size - 1])
+    # ``np.partition``'s copy and in-place partition, without its wrapper.
+    parted = values.copy()
+    parted.partition([*middles, size - 1])
     if np.isnan(parted[-1]):
         return float("nan")
     if size % 2:
