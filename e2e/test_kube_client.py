@@ -1,4 +1,4 @@
-"""KubeClient against the real API server: lists longer than a page come back whole, as models."""
+"""KubeClient against the real API server: lists longer than a page come back whole, paged or streamed, as models."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.devcluster.cluster import DevCluster
+from kcost.kube import watch_list
 from kcost.kube.client import KubeClient, connect
 
 COUNT = 1200
@@ -63,11 +64,18 @@ async def test_a_list_longer_than_a_page_comes_back_whole(kcost_crds: DevCluster
             OptimizationRecommendation, namespace, label_selector="kcost.dev/half=1", page_size=PAGE_SIZE
         )
         streamed = [rec.name async for rec in kube.iter(OptimizationRecommendation, page_size=PAGE_SIZE)]
+        # From the watch cache (WatchList); watch_list.stream raises Refused where the server will not.
+        path = f"/apis/optimizer.kcost.dev/v1alpha1/namespaces/{namespace}/optimizationrecommendations"
+        watched = [body async for body in watch_list.stream(kube.api_client, path, "kcost.dev/half=1")]
+        typed = [rec async for rec in kube.stream(OptimizationRecommendation, namespace)]
 
     expected = [f"rec-{index:04}" for index in range(COUNT)]
     assert sorted(rec.name for rec in listed) == expected
     assert {rec.spec.target_ref.name for rec in listed} == {f"web-{index}" for index in range(COUNT)}
     assert sorted(body["metadata"]["name"] for body in halves) == expected[1::2]
+    assert sorted(body["metadata"]["name"] for body in watched) == expected[1::2]
+    assert sorted(rec.name for rec in typed) == expected
+    assert {rec.spec.target_ref.name for rec in typed} == {f"web-{index}" for index in range(COUNT)}
     # All namespaces: ours are all there (other tests' may be too).
     assert set(expected) <= set(streamed)
 

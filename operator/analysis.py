@@ -343,8 +343,9 @@ async def _plan_pending(kube: KubeClient, analysis: Analysis, now: datetime.date
 
 
 async def _recommendations(kube: KubeClient, analysis: Analysis) -> list[OptimizationRecommendation]:
-    # The one listing of the operator; the client pages through it (limit/continue).
-    return await kube.list(OptimizationRecommendation, label_selector=f"{LABEL_ANALYSIS}={analysis.name}")
+    # The one listing of the operator, thousands long: streamed from the watch cache (KubeClient.stream).
+    selector = f"{LABEL_ANALYSIS}={analysis.name}"
+    return [rec async for rec in kube.stream(OptimizationRecommendation, label_selector=selector)]
 
 
 async def _sweep(

@@ -234,7 +234,7 @@ async def bounded(items: Iterable[T], fn: Callable[[T], Awaitable[None]], limit:
 @tracing.traced("write recommendations", **{"kcost.analyzer": "analyzer"})
 async def upsert_all(kube: KubeClient, analysis: Analysis, analyzer: str, proposals: Iterable[Proposal]) -> WritePlan:
     """Write what is new or changed, a few at a time; returns the plan carried out."""
-    stored = kube.iter_raw(OptimizationRecommendation, label_selector=f"{LABEL_MANAGED_BY}=kcost")
+    stored = kube.stream_raw(OptimizationRecommendation, label_selector=f"{LABEL_MANAGED_BY}=kcost")
     result = await plan(stored, analysis, analyzer, proposals)
 
     async def one(write: Write) -> None:

@@ -37,6 +37,7 @@ from pydantic_core import ErrorDetails
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
 from kcost.config import KubeconfigError
+from kcost.kube import watch_list
 from kcost.kube.workloads import WorkloadClient
 
 APPLY = "application/apply-patch+yaml"
@@ -117,6 +118,17 @@ async def _pages(list_page: Callable[..., Awaitable[Body]], page_size: int) -> A
             return
 
 
+async def _parsed(kind: type[R], bodies: AsyncIterator[Body]) -> AsyncIterator[R]:
+    """``bodies`` as ``kind``, skipping with a warning those that do not fit."""
+    async for body in bodies:
+        try:
+            item = parse(kind, body)
+        except InvalidObject as error:
+            log.warning("skipped in a list: %s", error)
+            continue
+        yield item
+
+
 @asynccontextmanager
 async def connect(kubeconfig: str | None = None, context: str | None = None) -> AsyncIterator[KubeClient]:
     """A client from a kubeconfig (``$KUBECONFIG`` or ~/.kube/config) or, inside a Pod, the service account.
@@ -191,6 +203,7 @@ class KubeClient:
         self._custom = client.CustomObjectsApi(api)
         self._core = client.CoreV1Api(api)
         self.workloads = WorkloadClient(api)
+        self._unstreamed: set[str] = set()  # collections the server would not stream (watch_list.Refused)
 
     @property
     def api_client(self) -> client.ApiClient:
@@ -224,12 +237,16 @@ class KubeClient:
         page_size: int = PAGE_SIZE,
     ) -> AsyncIterator[R]:
         """As ``list``, one object at a time, read a page at a time."""
-        async for body in self.iter_raw(kind, namespace, label_selector=label_selector, page_size=page_size):
-            try:
-                item = parse(kind, body)
-            except InvalidObject as error:
-                log.warning("skipped in a list: %s", error)
-                continue
+        async for item in _parsed(
+            kind, self.iter_raw(kind, namespace, label_selector=label_selector, page_size=page_size)
+        ):
+            yield item
+
+    async def stream(
+        self, kind: type[R], namespace: str | None = None, *, label_selector: str | None = None
+    ) -> AsyncIterator[R]:
+        """As ``iter``, streamed from the API server's watch cache: for lists of thousands (see ``watch_list``)."""
+        async for item in _parsed(kind, self.stream_raw(kind, namespace, label_selector=label_selector)):
             yield item
 
     # -- kcost objects, as the API server sends them ---------------------------------------
@@ -274,6 +291,23 @@ class KubeClient:
         return self._custom_pages(
             GROUP, VERSION, kind.crd.plural, namespace, label_selector=label_selector, page_size=page_size
         )
+
+    async def stream_raw(
+        self, kind: type[Resource], namespace: str | None = None, *, label_selector: str | None = None
+    ) -> AsyncIterator[Body]:
+        """As ``iter_raw``, streamed from the API server's watch cache; in pages where the server does not stream."""
+        scope = f"/namespaces/{namespace}" if namespace else ""
+        path = f"/apis/{GROUP}/{VERSION}{scope}/{kind.crd.plural}"
+        if path not in self._unstreamed:
+            try:
+                async for item in watch_list.stream(self._api, path, label_selector):
+                    yield item
+                return
+            except watch_list.Refused as refusal:
+                self._unstreamed.add(path)  # the server (or this account's RBAC) will not: do not ask each time
+                log.info("listing %s in pages: the API server does not stream it (%s)", path, refusal)
+        async for item in self.iter_raw(kind, namespace, label_selector=label_selector):
+            yield item
 
     def _custom_pages(
         self,

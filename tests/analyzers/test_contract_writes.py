@@ -145,7 +145,7 @@ class CountingKube:
         self.bodies = bodies
         self.calls: list[str] = []
 
-    def iter_raw(self, kind: type, namespace: str | None = None, **_: Any) -> AsyncIterator[dict[str, Any]]:
+    def stream_raw(self, kind: type, namespace: str | None = None, **_: Any) -> AsyncIterator[dict[str, Any]]:
         self.calls.append("list")
         return listed(*self.bodies)
 
