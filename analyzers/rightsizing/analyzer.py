@@ -28,7 +28,7 @@ from kcost.analyzers.cost.unit_rates import ClusterRates
 from kcost.analyzers.cpu_pool import CpuPool, WorkerDiedError
 from kcost.analyzers.metrics.prometheus import PrometheusClient
 from kcost.analyzers.metrics.workloads import QueryPlan, Workload
-from kcost.analyzers.rightsizing import anomalies, classes, strategies
+from kcost.analyzers.rightsizing import anomalies, classes, remembered, strategies
 from kcost.analyzers.rightsizing.adaptive import AdaptiveStrategy
 from kcost.analyzers.rightsizing.base import Strategy, StrategySettings
 from kcost.analyzers.rightsizing.history import CurrentResources, OomEvent, UsageHistory
@@ -51,7 +51,7 @@ from kcost.api.v1alpha1.recommendation import (
     WorkloadShape,
 )
 from kcost.config import Config
-from kcost.ml import runs
+from kcost.ml import anomaly, runs
 
 ANOMALOUS_USAGE_REASON = "AnomalousUsage"
 # Workloads screened and sized per job (to a worker process or a thread): the models score a chunk's
@@ -105,15 +105,6 @@ def _sparkline(history: UsageHistory) -> list[float]:
         round(float(cpu[start:stop].sum()) / (stop - start), 4)
         for start, stop in zip(starts, [*starts[1:], cpu.size], strict=True)
     ]
-
-
-def _screen(workload: Workload, until_s: float) -> dict[str, anomalies.Screened]:
-    return {name: anomalies.screen(history_of(workload, name), until_s=until_s) for name in workload.containers}
-
-
-def _unscreened(workload: Workload) -> dict[str, anomalies.Screened]:
-    """Every hour kept, nothing flagged: the rules-only mode (``learned: false``)."""
-    return {name: anomalies.Screened(history_of(workload, name), None) for name in workload.containers}
 
 
 def _size(strategy: Strategy[Any], histories: Sequence[UsageHistory], learned: bool) -> list[Recommendation]:
@@ -228,20 +219,27 @@ def _strategy_for(settings_json: str, settings_type: type[StrategyChoice]) -> St
     return _strategy(settings_type.model_validate_json(settings_json))
 
 
+# The containers this process sized in earlier runs (the analyzer's own, or a worker process's).
+REMEMBERED = remembered.Remembered()
+
+
 def size_chunk(job: ChunkJob) -> ChunkSized:
     """Screen, size and propose for one chunk: CPU work only, in a worker process or a thread."""
     settings = job.settings
     strategy = _strategy_for(job.settings_json, type(settings))
     result = AnalyzerResult()
     in_scope = scope.Scope([], cast(PrometheusClient, None), job.plan, job.rates)
-    sized = RightsizingAnalyzer._screen_and_propose(
-        job.workloads, strategy, settings, job.context, result, in_scope=in_scope, bands=job.bands
+    answers = RightsizingAnalyzer._screen_and_propose(
+        job.workloads,
+        strategy,
+        settings,
+        job.context,
+        result,
+        in_scope=in_scope,
+        bands=job.bands,
+        remembering=(REMEMBERED, job.settings_json),
     )
-    return ChunkSized(
-        [(anomalies.evidence(list(screened.values())), proposal) for screened, proposal in sized],
-        result.skipped,
-        result.scope_monthly_cost or 0.0,
-    )
+    return ChunkSized(answers, result.skipped, result.scope_monthly_cost or 0.0)
 
 
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
@@ -310,33 +308,60 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         *,
         in_scope: scope.Scope,
         bands: Sequence[Hysteresis],
-    ) -> list[tuple[dict[str, anomalies.Screened], Proposal | None]]:
-        """Each workload's screened usage and proposal; the containers of all of them sized together."""
+        remembering: tuple[remembered.Remembered, str] | None = None,
+    ) -> list[tuple[UsageAnomaly | None, Proposal | None]]:
+        """Each workload's anomalies and proposal; the containers of all of them sized together, but for
+        those ``remembering`` (what was sized, the settings as JSON) already holds."""
         until_s = context.window_end.timestamp()
-        screened = [_screen(workload, until_s) if settings.learned else _unscreened(workload) for workload in workloads]
         keys = [(index, name) for index, workload in enumerate(workloads) for name in sorted(workload.containers)]
-        histories = [screened[index][name].history for index, name in keys]
-        answers = _size(strategy, histories, settings.learned)
-        found = _workload_classes(answers, histories) if settings.learned else [None] * len(answers)
-        by_workload: list[dict[str, tuple[Recommendation, WorkloadClass | None]]] = [{} for _ in workloads]
-        for (index, name), answer, workload_class in zip(keys, answers, found, strict=True):
-            by_workload[index][name] = (answer, workload_class)
+        histories = [history_of(workloads[index], name) for index, name in keys]
+        # The evidence's sparkline is the first container's: only those need one.
+        firsts = {position for position, (index, _) in enumerate(keys) if position == 0 or keys[position - 1][0] != index}
+        digests: list[bytes] = []
+        sized: list[remembered.Sized | None] = [None] * len(histories)
+        if remembering is not None:
+            known, settings_json = remembering
+            for history in histories:
+                judged = anomaly.judged(history.ts_s, until_s) if settings.learned else history.sample_count
+                digests.append(remembered.digest(settings_json, history, judged))
+            sized = [known.get(key) for key in digests]
+            sized = [
+                None if one is None or (one.sparkline is None and position in firsts) else one
+                for position, one in enumerate(sized)
+            ]
+        unsized = [position for position, one in enumerate(sized) if one is None]
+        if unsized:
+            screened = [
+                anomalies.screen(histories[position], until_s=until_s)
+                if settings.learned
+                else anomalies.Screened(histories[position], None)  # rules only: every hour kept
+                for position in unsized
+            ]
+            kept = [one.history for one in screened]
+            answers = _size(strategy, kept, settings.learned)
+            found = _workload_classes(answers, kept) if settings.learned else [None] * len(answers)
+            for position, screening, answer, workload_class in zip(unsized, screened, answers, found, strict=True):
+                fresh = remembered.Sized(
+                    answer,
+                    workload_class,
+                    anomalies.Found.of(screening),
+                    tuple(_sparkline(screening.history)) if position in firsts else None,
+                    bool(screening.history.oom_events),
+                )
+                sized[position] = fresh
+                if remembering is not None:
+                    remembering[0].put(digests[position], fresh)
+        by_workload: list[dict[str, remembered.Sized]] = [{} for _ in workloads]
+        for (index, name), one in zip(keys, sized, strict=True):
+            by_workload[index][name] = cast(remembered.Sized, one)
         return [
             (
-                screened[index],
+                anomalies.evidence([one.anomaly for one in containers.values()]),
                 cls._propose(
-                    workload,
-                    strategy,
-                    settings,
-                    context,
-                    result,
-                    in_scope=in_scope,
-                    band=band,
-                    screened=screened[index],
-                    sized=by_workload[index],
+                    workload, strategy, settings, context, result, in_scope=in_scope, band=band, sized=containers
                 ),
             )
-            for index, (workload, band) in enumerate(zip(workloads, bands, strict=True))
+            for workload, band, containers in zip(workloads, bands, by_workload, strict=True)
         ]
 
     @staticmethod
@@ -349,8 +374,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         *,
         in_scope: scope.Scope,
         band: Hysteresis,
-        screened: dict[str, anomalies.Screened],
-        sized: dict[str, tuple[Recommendation, WorkloadClass | None]],
+        sized: dict[str, remembered.Sized],
     ) -> Proposal | None:
         if not workload.containers:
             result.skipped["NoMetrics"] = result.skipped.get("NoMetrics", 0) + 1
@@ -361,12 +385,12 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         oom_fix = False
         confidence, risk = 1.0, RiskLevel.LOW
         notes: list[str] = []
-        first: UsageHistory | None = None  # the evidence's sparkline is the first container's
+        first: remembered.Sized | None = None  # the evidence's sparkline is the first container's
         for name in sorted(workload.containers):
-            history = screened[name].history
-            first = first or history
+            one = sized[name]
+            first = first or one
             requests = workload.requests(name)
-            answer, workload_class = sized[name]
+            answer, workload_class = one.answer, one.workload_class
             cpu_now, memory_now = requests["cpu_request"] or 0.0, requests["memory_request"] or 0.0
             before += in_scope.monthly_request_cost(workload, cpu_now, memory_now)
             if not isinstance(answer, ContainerRecommendation):
@@ -383,7 +407,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             confidence = min(confidence, answer.confidence)
             risk = max(risk, answer.risk_level, key=lambda level: level.rank)
             raised = (answer.memory_limit_bytes or 0) > (requests["memory_limit"] or 0)
-            oom_fix = oom_fix or (bool(history.oom_events) and raised)
+            oom_fix = oom_fix or (one.oom_killed and raised)
             current.append(
                 ContainerResources(
                     name=name,
@@ -436,13 +460,13 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                 sample_count=samples,
                 method=f"{strategy.name}({_non_defaults(settings.strategy_settings)})",
                 containers=evidence,
-                usage_sparkline=_sparkline(first) if first is not None else [],
+                usage_sparkline=list(first.sparkline or ()) if first is not None else [],
                 notes=(
                     [f"savings priced at {in_scope.rates.source}"]
                     + notes
                     + (["raises memory: the container was OOM-killed"] if oom_fix else [])
                 )[:20],
-                anomaly=anomalies.evidence(list(screened.values())),
+                anomaly=anomalies.evidence([one.anomaly for one in sized.values()]),
                 workload_class=evidence[0].workload_class if evidence else None,
             ),
         )
@@ -460,7 +484,7 @@ async def _take(
     for reason, count in sized.skipped.items():
         result.skipped[reason] = result.skipped.get(reason, 0) + count
     result.scope_monthly_cost = (result.scope_monthly_cost or 0.0) + sized.scope_monthly_cost
-    for workload, (anomaly, proposal) in zip(chunk, sized.answers, strict=True):
-        await _report_anomaly(context, workload, anomaly, result)
+    for workload, (usage_anomaly, proposal) in zip(chunk, sized.answers, strict=True):
+        await _report_anomaly(context, workload, usage_anomaly, result)
         if proposal is not None:
             result.proposals.append(proposal)

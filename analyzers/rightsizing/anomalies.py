@@ -11,11 +11,13 @@ of the last ``ONGOING_HOURS`` is flagged; auto-apply then holds the change.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from kcost.analyzers.rightsizing.history import UsageHistory
+from kcost.analyzers.rightsizing.stats import FloatArray
 from kcost.api.v1alpha1.recommendation import UsageAnomaly
 from kcost.ml import anomaly
 
@@ -58,20 +60,36 @@ def screen(
     return Screened(kept, detection)
 
 
+@dataclass(frozen=True)
+class Found:
+    """What screening found in one container, without its samples: all the evidence reports."""
+
+    method: anomaly.Method
+    hours_s: FloatArray  # the start of each anomalous hour
+    ongoing: bool
+
+    @classmethod
+    def of(cls, screened: Screened) -> Found | None:
+        if screened.detection is None:
+            return None
+        detection = screened.detection
+        return cls(detection.method, detection.start_s[detection.anomalous], screened.ongoing)
+
+
 def _at(start_s: float) -> datetime.datetime:
     return datetime.datetime.fromtimestamp(start_s, datetime.UTC)
 
 
-def evidence(screened: list[Screened]) -> UsageAnomaly | None:
+def evidence(screened: Sequence[Screened | Found | None]) -> UsageAnomaly | None:
     """What the recommendation's evidence says about anomalies over all of a workload's containers."""
-    found = [s.detection for s in screened if s.detection is not None]
+    found = [one for one in (Found.of(s) if isinstance(s, Screened) else s for s in screened) if one is not None]
     if not found:
         return None
-    hours = np.unique(np.concatenate([d.start_s[d.anomalous] for d in found]))
+    hours = np.unique(np.concatenate([one.hours_s for one in found]))
     return UsageAnomaly(
         method=found[0].method.value,
         anomalous_hours=int(hours.size),
         first_at=_at(float(hours[0])),
         last_at=_at(float(hours[-1])),
-        ongoing=any(s.ongoing for s in screened),
+        ongoing=any(one.ongoing for one in found),
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import base64
 import builtins
 import datetime
-import json
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -37,7 +36,7 @@ from pydantic_core import ErrorDetails
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
 from kcost.config import KubeconfigError
-from kcost.kube import watch_list
+from kcost.kube import watch_list, wire
 from kcost.kube.workloads import WorkloadClient
 
 APPLY = "application/apply-patch+yaml"
@@ -86,36 +85,6 @@ def _problem(problem: ErrorDetails) -> str:
     value = problem.get("input")
     got = f" (got {value!r})" if isinstance(value, str | int | float | bool) else ""
     return f"{field}: {problem['msg']}{got}"
-
-
-async def _json(response: Any) -> Body:
-    """The JSON body of an answer read without preloading (the generated client would drop a 201's body)."""
-    raw = await response.read()
-    if not 200 <= response.status <= 299:
-        # Without preloading, the client leaves errors to us: raise what it would have raised.
-        failure = ApiException(status=response.status, reason=response.reason)
-        failure.body = raw
-        raise failure
-    answer: Body = json.loads(raw)
-    return answer
-
-
-async def _pages(list_page: Callable[..., Awaitable[Body]], page_size: int) -> AsyncIterator[Body]:
-    """The items of a list, a page at a time: ``list_page`` takes ``limit`` and ``_continue``.
-
-    A token the API server no longer knows (410 Gone, minutes after the first page) is raised, not retried.
-    """
-    token: str | None = None
-    while True:
-        options: dict[str, Any] = {"limit": page_size}
-        if token:
-            options["_continue"] = token
-        page = await list_page(**options)
-        for item in page.get("items") or []:
-            yield item
-        token = (page.get("metadata") or {}).get("continue")
-        if not token:
-            return
 
 
 async def _parsed(kind: type[R], bodies: AsyncIterator[Body]) -> AsyncIterator[R]:
@@ -332,7 +301,7 @@ class KubeClient:
                 )
             return dict(listed)
 
-        return _pages(page, page_size)
+        return wire.pages(page, page_size)
 
     # -- kcost objects, writes ---------------------------------------------------------
 
@@ -388,7 +357,7 @@ class KubeClient:
                 result = await self._custom.patch_namespaced_custom_object(
                     GROUP, VERSION, _ns(namespace), plural, name, full, **options
                 )
-            return await _json(result)
+            return await wire.body(result)
         except ApiException as error:
             raise _translate(error) from error
 
@@ -458,9 +427,9 @@ class KubeClient:
     def _core_pages(self, list_page: Callable[..., Awaitable[Any]], page_size: int) -> AsyncIterator[Body]:
         # The JSON as sent: building the generated models of thousands of pods costs more than the listing.
         async def page(**options: Any) -> Body:
-            return await _json(await list_page(_preload_content=False, **options))
+            return await wire.body(await list_page(_preload_content=False, **options))
 
-        return _pages(page, page_size)
+        return wire.pages(page, page_size)
 
     async def namespaces(self, *, page_size: int = PAGE_SIZE) -> builtins.list[Body]:
         """Every Namespace as JSON."""

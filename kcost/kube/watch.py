@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -27,7 +26,8 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.api.v1alpha1.common import GROUP, VERSION, Resource
-from kcost.kube.client import PAGE_SIZE, Body, _json, _pages
+from kcost.kube import wire
+from kcost.kube.client import PAGE_SIZE, Body
 
 T = TypeVar("T")
 Key = tuple[str, str]
@@ -93,12 +93,12 @@ async def _list(list_call: ListCall, mirror: Mirror[T]) -> str:
 
     async def page(**options: Any) -> Body:
         nonlocal version
-        listed = await _json(await list_call(_preload_content=False, **options))
+        listed = await wire.body(await list_call(_preload_content=False, **options))
         # The first page's version is the snapshot the whole paged list comes from.
         version = version or str((listed.get("metadata") or {}).get("resourceVersion") or "")
         return listed
 
-    mirror.replace([item async for item in _pages(page, PAGE_SIZE)])
+    mirror.replace([item async for item in wire.pages(page, PAGE_SIZE)])
     return version
 
 
@@ -117,11 +117,8 @@ async def _watch(list_call: ListCall, mirror: Mirror[T], version: str) -> str:
         if response.status == 410:
             raise Gone(mirror.what)
         if response.status != 200:
-            raise ApiException(status=response.status, reason=response.reason)
-        async for line in response.content:
-            if not line.strip():
-                continue
-            event = json.loads(line)
+            raise await wire.failure(response)
+        async for event in wire.events(response.content):
             event_type, body = event.get("type"), event.get("object") or {}
             if event_type == "ERROR":
                 if body.get("code") == 410:

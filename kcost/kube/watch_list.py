@@ -13,12 +13,13 @@ object of the answer at a time, not a page.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from typing import Any
 
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
+
+from kcost.kube import wire
 
 Body = dict[str, Any]
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
@@ -60,10 +61,8 @@ async def stream(api: client.ApiClient, path: str, label_selector: str | None = 
         if response.status in REFUSALS:
             raise Refused(f"HTTP {response.status} {response.reason}: {(await response.read())[:300]!r}")
         if not 200 <= response.status <= 299:
-            failure = ApiException(status=response.status, reason=response.reason)
-            failure.body = await response.read()
-            raise failure
-        async for event in _events(response.content):
+            raise await wire.failure(response)
+        async for event in wire.events(response.content):
             kind, found = event.get("type"), event.get("object") or {}
             if kind == "ERROR":  # a Status: 410 Gone, a timeout
                 raise ApiException(status=found.get("code") or 500, reason=found.get("message") or "watch error")
@@ -74,21 +73,3 @@ async def stream(api: client.ApiClient, path: str, label_selector: str | None = 
         raise ApiException(status=504, reason=f"the API server ended the list of {path} before its last object")
     finally:
         response.close()  # not read to its end: the connection cannot be reused
-
-
-async def _events(content: Any) -> AsyncIterator[Body]:
-    """The JSON documents of a watch, one a line, however the chunks cut them (an object can be 1.5 MB)."""
-    head: list[bytes] = []  # the start of a line that has not ended yet
-    async for chunk in content.iter_any():
-        *ended, rest = chunk.split(b"\n")
-        if ended:
-            ended[0] = b"".join([*head, ended[0]])
-            head = []
-            for line in ended:
-                if line.strip():
-                    yield json.loads(line)
-        if rest:
-            head.append(rest)
-    last = b"".join(head)
-    if last.strip():
-        yield json.loads(last)

@@ -93,6 +93,12 @@ class Detection:
         return mask
 
 
+def judged(ts_s: FloatArray, until_s: float) -> int:
+    """How many of the samples (in time order) come before the clock hour ``until_s`` falls in:
+    the prefix ``hourly`` reads when a window ends at ``until_s``."""
+    return int(ts_s.searchsorted(np.floor(until_s / HOUR_S) * HOUR_S, side="left"))
+
+
 def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = None) -> HourlyUsage:
     """The mean of each resource per clock hour, from samples in time order.
 
@@ -104,7 +110,7 @@ def hourly(ts_s: FloatArray, *resources: FloatArray, until_s: float | None = Non
     """
     if until_s is not None:
         # In time order the samples before the last hour are a prefix: views, not copies.
-        complete = int(ts_s.searchsorted(np.floor(until_s / HOUR_S) * HOUR_S, side="left"))
+        complete = judged(ts_s, until_s)
         ts_s, resources = ts_s[:complete], tuple(values[:complete] for values in resources)
     if ts_s.size == 0:
         return HourlyUsage(np.zeros(0), np.zeros((0, len(resources))))

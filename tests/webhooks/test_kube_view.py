@@ -1,8 +1,8 @@
 """The webhook's view of the cluster against a small fake API server that counts requests.
 
 Policies and namespaces come from watch-backed mirrors: however many approvals are
-decided, each is listed once; a watch event is seen by the next decision; a watch whose
-version is gone (410) lists again. e2e/test_webhook.py covers the same with the real
+decided, each is listed once; a watch event is seen by the next decision, however large its
+object; a watch whose version is gone (410) lists again. e2e/test_webhook.py covers the same with the real
 kube-apiserver.
 """
 
@@ -148,6 +148,22 @@ async def test_a_watch_whose_version_is_gone_lists_again(served: tuple[FakeApiSe
 
     await _until("the policies listed again", relisted)
     assert fake.requests[f"list {POLICIES}"] == 2
+
+
+async def test_an_object_of_hundreds_of_kilobytes_comes_through_the_watch(
+    served: tuple[FakeApiServer, Context, KubeView],
+) -> None:
+    # Annotations alone may hold 256 KiB, more than one read of the socket.
+    fake, _, view = served
+    notes = {"kubectl.kubernetes.io/last-applied-configuration": "x" * 300_000}
+    namespace = {"metadata": {"name": "shop", "labels": {"team": "payments"}, "annotations": notes}}
+    fake.events[NAMESPACES].put_nowait({"type": "MODIFIED", "object": namespace})
+
+    async def labelled() -> bool:
+        return view.namespace_mirror.items.get(("", "shop")) == {"team": "payments"}
+
+    await _until("the large namespace's labels mirrored", labelled)
+    assert fake.requests[f"list {NAMESPACES}"] == 1  # seen by the watch, not by listing again
 
 
 async def test_ready_only_once_the_mirrors_are_synced() -> None:

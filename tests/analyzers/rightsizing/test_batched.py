@@ -95,11 +95,11 @@ def _proposals(settings_given: dict[str, Any], chunk: int) -> list[str]:
     found = []
     for first in range(0, len(workloads), chunk):
         part = workloads[first : first + chunk]
-        for screened, proposal in RightsizingAnalyzer()._screen_and_propose(
+        for anomaly, proposal in RightsizingAnalyzer()._screen_and_propose(
             part, strategy, settings.root, context, result, in_scope=in_scope, bands=[Hysteresis()] * len(part)
         ):
             spec = None if proposal is None else proposal.spec.model_dump(mode="json", by_alias=True)
-            anomalous = sorted(name for name, one in screened.items() if one.detection is not None)
+            anomalous = None if anomaly is None else anomaly.model_dump(mode="json")
             found.append(json.dumps({"spec": spec, "anomalous": anomalous}, sort_keys=True))
     found.append(json.dumps({"skipped": result.skipped, "cost": result.scope_monthly_cost}, sort_keys=True))
     return found
