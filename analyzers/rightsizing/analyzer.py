@@ -15,8 +15,10 @@ are in ``settings``.
 from __future__ import annotations
 
 import asyncio
+import collections
 import dataclasses
 import functools
+import logging
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -59,6 +61,7 @@ ANOMALOUS_USAGE_REASON = "AnomalousUsage"
 CHUNK_WORKLOADS = 64
 # Days of mean CPU in the evidence's sparkline (the last ones).
 SPARKLINE_DAYS = 64
+log = logging.getLogger(__name__)
 
 
 def _non_defaults(settings: StrategySettings) -> str:
@@ -204,6 +207,8 @@ class ChunkSized:
     answers: list[tuple[UsageAnomaly | None, Proposal | None]]
     skipped: dict[str, int]
     scope_monthly_cost: float
+    containers: int
+    remembered: int  # of those, as sized by an earlier run
 
 
 def _picklable(
@@ -229,6 +234,7 @@ def size_chunk(job: ChunkJob) -> ChunkSized:
     strategy = _strategy_for(job.settings_json, type(settings))
     result = AnalyzerResult()
     in_scope = scope.Scope([], cast(PrometheusClient, None), job.plan, job.rates)
+    found_before = REMEMBERED.found  # one job at a time per process: the difference is this job's
     answers = RightsizingAnalyzer._screen_and_propose(
         job.workloads,
         strategy,
@@ -239,7 +245,10 @@ def size_chunk(job: ChunkJob) -> ChunkSized:
         bands=job.bands,
         remembering=(REMEMBERED, job.settings_json),
     )
-    return ChunkSized(answers, result.skipped, result.scope_monthly_cost or 0.0)
+    containers = sum(len(workload.containers) for workload in job.workloads)
+    return ChunkSized(
+        answers, result.skipped, result.scope_monthly_cost or 0.0, containers, REMEMBERED.found - found_before
+    )
 
 
 class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
@@ -274,6 +283,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         # Copied for worker processes only: a thread reads the run's own.
         job_context, rates = _picklable(context, in_scope.rates) if pool.processes else (context, in_scope.rates)
         pending: deque[tuple[Sequence[Workload], asyncio.Future[ChunkSized]]] = deque()
+        sized: collections.Counter[str] = collections.Counter()
         try:
             async for batch in in_scope.with_usage_batches():
                 for first in range(0, len(batch), CHUNK_WORKLOADS):
@@ -284,9 +294,9 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
                     # A thread reads the batch's arrays as it goes: with no worker process, each chunk is
                     # done before the batch's samples are dropped; a process got its copy at submit.
                     while len(pending) > pool.in_flight:
-                        await _take(context, result, *pending.popleft())
+                        sized += await _take(context, result, *pending.popleft())
             while pending:
-                await _take(context, result, *pending.popleft())
+                sized += await _take(context, result, *pending.popleft())
         except WorkerDiedError as error:
             raise AnalyzerError(
                 f"sizing failed: {error}; was it killed for memory? Lower KCOST_ANALYZER_SIZING_PROCESSES "
@@ -295,6 +305,11 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         finally:
             for _, future in pending:
                 future.cancel()
+        log.info(
+            "sized %d containers: %d as an earlier run sized them (the same usage, requests and settings)",
+            sized["containers"],
+            sized["remembered"],
+        )
         return in_scope.finish(result)
 
     @classmethod
@@ -316,7 +331,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
         keys = [(index, name) for index, workload in enumerate(workloads) for name in sorted(workload.containers)]
         histories = [history_of(workloads[index], name) for index, name in keys]
         # The evidence's sparkline is the first container's: only those need one.
-        firsts = {position for position, (index, _) in enumerate(keys) if position == 0 or keys[position - 1][0] != index}
+        firsts = {position for position, (index, name) in enumerate(keys) if name == min(workloads[index].containers)}
         digests: list[bytes] = []
         sized: list[remembered.Sized | None] = [None] * len(histories)
         if remembering is not None:
@@ -324,11 +339,7 @@ class RightsizingAnalyzer(Analyzer[RightsizingSettings]):
             for history in histories:
                 judged = anomaly.judged(history.ts_s, until_s) if settings.learned else history.sample_count
                 digests.append(remembered.digest(settings_json, history, judged))
-            sized = [known.get(key) for key in digests]
-            sized = [
-                None if one is None or (one.sparkline is None and position in firsts) else one
-                for position, one in enumerate(sized)
-            ]
+            sized = [known.get(key, with_sparkline=position in firsts) for position, key in enumerate(digests)]
         unsized = [position for position, one in enumerate(sized) if one is None]
         if unsized:
             screened = [
@@ -478,8 +489,9 @@ async def _take(
     result: AnalyzerResult,
     chunk: Sequence[Workload],
     sizing: asyncio.Future[ChunkSized],
-) -> None:
-    """A sized chunk into ``result``, in the order the chunks were read."""
+) -> collections.Counter[str]:
+    """A sized chunk into ``result``, in the order the chunks were read; its containers, and how many
+    of those were as an earlier run sized them."""
     sized = await sizing
     for reason, count in sized.skipped.items():
         result.skipped[reason] = result.skipped.get(reason, 0) + count
@@ -488,3 +500,4 @@ async def _take(
         await _report_anomaly(context, workload, usage_anomaly, result)
         if proposal is not None:
             result.proposals.append(proposal)
+    return collections.Counter(containers=sized.containers, remembered=sized.remembered)

@@ -28,8 +28,9 @@ from kcost.analyzers.rightsizing.history import UsageHistory
 from kcost.analyzers.rightsizing.recommendation import Recommendation
 from kcost.api.v1alpha1.recommendation import WorkloadClass
 
-# About 2 KB each (the answer, its evidence and the sparkline; not the samples): 50,000 is ~100 MB.
-MAX_CONTAINERS = 50_000
+# About 4 KB each (the answer, its evidence and the sparkline; not the samples): 30,000 is ~120 MB,
+# and covers a scope of some 18,000 workloads (1.6 containers each in the scale bench).
+MAX_CONTAINERS = 30_000
 
 
 @dataclass(frozen=True)
@@ -62,15 +63,19 @@ class Remembered:
         self.max_containers = max_containers
         self._sized: OrderedDict[bytes, Sized] = OrderedDict()
         self._lock = threading.Lock()  # a thread pool may size two chunks at once
+        self.found = 0  # containers found here so far: a run's count is the difference
 
     def __len__(self) -> int:
         return len(self._sized)
 
-    def get(self, key: bytes) -> Sized | None:
+    def get(self, key: bytes, *, with_sparkline: bool = False) -> Sized | None:
+        """The container's answers; None if unknown, or if a sparkline is asked for and none was kept."""
         with self._lock:
             found = self._sized.get(key)
-            if found is not None:
-                self._sized.move_to_end(key)
+            if found is None or (with_sparkline and found.sparkline is None):
+                return None
+            self._sized.move_to_end(key)
+            self.found += 1
             return found
 
     def put(self, key: bytes, sized: Sized) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 
 from kcost.analyzers.cpu_pool import CpuPool, WorkerDiedError
+from kcost.analyzers.rightsizing import analyzer as rightsizing
+from kcost.analyzers.rightsizing import remembered
 from kcost.analyzers.rightsizing.analyzer import ChunkJob, ChunkSized, size_chunk
 from kcost.api.v1alpha1.policy import Hysteresis
 from kcost.cli import bench_sizing
@@ -86,6 +88,24 @@ async def test_a_job_is_copied_when_submitted_so_the_caller_may_drop_its_data_at
     for workload in jobs[0].workloads:
         workload.forget_usage()  # what the analyzer does once it moves to the next namespace
     assert _comparable([await answer]) == _comparable([expected])
+
+
+async def test_a_chunk_sized_again_with_the_same_usage_is_remembered_in_the_thread_and_in_a_worker(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(rightsizing, "REMEMBERED", remembered.Remembered())
+    (job,) = _jobs(bench_sizing.MODES[0], count=20, chunk=20)
+    containers = sum(len(workload.containers) for workload in job.workloads)
+    first, again = [await CpuPool(0).submit(size_chunk, job) for _ in range(2)]
+    assert (first.containers, first.remembered, again.remembered) == (containers, 0, containers)
+    assert _comparable([again]) == _comparable([first])
+    worker = CpuPool(1)  # a process of its own: it remembers what it sized, not what the thread did
+    try:
+        in_worker = [await worker.submit(size_chunk, job) for _ in range(2)]
+    finally:
+        worker.close()
+    assert [one.remembered for one in in_worker] == [0, containers]
+    assert _comparable(in_worker) == _comparable([first, first])
 
 
 async def test_a_worker_that_dies_fails_its_job_and_the_next_job_gets_a_new_worker() -> None:
