@@ -67,7 +67,7 @@ async def test_objects_cut_across_chunks_and_longer_than_a_read_buffer_come_whol
     kmock: kmock.RawHandler, kube: KubeClient
 ) -> None:
     big = recommendation("big")
-    big["spec"]["evidence"]["notes"] = "x" * 300_000  # beyond aiohttp's line limit (64 KiB) for readline
+    big["spec"]["evidence"]["notes"] = "x" * 300_000  # one event over 43 chunks of 7,000 bytes
     stream = b"".join(line(event) for event in [added(recommendation("a")), added(big), bookmark(end=True)])
     chunks = tuple(stream[start : start + 7_000] for start in range(0, len(stream), 7_000))
     kmock[f"get {RECS}"][WATCH] << chunks
