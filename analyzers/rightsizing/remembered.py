@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
+import cachetools
 import numpy as np
 
 from kcost.analyzers.rightsizing import anomalies
@@ -61,7 +61,7 @@ class Remembered:
 
     def __init__(self, max_containers: int = MAX_CONTAINERS) -> None:
         self.max_containers = max_containers
-        self._sized: OrderedDict[bytes, Sized] = OrderedDict()
+        self._sized: cachetools.LRUCache[bytes, Sized] = cachetools.LRUCache(maxsize=max_containers)
         self._lock = threading.Lock()  # a thread pool may size two chunks at once
         self.found = 0  # containers found here so far: a run's count is the difference
 
@@ -74,13 +74,9 @@ class Remembered:
             found = self._sized.get(key)
             if found is None or (with_sparkline and found.sparkline is None):
                 return None
-            self._sized.move_to_end(key)
             self.found += 1
             return found
 
     def put(self, key: bytes, sized: Sized) -> None:
         with self._lock:
             self._sized[key] = sized
-            self._sized.move_to_end(key)
-            while len(self._sized) > self.max_containers:
-                self._sized.popitem(last=False)
