@@ -164,7 +164,7 @@ def recs(kubectl: Any, namespace: str, analysis: str) -> list[dict[str, Any]]:
 
 
 def proposed(kubectl: Any, namespace: str, analysis: str, count: int) -> list[dict[str, Any]] | None:
-    """The Analysis's recommendations once ``count`` of them are Proposed (the controller sets the phase)."""
+    """The Analysis's recommendations once ``count`` of them are Proposed (born so: the schema's default)."""
     found = recs(kubectl, namespace, analysis)
     done = [r for r in found if (r.get("status") or {}).get("phase") == "Proposed"]
     return found if len(done) == count else None
@@ -359,6 +359,12 @@ def test_an_unchanged_rerun_writes_nothing_and_a_dropped_proposal_is_superseded_
     first = wait_for(kubectl, name, phase_is("Succeeded"))
     found = poll("three Proposed recommendations", lambda: proposed(kubectl, scope.namespace, name, len(WORKLOADS)))
     versions = {r["metadata"]["name"]: r["metadata"]["resourceVersion"] for r in found}
+    # Born Proposed: one write each (the analyzer's), no status written by anybody until it moves.
+    for rec in found:
+        assert rec["status"] == {"phase": "Proposed"}, rec["status"]
+        assert rec["metadata"]["generation"] == 1
+        shown = _get(kubectl, "rec", "-n", scope.namespace, rec["metadata"]["name"], "--show-managed-fields")
+        assert not any(_managers(shown).values()), "nobody owns a field of a new recommendation's status"
 
     def rerun(settings: dict[str, Any], after: str) -> dict[str, Any]:
         patch = {"spec": {"analyzers": [{"name": "fixture", "settings": settings}]}}

@@ -6,6 +6,10 @@ A run that no longer proposes it leaves a ``status.stale`` mark (written by the 
 see ``analysis._sweep``): the mark becomes Superseded, or Expired when the workload is
 gone, until a later run proposes it again. Analyzers write only the spec; the phase,
 the Ready condition and the rollout's fields are written here, with one field manager.
+
+A new recommendation is born Proposed: the CRD's schema defaults ``status.phase``, and
+this controller writes nothing for it until it moves (approved, rejected, stale, gone).
+Ready appears with the first transition; from then on it is kept true to the spec.
 """
 
 from __future__ import annotations
@@ -111,6 +115,10 @@ def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecomme
         return None
     phase, ready, reason, message = state
     current = Conditions.find(rec.status.conditions, status_io.READY)
+    if phase is RecommendationPhase.PROPOSED and rec.status.phase is phase and current is None:
+        # Born Proposed (the schema's default) and never moved: a run creates thousands, and a
+        # status write each would double what a new recommendation costs the API server.
+        return None
     shown = (ConditionStatus.TRUE if ready else ConditionStatus.FALSE, reason, message)
     if rec.status.phase is phase and current is not None and (current.status, current.reason, current.message) == shown:
         return None

@@ -69,6 +69,15 @@ def test_new_becomes_proposed_with_the_savings_in_the_message() -> None:
     assert decided.status.observed_generation == 3
 
 
+def test_born_proposed_is_left_as_it_is_until_it_moves() -> None:
+    born = make("Proposed")  # as the API server shows a new one: the schema's default, no Ready
+    assert recommendation.decide(born, True) is None, "no status write for a new recommendation"
+    assert recommendation.decide(make("Proposed", savings=12), True) is None, "its message is its spec's"
+    assert phase_after(make("Proposed", {"approved": True})) is RecommendationPhase.APPROVED
+    assert phase_after(make("Proposed", stale=mark("NoLongerQualifies"))) is RecommendationPhase.SUPERSEDED
+    assert phase_after(born, exists=False) is RecommendationPhase.EXPIRED
+
+
 def test_transitions() -> None:
     proposed = make("Proposed", reason="Proposed", message=PROPOSED_MESSAGE)
     assert phase_after(proposed) is None, "nothing to do"

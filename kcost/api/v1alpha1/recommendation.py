@@ -370,7 +370,12 @@ class RealizedSavings(ApiModel):
 
 class OptimizationRecommendationStatus(ApiModel):
     observed_generation: int | None = Field(None, ge=0, description="the generation the phase was set from")
-    phase: RecommendationPhase | None = Field(None, description="where the recommendation is in its lifecycle")
+    # The schema's default: a new recommendation is born Proposed, with no status write of its own.
+    phase: RecommendationPhase | None = Field(
+        None,
+        description="where the recommendation is in its lifecycle (a new one is Proposed)",
+        json_schema_extra={"default": "Proposed"},
+    )
     rollout: RolloutStatus | None = Field(None, description="the rollout of an approved change")
     previous: WorkloadShape | None = Field(
         None, description="the workload's values when the rollout began: what a rollback restores"
@@ -418,7 +423,11 @@ class OptimizationRecommendation(Resource):
     )
     kind: str = "OptimizationRecommendation"
     spec: OptimizationRecommendationSpec
-    status: OptimizationRecommendationStatus = Field(default_factory=OptimizationRecommendationStatus)
+    # The API server fills in ``status: {phase: Proposed}`` when it reads an object without one
+    # (a create drops the status): born Proposed, one write per new recommendation.
+    status: OptimizationRecommendationStatus = Field(
+        default_factory=OptimizationRecommendationStatus, json_schema_extra={"default": {}}
+    )
 
     def open_proposal(self) -> bool:
         """Proposed (or not given a phase yet) and not found stale: what a run confirms by leaving it as it is."""
