@@ -7,10 +7,13 @@ the result lives in ``~/.cache/kcost/bin/<component>-<version>/`` outside any ch
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -144,8 +147,29 @@ def ensure_built(console: Console | None = None, components: tuple[Component, ..
         build(go, component, console)
 
 
+@contextlib.contextmanager
+def _building(component: Component) -> Iterator[None]:
+    """One build of a component at a time across processes (`make test` beside `make demo`, parallel tests).
+
+    Without it two builds share the staging folder, and one moves the other's binaries away.
+    """
+    lock_path = component.bin_dir.with_name(component.bin_dir.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, or when the process dies
+        yield
+
+
 def build(go: str, component: Component, console: Console) -> None:
-    """Build one component into its cache folder (replacing what was there), with progress shown."""
+    """Build one component into its cache folder, with progress shown; a build another process finished is kept."""
+    with _building(component):
+        if component.is_built():
+            console.print(f"{component.name} {component.version} was built meanwhile → {component.bin_dir}")
+            return
+        _build(go, component, console)
+
+
+def _build(go: str, component: Component, console: Console) -> None:
     component.bin_dir.mkdir(parents=True, exist_ok=True)
     staging = component.bin_dir.with_name(component.bin_dir.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
