@@ -60,7 +60,6 @@ class Remembered:
     """Sized containers by digest, the least recently used forgotten beyond ``max_containers``."""
 
     def __init__(self, max_containers: int = MAX_CONTAINERS) -> None:
-        self.max_containers = max_containers
         self._sized: cachetools.LRUCache[bytes, Sized] = cachetools.LRUCache(maxsize=max_containers)
         self._lock = threading.Lock()  # a thread pool may size two chunks at once
         self.found = 0  # containers found here so far: a run's count is the difference
