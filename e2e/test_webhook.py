@@ -596,8 +596,13 @@ def _sample_documents(prometheus_url: str, shared_data: Path) -> list[dict[str, 
     return documents
 
 
+def _body(hooked: WebhookCluster, *target: str) -> Any:
+    """The object as the API server shows it; ``{}`` while it does not exist."""
+    return json.loads(hooked.kubectl("get", *target, "-o", "json").stdout or "{}")
+
+
 def _ready(hooked: WebhookCluster, *target: str) -> Any:
-    body = json.loads(hooked.kubectl("get", *target, "-o", "json").stdout or "{}")
+    body = _body(hooked, *target)
     conditions = (body.get("status") or {}).get("conditions") or []
     return next((c["status"] == "True" for c in conditions if c["type"] == "Ready"), False) and body
 
@@ -606,7 +611,7 @@ def _wait_ready(hooked: WebhookCluster, *target: str, timeout_s: float = 180) ->
     try:
         return poll(f"{' '.join(target)} Ready", lambda: _ready(hooked, *target), timeout_s=timeout_s)
     except AssertionError as error:
-        body = json.loads(hooked.kubectl("get", *target, "-o", "json").stdout or "{}")
+        body = _body(hooked, *target)
         raise AssertionError(f"{error}; status: {json.dumps(body.get('status'), indent=1)}") from None
 
 
@@ -653,9 +658,7 @@ def test_every_sample_reaches_a_healthy_state(hooked: WebhookCluster, shared_dat
         assert phase == "Succeeded", json.dumps(status, indent=1)
         # A recommendation is born Proposed and has no Ready until it moves: Proposed is its healthy state.
         target = ("rec", "-n", "shop", "deployment-checkout-right-sizing")
-        rec = poll(
-            "checkout's recommendation", lambda: json.loads(hooked.kubectl("get", *target, "-o", "json").stdout or "{}")
-        )
+        rec = poll("checkout's recommendation", lambda: _body(hooked, *target))
         assert rec["status"]["phase"] == "Proposed", rec["status"]
     finally:
         hooked.kubectl("delete", "kca", "nightly-production", "--wait=false")
