@@ -45,9 +45,11 @@ async def _read(url: str, smoke: Scenario, end_s: int, resolution_min: int, *, b
     return usage
 
 
-# 5 minutes, the default: a step as long as the rate window, so the fast path reads the raw CPU counter and
-# differences it. 1 minute: a step (129 s for 3 days) that does not divide the rate window, so it asks PromQL.
-@pytest.mark.parametrize("resolution_min", [5, 1])
+# 5 minutes, the default: a step as long as the rate window, so the fast path reads the CPU counter's last
+# sample in each step and differences it. 10 minutes: the same over windows longer than Prometheus's
+# 5-minute lookback, the step of a 14-day window at the default resolution. 1 minute: a step (129 s for
+# 3 days) that does not divide the rate window, so it asks PromQL.
+@pytest.mark.parametrize("resolution_min", [5, 10, 1])
 async def test_fast_and_baseline_read_paths_give_the_same_samples_and_recommendations(
     prometheus: Prometheus, smoke: Scenario, smoke_end_s: int, resolution_min: int
 ) -> None:
