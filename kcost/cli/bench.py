@@ -9,7 +9,15 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from kcost.cli import bench_analysis, bench_anomaly, bench_classes, bench_forecast, bench_ml_overhead, bench_sizing
+from kcost.cli import (
+    bench_analysis,
+    bench_anomaly,
+    bench_classes,
+    bench_forecast,
+    bench_ml_overhead,
+    bench_promql,
+    bench_sizing,
+)
 from kcost.cli.options import traces_option
 
 if TYPE_CHECKING:
@@ -45,6 +53,7 @@ bench.add_command(bench_forecast.forecast)
 bench.add_command(bench_anomaly.anomaly)
 bench.add_command(bench_ml_overhead.ml_overhead)
 bench.add_command(bench_sizing.sizing)
+bench.add_command(bench_promql.promql)
 
 
 @bench.command()
