@@ -29,17 +29,16 @@ import click
 from kcost.analyzers.metrics.workloads import QueryPlan, last_sample, per_second
 from kcost.devcluster.state import ClusterState, default_work_dir
 
-CPU = 'container_cpu_usage_seconds_total{NS,container!=""}'
-MEMORY = 'container_memory_working_set_bytes{NS,container!=""}'
+# Where each query names its namespace.
+NAMESPACE = "__NAMESPACE__"
+CPU = f'container_cpu_usage_seconds_total{{{NAMESPACE},container!=""}}'
+MEMORY = f'container_memory_working_set_bytes{{{NAMESPACE},container!=""}}'
 TIMEOUT_S = 600
 
 
 @dataclass(frozen=True)
 class Form:
-    """One way of asking: a range query from ``lag_steps`` steps before the window, or (``instant``) one value.
-
-    ``NS`` in the query stands for the namespace's matcher.
-    """
+    """One way of asking: a range query from ``lag_steps`` steps before the window, or (``instant``) one value."""
 
     name: str
     promql: str
@@ -73,9 +72,14 @@ def _forms(plan: QueryPlan) -> list[Form]:
 
 
 def _get(url: str) -> bytes:
-    with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310 - the dev cluster's http
-        body: bytes = response.read()
-        return body
+    try:
+        with urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:  # noqa: S310 - the dev cluster's http
+            body: bytes = response.read()
+            return body
+    except OSError as error:  # URLError, HTTPError (a 4xx/5xx answer) and timeouts
+        raise click.ClickException(
+            f"{url.partition('?')[0]}: {error}; is the dev cluster up (kcost dev-cluster up --dir …)?"
+        ) from error
 
 
 def _cpu_s(prometheus_url: str) -> float:
@@ -100,7 +104,7 @@ def _namespaces(prometheus_url: str, plan: QueryPlan, limit: int) -> list[str]:
 
 def _ask(prometheus_url: str, form: Form, plan: QueryPlan, namespace: str) -> tuple[int, int]:
     """The answer's size in bytes and its number of points."""
-    promql = form.promql.replace("NS", f'namespace="{namespace}"')
+    promql = form.promql.replace(NAMESPACE, f'namespace="{namespace}"')
     if form.instant:
         params = {"query": promql, "time": plan.end_s}
         path = "query"
