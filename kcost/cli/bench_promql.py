@@ -89,7 +89,7 @@ def _cpu_s(prometheus_url: str) -> float:
     raise click.ClickException(f"{prometheus_url}/metrics has no process_cpu_seconds_total: is it Prometheus?")
 
 
-def _namespaces(prometheus_url: str, plan: QueryPlan, limit: int) -> list[str]:
+def _namespaces(prometheus_url: str, plan: QueryPlan, limit: int, chosen: tuple[str, ...]) -> list[str]:
     query = urllib.parse.urlencode(
         {"match[]": "container_cpu_usage_seconds_total", "start": plan.start_s, "end": plan.end_s}
     )
@@ -99,7 +99,13 @@ def _namespaces(prometheus_url: str, plan: QueryPlan, limit: int) -> list[str]:
             f"Prometheus at {prometheus_url} has no container_cpu_usage_seconds_total in the last window: "
             "load a history first (kcost bench analysis --keep, or kcost dev-cluster up --scenario demo)"
         )
-    return found[:limit]
+    missing = sorted(set(chosen) - set(found))
+    if missing:
+        raise click.ClickException(
+            f"--namespace {', '.join(missing)}: no container_cpu_usage_seconds_total there in the window "
+            f"(namespaces with usage: {', '.join(found[:20])}{' …' if len(found) > 20 else ''})"
+        )
+    return sorted(chosen) if chosen else found[:limit]
 
 
 def _ask(prometheus_url: str, form: Form, plan: QueryPlan, namespace: str) -> tuple[int, int]:
@@ -133,11 +139,30 @@ def _ask(prometheus_url: str, form: Form, plan: QueryPlan, namespace: str) -> tu
     help="The window (15: what kcost bench analysis reads, a step off the generated scrapes' whole minutes).",
 )
 @click.option("--resolution-minutes", default=5, show_default=True, type=click.IntRange(min=1))
-@click.option("--namespaces", "limit", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option(
+    "--namespaces",
+    "limit",
+    default=10,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many of the namespaces with CPU usage (in name order).",
+)
+@click.option(
+    "--namespace",
+    "chosen",
+    multiple=True,
+    help="Only this namespace (repeatable); each must have CPU usage in the window.",
+)
 @click.option("--repeats", default=3, show_default=True, type=click.IntRange(min=1), help="Rounds of every form.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def promql(
-    work_dir: Path | None, days: float, resolution_minutes: int, limit: int, repeats: int, as_json: bool
+    work_dir: Path | None,
+    days: float,
+    resolution_minutes: int,
+    limit: int,
+    chosen: tuple[str, ...],
+    repeats: int,
+    as_json: bool,
 ) -> None:
     """Prometheus CPU seconds of each way of reading usage over the same namespaces, and ratios."""
     from rich.console import Console
@@ -151,7 +176,7 @@ def promql(
     plan = QueryPlan.for_window(
         end - datetime.timedelta(days=days), end, datetime.timedelta(minutes=resolution_minutes)
     )
-    namespaces = _namespaces(url, plan, limit)
+    namespaces = _namespaces(url, plan, limit, chosen)
     forms = _forms(plan)
     cpu_s: dict[str, list[float]] = {form.name: [] for form in forms}
     answers: dict[str, tuple[int, int]] = {}
