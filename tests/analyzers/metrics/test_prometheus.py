@@ -158,6 +158,19 @@ async def test_range_answers_decode_to_arrays_with_non_finite_samples_as_nan(ser
     assert series[1].points.shape == (0, 2)
 
 
+@pytest.mark.parametrize("spelling", ["NaN", "+Inf", "-Inf"])
+def test_each_non_finite_spelling_alone_in_an_answer_decodes_as_nan(spelling: str) -> None:
+    # The decoder looks for non-finite samples only in answers that have their letters: each alone must be found.
+    raw = (
+        b'{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":'
+        b'[[1,"2.5e-3"],[2,"%s"]]}]}}' % spelling.encode()
+    )
+    _, _, series = _matrix_answer(raw)
+    assert series[0].points[0].tolist() == [1.0, 0.0025]
+    assert series[0].points[1, 0] == 2.0
+    assert math.isnan(series[0].points[1, 1])
+
+
 def test_a_range_answer_decodes_into_one_float_array_per_series_with_no_python_float_per_point() -> None:
     raw = json.dumps(
         {
