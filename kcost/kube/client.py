@@ -39,12 +39,12 @@ from kcost.config import KubeconfigError
 from kcost.kube import watch_list, wire
 from kcost.kube.workloads import WorkloadClient
 
-APPLY = "application/apply-patch+yaml"
-MERGE = "application/merge-patch+json"
+APPLY = wire.APPLY
+MERGE = wire.MERGE
 # Objects per list request: large enough to keep requests few, small enough to keep answers short.
 PAGE_SIZE = 500
 PEERING_GROUP, PEERING_VERSION, PEERING_PLURAL = "kopf.dev", "v1", "clusterkopfpeerings"
-Body = dict[str, Any]
+Body = wire.Body
 R = TypeVar("R", bound=Resource)
 log = logging.getLogger(__name__)
 

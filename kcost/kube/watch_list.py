@@ -21,7 +21,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from kcost.kube import wire
 
-Body = dict[str, Any]
+Body = wire.Body
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 # How a server without WatchList (before 1.27, or the gate off) or an account without `watch` answers.
 REFUSALS = frozenset({400, 403, 405, 422})

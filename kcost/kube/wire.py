@@ -16,7 +16,12 @@ from typing import Any
 
 from kubernetes_asyncio.client.exceptions import ApiException
 
+# A Kubernetes object or answer as decoded JSON: the one spelling of the kube layer.
 Body = dict[str, Any]
+# Content type of a server-side apply.
+APPLY = "application/apply-patch+yaml"
+# Content type of a JSON merge patch.
+MERGE = "application/merge-patch+json"
 
 
 async def failure(response: Any) -> ApiException:

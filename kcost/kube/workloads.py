@@ -16,9 +16,11 @@ from typing import Any
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
-Body = dict[str, Any]
-APPLY = "application/apply-patch+yaml"
-MERGE = "application/merge-patch+json"
+from kcost.kube import wire
+
+Body = wire.Body
+APPLY = wire.APPLY
+MERGE = wire.MERGE
 # Server-side apply of workloads' resources by the apply engine.
 WORKLOAD_FIELD_MANAGER = "kcost"
 # Server-side apply drops what a manager stops sending: annotations get a manager of their own.
