@@ -63,6 +63,9 @@ def test_bench_analysis_runs_both_read_paths_and_queries_do_not_grow_with_worklo
         assert (after["range_reads_incremental"], after["range_reads_whole"]) == (0, 2 * 3)
         unchanged = by_key[(n, "fast", "unchanged")]
         assert (unchanged["range_reads_incremental"], unchanged["range_reads_whole"]) == (2 * 3, 0)
+        # Each analyzer starts with no sizing memory; the unchanged re-run sizes nothing again.
+        assert after["containers_remembered"] == 0 < after["containers_sized"]
+        assert unchanged["containers_remembered"] == unchanged["containers_sized"] == after["containers_sized"]
         assert before["recommendations_changed"] is None
     assert by_key[(48, "fast", "first")]["recommendations"] > by_key[(12, "fast", "first")]["recommendations"]
     assert not (tmp_path / "bench" / "12").exists(), "each run's cluster is removed afterwards"

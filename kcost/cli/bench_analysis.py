@@ -82,6 +82,9 @@ class AnalysisRun:
     range_reads_whole: int | None = None
     # KCOST_ANALYZER_SIZING_PROCESSES: worker processes the analyzer sized in (0: a thread of its own).
     sizing_processes: int = 0
+    # Containers the run sized, and of those how many were answered as an earlier run sized them (None: not logged).
+    containers_sized: int | None = None
+    containers_remembered: int | None = None
 
 
 def _requests_answered(prometheus_url: str) -> int:
@@ -448,6 +451,16 @@ def usage_of(log_text: str) -> tuple[float, float, tuple[int, int] | None]:
     return float(waited), float(analyzing), (int(incremental), int(whole)) if incremental else None
 
 
+def remembered_of(log_text: str) -> tuple[int, int] | None:
+    """From an analyzer's log, its last run's sizing line: containers sized, and of those how many were
+    answered as an earlier run sized them. The line follows the run's usage line; None when the last run has none."""
+    runs = log_text.split(" s analyzing (")
+    if len(runs) < 2:
+        return None
+    found = re.search(r"sized (\d+) containers: (\d+) as an earlier run sized them", runs[-1])
+    return (int(found[1]), int(found[2])) if found else None
+
+
 def _run_of(
     cluster: DevCluster,
     scenario: Any,
@@ -467,6 +480,7 @@ def _run_of(
     splits = re.findall(r"in ([\d.]+) s \(.*\); wrote \d+ recommendations in ([\d.]+) s", log_text)
     analyze_s, write_s = (float(splits[-1][0]), float(splits[-1][1])) if splits else (0.0, 0.0)
     read_wait_s, size_s, cache_counts = usage_of(log_text)
+    sized = remembered_of(log_text)
     return AnalysisRun(
         workloads=scenario.workloads,
         namespaces=scenario.namespaces,
@@ -489,6 +503,8 @@ def _run_of(
         range_reads_incremental=cache_counts[0] if cache_counts else None,
         range_reads_whole=cache_counts[1] if cache_counts else None,
         sizing_processes=way[1],
+        containers_sized=sized[0] if sized else None,
+        containers_remembered=sized[1] if sized else None,
     )
 
 
@@ -501,8 +517,8 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
     )
     for header in ("workloads", "read path", "sizing processes", "run", "wall s", "analyzer s", "read wait s",
                    "size s", "write s", "peak RSS MiB (with its workers)", "analyzer's Prometheus requests",
-                   "Prometheus requests (all clients)", "Prometheus CPU s", "range reads new/whole", "recommendations",
-                   "written", "phase"):  # fmt: skip
+                   "Prometheus requests (all clients)", "Prometheus CPU s", "range reads new/whole",
+                   "containers sized/remembered", "recommendations", "written", "phase"):  # fmt: skip
         table.add_column(header, justify="right")
     for run in runs:
         table.add_row(
@@ -520,6 +536,7 @@ def _print_table(runs: list[AnalysisRun], days: float, step_s: int, resolution: 
             str(run.prometheus_requests_all_clients),
             f"{run.cpu_s.get('prometheus', 0.0):.0f}",
             "" if run.range_reads_incremental is None else f"{run.range_reads_incremental}/{run.range_reads_whole}",
+            "" if run.containers_sized is None else f"{run.containers_sized:,}/{run.containers_remembered:,}",
             f"{run.recommendations:,}",
             "" if run.recommendations_changed is None else f"{run.recommendations_changed:,}",
             run.phase,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from kcost.cli import bench_analysis
-from kcost.cli.bench_analysis import AnalysisRun, cpu_line, usage_of
+from kcost.cli.bench_analysis import AnalysisRun, cpu_line, remembered_of, usage_of
 
 
 def _run(cpu_s: dict[str, float]) -> AnalysisRun:
@@ -59,6 +59,22 @@ def test_the_usage_split_and_range_reads_come_from_the_last_runs_line() -> None:
     uncached = cached + "c usage of 10 workloads: 1.0 s waiting for Prometheus, 4.0 s analyzing (fast read path)\n"
     assert usage_of(uncached) == (1.0, 4.0, None), "a run without a cache has no counts, not the last run's"
     assert usage_of("no run yet\n") == (0.0, 0.0, None)
+
+
+def test_the_containers_sized_and_remembered_come_from_the_last_runs_sizing_line() -> None:
+    first = (
+        "a usage of 10 workloads: 7.5 s waiting for Prometheus, 3.25 s analyzing (fast read path)\n"
+        "sized 12 containers: 0 as an earlier run sized them (the same usage, requests and settings)\n"
+    )
+    again = (
+        "b usage of 10 workloads: 0.5 s waiting for Prometheus, 2.0 s analyzing (fast read path)\n"
+        "sized 12 containers: 11 as an earlier run sized them (the same usage, requests and settings)\n"
+    )
+    assert remembered_of(first) == (12, 0)
+    assert remembered_of(first + again) == (12, 11)
+    failed = "c usage of 10 workloads: 1.0 s waiting for Prometheus, 4.0 s analyzing (fast read path)\n"
+    assert remembered_of(first + again + failed) is None, "a run that did not size has no counts, not the last run's"
+    assert remembered_of("no run yet\n") is None
 
 
 def test_sizing_settings_are_compared_run_by_run_against_the_first() -> None:
