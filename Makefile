@@ -143,4 +143,5 @@ bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/sizing.py --digest
 	python bench/admission.py
 	python bench/metrics.py
+	python bench/decode.py
 	python bench/rollouts.py
