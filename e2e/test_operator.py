@@ -183,7 +183,7 @@ def event_reasons(kubectl: Any, name: str) -> set[str]:
 
 
 def test_analysis_goes_from_pending_to_succeeded(scope: Scope, kubectl: Any, spawn: Any) -> None:
-    spawn("operator", "operator")
+    operator = spawn("operator", "operator")
     spawn("analyzer", "analyzer", "--plugin", "fixture_analyzer:FixtureAnalyzer")
     name = scope.analysis("ok-run")
     body = wait_for(kubectl, name, phase_is("Succeeded"))
@@ -240,6 +240,12 @@ def test_analysis_goes_from_pending_to_succeeded(scope: Scope, kubectl: Any, spa
         "involvedObject.name=deployment-worker-right-sizing",
     )["items"]
     assert "Expired" not in {e["reason"] for e in per_object}
+    # The handlers that run on every watch event (the recommendations', the Analysis's) did, and
+    # their successes stay out of the log; a reconcile's success is still there.
+    logged = operator.output()
+    assert "Handler 'reconcile-analyses' succeeded." in logged
+    assert "Handler '_recommendation_event' succeeded." not in logged
+    assert "Handler '_analysis_event' succeeded." not in logged
 
 
 def test_a_run_ends_when_its_analyzer_reports_not_at_the_next_tick(scope: Scope, kubectl: Any, spawn: Any) -> None:

@@ -25,7 +25,7 @@ from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import GROUP, VERSION
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube import client as kube_client
-from kcost.observability import caches, metrics, tracing
+from kcost.observability import caches, logs, metrics, tracing
 from kcost.operator import analysis, diffbase, leadership, policy, profile, recommendation, retry
 from kcost.operator import status as status_io
 from kcost.operator.config import OperatorConfig
@@ -35,6 +35,21 @@ from kcost.operator.rollout.worker import RolloutWorker
 log = logging.getLogger("kcost.operator")
 CONFIG = OperatorConfig.from_env()
 Reconcile = Callable[[kube_client.KubeClient, dict[str, Any]], Awaitable[Any]]
+# Kopf's success lines of the handlers that run on every watch event or timer tick: not logged
+# unless --verbose (their failures are). Filled in as they are registered.
+ROUTINE_SUCCESSES: set[str] = set()
+EventHandler = Callable[..., Awaitable[None]]
+
+
+def _on_every_event(group: str, version: str, plural: str) -> Callable[[EventHandler], EventHandler]:
+    """``kopf.on.event``, its successes kept out of the log."""
+
+    def register(fn: EventHandler) -> EventHandler:
+        ROUTINE_SUCCESSES.add(f"Handler {fn.__name__!r} succeeded.")
+        kopf.on.event(group, version, plural, id=fn.__name__)(fn)
+        return fn
+
+    return register
 
 
 @kopf.on.startup()
@@ -182,6 +197,7 @@ def _register(plural: str, fn: Reconcile, interval_s: float) -> None:
     for cause in (kopf.on.create, kopf.on.update, kopf.on.resume):
         cause(GROUP, VERSION, plural, id=f"reconcile-{plural}")(handler)
     kopf.timer(GROUP, VERSION, plural, id=f"timer-{plural}", interval=interval_s, initial_delay=interval_s / 2)(tick)
+    ROUTINE_SUCCESSES.add(f"Timer 'timer-{plural}' succeeded.")
 
 
 async def _profile(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
@@ -245,7 +261,7 @@ async def on_recommendation_event(event_type: str, body: dict[str, Any], memo: k
     await handle_recommendation(body, memo)
 
 
-@kopf.on.event(GROUP, VERSION, "optimizationrecommendations")
+@_on_every_event(GROUP, VERSION, "optimizationrecommendations")
 async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.telemetry.recommendations.observe(event["type"], event["object"])
     await on_recommendation_event(event["type"] or "", dict(event["object"]), memo)
@@ -254,7 +270,7 @@ async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any)
 
 
 # A rollout looks again as soon as its Deployment (or canary) changes, not at its next poll.
-@kopf.on.event("apps", "v1", "deployments")
+@_on_every_event("apps", "v1", "deployments")
 async def _deployment_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.rollouts.workload_changed(event["type"] or "", "Deployment", dict(event["object"]))
 
@@ -274,7 +290,7 @@ _register("clustercostprofiles", _profile, CONFIG.timer_interval_s * 6)
 
 # Ready follows the cost analyzer's PricingReady as soon as it is written, not on the next
 # tick; the operator stays the one writer of Ready. Profiles are few: every event is cheap.
-@kopf.on.event(GROUP, VERSION, "clustercostprofiles")
+@_on_every_event(GROUP, VERSION, "clustercostprofiles")
 async def _profile_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     memo.telemetry.profiles.observe(event["type"], event["object"])
     if event["type"] in ("ADDED", "MODIFIED"):
@@ -289,7 +305,7 @@ def _note_leadership(memo: kopf.Memo) -> None:
         memo.telemetry.leading = known
 
 
-@kopf.on.event(GROUP, VERSION, "analyses")
+@_on_every_event(GROUP, VERSION, "analyses")
 async def _analysis_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
     ended = memo.telemetry.analyses.observe(event["type"], event["object"])
     memo.telemetry.leading = await _still_leading(memo)
@@ -320,6 +336,8 @@ async def _finish_settled_run(body: dict[str, Any], memo: kopf.Memo) -> None:
 async def run() -> None:
     """Run the operator until cancelled (``kcost operator``), with ``/metrics`` on ``KCOST_METRICS_PORT``."""
     tracing.setup("kcost-operator")
+    if not logging.getLogger().isEnabledFor(logging.DEBUG):  # --verbose keeps every line
+        logging.getLogger("kopf.objects").addFilter(logs.RoutineLines(ROUTINE_SUCCESSES))
     try:
         async with metrics.serve(CONFIG.metrics_port):
             await kopf.operator(

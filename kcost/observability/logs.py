@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from opentelemetry import trace
@@ -91,6 +91,22 @@ def _object_of(record: logging.LogRecord) -> dict[str, str]:
         return {}
     fields = {"kind": ref.get("kind"), "namespace": ref.get("namespace"), "name": ref.get("name")}
     return {key: str(value) for key, value in fields.items() if value}
+
+
+class RoutineLines(logging.Filter):
+    """Drops INFO lines whose text is exactly one of ``lines``: routine successes that would flood the log.
+
+    Kopf logs "Handler 'x' succeeded." after every call of every handler; a handler that runs
+    on each watch event wrote a line per recommendation and per Deployment event (160,000
+    lines, 13 MB, over five bench runs at 10,000 workloads). Failures are other lines, and stay.
+    """
+
+    def __init__(self, lines: Iterable[str]) -> None:
+        super().__init__()
+        self.lines = frozenset(lines)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.INFO and record.msg in self.lines)
 
 
 def configure(log_format: str, *, verbose: bool = False) -> None:

@@ -60,3 +60,15 @@ def test_credentials_never_reach_a_line(text: str, secret: str) -> None:
     line = _line(_record(text))
     assert secret not in json.dumps(line)
     assert logs.MASK in line["message"]
+
+
+def test_routine_lines_drop_only_those_lines_at_info() -> None:
+    quiet = logs.RoutineLines(["Handler '_recommendation_event' succeeded."])
+
+    def kept(level: int, message: str) -> bool:
+        return quiet.filter(logging.LogRecord("kopf.objects", level, __file__, 1, message, (), None))
+
+    assert not kept(logging.INFO, "Handler '_recommendation_event' succeeded.")
+    assert kept(logging.INFO, "Handler 'reconcile-analyses' succeeded."), "another handler's success stays"
+    assert kept(logging.WARNING, "Handler '_recommendation_event' succeeded."), "only INFO is routine"
+    assert kept(logging.INFO, "Handler '_recommendation_event' succeeded. And more."), "the whole line must match"
