@@ -54,6 +54,7 @@ def test_bench_analysis_runs_both_read_paths_and_queries_do_not_grow_with_worklo
         assert run["read_wait_s"] + run["size_s"] > 0, "the analyzer logged its read/size split"
         # An unchanged re-run of a few workloads can take less than a clock tick of the analyzer's CPU.
         assert run["cpu_s"]["analyzer"] > 0 if run["run"] == "first" else run["cpu_s"]["analyzer"] >= 0
+        assert {"kube-apiserver", "kube-controller-manager", "kwok"} <= run["cpu_s"].keys(), "the cluster is watched"
     by_key = {(r["workloads"], r["read_path"], r["run"]): r for r in runs}
     for n in (12, 48):
         before, after = by_key[(n, "baseline", "first")], by_key[(n, "fast", "first")]

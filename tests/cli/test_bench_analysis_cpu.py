@@ -38,14 +38,18 @@ def test_the_services_cpu_spread_over_the_cores_is_the_floor() -> None:
     assert line.startswith(
         "10,000 workloads, fast first run (0 sizing processes), CPU seconds: analyzer 143, operator 150, prometheus 110"
     )
-    # kcost's own processes are not part of the floor: 110 + 331 + 42 = 483 CPU s over 2 cores.
-    assert line.endswith("(prometheus, kube-apiserver, etcd): 483 CPU s, at least 242 s of wall on 2 cores")
+    # kcost's own processes are not part of the services' floor: 110 + 331 + 42 = 483 CPU s over 2 cores;
+    # with them, 776 CPU s.
+    assert line.endswith(
+        "(prometheus, kube-apiserver, etcd): 483 CPU s, at least 242 s of wall on 2 cores; "
+        "every process: 776 CPU s, at least 388 s"
+    )
 
 
 def test_a_process_that_was_not_watched_counts_as_nothing() -> None:
     line = cpu_line(_run({"analyzer": 10.0, "prometheus": 30.0}), cores=4)
 
-    assert line.endswith(": 30 CPU s, at least 8 s of wall on 4 cores")
+    assert line.endswith(": 30 CPU s, at least 8 s of wall on 4 cores; every process: 40 CPU s, at least 10 s")
 
 
 def test_the_usage_split_and_range_reads_come_from_the_last_runs_line() -> None:
