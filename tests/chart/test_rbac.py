@@ -149,7 +149,7 @@ NEEDED_BY: list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], list[tu
     ),
     (("",), ("secrets",), ("get",), [(CLIENT, "read_namespaced_secret(")]),
     (("",), ("configmaps",), ("get",), [(CLIENT, "read_namespaced_config_map(")]),
-    (("apps",), ("deployments",), ("watch",), [("operator/main.py", '@kopf.on.event("apps", "v1", "deployments")')]),
+    (("apps",), ("deployments",), ("watch",), [("operator/main.py", '@_on_every_event("apps", "v1", "deployments")')]),
 ]
 
 
