@@ -140,17 +140,11 @@ def cpu_s(pid: int) -> float:
 
 def make_specs(count: int, console: Console) -> list[OptimizationRecommendationSpec]:
     """``count`` proposals' specs from the sizing step, as a run makes them."""
-    specs: list[OptimizationRecommendationSpec] = []
     with console.status(f"sizing generated workloads for {count:,} proposals…"):
-        found = list(bench_sizing.workloads(int(count * WORKLOADS_PER_PROPOSAL) + 50))
-        for answer in bench_sizing.sized(found, bench_sizing.MODES[0]):
-            if answer.get("spec") and len(specs) < count:
-                spec = OptimizationRecommendationSpec.model_validate(answer["spec"])
-                if within_limits(spec):
-                    specs.append(spec)
-    if len(specs) < count:
-        raise SystemExit(f"only {len(specs)} proposals from the generated workloads, {count} wanted")
-    return specs
+        try:
+            return bench_sizing.proposal_specs(count, within_limits, workloads_per_proposal=WORKLOADS_PER_PROPOSAL)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
 
 
 def within_limits(spec: OptimizationRecommendationSpec) -> bool:

@@ -20,6 +20,7 @@ from typing import Any
 
 import kopf
 from kubernetes_asyncio.client.exceptions import ApiException
+from pydantic import ValidationError
 
 from kcost.api.v1alpha1.analysis import Analysis
 from kcost.api.v1alpha1.common import GROUP, VERSION
@@ -211,29 +212,36 @@ _register("analyses", analysis.reconcile, CONFIG.timer_interval_s)
 # so kopf keeps no finalizer, progress annotation or timer task per object. Each change
 # (a new one, an approval) is decided on the spot; the initial listing covers a restart.
 # Kopf never retries an event handler: a failed transition goes to the retry queue.
-async def _on_recommendation(kube: kube_client.KubeClient, body: dict[str, Any]) -> Any:
-    return await recommendation.reconcile(kube, body, check_target=False)
+async def _reconcile_recommendation(
+    body: dict[str, Any], memo: kopf.Memo, parsed: OptimizationRecommendation | None = None
+) -> None:
+    """``parsed``: ``body`` as the watch handler parsed it, for the first attempt (a retry's fresh read is parsed anew)."""
 
+    async def on_data(kube: kube_client.KubeClient, current: dict[str, Any]) -> Any:
+        return await recommendation.reconcile(
+            kube, current, check_target=False, parsed=parsed if current is body else None
+        )
 
-async def _reconcile_recommendation(body: dict[str, Any], memo: kopf.Memo) -> None:
     try:
         # Not through ``_reconcile``: a transient failure is retried from the queue, not mirrored into
         # Ready by another field manager (the controller is Ready's one writer); only an object it
         # cannot parse, which it could never describe itself, is.
-        await retry.on_fresh_data(_on_recommendation, memo.kube, OptimizationRecommendation, body)
+        await retry.on_fresh_data(on_data, memo.kube, OptimizationRecommendation, body)
     except kopf.PermanentError as error:
         await status_io.mirror_error(memo.kube, body, error, status_io.INVALID_SPEC)
         log.warning("%s", error)  # the object's next change brings it back
 
 
-async def handle_recommendation(body: dict[str, Any], memo: kopf.Memo) -> None:
+async def handle_recommendation(
+    body: dict[str, Any], memo: kopf.Memo, parsed: OptimizationRecommendation | None = None
+) -> None:
     """Reconcile one recommendation from the watch stream; a failure is queued for a retry, never raised to kopf."""
     key = retry.key_of(body)
     queue: retry.RetryQueue = memo.recommendation_retries
     if not await _still_leading(memo):
         return
     try:
-        await _reconcile_recommendation(body, memo)
+        await _reconcile_recommendation(body, memo, parsed)
     except kube_client.Conflict:
         delay_s = queue.schedule(key)
         log.debug("recommendation %s kept changing; retrying in %.0f s", "/".join(key), delay_s)
@@ -253,20 +261,33 @@ async def _retry_recommendation(memo: kopf.Memo, key: retry.Key) -> None:
         await _reconcile_recommendation(body, memo)
 
 
-async def on_recommendation_event(event_type: str, body: dict[str, Any], memo: kopf.Memo) -> None:
-    """One event of the recommendations' watch stream."""
+async def on_recommendation_event(
+    event_type: str, body: dict[str, Any], memo: kopf.Memo, parsed: OptimizationRecommendation | None = None
+) -> None:
+    """One event of the recommendations' watch stream (``parsed``: its object, if already parsed)."""
     if event_type == "DELETED":
         memo.recommendation_retries.forget(retry.key_of(body))
         return
-    await handle_recommendation(body, memo)
+    await handle_recommendation(body, memo, parsed)
 
 
 @_on_every_event(GROUP, VERSION, "optimizationrecommendations")
 async def _recommendation_event(event: kopf.RawEvent, memo: kopf.Memo, **_: Any) -> None:
-    memo.telemetry.recommendations.observe(event["type"], event["object"])
-    await on_recommendation_event(event["type"] or "", dict(event["object"]), memo)
+    body = dict(event["object"])
+    # One parse for the metrics cache and the controller: a run brings thousands of events.
+    parsed = None if event["type"] == "DELETED" else _parsed_or_none(body)
+    memo.telemetry.recommendations.observe(event["type"], body, parsed)
+    await on_recommendation_event(event["type"] or "", body, memo, parsed)
     _note_leadership(memo)
-    memo.rollouts.delivered(event["type"] or "", dict(event["object"]))
+    memo.rollouts.delivered(event["type"] or "", body)
+
+
+def _parsed_or_none(body: dict[str, Any]) -> OptimizationRecommendation | None:
+    """The recommendation, or None when it is invalid (the controller parses it again to say why)."""
+    try:
+        return OptimizationRecommendation.model_validate(body)
+    except ValidationError:
+        return None
 
 
 # A rollout looks again as soon as its Deployment (or canary) changes, not at its next poll.

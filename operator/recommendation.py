@@ -126,15 +126,20 @@ def decide(rec: OptimizationRecommendation, exists: bool) -> OptimizationRecomme
 
 
 async def reconcile(
-    kube: KubeClient, body: dict[str, Any], *, check_target: bool = True
+    kube: KubeClient,
+    body: dict[str, Any],
+    *,
+    check_target: bool = True,
+    parsed: OptimizationRecommendation | None = None,
 ) -> OptimizationRecommendation | None:
     """Move the recommendation on; ``check_target`` also expires it when its workload is gone.
 
     The operator reacts to every change without checking the target: a run marks what it no
     longer proposes stale anyway (Expired when its workload is gone), and one read per change
-    of ten thousand recommendations would cost more than it tells.
+    of ten thousand recommendations would cost more than it tells. ``parsed``: ``body`` already
+    parsed by the caller.
     """
-    rec = status_io.parse(OptimizationRecommendation, body)
+    rec = parsed if parsed is not None else status_io.parse(OptimizationRecommendation, body)
     updated = decide(rec, await target_exists(kube, rec) if check_target else True)
     if updated is None:
         return None

@@ -18,7 +18,7 @@ import hashlib
 import json
 import statistics
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,7 @@ import numpy as np
 from kcost.analyzers.metrics.workloads import ContainerSeries, ContainerSpec, Workload
 from kcost.analyzers.rightsizing.remembered import Remembered
 from kcost.api.units import MIB
+from kcost.api.v1alpha1.recommendation import OptimizationRecommendationSpec
 from kcost.cli.bench_offline import offline_run
 
 STEP_S = 600  # a 14-day window at the default 5m resolution is read at 10-minute steps
@@ -202,6 +203,23 @@ def sized(found: list[Workload], mode: Mode) -> Iterator[dict[str, Any]]:
                 "anomaly": None if anomaly is None else anomaly.model_dump(mode="json", by_alias=True),
             }
     yield {"skipped": dict(sorted(result.skipped.items())), "scopeMonthlyCost": result.scope_monthly_cost}
+
+
+def proposal_specs(
+    count: int, wanted: Callable[[OptimizationRecommendationSpec], bool], *, workloads_per_proposal: float = 2.0
+) -> list[OptimizationRecommendationSpec]:
+    """The first ``count`` proposals' specs that are ``wanted``, as the sizing step makes them (the defaults'
+    mode) from generated workloads, ``workloads_per_proposal`` of them per proposal wanted."""
+    found = list(workloads(int(count * workloads_per_proposal) + 50))
+    specs: list[OptimizationRecommendationSpec] = []
+    for answer in sized(found, MODES[0]):
+        if answer.get("spec") and len(specs) < count:
+            spec = OptimizationRecommendationSpec.model_validate(answer["spec"])
+            if wanted(spec):
+                specs.append(spec)
+    if len(specs) < count:
+        raise ValueError(f"only {len(specs)} proposals from {len(found)} generated workloads, {count} wanted")
+    return specs
 
 
 def _analyzer(mode: Mode) -> tuple[Any, Any, Any, Any, Any]:

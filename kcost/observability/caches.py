@@ -60,15 +60,17 @@ class RecommendationCache:
     items: dict[Key, Entry] = field(default_factory=dict)
     version: int = 0
 
-    def observe(self, event_type: str | None, body: Mapping[str, Any]) -> None:
-        """One watch event (``None`` or ``""`` for the initial listing)."""
+    def observe(
+        self, event_type: str | None, body: Mapping[str, Any], parsed: OptimizationRecommendation | None = None
+    ) -> None:
+        """One watch event (``None`` or ``""`` for the initial listing); ``parsed``: its object, if already parsed."""
         key = _key(body)
         self.version += 1
         if event_type == "DELETED":
             self.items.pop(key, None)
             return
         try:
-            rec = OptimizationRecommendation.model_validate(body)
+            rec = parsed if parsed is not None else OptimizationRecommendation.model_validate(body)
         except ValidationError:
             return  # the operator reports an invalid object in its status; it has no savings to count
         phase = rec.status.phase.value if rec.status.phase else NEW

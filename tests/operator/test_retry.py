@@ -6,15 +6,17 @@ import asyncio
 import copy
 import logging
 import weakref
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
 
 from kcost.api.v1alpha1.recommendation import OptimizationRecommendation
 from kcost.kube.client import Conflict
+from kcost.observability import caches
 from kcost.operator import leadership, main, retry
 from kcost.operator import status as status_io
+from kcost.operator.rollout.worker import RolloutWorker
 
 
 def _recommendation() -> dict[str, Any]:
@@ -128,6 +130,53 @@ async def test_a_conflict_is_retried_on_fresh_data_without_an_error_log(caplog: 
     assert len(memo.recommendation_retries) == 0
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
     assert any("changed while being reconciled" in r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG)
+
+
+async def test_a_stale_event_is_parsed_once_and_its_retry_reads_the_fresh_object(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kube = FlakyKube(_recommendation(), [])
+    stale = copy.deepcopy(kube.body)
+    kube.body["metadata"]["resourceVersion"] = "2"  # written in between: the event's copy conflicts
+    memo = _memo(kube)
+    memo.telemetry = caches.Caches()
+    memo.rollouts = RolloutWorker(cast(Any, None), cast(Any, None), cast(Any, None), _leads)
+    parsed: list[str] = []
+    validate = OptimizationRecommendation.model_validate
+
+    def counted(body: Any, **options: Any) -> OptimizationRecommendation:
+        parsed.append(body["metadata"]["resourceVersion"])
+        return validate(body, **options)
+
+    monkeypatch.setattr(OptimizationRecommendation, "model_validate", counted)
+    await main._recommendation_event(cast(kopf.RawEvent, {"type": "MODIFIED", "object": stale}), memo)
+    # The event once, for the metrics cache and the controller alike; after the conflict, the fresh read.
+    assert parsed == ["1", "2"]
+    assert kube.body["status"]["phase"] == "Approved"
+    assert kube.reads == 1
+    assert memo.telemetry.recommendations.items[("shop", "deployment-web-right-sizing")].phase == "Proposed"
+
+
+@pytest.mark.parametrize("conflicts", [retry.CONFLICT_ATTEMPTS - 1, retry.CONFLICT_ATTEMPTS])
+async def test_a_conflict_is_tried_again_up_to_the_attempts_in_all(conflicts: int) -> None:
+    kube = FlakyKube(_recommendation(), [])
+    calls: list[dict[str, Any]] = []
+
+    async def reconcile(_: Any, body: dict[str, Any]) -> str:
+        calls.append(body)
+        if len(calls) <= conflicts:
+            raise Conflict("Conflict")
+        return "done"
+
+    first = copy.deepcopy(kube.body)
+    if conflicts < retry.CONFLICT_ATTEMPTS:
+        assert await retry.on_fresh_data(reconcile, cast(Any, kube), OptimizationRecommendation, first) == "done"
+    else:
+        with pytest.raises(Conflict):
+            await retry.on_fresh_data(reconcile, cast(Any, kube), OptimizationRecommendation, first)
+    assert len(calls) == min(conflicts + 1, retry.CONFLICT_ATTEMPTS)
+    assert calls[0] is first, "the first attempt works on the event's own object"
+    assert kube.reads == len(calls) - 1, "each attempt after a conflict reads the object again"
 
 
 async def test_a_conflict_that_persists_is_queued_quietly(caplog: pytest.LogCaptureFixture) -> None:
