@@ -144,4 +144,5 @@ bench: install ## Run the benchmarks under bench/ and print their tables.
 	python bench/admission.py
 	python bench/metrics.py
 	python bench/decode.py
+	python bench/operator_events.py
 	python bench/rollouts.py

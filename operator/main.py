@@ -215,7 +215,8 @@ _register("analyses", analysis.reconcile, CONFIG.timer_interval_s)
 async def _reconcile_recommendation(
     body: dict[str, Any], memo: kopf.Memo, parsed: OptimizationRecommendation | None = None
 ) -> None:
-    """``parsed``: ``body`` as the watch handler parsed it, for the first attempt (a retry's fresh read is parsed anew)."""
+    """``parsed``: ``body`` as the watch handler parsed it, for the first attempt; a retry's fresh read is parsed
+    anew."""
 
     async def on_data(kube: kube_client.KubeClient, current: dict[str, Any]) -> Any:
         return await recommendation.reconcile(
